@@ -1,0 +1,351 @@
+package install
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/mholt/archives"
+	"github.com/rs/zerolog"
+
+	"slurm-installer/internal/failure"
+)
+
+// ErrUnsafeEntry is wrapped by every rejection of an archive entry.
+var ErrUnsafeEntry = errors.New("unsafe archive entry")
+
+// Entry is one file, directory or symlink written during extraction.
+type Entry struct {
+	Path   string      `json:"path"` // slash-separated, relative to the extraction root
+	Type   string      `json:"type"` // "file", "dir", "symlink"
+	Mode   fs.FileMode `json:"mode"` // permission bits as written
+	Size   int64       `json:"size,omitempty"`
+	SHA256 string      `json:"sha256,omitempty"`
+	Target string      `json:"target,omitempty"` // symlink target
+}
+
+// entry is the format-neutral view of an archive member.
+type entry struct {
+	name     string
+	mode     fs.FileMode
+	hardlink string // target of a hard link, "" otherwise
+	linkDest string // symlink target
+	open     func() (io.ReadCloser, error)
+}
+
+type extractor struct {
+	root    *os.Root
+	limits  Limits
+	log     zerolog.Logger
+	entries map[string]*Entry
+	count   int
+	written int64
+}
+
+func unsafeEntry(name, format string, args ...any) error {
+	return failure.New(failure.Archive, "archive entry %q: %s: %w", name, fmt.Sprintf(format, args...), ErrUnsafeEntry).
+		WithHint("the bundle is malformed or hostile; ask its publisher to rebuild it with `slurm-installer pack`")
+}
+
+// ExtractArchive reads the archive at file (format identified from its name
+// and content) and writes its entries below dir, which must exist and be
+// empty. It returns the entries written, sorted by path.
+func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log zerolog.Logger) ([]Entry, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, failure.Wrap(failure.FileSystem, err)
+	}
+	defer f.Close()
+	format, stream, err := archives.Identify(ctx, filepath.Base(file), f)
+	if err != nil {
+		return nil, failure.New(failure.Archive, "%s is not an archive this installer reads (tar.gz, tar.xz, tar.zst, tar.bz2, zip): %w", filepath.Base(file), err)
+	}
+	ex, ok := format.(archives.Extractor)
+	if !ok {
+		return nil, failure.New(failure.Archive, "%s is compressed (%s) but not an archive: expected a tar or zip inside", filepath.Base(file), format.Extension())
+	}
+	x, err := newExtractor(dir, limits, log)
+	if err != nil {
+		return nil, err
+	}
+	defer x.root.Close()
+	err = ex.Extract(ctx, stream, func(ctx context.Context, fi archives.FileInfo) error {
+		e := entry{name: fi.NameInArchive, mode: fi.Mode(), linkDest: fi.LinkTarget, open: func() (io.ReadCloser, error) { return fi.Open() }}
+		if h, ok := fi.Header.(*tar.Header); ok {
+			switch h.Typeflag {
+			case tar.TypeLink:
+				e.hardlink, e.linkDest = h.Linkname, ""
+				e.mode = fs.FileMode(h.Mode).Perm()
+			case tar.TypeSymlink:
+				e.linkDest = h.Linkname
+			case tar.TypeReg, tar.TypeDir, tar.TypeXGlobalHeader:
+			case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+				// fi.Mode() already says so; keep it.
+			default:
+				if h.Typeflag != tar.TypeReg && fi.Mode().IsRegular() && h.Typeflag != 0 {
+					return unsafeEntry(h.Name, "unsupported tar entry type %q", h.Typeflag)
+				}
+			}
+		}
+		return x.add(ctx, e)
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, classifyExtractErr(file, err)
+	}
+	return x.list(), nil
+}
+
+// ExtractTree copies a directory tree (the tree layout, already verified
+// file by file) below dir with the same entry rules as an archive.
+func ExtractTree(ctx context.Context, src, dir string, limits Limits, log zerolog.Logger) ([]Entry, error) {
+	x, err := newExtractor(dir, limits, log)
+	if err != nil {
+		return nil, err
+	}
+	defer x.root.Close()
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		e := entry{name: filepath.ToSlash(rel), mode: info.Mode(), open: func() (io.ReadCloser, error) { return os.Open(p) }}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if e.linkDest, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		return x.add(ctx, e)
+	})
+	if err != nil {
+		return nil, classifyExtractErr(src, err)
+	}
+	return x.list(), nil
+}
+
+func classifyExtractErr(src string, err error) error {
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	if isNoSpace(err) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return failure.New(failure.FileSystem, "extract %s: %w", filepath.Base(src), err)
+	}
+	return failure.New(failure.Archive, "extract %s: %w", filepath.Base(src), err).
+		WithHint("the archive is corrupt or truncated; fetch it again, or check the mirror's copy")
+}
+
+func newExtractor(dir string, limits Limits, log zerolog.Logger) (*extractor, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, failure.Wrap(failure.FileSystem, err)
+	}
+	return &extractor{root: root, limits: limits.withDefaults(), log: log, entries: map[string]*Entry{}}, nil
+}
+
+func (x *extractor) list() []Entry {
+	out := make([]Entry, 0, len(x.entries))
+	for _, e := range x.entries {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// cleanName validates an archive member name and returns its clean,
+// slash-separated relative form ("" for the archive root itself).
+func cleanName(name string) (string, error) {
+	if name == "" || strings.ContainsRune(name, 0) {
+		return "", unsafeEntry(name, "empty name or NUL byte")
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", unsafeEntry(name, "absolute path")
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", unsafeEntry(name, "path contains ..")
+		}
+	}
+	c := path.Clean(name)
+	if c == "." {
+		return "", nil
+	}
+	if !filepath.IsLocal(c) {
+		return "", unsafeEntry(name, "path is not local")
+	}
+	return c, nil
+}
+
+// CheckEntry applies the entry rules of design.md §6 that do not depend on
+// other entries: name, type, and where a link points. It is what pack and the
+// extractor share.
+func CheckEntry(name string, mode fs.FileMode, linkTarget string, hardlink bool) (string, error) {
+	c, err := cleanName(name)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case mode&(fs.ModeDevice|fs.ModeCharDevice) != 0:
+		return "", unsafeEntry(name, "device file")
+	case mode&fs.ModeNamedPipe != 0:
+		return "", unsafeEntry(name, "FIFO")
+	case mode&fs.ModeSocket != 0:
+		return "", unsafeEntry(name, "socket")
+	case mode&fs.ModeIrregular != 0:
+		return "", unsafeEntry(name, "irregular file")
+	}
+	if hardlink {
+		t, err := cleanName(linkTarget)
+		if err != nil || t == "" {
+			return "", unsafeEntry(name, "hard link to %q leaves the archive", linkTarget)
+		}
+	}
+	if mode&fs.ModeSymlink != 0 {
+		if linkTarget == "" || strings.HasPrefix(linkTarget, "/") {
+			return "", unsafeEntry(name, "symlink to absolute path %q", linkTarget)
+		}
+		if c == "" {
+			return "", unsafeEntry(name, "symlink at the archive root")
+		}
+		resolved := path.Join(path.Dir(c), linkTarget)
+		if !filepath.IsLocal(resolved) {
+			return "", unsafeEntry(name, "symlink to %q leaves the archive", linkTarget)
+		}
+	}
+	return c, nil
+}
+
+func (x *extractor) add(ctx context.Context, e entry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x.count++
+	if x.count > x.limits.MaxEntries {
+		return failure.New(failure.Archive, "archive has more than %d entries: %w", x.limits.MaxEntries, ErrUnsafeEntry).
+			WithHint("raise --max-entries if this bundle is genuine")
+	}
+	name, err := CheckEntry(e.name, e.mode, firstNonEmpty(e.hardlink, e.linkDest), e.hardlink != "")
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		return nil
+	}
+	if prev, dup := x.entries[name]; dup {
+		if prev.Type == "dir" && e.mode.IsDir() {
+			return nil
+		}
+		return unsafeEntry(e.name, "duplicate entry (already a %s)", prev.Type)
+	}
+	// A parent must not be a symlink: writing through links is how archives escape.
+	for p := path.Dir(name); p != "."; p = path.Dir(p) {
+		if pe, ok := x.entries[p]; ok && pe.Type != "dir" {
+			return unsafeEntry(e.name, "parent %q is a %s, not a directory", p, pe.Type)
+		}
+	}
+	if dir := path.Dir(name); dir != "." {
+		if err := x.root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	perm := e.mode.Perm()
+	if e.mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
+		x.log.Warn().Str("entry", name).Msg("dropped setuid/setgid/sticky bits from archive entry")
+	}
+	switch {
+	case e.mode.IsDir():
+		if err := x.root.Mkdir(name, perm|0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		x.entries[name] = &Entry{Path: name, Type: "dir", Mode: perm | 0o700}
+	case e.mode&fs.ModeSymlink != 0:
+		if err := x.root.Symlink(e.linkDest, name); err != nil {
+			return err
+		}
+		x.entries[name] = &Entry{Path: name, Type: "symlink", Target: e.linkDest, Mode: 0o777}
+	case e.hardlink != "":
+		target := path.Clean(e.hardlink)
+		te, ok := x.entries[target]
+		if !ok || te.Type != "file" {
+			return unsafeEntry(e.name, "hard link to %q, which is not a regular file earlier in the archive", e.hardlink)
+		}
+		if err := x.root.Link(target, name); err != nil {
+			return err
+		}
+		cp := *te
+		cp.Path = name
+		x.entries[name] = &cp
+	case e.mode.IsRegular():
+		sum, n, err := x.writeFile(name, perm, e.open)
+		if err != nil {
+			return err
+		}
+		x.entries[name] = &Entry{Path: name, Type: "file", Mode: perm, Size: n, SHA256: sum}
+	default:
+		return unsafeEntry(e.name, "unsupported file type %v", e.mode.Type())
+	}
+	return nil
+}
+
+func (x *extractor) writeFile(name string, perm fs.FileMode, open func() (io.ReadCloser, error)) (string, int64, error) {
+	src, err := open()
+	if err != nil {
+		return "", 0, err
+	}
+	defer src.Close()
+	dst, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o200)
+	if err != nil {
+		return "", 0, err
+	}
+	h := sha256.New()
+	remaining := x.limits.MaxSize - x.written
+	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(src, remaining+1))
+	x.written += n
+	if err == nil && n > remaining {
+		err = failure.New(failure.Archive, "archive expands to more than %d bytes (at %q): %w", x.limits.MaxSize, name, ErrUnsafeEntry).
+			WithHint("raise --max-size if this bundle is genuine")
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && perm&0o200 == 0 {
+		err = x.root.Chmod(name, perm)
+	}
+	if err != nil {
+		return "", n, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}

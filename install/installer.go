@@ -1,0 +1,165 @@
+package install
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"slurm-installer/internal/failure"
+)
+
+// StateDir is where the installer keeps its receipt and lock, inside the root.
+const StateDir = "/var/lib/slurm-installer"
+
+// Options say where an install goes. Paths other than RootDir are absolute
+// paths as seen from inside the root.
+type Options struct {
+	RootDir string // host path of the target root ("/" for the running system)
+	Prefix  string // e.g. /usr/local/slurm
+	BinDir  string // e.g. /usr/local/bin
+	Arch    string // canonical arch of the target
+	Libc    string // "glibc", "musl" or "unknown"
+	Limits  Limits
+	Force   bool // replace command links that are not ours
+	Log     zerolog.Logger
+}
+
+// Installer writes into one target root. It is not safe for concurrent use;
+// runs on one root are serialized by [Installer.Lock].
+type Installer struct {
+	opt  Options
+	root *os.Root
+}
+
+// Open checks the options and opens the target root.
+func Open(opt Options) (*Installer, error) {
+	if opt.RootDir == "" {
+		opt.RootDir = "/"
+	}
+	for _, p := range []*string{&opt.Prefix, &opt.BinDir} {
+		c := path.Clean("/" + strings.TrimPrefix(*p, "/"))
+		if !strings.HasPrefix(*p, "/") || c == "/" || strings.Contains(*p, "/../") || strings.HasSuffix(*p, "/..") {
+			return nil, failure.New(failure.Usage, "%q must be an absolute path below / (inside --root)", *p)
+		}
+		*p = c
+	}
+	if opt.Prefix == opt.BinDir || strings.HasPrefix(opt.BinDir+"/", opt.Prefix+"/") {
+		return nil, failure.New(failure.Usage, "--bin-dir %s must not be inside --prefix %s", opt.BinDir, opt.Prefix)
+	}
+	st, err := os.Stat(opt.RootDir)
+	if err != nil || !st.IsDir() {
+		return nil, failure.New(failure.Usage, "--root %s is not a directory", opt.RootDir).
+			WithHint("create it first, or pass the root of the image being built")
+	}
+	root, err := os.OpenRoot(opt.RootDir)
+	if err != nil {
+		return nil, failure.Wrap(failure.FileSystem, err)
+	}
+	return &Installer{opt: opt, root: root}, nil
+}
+
+// Close releases the root.
+func (in *Installer) Close() error { return in.root.Close() }
+
+// Options returns the options in effect (cleaned).
+func (in *Installer) Options() Options { return in.opt }
+
+// HostPath maps an absolute in-root path to the host path (for reading by
+// tools that run outside; writes must use the installer's methods).
+func (in *Installer) HostPath(p string) string {
+	return filepath.Join(in.opt.RootDir, filepath.FromSlash(p))
+}
+
+// rel turns an absolute in-root path into the relative name os.Root wants.
+func rel(p string) string {
+	r := strings.TrimPrefix(path.Clean("/"+p), "/")
+	if r == "" {
+		return "."
+	}
+	return r
+}
+
+func randomID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// fsErr classifies a file-system error as class 7 with a message that names
+// the path and what to do.
+func fsErr(op, p string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *failure.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	e := failure.New(failure.FileSystem, "%s %s: %w", op, p, err)
+	switch {
+	case isNoSpace(err):
+		e.WithHint("the file system holding %s is full; free space or install elsewhere with --prefix", p)
+	case errors.Is(err, syscall.EROFS):
+		e.WithHint("%s is on a read-only file system; install at image build time or into a writable --root", p)
+	case errors.Is(err, fs.ErrPermission):
+		e.WithHint("run as root, or pass a --root you can write to")
+	}
+	return e
+}
+
+// writeFileAtomic writes data to the in-root path p via a temp file and a
+// rename, so readers see the old content or the new, never a mix.
+func (in *Installer) writeFileAtomic(p string, data []byte, perm fs.FileMode) error {
+	dir := path.Dir(p)
+	if err := in.root.MkdirAll(rel(dir), 0o755); err != nil {
+		return fsErr("create directory", dir, err)
+	}
+	tmp := path.Join(dir, ".slurm-installer-tmp-"+randomID())
+	f, err := in.root.OpenFile(rel(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fsErr("write", p, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = in.root.Chmod(rel(tmp), perm)
+	}
+	if err == nil {
+		err = in.root.Rename(rel(tmp), rel(p))
+	}
+	if err != nil {
+		_ = in.root.Remove(rel(tmp))
+		return fsErr("write", p, err)
+	}
+	return nil
+}
+
+// readFile reads an in-root path through os.Root; ok is false when it does not exist.
+func (in *Installer) readFile(p string) ([]byte, bool, error) {
+	b, err := in.root.ReadFile(rel(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+func (in *Installer) String() string {
+	return fmt.Sprintf("root %s prefix %s", in.opt.RootDir, in.opt.Prefix)
+}

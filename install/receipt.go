@@ -1,0 +1,318 @@
+package install
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"slurm-installer/internal/failure"
+)
+
+// ReceiptPath is the receipt's in-root path.
+const ReceiptPath = StateDir + "/receipt.json"
+
+// Modes of an install.
+const (
+	ModeReal = "real"
+	ModeDemo = "demo"
+)
+
+// Receipt records what an install did (design.md §5).
+type Receipt struct {
+	Schema           int       `json:"schema"`
+	Mode             string    `json:"mode"`
+	Reason           string    `json:"reason,omitempty"`
+	FailureClass     string    `json:"failure_class,omitempty"`
+	Version          string    `json:"version,omitempty"`
+	Requested        string    `json:"requested_version,omitempty"`
+	Arch             string    `json:"arch"`
+	Libc             string    `json:"libc"`
+	Prefix           string    `json:"prefix"`
+	BinDir           string    `json:"bin_dir"`
+	PayloadDir       string    `json:"payload_dir,omitempty"`
+	Source           string    `json:"source,omitempty"`
+	Mirror           string    `json:"mirror,omitempty"`
+	Layout           string    `json:"layout,omitempty"`
+	SHA256           string    `json:"sha256,omitempty"`
+	ChecksumSource   string    `json:"checksum_source,omitempty"`
+	IndexSerial      int64     `json:"index_serial,omitempty"`
+	Verified         string    `json:"verified,omitempty"` // what verification established
+	Files            []Entry   `json:"files,omitempty"`    // payload files, paths relative to Prefix
+	Links            []Link    `json:"links,omitempty"`
+	Configs          []Config  `json:"configs,omitempty"`
+	EtcFiles         []string  `json:"etc_files,omitempty"`
+	InstallerVersion string    `json:"installer_version"`
+	Time             time.Time `json:"time"`
+	// Previous keeps the real install that a failed upgrade left in place.
+	Previous *Receipt `json:"previous,omitempty"`
+}
+
+// ReadReceipt reads the receipt of the root; (nil, nil) when there is none.
+func (in *Installer) ReadReceipt() (*Receipt, error) {
+	b, ok, err := in.readFile(ReceiptPath)
+	if err != nil {
+		return nil, fsErr("read", ReceiptPath, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	var r Receipt
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, failure.New(failure.FileSystem, "receipt %s is corrupt: %w", ReceiptPath, err).
+			WithHint("run `slurm-installer install --force` to reinstall and rewrite it")
+	}
+	return &r, nil
+}
+
+// WriteReceipt writes the receipt atomically.
+func (in *Installer) WriteReceipt(r *Receipt) error {
+	r.Schema = 1
+	if r.Time.IsZero() {
+		r.Time = time.Now().UTC()
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return failure.Wrap(failure.Internal, err)
+	}
+	return in.writeFileAtomic(ReceiptPath, append(b, '\n'), 0o644)
+}
+
+// Problem is one way an installed file differs from the receipt.
+type Problem struct {
+	Path string `json:"path"`
+	What string `json:"what"` // "missing", "changed", "size", "mode", "link", "extra"
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.What }
+
+// CheckIntact compares the installed files with the receipt: existence,
+// size and mode always; content hashes when deep. Extra files in the
+// payload are reported when deep.
+func (in *Installer) CheckIntact(r *Receipt, deep bool) []Problem {
+	var probs []Problem
+	if r == nil || r.Mode != ModeReal {
+		return []Problem{{Path: ReceiptPath, What: "no real install recorded"}}
+	}
+	known := map[string]bool{}
+	for _, e := range r.Files {
+		p := path.Join(r.Prefix, e.Path)
+		known[e.Path] = true
+		fi, err := in.root.Lstat(rel(p))
+		if err != nil {
+			probs = append(probs, Problem{p, "missing"})
+			continue
+		}
+		switch e.Type {
+		case "dir":
+			if !fi.IsDir() {
+				probs = append(probs, Problem{p, "changed"})
+			}
+		case "symlink":
+			t, err := in.root.Readlink(rel(p))
+			if err != nil || t != e.Target {
+				probs = append(probs, Problem{p, "link"})
+			}
+		case "file":
+			switch {
+			case !fi.Mode().IsRegular():
+				probs = append(probs, Problem{p, "changed"})
+			case fi.Size() != e.Size:
+				probs = append(probs, Problem{p, "size"})
+			case fi.Mode().Perm() != e.Mode.Perm():
+				probs = append(probs, Problem{p, "mode"})
+			case deep && in.hashFile(p) != e.SHA256:
+				probs = append(probs, Problem{p, "changed"})
+			}
+		}
+	}
+	for _, l := range r.Links {
+		t, err := in.root.Readlink(rel(l.Path))
+		if err != nil {
+			probs = append(probs, Problem{l.Path, "missing"})
+		} else if t != l.Target {
+			probs = append(probs, Problem{l.Path, "link"})
+		}
+	}
+	if deep {
+		_ = fs.WalkDir(in.root.FS(), rel(r.Prefix)+"/.", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			relp := strings.TrimPrefix(strings.TrimPrefix(p, rel(r.Prefix)+"/."), "/")
+			if relp != "" && !known[relp] {
+				probs = append(probs, Problem{path.Join(r.Prefix, relp), "extra"})
+			}
+			return nil
+		})
+	}
+	return probs
+}
+
+func (in *Installer) hashFile(p string) string {
+	f, err := in.root.Open(rel(p))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// RecordDemo switches the root to demo mode: profile.d says
+// SLURM_DEMO_MODE=1 and the receipt records the reason. It must only be
+// called when no working install exists.
+func (in *Installer) RecordDemo(r *Receipt) error {
+	c := &Commit{in: in}
+	if err := in.writeProfile(c, true); err != nil {
+		return err
+	}
+	r.Mode = ModeDemo
+	r.Configs = c.Configs
+	return in.WriteReceipt(r)
+}
+
+// ErrLocked is wrapped by a lock wait that timed out.
+var ErrLocked = errors.New("another slurm-installer holds the lock")
+
+// Lock takes the root's install lock (flock on StateDir/lock), waiting up
+// to timeout. A lock held by a dead process is released by the kernel, so
+// it never blocks. The returned function releases it.
+func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), error) {
+	if err := in.root.MkdirAll(rel(StateDir), 0o755); err != nil {
+		return nil, fsErr("create directory", StateDir, err)
+	}
+	p := path.Join(StateDir, "lock")
+	f, err := in.root.OpenFile(rel(p), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fsErr("open lock", p, err)
+	}
+	deadline := time.Now().Add(timeout)
+	logged := false
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fsErr("lock", p, err)
+		}
+		holder := "unknown pid"
+		if b, err := in.root.ReadFile(rel(p)); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			holder = "pid " + strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			f.Close()
+			return nil, failure.New(failure.Locked, "%w (%s) on %s; waited %s", ErrLocked, holder, in.HostPath(p), timeout).
+				WithHint("wait for it to finish, or raise --lock-timeout")
+		}
+		if !logged {
+			in.opt.Log.Info().Str("holder", holder).Msg("waiting for another slurm-installer run on this root")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		_ = f.Truncate(0)
+		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// Uninstall removes exactly what the receipt lists: the payload, links that
+// still point into the prefix, config files whose content is still ours (or
+// our lines in merged files), files placed in /etc/slurm that are unchanged,
+// and the receipt. It returns notes on what it kept and why.
+func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
+	var notes []string
+	if r == nil {
+		return []string{"nothing installed: no receipt at " + ReceiptPath}, nil
+	}
+	for _, l := range r.Links {
+		t, err := in.root.Readlink(rel(l.Path))
+		if err != nil {
+			continue
+		}
+		if !in.ours(l.Path, t) {
+			notes = append(notes, fmt.Sprintf("kept %s: it now points to %s", l.Path, t))
+			continue
+		}
+		if err := in.root.Remove(rel(l.Path)); err != nil {
+			return notes, fsErr("remove", l.Path, err)
+		}
+	}
+	if r.Prefix != "" {
+		fi, err := in.root.Lstat(rel(r.Prefix))
+		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			t, _ := in.root.Readlink(rel(r.Prefix))
+			if err := in.root.Remove(rel(r.Prefix)); err != nil {
+				return notes, fsErr("remove", r.Prefix, err)
+			}
+			if t != "" && !strings.Contains(t, "/") {
+				if err := in.root.RemoveAll(rel(path.Join(path.Dir(r.Prefix), t))); err != nil {
+					return notes, fsErr("remove", t, err)
+				}
+			}
+		} else if err == nil {
+			notes = append(notes, fmt.Sprintf("kept %s: it is a directory this installer did not create", r.Prefix))
+		}
+	}
+	for _, cf := range r.Configs {
+		b, ok, err := in.readFile(cf.Path)
+		if err != nil || !ok {
+			continue
+		}
+		switch {
+		case sum(b) == cf.SHA256 && cf.Created:
+			_ = in.root.Remove(rel(cf.Path))
+		case len(cf.Lines) > 0:
+			drop := map[string]bool{}
+			for _, l := range cf.Lines {
+				drop[l] = true
+			}
+			var keep []string
+			for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+				if !drop[strings.TrimSpace(l)] {
+					keep = append(keep, l)
+				}
+			}
+			if err := in.writeFileAtomic(cf.Path, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
+				return notes, err
+			}
+		case sum(b) == cf.SHA256:
+			notes = append(notes, fmt.Sprintf("kept %s: it existed before the install", cf.Path))
+		default:
+			notes = append(notes, fmt.Sprintf("kept %s: it was changed after the install", cf.Path))
+		}
+	}
+	for _, p := range r.EtcFiles {
+		notes = append(notes, fmt.Sprintf("kept %s: site configuration is never removed", p))
+	}
+	if err := in.root.Remove(rel(ReceiptPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return notes, fsErr("remove", ReceiptPath, err)
+	}
+	if r.Libc != "musl" {
+		_ = in.ldconfig(context.Background())
+	}
+	return notes, nil
+}

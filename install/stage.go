@@ -1,0 +1,216 @@
+package install
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"slurm-installer/internal/failure"
+)
+
+// Source is a verified artifact to install: an archive file, or a directory
+// holding bin/, lib/ and VERSION (the tree layout).
+type Source struct {
+	Path string
+	Tree bool
+}
+
+// Staged is an extracted, not yet committed payload. Its directory lives
+// beside the prefix (same file system) so the commit is a rename.
+type Staged struct {
+	in         *Installer
+	stagingDir string  // in-root path of the staging directory
+	PayloadRel string  // in-root path of the payload root (holds bin/)
+	Version    string  // from the payload's VERSION file, "" if none
+	Files      []Entry // payload entries, paths relative to the payload root
+	Commands   []string
+	EtcFiles   []Entry // files the bundle carries for /etc/slurm, relative to that dir
+	etcRel     string  // in-root path of the bundle's etc/slurm, "" if none
+	Took       time.Duration
+}
+
+const stagingPrefix = ".slurm-installer-staging-"
+
+// PayloadDir is the host path of the staged payload, for preflight checks.
+func (s *Staged) PayloadDir() string { return s.in.HostPath(s.PayloadRel) }
+
+// Discard removes the staging directory.
+func (s *Staged) Discard() {
+	if s != nil && s.stagingDir != "" {
+		_ = s.in.root.RemoveAll(rel(s.stagingDir))
+	}
+}
+
+// Stage extracts src into a new staging directory next to the prefix,
+// applying the entry rules and limits, and locates the payload root.
+func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
+	start := time.Now()
+	parent := path.Dir(in.opt.Prefix)
+	if err := in.root.MkdirAll(rel(parent), 0o755); err != nil {
+		return nil, fsErr("create directory", parent, err)
+	}
+	in.CleanStale()
+	st := &Staged{in: in, stagingDir: path.Join(parent, stagingPrefix+randomID())}
+	if err := in.root.Mkdir(rel(st.stagingDir), 0o700); err != nil {
+		return nil, fsErr("create staging directory", st.stagingDir, err)
+	}
+	raw := path.Join(st.stagingDir, "raw")
+	if err := in.root.Mkdir(rel(raw), 0o755); err != nil {
+		st.Discard()
+		return nil, fsErr("create staging directory", raw, err)
+	}
+	var entries []Entry
+	var err error
+	if src.Tree {
+		entries, err = ExtractTree(ctx, src.Path, in.HostPath(raw), in.opt.Limits, in.opt.Log)
+	} else {
+		entries, err = ExtractArchive(ctx, src.Path, in.HostPath(raw), in.opt.Limits, in.opt.Log)
+	}
+	if err != nil {
+		st.Discard()
+		return nil, err
+	}
+	payload, err := findPayload(entries, in.opt.Prefix)
+	if err != nil {
+		st.Discard()
+		return nil, err
+	}
+	st.PayloadRel = path.Join(raw, payload)
+	for _, e := range entries {
+		if r, ok := under(e.Path, payload); ok {
+			e.Path = r
+			st.Files = append(st.Files, e)
+			if d, name := path.Split(r); d == "bin/" && e.Type != "dir" {
+				st.Commands = append(st.Commands, name)
+			}
+		}
+		if payload != "" {
+			if r, ok := under(e.Path, "etc/slurm"); ok && e.Type == "file" {
+				e.Path = r
+				st.EtcFiles = append(st.EtcFiles, e)
+				st.etcRel = path.Join(raw, "etc/slurm")
+			}
+		}
+	}
+	if err := checkPayloadLinks(st.Files); err != nil {
+		st.Discard()
+		return nil, err
+	}
+	if len(st.Commands) == 0 {
+		st.Discard()
+		return nil, failure.New(failure.Archive, "the bundle's bin/ holds no commands").
+			WithHint("the bundle is empty or mis-packed; rebuild it with `slurm-installer pack`")
+	}
+	sort.Strings(st.Commands)
+	if b, ok, _ := in.readFile(path.Join(st.PayloadRel, "VERSION")); ok {
+		st.Version = parseVersionFile(b)
+	}
+	st.Took = time.Since(start)
+	return st, nil
+}
+
+// parseVersionFile reads the first non-empty, non-comment line of VERSION,
+// accepting "22.05.8", "slurm 22.05.8" or "VERSION=22.05.8".
+func parseVersionFile(b []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); ok && strings.EqualFold(strings.TrimSpace(k), "version") {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+		f := strings.Fields(l)
+		return f[len(f)-1]
+	}
+	return ""
+}
+
+func under(p, dir string) (string, bool) {
+	if dir == "" {
+		return p, true
+	}
+	if strings.HasPrefix(p, dir+"/") {
+		return strings.TrimPrefix(p, dir+"/"), true
+	}
+	return "", false
+}
+
+// findPayload locates the payload root among the extracted entries: the
+// prefix's own path (usr/local/slurm for the AppHub tarball), a single top
+// directory, or the archive root — the first that holds bin/.
+func findPayload(entries []Entry, prefix string) (string, error) {
+	dirs := map[string]bool{}
+	tops := map[string]bool{}
+	for _, e := range entries {
+		if e.Type == "dir" {
+			dirs[e.Path] = true
+		}
+		tops[strings.SplitN(e.Path, "/", 2)[0]] = true
+	}
+	hasBin := func(d string) bool { return dirs[path.Join(d, "bin")] }
+	candidates := []string{"usr/local/slurm", strings.TrimPrefix(prefix, "/")}
+	if len(tops) == 1 {
+		for t := range tops {
+			candidates = append(candidates, t)
+		}
+	}
+	for _, c := range candidates {
+		if hasBin(c) {
+			return c, nil
+		}
+	}
+	if dirs["bin"] {
+		return "", nil
+	}
+	return "", failure.New(failure.Archive, "no payload found in the bundle: looked for bin/ in usr/local/slurm/, %s/, a single top directory and the archive root", strings.TrimPrefix(prefix, "/")).
+		WithHint("a bundle holds usr/local/slurm/{bin,lib,VERSION}; rebuild it with `slurm-installer pack`")
+}
+
+// checkPayloadLinks makes sure every symlink in the payload resolves inside
+// the payload (links that were safe in the archive may point out of the
+// part we keep).
+func checkPayloadLinks(files []Entry) error {
+	for _, e := range files {
+		if e.Type != "symlink" {
+			continue
+		}
+		t := path.Join(path.Dir(e.Path), e.Target)
+		if t == ".." || strings.HasPrefix(t, "../") {
+			return unsafeEntry(e.Path, "symlink to %q leaves the payload", e.Target)
+		}
+	}
+	return nil
+}
+
+// CleanStale removes staging directories and versioned payloads left by
+// killed runs: anything beside the prefix with our staging name, and
+// versioned payloads that the prefix link does not point to.
+func (in *Installer) CleanStale() {
+	parent := path.Dir(in.opt.Prefix)
+	d, err := in.root.Open(rel(parent))
+	if err != nil {
+		return
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	active, _ := in.root.Readlink(rel(in.opt.Prefix))
+	for _, n := range names {
+		stale := strings.HasPrefix(n, stagingPrefix) ||
+			(strings.HasPrefix(n, in.versionedPrefix()) && n != active) ||
+			strings.HasPrefix(n, ".slurm-installer-tmp-")
+		if stale {
+			p := path.Join(parent, n)
+			in.opt.Log.Debug().Str("path", p).Msg("removing leftover from an interrupted run")
+			_ = in.root.RemoveAll(rel(p))
+		}
+	}
+}
+
+func (in *Installer) versionedPrefix() string { return "." + path.Base(in.opt.Prefix) + "-" }
+

@@ -1,0 +1,168 @@
+package install
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"slurm-installer/internal/platform"
+)
+
+// Paths of the configuration files the installer owns or merges into.
+const (
+	GlibcLinkerConf = "/etc/ld.so.conf.d/slurm.conf"
+	ProfileScript   = "/etc/profile.d/slurm.sh"
+)
+
+// MuslPathFile is musl's loader search-path file for arch. When present it
+// REPLACES musl's default path, so it must keep /lib:/usr/local/lib:/usr/lib.
+func MuslPathFile(arch string) string { return "/etc/ld-musl-" + arch + ".path" }
+
+var muslDefaults = []string{"/lib", "/usr/local/lib", "/usr/lib"}
+
+// LinkerDirs returns the payload library directories the loader must search:
+// <prefix>/lib, and <prefix>/lib/slurm when it holds shared libraries other
+// than plugins would (libslurmfull lives there in Debian's layout).
+func LinkerDirs(prefix string, files []Entry) []string {
+	dirs := []string{}
+	seen := map[string]bool{}
+	for _, e := range files {
+		if e.Type == "dir" || !strings.Contains(path.Base(e.Path), ".so") {
+			continue
+		}
+		d := path.Dir(e.Path)
+		if (d == "lib" || d == "lib/slurm" || d == "lib64") && !seen[d] {
+			seen[d] = true
+		}
+	}
+	for _, d := range []string{"lib", "lib64", "lib/slurm"} {
+		if seen[d] {
+			dirs = append(dirs, path.Join(prefix, d))
+		}
+	}
+	if len(dirs) == 0 {
+		dirs = append(dirs, path.Join(prefix, "lib"))
+	}
+	return dirs
+}
+
+// MergeMuslPath returns the content of an ld-musl path file that keeps every
+// directory of old (or musl's defaults when old is empty) and adds dirs,
+// plus the directories it added.
+func MergeMuslPath(old []byte, dirs []string) ([]byte, []string) {
+	var keep []string
+	for _, f := range strings.FieldsFunc(string(old), func(r rune) bool { return r == '\n' || r == ':' || r == ' ' || r == '\t' }) {
+		keep = append(keep, f)
+	}
+	if len(keep) == 0 {
+		keep = append(keep, muslDefaults...)
+	}
+	have := map[string]bool{}
+	for _, k := range keep {
+		have[k] = true
+	}
+	var added []string
+	for _, d := range dirs {
+		if !have[d] {
+			keep = append(keep, d)
+			added = append(added, d)
+			have[d] = true
+		}
+	}
+	return []byte(strings.Join(keep, "\n") + "\n"), added
+}
+
+func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Staged) error {
+	c.LinkerDirs = LinkerDirs(in.opt.Prefix, st.Files)
+	switch in.opt.Libc {
+	case "musl":
+		p := MuslPathFile(in.opt.Arch)
+		old, _, err := in.readFile(p)
+		if err != nil {
+			return fsErr("read", p, err)
+		}
+		data, added := MergeMuslPath(old, c.LinkerDirs)
+		if bytes.Equal(old, data) {
+			return nil
+		}
+		return in.writeConfig(c, p, data, added)
+	default:
+		data := []byte("# Written by slurm-installer: SLURM client libraries.\n" + strings.Join(c.LinkerDirs, "\n") + "\n")
+		if err := in.writeConfig(c, GlibcLinkerConf, data, nil); err != nil {
+			return err
+		}
+		if err := in.ldconfig(ctx); err != nil {
+			c.Warnings = append(c.Warnings, err.Error())
+		}
+		return nil
+	}
+}
+
+// rerunLdconfig refreshes the loader cache after a rollback (glibc only).
+func (in *Installer) rerunLdconfig(c *Commit) {
+	if in.opt.Libc == "musl" {
+		return
+	}
+	_ = in.ldconfig(context.Background())
+}
+
+// ldconfig runs the target root's ldconfig so its loader cache includes the
+// new directories. It returns an error suitable for a warning when it could
+// not run.
+func (in *Installer) ldconfig(ctx context.Context) error {
+	var bin string
+	for _, p := range []string{"/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig", "/usr/bin/ldconfig"} {
+		if fi, err := in.root.Stat(rel(p)); err == nil && fi.Mode().IsRegular() {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		return fmt.Errorf("no ldconfig in the target root: its loader cache was not refreshed, so %s takes effect only once ldconfig runs there", GlibcLinkerConf)
+	}
+	if in.opt.Arch != "" && platform.Host() != "" && in.opt.Arch != platform.Host() {
+		return fmt.Errorf("ldconfig not run: the target is %s and this host is %s; run ldconfig in the image (it runs under emulation in cross builds)", in.opt.Arch, platform.Host())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	if in.opt.RootDir != "/" {
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("ldconfig not run: entering --root %s needs root; run ldconfig inside the image", in.opt.RootDir)
+		}
+		cmd.Path = bin
+		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: in.opt.RootDir}
+		cmd.Dir = "/"
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ldconfig in %s failed: %v: %s", in.opt.RootDir, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// ProfileContent is /etc/profile.d/slurm.sh for a real or demo install.
+func ProfileContent(prefix, binDir string, demo bool) []byte {
+	var b strings.Builder
+	b.WriteString("# Written by slurm-installer; removed by `slurm-installer uninstall`.\n")
+	if demo {
+		b.WriteString("# No working SLURM client could be installed: the backend serves demo data.\n")
+		b.WriteString("export SLURM_DEMO_MODE=1\n")
+		return []byte(b.String())
+	}
+	fmt.Fprintf(&b, "export SLURM_HOME=%s\n", prefix)
+	fmt.Fprintf(&b, "case \":$PATH:\" in\n*:%s:*) ;;\n*) export PATH=\"%s:$PATH\" ;;\nesac\n", binDir, binDir)
+	b.WriteString("unset SLURM_DEMO_MODE\n")
+	return []byte(b.String())
+}
+
+func (in *Installer) writeProfile(c *Commit, demo bool) error {
+	return in.writeConfig(c, ProfileScript, ProfileContent(in.opt.Prefix, in.opt.BinDir, demo), nil)
+}
