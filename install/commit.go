@@ -41,9 +41,9 @@ type Link struct {
 
 // Config is a configuration file the installer wrote.
 type Config struct {
-	Path    string `json:"path"`
-	SHA256  string `json:"sha256"`  // of the content we wrote
-	Created bool   `json:"created"` // absent before the install
+	Path    string   `json:"path"`
+	SHA256  string   `json:"sha256"`          // of the content we wrote
+	Created bool     `json:"created"`         // absent before the install
 	Lines   []string `json:"lines,omitempty"` // lines we added to a file we merged into
 }
 

@@ -213,4 +213,3 @@ func (in *Installer) CleanStale() {
 }
 
 func (in *Installer) versionedPrefix() string { return "." + path.Base(in.opt.Prefix) + "-" }
-
