@@ -100,6 +100,9 @@ func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log ze
 		}
 		return x.add(ctx, e)
 	})
+	if err == nil {
+		err = x.checkLinks()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -137,10 +140,68 @@ func ExtractTree(ctx context.Context, src, dir string, limits Limits, log zerolo
 		}
 		return x.add(ctx, e)
 	})
+	if err == nil {
+		err = x.checkLinks()
+	}
 	if err != nil {
 		return nil, classifyExtractErr(src, err)
 	}
 	return x.list(), nil
+}
+
+// checkLinks resolves every symlink through the links extracted with it
+// (in any order) and rejects one that ends outside the extraction root:
+// a lexical check alone misses chains such as b -> . with c -> a/b/../../x.
+func (x *extractor) checkLinks() error {
+	for _, e := range x.entries {
+		if e.Type != "symlink" {
+			continue
+		}
+		if _, err := resolveLinks(x.entries, path.Dir(e.Path)+"/"+e.Target, 0); err != nil {
+			return unsafeEntry(e.Path, "symlink to %q: %v", e.Target, err)
+		}
+	}
+	return nil
+}
+
+// resolveLinks resolves p (relative, not cleaned: "a/b/.." must go through b to the extraction root) component by
+// component through the symlinks among entries; an error means it leaves
+// the root or loops.
+func resolveLinks(entries map[string]*Entry, p string, depth int) (string, error) {
+	if depth > 40 {
+		return "", errors.New("too many levels of symbolic links")
+	}
+	cur := ""
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if cur == "" {
+				return "", errors.New("leaves the archive")
+			}
+			cur = path.Dir(cur)
+			if cur == "." {
+				cur = ""
+			}
+			continue
+		}
+		next := path.Join(cur, part)
+		if e, ok := entries[next]; ok && e.Type == "symlink" {
+			if strings.HasPrefix(e.Target, "/") {
+				return "", errors.New("goes through an absolute symlink")
+			}
+			r, err := resolveLinks(entries, cur+"/"+e.Target, depth+1)
+			if err != nil {
+				return "", err
+			}
+			rest := strings.Join(parts[i+1:], "/")
+			return resolveLinks(entries, r+"/"+rest, depth+1)
+		}
+		cur = next
+	}
+	return cur, nil
 }
 
 func classifyExtractErr(src string, err error) error {

@@ -151,6 +151,9 @@ func findPayload(entries []Entry, prefix string) (string, error) {
 		if e.Type == "dir" {
 			dirs[e.Path] = true
 		}
+		for d := path.Dir(e.Path); d != "."; d = path.Dir(d) {
+			dirs[d] = true // archives may omit directory entries
+		}
 		tops[strings.SplitN(e.Path, "/", 2)[0]] = true
 	}
 	hasBin := func(d string) bool { return dirs[path.Join(d, "bin")] }
