@@ -1,0 +1,97 @@
+# lib.sh — helpers shared by the e2e scripts (sourced, not run).
+# shellcheck shell=bash
+
+E2E_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_TOP=$(git -C "$E2E_SCRIPTS" rev-parse --show-toplevel 2>/dev/null || (cd "$E2E_SCRIPTS/.." && pwd))
+E2E_BUILD_DEFAULT="$E2E_TOP/build/e2e"
+
+log() { echo "[$(basename "$0")] $*" >&2; }
+die() { echo "[$(basename "$0")] ERROR: $*" >&2; exit 1; }
+
+need_root() { [[ $(id -u) -eq 0 ]] || die "must run as root"; }
+
+# debarch <ARCH>: Debian architecture name for amd64/x86_64/arm64/aarch64.
+debarch() {
+  case "${1:-amd64}" in
+    amd64|x86_64) echo amd64 ;;
+    arm64|aarch64) echo arm64 ;;
+    *) die "unknown arch: $1" ;;
+  esac
+}
+# unamearch <ARCH>: kernel spelling.
+unamearch() {
+  case "$(debarch "$1")" in
+    amd64) echo x86_64 ;;
+    arm64) echo aarch64 ;;
+  esac
+}
+# triplet <ARCH>: Debian multiarch triplet.
+triplet() { echo "$(unamearch "$1")-linux-gnu"; }
+
+# apt_lists_ready <debarch>: make sure apt knows packages of that architecture.
+apt_lists_ready() {
+  local a=$1
+  if [[ $a != "$(dpkg --print-architecture)" ]]; then
+    if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+      log "dpkg --add-architecture $a"
+      dpkg --add-architecture "$a"
+    fi
+  fi
+  if ! apt-cache show "libc6:$a" >/dev/null 2>&1; then
+    log "apt-get update (no package lists for $a)"
+    apt-get update -qq
+  fi
+}
+
+# deb_fetch <cachedir> <pkg:arch>...: download .debs into cachedir unless present; prints nothing.
+# A package is "present" when cachedir/<pkg>_<arch>.deb exists (we rename to drop the version).
+deb_fetch() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  local want=() p name arch
+  for p in "$@"; do
+    name=${p%%:*}; arch=${p#*:}
+    [[ -s "$dir/${name}_${arch}.deb" ]] || want+=("$p")
+  done
+  ((${#want[@]})) || return 0
+  local tmp; tmp=$(mktemp -d "$dir/.dl.XXXXXX")
+  chmod 755 "$tmp"
+  if ! (cd "$tmp" && apt-get download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err"); then
+    # stale lists: refresh once and retry
+    log "apt-get download failed ($(grep -m1 -E '^E:' "$tmp/err" || true)); running apt-get update and retrying"
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err") || { cat "$tmp/err" >&2; rm -rf "$tmp"; die "apt-get download ${want[*]} failed"; }
+  fi
+  for p in "${want[@]}"; do
+    name=${p%%:*}; arch=${p#*:}
+    local f
+    f=$(ls "$tmp/${name}_"*"_${arch}.deb" "$tmp/${name}_"*"_all.deb" 2>/dev/null | head -1) || true
+    [[ -n $f ]] || die "download of $p produced no .deb"
+    mv "$f" "$dir/${name}_${arch}.deb"
+  done
+  rm -rf "$tmp"
+}
+
+# deb_unpack <cachedir> <pkg:arch> <dest>: dpkg-deb -x (cached per package under cachedir/x/).
+deb_unpacked() {
+  local dir=$1 p=$2 name arch
+  name=${p%%:*}; arch=${p#*:}
+  local x="$dir/x/${name}_${arch}"
+  if [[ ! -e "$x/.done" ]]; then
+    deb_fetch "$dir" "$p"
+    rm -rf "$x"; mkdir -p "$x"
+    dpkg-deb -x "$dir/${name}_${arch}.deb" "$x"
+    touch "$x/.done"
+  fi
+  echo "$x"
+}
+
+# wait_port HOST PORT SECONDS
+wait_port() {
+  local h=$1 p=$2 t=$3 i
+  for ((i = 0; i < t * 10; i++)); do
+    if (exec 3<>"/dev/tcp/$h/$p") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
