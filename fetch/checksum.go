@@ -1,0 +1,277 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+
+	"slurm-installer/internal/failure"
+)
+
+// maxChecksumFile caps a .sha256 sidecar or SHA256SUMS download.
+const maxChecksumFile = 1 << 20
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseSHA256Sidecar reads a <artifact>.sha256 file: a bare hex digest, a
+// sha256sum line ("<hex>  name" or "<hex> *name") or a BSD line
+// ("SHA256 (name) = <hex>"). When the file has several lines it must have
+// one for name; a single line is accepted whatever name it gives (a
+// "latest" symlink's sidecar names the versioned file). The digest is
+// returned in lower case.
+func ParseSHA256Sidecar(data []byte, name string) (string, error) {
+	if len(data) > maxChecksumFile {
+		return "", errors.New("checksum file too large")
+	}
+	type line struct{ digest, name string }
+	var lines []line
+	for i, raw := range strings.Split(string(data), "\n") {
+		l := strings.TrimSpace(strings.TrimPrefix(raw, "\ufeff"))
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		d, n, ok := parseSumLine(l)
+		if !ok {
+			return "", fmt.Errorf("line %d is not a SHA-256 checksum: %q", i+1, truncate(l, 80))
+		}
+		lines = append(lines, line{d, n})
+	}
+	switch {
+	case len(lines) == 0:
+		return "", errors.New("no checksum in the file")
+	case len(lines) == 1:
+		return lines[0].digest, nil
+	}
+	digest := ""
+	for _, l := range lines {
+		if l.name == name || path.Base(l.name) == name {
+			if digest != "" && digest != l.digest {
+				return "", fmt.Errorf("conflicting checksums for %s", name)
+			}
+			digest = l.digest
+		}
+	}
+	if digest == "" {
+		return "", fmt.Errorf("no checksum for %s among %d lines", name, len(lines))
+	}
+	return digest, nil
+}
+
+// parseSumLine parses "<hex>", "<hex>  name", "<hex> *name" or
+// "SHA256 (name) = <hex>".
+func parseSumLine(l string) (digest, name string, ok bool) {
+	if rest, found := strings.CutPrefix(l, "SHA256 ("); found {
+		i := strings.LastIndex(rest, ") = ")
+		if i < 0 {
+			return "", "", false
+		}
+		d := strings.TrimSpace(rest[i+4:])
+		if !isHex64(d) {
+			return "", "", false
+		}
+		return strings.ToLower(d), rest[:i], true
+	}
+	if len(l) < 64 || !isHex64(l[:64]) {
+		return "", "", false
+	}
+	d, rest := strings.ToLower(l[:64]), l[64:]
+	if rest == "" {
+		return d, "", true
+	}
+	if rest[0] != ' ' && rest[0] != '\t' {
+		return "", "", false
+	}
+	rest = strings.TrimLeft(rest, " \t")
+	rest = strings.TrimPrefix(rest, "*")
+	rest = strings.TrimPrefix(rest, "./")
+	if rest == "" || strings.ContainsRune(rest, 0) {
+		return "", "", false
+	}
+	return d, rest, true
+}
+
+// ParseSHA256SUMS reads a sha256sum-format file ("<hex>  name", with "*"
+// for binary mode; blank lines and # comments ignored) into name → lower
+// case hex digest. Names keep their relative paths ("bin/sinfo"), with a
+// leading "./" dropped. Any other line, or one name with two different
+// digests, is an error.
+func ParseSHA256SUMS(data []byte) (map[string]string, error) {
+	if len(data) > 16*maxChecksumFile {
+		return nil, errors.New("SHA256SUMS too large")
+	}
+	out := map[string]string{}
+	for i, raw := range strings.Split(string(data), "\n") {
+		l := strings.TrimRight(strings.TrimPrefix(raw, "\ufeff"), "\r")
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
+			continue
+		}
+		d, n, ok := parseSumLine(strings.TrimLeft(l, " \t"))
+		if !ok || n == "" {
+			return nil, fmt.Errorf("line %d is not a sha256sum line: %q", i+1, truncate(l, 80))
+		}
+		if old, dup := out[n]; dup && old != d {
+			return nil, fmt.Errorf("line %d: %s listed twice with different checksums", i+1, n)
+		}
+		out[n] = d
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no checksums in the file")
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// expected is the digest an artifact must have, and where it came from.
+type expected struct {
+	digest string
+	source string // "--sha256", "index <url>", "sidecar <url>", "SHA256SUMS <url>", "none published"
+}
+
+// published looks for a checksum published beside the artifact at u: the
+// sidecar <u>.sha256, then SHA256SUMS in the same directory. A missing
+// file is not an error; an unreadable or garbled one is.
+func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchError) {
+	name := baseName(u)
+	side := *u
+	side.Path += ".sha256"
+	side.RawPath = ""
+	data, _, ferr := s.readSmall(ctx, &side, maxChecksumFile)
+	switch {
+	case ferr == nil:
+		d, err := ParseSHA256Sidecar(data, name)
+		if err != nil {
+			return expected{}, s.integrity(&side, "checksum file is unusable: "+err.Error(),
+				"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", side.String())
+		}
+		return expected{d, "sidecar " + urlString(&side)}, nil
+	case ferr.kind != kNotFound:
+		return expected{}, ferr
+	}
+	sums := u.ResolveReference(&url.URL{Path: "SHA256SUMS"})
+	data, _, ferr = s.readSmall(ctx, sums, 16*maxChecksumFile)
+	switch {
+	case ferr == nil:
+		m, err := ParseSHA256SUMS(data)
+		if err != nil {
+			return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+err.Error(),
+				"re-publish %s with sha256sum, or pin the digest with --sha256", sums.String())
+		}
+		if d, ok := m[name]; ok {
+			return expected{d, "SHA256SUMS " + urlString(sums)}, nil
+		}
+		s.log.Warn().Str("url", urlString(sums)).Str("file", name).Msg("SHA256SUMS has no line for this file")
+	case ferr.kind != kNotFound:
+		return expected{}, ferr
+	}
+	return expected{source: "none published"}, nil
+}
+
+func (s *session) integrity(u *url.URL, cause, hint string, args ...any) *fetchError {
+	return &fetchError{kind: kIntegrity, url: urlString(u), cause: cause,
+		class: failure.New(failure.Integrity, "%s: %s", urlString(u), cause).WithHint(hint, args...)}
+}
+
+// fetchFile downloads one archive (direct, tarball layout, or a bundle the
+// index names) and verifies it. idx, when not nil, carries the index's
+// digest, size and version.
+func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Artifact, *fetchError) {
+	u := st.url
+	name := baseName(u)
+	f, err := os.CreateTemp(s.tempDir, "slurm-fetch-*-"+sanitizeName(name))
+	if err != nil {
+		return nil, &fetchError{kind: kLocal, url: urlString(u), cause: err.Error(), err: err}
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	var announced int64
+	if idx != nil {
+		announced = idx.bundle.Size
+	}
+	digest, n, ferr := s.download(ctx, u, fileWriter{f}, s.maxBytes, announced)
+	if ferr != nil {
+		return nil, ferr
+	}
+	if err := f.Close(); err != nil {
+		return nil, &fetchError{kind: kLocal, url: urlString(u), cause: err.Error(), err: err}
+	}
+
+	var exp expected
+	switch {
+	case s.want != "":
+		exp = expected{s.want, "--sha256"}
+	case idx != nil:
+		exp = expected{strings.ToLower(idx.bundle.SHA256), "index " + idx.indexURL}
+	default:
+		exp, ferr = s.published(ctx, u)
+		if ferr != nil {
+			return nil, ferr
+		}
+	}
+	if exp.digest == "" {
+		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).
+			Msgf("no checksum published for %s; download is unverified (pass --sha256 to pin one)", urlString(u))
+	} else if exp.digest != digest {
+		cause := fmt.Sprintf("checksum mismatch: expected %s (from %s), got %s", exp.digest, exp.source, digest)
+		fe := s.integrity(u, cause, "the file on the mirror does not match its checksum: it is corrupt or was tampered with, or the checksum is stale; re-publish it, or pin the right digest with --sha256")
+		s.log.Error().Str("url", urlString(u)).Str("expected", exp.digest).Str("actual", digest).Str("source", exp.source).Msg("checksum mismatch")
+		return nil, fe
+	} else {
+		s.log.Info().Str("url", urlString(u)).Str("sha256", digest).Str("source", exp.source).Msg("checksum verified")
+	}
+	ok = true
+	version := st.version
+	layout := st.layout
+	if idx != nil {
+		version, layout = idx.bundle.Version, "index"
+	}
+	if u.Scheme == "file" && layout == "direct" {
+		layout = "file"
+	}
+	return &Artifact{
+		Path: tmp, Name: name, URL: urlString(u), Layout: layout, SHA256: digest,
+		ChecksumSource: exp.source, Version: version, Size: n,
+		Cleanup: func() { os.Remove(tmp) },
+	}, nil
+}
+
+// sanitizeName keeps a file name usable as a temp-file suffix (the
+// extension identifies the format).
+func sanitizeName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if c == '/' || c == 0 || c == '\\' || c == '*' {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 100 {
+		b = b[len(b)-100:]
+	}
+	return string(bytes.TrimLeft(b, "."))
+}

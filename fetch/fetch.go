@@ -1,0 +1,486 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/platform"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultTimeout    = 30 * time.Second
+	DefaultMaxBytes   = 2 << 30
+	DefaultMinBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Second
+)
+
+// Options says what to fetch, from where, and within which bounds.
+type Options struct {
+	Mirrors  []string      // ordered; each a base URL (http://, https://, file://) or a direct artifact URL
+	Version  string        // "latest" (also when empty) or e.g. "22.05.8"
+	Arch     string        // canonical (x86_64|aarch64); other spellings are normalized
+	SHA256   string        // expected hex digest from --sha256, optional; wins over published ones
+	Timeout  time.Duration // per attempt (connect + response headers + body stall); 0 = DefaultTimeout
+	Deadline time.Duration // whole run; 0 = none
+	Retries  int           // extra attempts per URL on retryable failures (the CLI's default is 2); < 0 = 0
+	TempDir  string        // where downloads are written (caller cleans up via Artifact.Cleanup); "" = os.TempDir()
+	MaxBytes int64         // cap on any single download (0 = DefaultMaxBytes); the index's size caps further
+	Log      zerolog.Logger
+
+	HTTPClient *http.Client  // optional, for tests; its transport should bound connects itself
+	MinBackoff time.Duration // first retry wait (0 = DefaultMinBackoff); doubles per attempt, with jitter
+	MaxBackoff time.Duration // cap on a retry wait (0 = DefaultMaxBackoff); Retry-After may ask for more
+}
+
+// Artifact is a downloaded and verified bundle.
+type Artifact struct {
+	Path           string // local archive file, or a directory for the tree layout
+	Tree           bool   // Path is a directory holding bin/, lib/, VERSION (tree layout)
+	Name           string // artifact file name (format identification by extension)
+	URL            string // where it came from
+	Mirror         string // the mirror entry that served it
+	Layout         string // "direct", "index", "tarball", "tree", "file"
+	SHA256         string // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
+	ChecksumSource string // "--sha256", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
+	Version        string // version if known (from index, URL or the tree's VERSION file)
+	Size           int64  // bytes downloaded (tree: sum of its files)
+	Cleanup        func() // removes Path; safe to call more than once
+}
+
+// ArchiveSuffixes are the file name endings that make a mirror entry a
+// direct artifact URL.
+var ArchiveSuffixes = []string{".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.bz2", ".zip"}
+
+func hasArchiveSuffix(p string) bool {
+	p = strings.ToLower(p)
+	for _, s := range ArchiveSuffixes {
+		if strings.HasSuffix(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Fetch downloads and verifies the bundle for o.Version and o.Arch from the
+// first mirror that serves it (see the package comment for the order and
+// the guarantees).
+func Fetch(ctx context.Context, o Options) (*Artifact, error) {
+	s, mirrors, err := newSession(o)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if o.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Deadline)
+		defer cancel()
+	}
+
+	// First pass: one go at every mirror, moving on at once on any failure.
+	for i, m := range mirrors {
+		if ctx.Err() != nil {
+			break
+		}
+		art, ferr := s.runMirror(ctx, m)
+		if art != nil {
+			return art, nil
+		}
+		if ferr.kind == kLocal {
+			return nil, ferr.asLocal()
+		}
+		s.settle(ctx, m, ferr, i < len(mirrors)-1)
+	}
+	// Retry passes: the mirror whose backoff ends first goes next.
+	for ctx.Err() == nil {
+		m := nextDue(mirrors)
+		if m == nil {
+			break
+		}
+		if wait := time.Until(m.notBefore); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				continue
+			case <-t.C:
+			}
+		}
+		m.state = stateRunning
+		art, ferr := s.runMirror(ctx, m)
+		if art != nil {
+			return art, nil
+		}
+		if ferr.kind == kLocal {
+			return nil, ferr.asLocal()
+		}
+		s.settle(ctx, m, ferr, nextDue(mirrors) != nil)
+	}
+	return nil, s.finalError(ctx, mirrors)
+}
+
+// mirror is one entry of Options.Mirrors with its resolution plan and
+// retry state.
+type mirror struct {
+	raw       string
+	direct    bool
+	steps     []step
+	next      int // the step to try next
+	attempts  int // failed attempts at steps[next]
+	state     mirrorState
+	notBefore time.Time
+	cause     *fetchError
+}
+
+type mirrorState int
+
+const (
+	stateRunning mirrorState = iota
+	stateRetry
+	stateDone
+)
+
+type stepKind int
+
+const (
+	stepFile  stepKind = iota // an archive: direct or tarball layout
+	stepIndex                 // B/pkgs/slurm/index.json
+	stepTree                  // B/pkgs/slurm-binaries/{A}/
+)
+
+type step struct {
+	kind    stepKind
+	url     *url.URL
+	layout  string
+	version string // known version, "" if not
+}
+
+func nextDue(ms []*mirror) *mirror {
+	var best *mirror
+	for _, m := range ms {
+		if m.state == stateRetry && (best == nil || m.notBefore.Before(best.notBefore)) {
+			best = m
+		}
+	}
+	return best
+}
+
+// runMirror tries m's steps from where it left off. A step answered with
+// "not here" moves on to the next step; any other failure ends this go at
+// the mirror.
+func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchError) {
+	var notFound []*fetchError
+	for m.next < len(m.steps) {
+		st := m.steps[m.next]
+		var art *Artifact
+		var err *fetchError
+		switch st.kind {
+		case stepFile:
+			art, err = s.fetchFile(ctx, st, nil)
+		case stepIndex:
+			art, err = s.fetchIndex(ctx, st)
+		case stepTree:
+			art, err = s.fetchTree(ctx, st)
+		}
+		if err == nil {
+			art.Mirror = m.raw
+			return art, nil
+		}
+		if err.kind != kNotFound {
+			if m.next > 0 && len(notFound) > 0 {
+				s.log.Debug().Str("mirror", m.raw).Msg("earlier layouts on this mirror were not found")
+			}
+			return nil, err
+		}
+		s.log.Debug().Str("mirror", m.raw).Str("url", err.url).Str("cause", err.cause).Msg("not on this mirror; trying the next layout")
+		notFound = append(notFound, err)
+		m.next++
+		m.attempts = 0
+	}
+	if len(notFound) == 1 {
+		return nil, notFound[0]
+	}
+	var names []string
+	for _, e := range notFound {
+		names = append(names, e.short())
+	}
+	return nil, &fetchError{kind: kNotFound, url: m.raw, cause: "not found (" + strings.Join(names, ", ") + ")"}
+}
+
+// settle records a failed go at m, logs it, and schedules a retry when the
+// failure is retryable and attempts are left.
+func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more bool) {
+	m.cause = err
+	m.state = stateDone
+	ev := s.log.Warn()
+	if err.kind == kNotFound {
+		ev = s.log.Info()
+	}
+	ev = ev.Str("mirror", m.raw).Str("url", err.url).Int("attempt", m.attempts+1).Str("cause", err.cause)
+	next := "giving up on this mirror"
+	if err.kind == kRetry && m.attempts < s.retries && ctx.Err() == nil {
+		wait := s.backoff(m.attempts + 1)
+		if err.retryAfter > 0 {
+			wait = err.retryAfter
+		}
+		dl, hasDL := ctx.Deadline()
+		switch {
+		case hasDL && time.Now().Add(wait).After(dl):
+			next = fmt.Sprintf("giving up on this mirror: a retry in %s would pass the deadline", wait.Round(time.Millisecond))
+		default:
+			m.attempts++
+			m.state = stateRetry
+			m.notBefore = time.Now().Add(wait)
+			next = fmt.Sprintf("retrying in %s", wait.Round(time.Millisecond))
+		}
+	}
+	if more {
+		next = "trying next mirror; " + next
+	}
+	ev.Str("next", next).Msg("mirror failed")
+}
+
+func (s *session) backoff(attempt int) time.Duration {
+	d := s.minBackoff
+	for i := 1; i < attempt && d < s.maxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, s.maxBackoff)
+	// Jitter: between half and the whole of d.
+	return d/2 + rand.N(d/2+1)
+}
+
+// finalError sums up why no mirror served the bundle, with the class of
+// the worst failure: integrity over archive (size) over download.
+func (s *session) finalError(ctx context.Context, ms []*mirror) error {
+	class := failure.Download
+	var parts []string
+	for _, m := range ms {
+		c := "not tried before the deadline"
+		if m.cause != nil {
+			c = m.cause.short()
+			switch {
+			case m.cause.kind == kIntegrity:
+				class = failure.Integrity
+			case m.cause.kind == kOversize && class == failure.Download:
+				class = failure.Archive
+			}
+		}
+		if m.cause != nil && m.cause.url != m.raw && !strings.HasPrefix(c, m.cause.url) {
+			c = m.cause.url + ": " + c
+		}
+		parts = append(parts, redact(m.raw)+" → "+c)
+	}
+	what := fmt.Sprintf("SLURM client %s for %s", s.version, s.arch)
+	var e *failure.Error
+	switch class {
+	case failure.Integrity:
+		e = failure.New(class, "no mirror served a verified %s: %s", what, strings.Join(parts, "; ")).
+			WithHint("a mirror served bytes that do not match their checksum (corrupt or tampered): fix or re-publish the bundle and its checksum on the mirror, or pin the right digest with --sha256")
+	case failure.Archive:
+		e = failure.New(class, "no mirror served %s within the size limits: %s", what, strings.Join(parts, "; ")).
+			WithHint("raise --max-size if the bundle is really that large, or fix the mirror")
+	default:
+		when := ""
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			when = fmt.Sprintf(" within the deadline (%s)", s.deadline)
+		} else if ctx.Err() != nil {
+			when = " before the run was interrupted"
+		}
+		e = failure.New(class, "no mirror served %s%s: %s", what, when, strings.Join(parts, "; ")).
+			WithHint("check that the mirrors are reachable from here and serve pkgs/slurm-apk/slurm-client-%s-%s-alpine.tar.gz (or pkgs/slurm/index.json, or a tree under pkgs/slurm-binaries/%s/); check --slurm-version and --arch; raise --timeout/--deadline for slow mirrors",
+				s.version, s.arch, s.arch)
+	}
+	return e
+}
+
+// planMirrors parses the mirror list into resolution plans; a bad entry is
+// a usage error.
+func planMirrors(raw []string, version, arch string) ([]*mirror, error) {
+	var out []*mirror
+	for _, r := range raw {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		m, err := planMirror(r, version, arch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if len(out) == 0 {
+		return nil, failure.New(failure.Usage, "no mirrors given").
+			WithHint("pass --mirrors http://apphub.example/ (comma-separated or repeated), or set SLURM_INSTALLER_MIRRORS")
+	}
+	return out, nil
+}
+
+func parseMirrorURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	hint := "mirrors are http://, https:// or file:// base URLs, or direct artifact URLs ending in " + strings.Join(ArchiveSuffixes, " ")
+	if err != nil {
+		return nil, failure.New(failure.Usage, "bad mirror URL %q: %w", raw, err).WithHint("%s", hint)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Host == "" {
+			return nil, failure.New(failure.Usage, "bad mirror URL %q: no host", raw).WithHint("%s", hint)
+		}
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return nil, failure.New(failure.Usage, "bad mirror URL %q: file URLs take an absolute path (file:///srv/apphub), not host %q", raw, u.Host).WithHint("%s", hint)
+		}
+		if !path.IsAbs(u.Path) {
+			return nil, failure.New(failure.Usage, "bad mirror URL %q: file URLs need an absolute path", raw).WithHint("%s", hint)
+		}
+	case "":
+		return nil, failure.New(failure.Usage, "bad mirror URL %q: no scheme", raw).WithHint("%s", hint)
+	default:
+		return nil, failure.New(failure.Usage, "bad mirror URL %q: unsupported scheme %q", raw, u.Scheme).WithHint("%s", hint)
+	}
+	if u.Opaque != "" {
+		return nil, failure.New(failure.Usage, "bad mirror URL %q", raw).WithHint("%s", hint)
+	}
+	return u, nil
+}
+
+func planMirror(raw, version, arch string) (*mirror, error) {
+	m := &mirror{raw: raw}
+	probe := strings.NewReplacer("{version}", "v", "{arch}", "a").Replace(raw)
+	pu, err := parseMirrorURL(probe)
+	if err != nil {
+		return nil, err
+	}
+	if hasArchiveSuffix(pu.Path) {
+		m.direct = true
+		spellings := []string{arch}
+		if strings.Contains(raw, "{arch}") {
+			spellings = platform.Aliases(arch)
+		}
+		seen := map[string]bool{}
+		for _, a := range spellings {
+			s := strings.NewReplacer("{version}", version, "{arch}", a).Replace(raw)
+			if seen[s] {
+				continue
+			}
+			seen[s] = true
+			u, err := parseMirrorURL(s)
+			if err != nil {
+				return nil, err
+			}
+			v := ""
+			if strings.Contains(raw, "{version}") && version != "latest" {
+				v = version
+			}
+			m.steps = append(m.steps, step{kind: stepFile, url: u, layout: "direct", version: v})
+		}
+		return m, nil
+	}
+	base, err := parseMirrorURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	base.RawQuery, base.Fragment = "", ""
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+		if base.RawPath != "" {
+			base.RawPath += "/"
+		}
+	}
+	rel := func(p string) *url.URL { return base.ResolveReference(&url.URL{Path: p}) }
+	v := version
+	if v == "latest" {
+		v = ""
+	}
+	m.steps = append(m.steps, step{kind: stepIndex, url: rel("pkgs/slurm/index.json"), layout: "index"})
+	for _, a := range platform.Aliases(arch) {
+		m.steps = append(m.steps, step{kind: stepFile, url: rel("pkgs/slurm-apk/slurm-client-" + version + "-" + a + "-alpine.tar.gz"), layout: "tarball", version: v})
+	}
+	m.steps = append(m.steps, step{kind: stepFile, url: rel("pkgs/slurm-apk/slurm-client-" + version + "-alpine.tar.gz"), layout: "tarball", version: v})
+	for _, a := range platform.Aliases(arch) {
+		m.steps = append(m.steps, step{kind: stepTree, url: rel("pkgs/slurm-binaries/" + a + "/"), layout: "tree"})
+	}
+	return m, nil
+}
+
+func validVersion(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '_' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+func newSession(o Options) (*session, []*mirror, error) {
+	version := strings.TrimSpace(o.Version)
+	if version == "" {
+		version = "latest"
+	}
+	if !validVersion(version) {
+		return nil, nil, failure.New(failure.Usage, "bad SLURM version %q", o.Version).WithHint("use a version like 22.05.8, or latest")
+	}
+	arch, err := platform.Normalize(o.Arch)
+	if err != nil {
+		return nil, nil, failure.New(failure.Usage, "%w", err)
+	}
+	want := ""
+	if o.SHA256 != "" {
+		want = strings.ToLower(strings.TrimSpace(o.SHA256))
+		if !isHex64(want) {
+			return nil, nil, failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex digits)", o.SHA256).
+				WithHint("pass the digest as sha256sum prints it")
+		}
+	}
+	mirrors, err := planMirrors(o.Mirrors, version, arch)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &session{
+		o: o, log: o.Log, version: version, arch: arch, want: want,
+		timeout: o.Timeout, retries: max(o.Retries, 0), maxBytes: o.MaxBytes, tempDir: o.TempDir,
+		minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff, deadline: o.Deadline,
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
+	if s.maxBytes <= 0 {
+		s.maxBytes = DefaultMaxBytes
+	}
+	if s.tempDir == "" {
+		s.tempDir = os.TempDir()
+	}
+	if s.minBackoff <= 0 {
+		s.minBackoff = DefaultMinBackoff
+	}
+	if s.maxBackoff <= 0 {
+		s.maxBackoff = DefaultMaxBackoff
+	}
+	s.maxBackoff = max(s.maxBackoff, s.minBackoff)
+	s.client = newClient(o.HTTPClient, s.timeout)
+	return s, mirrors, nil
+}
+
+// redact drops a URL's password for logs and errors.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,176 @@
+package fetch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"slurm-installer/internal/platform"
+)
+
+// IndexSchema is the only index.json schema this version understands.
+const IndexSchema = 1
+
+// maxIndexFile caps the index.json download.
+const maxIndexFile = 4 << 20
+
+// Index is pkgs/slurm/index.json, written by `slurm-installer pack` and
+// read by Fetch: the contract between the two.
+//
+//	{"schema":1,"created":"2026-11-23T07:00:00Z","expires":"2027-05-22T07:00:00Z","serial":1,
+//	 "latest":{"x86_64":"22.05.8"},
+//	 "bundles":[{"version":"22.05.8","arch":"x86_64",
+//	   "url":"../slurm-apk/slurm-client-22.05.8-x86_64-alpine.tar.gz",
+//	   "sha256":"<hex>","size":5800000,"self_contained":false}]}
+type Index struct {
+	Schema  int               `json:"schema"`
+	Created time.Time         `json:"created"`
+	Expires time.Time         `json:"expires,omitzero"`
+	Serial  int64             `json:"serial"`
+	Latest  map[string]string `json:"latest,omitempty"` // arch → version
+	Bundles []Bundle          `json:"bundles"`
+}
+
+// Bundle is one downloadable bundle in the index.
+type Bundle struct {
+	Version       string `json:"version"`
+	Arch          string `json:"arch"`
+	URL           string `json:"url"`    // relative to index.json's URL, or absolute http(s)
+	SHA256        string `json:"sha256"` // hex digest of the file at URL
+	Size          int64  `json:"size"`   // its size in bytes; caps the download
+	SelfContained bool   `json:"self_contained"`
+}
+
+// ParseIndex parses and checks an index.json: the schema must be
+// IndexSchema, and every bundle needs a version, a known arch, a relative
+// or http(s) URL, a 64-hex sha256 and a positive size.
+func ParseIndex(data []byte) (*Index, error) {
+	var idx Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("index is not valid JSON: %w", err)
+	}
+	if idx.Schema != IndexSchema {
+		return nil, fmt.Errorf("index schema %d is not supported (want %d); upgrade slurm-installer", idx.Schema, IndexSchema)
+	}
+	for arch, v := range idx.Latest {
+		if _, err := platform.Normalize(arch); err != nil {
+			return nil, fmt.Errorf("index latest: %w", err)
+		}
+		if !validVersion(v) {
+			return nil, fmt.Errorf("index latest[%s]: bad version %q", arch, v)
+		}
+	}
+	for i, b := range idx.Bundles {
+		if err := checkBundle(b); err != nil {
+			return nil, fmt.Errorf("index bundle %d: %w", i, err)
+		}
+	}
+	return &idx, nil
+}
+
+func checkBundle(b Bundle) error {
+	if !validVersion(b.Version) || b.Version == "latest" {
+		return fmt.Errorf("bad version %q", b.Version)
+	}
+	if _, err := platform.Normalize(b.Arch); err != nil {
+		return err
+	}
+	if !isHex64(b.SHA256) {
+		return fmt.Errorf("sha256 %q is not 64 hex digits", b.SHA256)
+	}
+	if b.Size <= 0 {
+		return fmt.Errorf("size %d is not positive", b.Size)
+	}
+	if b.URL == "" || strings.ContainsAny(b.URL, "\x00\\") {
+		return fmt.Errorf("bad url %q", b.URL)
+	}
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		return fmt.Errorf("bad url %q: %w", b.URL, err)
+	}
+	switch {
+	case u.Scheme == "" && u.Host == "" && u.Path != "":
+	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
+	default:
+		return fmt.Errorf("url %q must be relative or http(s)", b.URL)
+	}
+	return nil
+}
+
+// Find returns the bundle for version ("latest" → Latest[arch]) and arch
+// (any spelling), or nil.
+func (idx *Index) Find(version, arch string) *Bundle {
+	arch, err := platform.Normalize(arch)
+	if err != nil {
+		return nil
+	}
+	if version == "latest" || version == "" {
+		version = ""
+		for a, v := range idx.Latest {
+			if na, _ := platform.Normalize(a); na == arch {
+				version = v
+				break
+			}
+		}
+		if version == "" {
+			return nil
+		}
+	}
+	for i, b := range idx.Bundles {
+		if na, _ := platform.Normalize(b.Arch); na == arch && b.Version == version {
+			return &idx.Bundles[i]
+		}
+	}
+	return nil
+}
+
+// indexPick is the bundle chosen from an index, with where it came from.
+type indexPick struct {
+	bundle   Bundle
+	indexURL string
+}
+
+// fetchIndex reads B/pkgs/slurm/index.json and downloads the bundle it
+// names. No index, a broken one, or one without a matching bundle is "not
+// here": the seed layouts on the same mirror come next.
+func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchError) {
+	data, _, ferr := s.readSmall(ctx, st.url, maxIndexFile)
+	if ferr != nil {
+		if ferr.kind == kNotFound {
+			ferr.cause = "no index (" + ferr.cause + ")"
+		}
+		return nil, ferr
+	}
+	idx, err := ParseIndex(data)
+	if err != nil {
+		s.log.Warn().Str("url", urlString(st.url)).Err(err).Msg("ignoring unusable index; trying the seed layouts")
+		return nil, notFound(st.url, "unusable index: "+err.Error())
+	}
+	if !idx.Expires.IsZero() && time.Now().After(idx.Expires) {
+		s.log.Warn().Str("url", urlString(st.url)).Time("expires", idx.Expires).Msg("index has expired; using it anyway (no key is pinned)")
+	}
+	b := idx.Find(s.version, s.arch)
+	if b == nil {
+		s.log.Info().Str("url", urlString(st.url)).Str("version", s.version).Str("arch", s.arch).
+			Msg("index has no bundle for this version and arch; trying the seed layouts")
+		return nil, notFound(st.url, fmt.Sprintf("index has no bundle for %s/%s", s.version, s.arch))
+	}
+	ref, err := url.Parse(b.URL)
+	if err != nil {
+		return nil, notFound(st.url, "bad bundle url") // ParseIndex checked it
+	}
+	bu := st.url.ResolveReference(ref)
+	if bu.Scheme != st.url.Scheme && !(bu.Scheme == "https" || bu.Scheme == "http") {
+		return nil, notFound(st.url, "bad bundle url")
+	}
+	s.log.Info().Str("index", urlString(st.url)).Str("url", urlString(bu)).Str("version", b.Version).Int64("size", b.Size).Msg("index names a bundle")
+	art, ferr := s.fetchFile(ctx, step{kind: stepFile, url: bu, layout: "index", version: b.Version},
+		&indexPick{bundle: *b, indexURL: urlString(st.url)})
+	if ferr != nil && ferr.kind == kNotFound {
+		ferr.cause = "the index names it but " + ferr.cause
+	}
+	return art, ferr
+}
