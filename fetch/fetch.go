@@ -238,6 +238,7 @@ func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more b
 		switch {
 		case hasDL && time.Now().Add(wait).After(dl):
 			next = fmt.Sprintf("giving up on this mirror: a retry in %s would pass the deadline", wait.Round(time.Millisecond))
+			s.outOfTime = true
 		default:
 			m.attempts++
 			m.state = stateRetry
@@ -293,8 +294,11 @@ func (s *session) finalError(ctx context.Context, ms []*mirror) error {
 			WithHint("raise --max-size if the bundle is really that large, or fix the mirror")
 	default:
 		when := ""
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			when = fmt.Sprintf(" within the deadline (%s)", s.deadline)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) || s.outOfTime {
+			when = " within the deadline"
+			if s.deadline > 0 {
+				when += fmt.Sprintf(" (%s)", s.deadline)
+			}
 		} else if ctx.Err() != nil {
 			when = " before the run was interrupted"
 		}

@@ -39,6 +39,7 @@ type session struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	client     *retryablehttp.Client
+	outOfTime  bool // a retry was dropped because it would pass the deadline
 }
 
 func (s *session) close() { s.client.HTTPClient.CloseIdleConnections() }
