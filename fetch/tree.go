@@ -192,11 +192,11 @@ func child(u *url.URL, name string, dir bool) *url.URL {
 		}
 		return &c
 	}
-	ref := url.PathEscape(name)
+	p, ref := "./"+name, "./"+url.PathEscape(name)
 	if dir {
-		ref += "/"
+		p, ref = p+"/", ref+"/"
 	}
-	return u.ResolveReference(&url.URL{Path: "./" + name, RawPath: "./" + ref})
+	return u.ResolveReference(&url.URL{Path: p, RawPath: ref})
 }
 
 // retrying runs f, and again after a backoff while it fails with a
