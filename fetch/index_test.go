@@ -1,0 +1,120 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"slurm-installer/internal/failure"
+)
+
+func indexJSON(bundles ...string) []byte {
+	return []byte(`{"schema":1,"created":"2026-11-23T07:00:00Z","expires":"2099-05-22T07:00:00Z","serial":1,
+ "latest":{"x86_64":"22.05.8","arm64":"23.02.1"},
+ "bundles":[` + strings.Join(bundles, ",") + `]}`)
+}
+
+func bundleJSON(version, arch, url string, b []byte) string {
+	return fmt.Sprintf(`{"version":%q,"arch":%q,"url":%q,"sha256":%q,"size":%d,"self_contained":false}`,
+		version, arch, url, sum(b), len(b))
+}
+
+func TestIndex(t *testing.T) {
+	other := []byte("the 23.02.1 bundle")
+	arm := []byte("the arm bundle")
+	files := map[string][]byte{
+		"pkgs/slurm/index.json": indexJSON(
+			bundleJSON("23.02.1", "x86_64", "../slurm-apk/other.tar.gz", other),
+			bundleJSON("22.05.8", "amd64", "../slurm-apk/b-22.05.8.tar.gz", bundle),
+			bundleJSON("23.02.1", "aarch64", "arm/b.tar.gz", arm),
+		),
+		apk + "other.tar.gz":                            other,
+		apk + "b-22.05.8.tar.gz":                        bundle,
+		"pkgs/slurm/arm/b.tar.gz":                       arm,
+		apk + "slurm-client-9.9.9-x86_64-alpine.tar.gz": []byte("seed"),
+	}
+	m := newMirror(t, files)
+
+	a := mustFetch(t, opts(t, m.URL()))
+	checkFile(t, a, bundle)
+	if a.Layout != "index" || a.Version != "22.05.8" || a.URL != m.URL()+"/"+apk+"b-22.05.8.tar.gz" ||
+		a.ChecksumSource != "index "+m.URL()+"/pkgs/slurm/index.json" || a.Name != "b-22.05.8.tar.gz" {
+		t.Errorf("artifact = %+v", a)
+	}
+
+	o := opts(t, m.URL())
+	o.Version, o.Arch = "latest", "aarch64"
+	a = mustFetch(t, o)
+	checkFile(t, a, arm)
+	if a.Version != "23.02.1" {
+		t.Errorf("version = %q", a.Version)
+	}
+
+	// No matching bundle: the seed layouts come next.
+	o = opts(t, m.URL())
+	o.Version = "9.9.9"
+	a = mustFetch(t, o)
+	if a.Layout != "tarball" {
+		t.Errorf("layout = %q", a.Layout)
+	}
+
+	// More bytes than the index says: integrity.
+	files[apk+"b-22.05.8.tar.gz"] = append([]byte("x"), bundle...)
+	_, err := Fetch(context.Background(), opts(t, m.URL()))
+	wantClass(t, err, failure.Integrity)
+	// Same size, other bytes: integrity too.
+	files[apk+"b-22.05.8.tar.gz"] = []byte(strings.ToUpper(string(bundle)))
+	_, err = Fetch(context.Background(), opts(t, m.URL()))
+	wantClass(t, err, failure.Integrity)
+	if !strings.Contains(err.Error(), "index") {
+		t.Errorf("error %q does not name the source", err)
+	}
+}
+
+func TestParseIndex(t *testing.T) {
+	good := bundleJSON("22.05.8", "x86_64", "../a.tar.gz", bundle)
+	if idx, err := ParseIndex(indexJSON(good)); err != nil || idx.Find("latest", "amd64") == nil || idx.Find("22.05.8", "aarch64") != nil {
+		t.Fatalf("ParseIndex: %v, %+v", err, idx)
+	}
+	for name, data := range map[string]string{
+		"schema 2":     `{"schema":2,"bundles":[]}`,
+		"no schema":    `{"bundles":[]}`,
+		"not json":     `<html>`,
+		"short sha":    string(indexJSON(strings.Replace(good, sum(bundle), "abcd", 1))),
+		"zero size":    string(indexJSON(strings.Replace(good, fmt.Sprintf(`"size":%d`, len(bundle)), `"size":0`, 1))),
+		"file url":     string(indexJSON(strings.Replace(good, "../a.tar.gz", "file:///etc/passwd", 1))),
+		"ftp url":      string(indexJSON(strings.Replace(good, "../a.tar.gz", "ftp://x/a.tar.gz", 1))),
+		"unknown arch": string(indexJSON(strings.Replace(good, `"x86_64"`, `"sparc"`, 1))),
+		"latest sparc": `{"schema":1,"latest":{"sparc":"1"},"bundles":[]}`,
+	} {
+		if _, err := ParseIndex([]byte(data)); err == nil {
+			t.Errorf("%s: parsed", name)
+		}
+	}
+}
+
+func TestParseChecksums(t *testing.T) {
+	h := sum(bundle)
+	for _, in := range []string{h, h + "\n", h + "  x.tar.gz\n", h + " *x.tar.gz", "SHA256 (x.tar.gz) = " + h, strings.ToUpper(h) + "\r\n",
+		"# comment\n" + sum([]byte("a")) + "  a.tar.gz\n" + h + "  ./x.tar.gz\n"} {
+		if got, err := ParseSHA256Sidecar([]byte(in), "x.tar.gz"); err != nil || got != h {
+			t.Errorf("sidecar %q: %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "<html>404</html>", h[:63], h + "x", "sha256:" + h,
+		sum([]byte("a")) + "  a.tar.gz\n" + sum([]byte("b")) + "  b.tar.gz\n"} {
+		if got, err := ParseSHA256Sidecar([]byte(in), "x.tar.gz"); err == nil {
+			t.Errorf("sidecar %q parsed as %q", in, got)
+		}
+	}
+	m, err := ParseSHA256SUMS([]byte(h + "  bin/sinfo\n" + h + " *lib/libslurm.so\n\n# c\n"))
+	if err != nil || m["bin/sinfo"] != h || m["lib/libslurm.so"] != h || len(m) != 2 {
+		t.Errorf("SHA256SUMS: %v, %v", m, err)
+	}
+	for _, in := range []string{"", h, "garbage line", h + "  a\n" + sum([]byte("x")) + "  a\n"} {
+		if _, err := ParseSHA256SUMS([]byte(in)); err == nil {
+			t.Errorf("SHA256SUMS %q parsed", in)
+		}
+	}
+}
