@@ -95,3 +95,22 @@ wait_port() {
   done
   return 1
 }
+
+# alive PID: process exists and is not a zombie (PID 1 here may reap daemons late).
+alive() {
+  local s
+  kill -0 "$1" 2>/dev/null || return 1
+  s=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || echo Z)
+  [[ $s != Z && $s != X ]]
+}
+
+# stop_pid PID NAME: TERM, wait up to 5 s, then KILL.
+stop_pid() {
+  local pid=$1 name=$2 i
+  alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do alive "$pid" || return 0; sleep 0.1; done
+  log "$name ($pid) still alive after 5 s; sending KILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 20; i++)); do alive "$pid" || return 0; sleep 0.1; done
+}

@@ -28,7 +28,7 @@ start() {
   st=${st:-$E2E_BUILD_DEFAULT/nginx-$port}
   mkdir -p "$st/tmp"
   st=$(cd "$st" && pwd); dir=$(cd "$dir" && pwd)
-  if [[ -s $st/nginx.pid ]] && kill -0 "$(cat "$st/nginx.pid")" 2>/dev/null; then
+  if [[ -s $st/nginx.pid ]] && alive "$(cat "$st/nginx.pid")"; then
     log "stopping the nginx already running from $st"
     stop "$st"
   fi
@@ -83,18 +83,10 @@ CONF
 
 stop() {
   [[ $# -ge 1 ]] || usage
-  local st=$1 pid i
+  local st=$1 pid
   [[ -s $st/nginx.pid ]] || { log "no nginx pid file in $st (not running)"; return 0; }
   pid=$(cat "$st/nginx.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for ((i = 0; i < 30; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
+  stop_pid "$pid" nginx
   rm -f "$st/nginx.pid"
   log "nginx from $st stopped"
 }
