@@ -9,8 +9,6 @@ import (
 	"os"
 	"path"
 	"strings"
-
-	"slurm-installer/internal/failure"
 )
 
 // maxChecksumFile caps a .sha256 sidecar or SHA256SUMS download.
@@ -188,8 +186,7 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 }
 
 func (s *session) integrity(u *url.URL, cause, hint string, args ...any) *fetchError {
-	return &fetchError{kind: kIntegrity, url: urlString(u), cause: cause,
-		class: failure.New(failure.Integrity, "%s: %s", urlString(u), cause).WithHint(hint, args...)}
+	return &fetchError{kind: kIntegrity, url: urlString(u), cause: cause, hint: fmt.Sprintf(hint, args...)}
 }
 
 // fetchFile downloads one archive (direct, tarball layout, or a bundle the

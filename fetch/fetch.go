@@ -287,8 +287,14 @@ func (s *session) finalError(ctx context.Context, ms []*mirror) error {
 	var e *failure.Error
 	switch class {
 	case failure.Integrity:
-		e = failure.New(class, "no mirror served a verified %s: %s", what, strings.Join(parts, "; ")).
-			WithHint("a mirror served bytes that do not match their checksum (corrupt or tampered): fix or re-publish the bundle and its checksum on the mirror, or pin the right digest with --sha256")
+		hint := "a mirror served bytes that do not match their checksum (corrupt or tampered): fix or re-publish the bundle and its checksum on the mirror, or pin the right digest with --sha256"
+		for _, m := range ms {
+			if m.cause != nil && m.cause.kind == kIntegrity && m.cause.hint != "" {
+				hint = m.cause.hint
+				break
+			}
+		}
+		e = failure.New(class, "no mirror served a verified %s: %s", what, strings.Join(parts, "; ")).WithHint("%s", hint)
 	case failure.Archive:
 		e = failure.New(class, "no mirror served %s within the size limits: %s", what, strings.Join(parts, "; ")).
 			WithHint("raise --max-size if the bundle is really that large, or fix the mirror")

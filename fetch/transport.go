@@ -89,8 +89,8 @@ type fetchError struct {
 	url        string // redacted
 	cause      string // short, lower-case: "404 not found", "connection refused"
 	retryAfter time.Duration
-	err        error          // underlying, if any
-	class      *failure.Error // for kIntegrity: the classified error with its hint
+	err        error  // underlying, if any
+	hint       string // for kIntegrity: what to do about it
 }
 
 func (e *fetchError) Error() string { return e.url + ": " + e.cause }
