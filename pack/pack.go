@@ -1,0 +1,375 @@
+// Package pack is the publisher side: it turns a directory holding a SLURM
+// client payload (bin/, lib/, VERSION) into an AppHub tarball-layout bundle,
+// its checksums and pkgs/slurm/index.json.
+//
+// # Invariants
+//
+//   - The same input gives a byte-identical tarball: entries sorted, owner
+//     0:0 with no names, a fixed mtime, no gzip name or time.
+//   - A payload the installer would reject (no bin/sinfo, a link leaving the
+//     payload, a device file, ...) is refused here, before publishing.
+//   - Files in the output directory are replaced atomically (temp + rename).
+package pack
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"slurm-installer/fetch"
+	"slurm-installer/install"
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/platform"
+)
+
+// Options for [Pack].
+type Options struct {
+	From    string        // payload directory: bin/, lib/, VERSION
+	Version string        // SLURM version; must match VERSION when the payload has one
+	Arch    string        // any spelling; normalized
+	Out     string        // AppHub document root to write pkgs/ into
+	Latest  bool          // also point the latest names and index latest at this bundle
+	Expires time.Duration // index validity (default 30 days)
+	Now     time.Time     // creation time (default now); tarball mtimes are fixed regardless
+}
+
+// Result says what was written.
+type Result struct {
+	Tarball string // path of the versioned tarball
+	SHA256  string
+	Size    int64
+	Index   string // path of index.json
+	Files   int
+}
+
+// Prefix inside the tarball (design.md §4).
+const payloadPrefix = "usr/local/slurm/"
+
+// Pack builds and publishes one bundle.
+func Pack(o Options) (*Result, error) {
+	arch, err := platform.Normalize(o.Arch)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "--arch: %w", err)
+	}
+	if o.Version == "" || o.Version == "latest" || strings.ContainsAny(o.Version, "/ \t\n") {
+		return nil, failure.New(failure.Usage, "--slurm-version %q: give the bundle's real version, e.g. 22.05.8", o.Version)
+	}
+	if o.Expires <= 0 {
+		o.Expires = 30 * 24 * time.Hour
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now().UTC()
+	}
+	files, err := collect(o.From)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := files.version(); ok && v != o.Version {
+		return nil, failure.New(failure.Usage, "%s/VERSION says %s but --slurm-version is %s", o.From, v, o.Version)
+	}
+	data, err := files.tarball(o.Version)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	hexsum := hex.EncodeToString(sum[:])
+	apk := filepath.Join(o.Out, "pkgs", "slurm-apk")
+	if err := os.MkdirAll(apk, 0o755); err != nil {
+		return nil, failure.Wrap(failure.FileSystem, err)
+	}
+	name := fmt.Sprintf("slurm-client-%s-%s-alpine.tar.gz", o.Version, arch)
+	if err := writeAtomic(filepath.Join(apk, name), data); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(apk, name+".sha256"), []byte(hexsum+"  "+name+"\n")); err != nil {
+		return nil, err
+	}
+	aliases := []string{}
+	if arch == platform.X86_64 {
+		// The first seed's names carry no arch and were always x86_64.
+		aliases = append(aliases, fmt.Sprintf("slurm-client-%s-alpine.tar.gz", o.Version))
+	}
+	if o.Latest {
+		aliases = append(aliases, fmt.Sprintf("slurm-client-latest-%s-alpine.tar.gz", arch))
+		if arch == platform.X86_64 {
+			aliases = append(aliases, "slurm-client-latest-alpine.tar.gz")
+		}
+	}
+	sums := map[string]string{name: hexsum}
+	for _, a := range aliases {
+		if err := symlinkAtomic(name, filepath.Join(apk, a)); err != nil {
+			return nil, err
+		}
+		if err := writeAtomic(filepath.Join(apk, a+".sha256"), []byte(hexsum+"  "+a+"\n")); err != nil {
+			return nil, err
+		}
+		sums[a] = hexsum
+	}
+	if err := mergeSHA256SUMS(filepath.Join(apk, "SHA256SUMS"), sums); err != nil {
+		return nil, err
+	}
+	idxPath := filepath.Join(o.Out, "pkgs", "slurm", "index.json")
+	if err := updateIndex(idxPath, fetch.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
+		SHA256: hexsum, Size: int64(len(data))}, o); err != nil {
+		return nil, err
+	}
+	return &Result{Tarball: filepath.Join(apk, name), SHA256: hexsum, Size: int64(len(data)), Index: idxPath, Files: len(files)}, nil
+}
+
+type file struct {
+	rel    string // slash path relative to the payload
+	mode   fs.FileMode
+	target string
+	abs    string
+}
+
+type fileList []file
+
+func (fl fileList) version() (string, bool) {
+	for _, f := range fl {
+		if f.rel == "VERSION" && f.mode.IsRegular() {
+			b, err := os.ReadFile(f.abs)
+			if err != nil {
+				return "", false
+			}
+			fs := strings.Fields(string(b))
+			if len(fs) == 0 {
+				return "", false
+			}
+			return fs[len(fs)-1], true
+		}
+	}
+	return "", false
+}
+
+// collect walks the payload and applies the installer's entry rules.
+func collect(dir string) (fileList, error) {
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return nil, failure.New(failure.Usage, "--from %s is not a directory", dir)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "bin", "sinfo")); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return nil, failure.New(failure.Usage, "%s has no executable bin/sinfo: not a SLURM client payload", dir).
+			WithHint("point --from at the directory holding bin/, lib/ and VERSION (e.g. .../usr/local/slurm)")
+	}
+	var out fileList
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		rel = filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		f := file{rel: rel, mode: info.Mode(), abs: p}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if f.target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		if _, err := install.CheckEntry(payloadPrefix+rel, f.mode, f.target, false); err != nil {
+			return failure.New(failure.Usage, "refusing to pack %s: %w", p, err)
+		}
+		if f.target != "" {
+			t := path.Join(path.Dir(rel), f.target)
+			if t == ".." || strings.HasPrefix(t, "../") {
+				return failure.New(failure.Usage, "refusing to pack %s: symlink to %q leaves the payload", p, f.target)
+			}
+		}
+		out = append(out, f)
+		return nil
+	})
+	if err != nil {
+		var fe *failure.Error
+		if errors.As(err, &fe) {
+			return nil, err
+		}
+		return nil, failure.New(failure.FileSystem, "read %s: %w", dir, err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	return out, nil
+}
+
+// epoch is every entry's mtime: reproducible and obviously synthetic.
+var epoch = time.Unix(0, 0).UTC()
+
+func (fl fileList) tarball(version string) ([]byte, error) {
+	var buf bytes.Buffer
+	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	tw := tar.NewWriter(gz)
+	hdr := func(name string, mode int64, typ byte, size int64, link string) error {
+		return tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Typeflag: typ, Size: size, Linkname: link,
+			ModTime: epoch, Format: tar.FormatPAX, Uid: 0, Gid: 0})
+	}
+	for _, d := range []string{"usr/", "usr/local/", payloadPrefix} {
+		if err := hdr(d, 0o755, tar.TypeDir, 0, ""); err != nil {
+			return nil, err
+		}
+	}
+	hasVersion := false
+	for _, f := range fl {
+		name := payloadPrefix + f.rel
+		perm := int64(f.mode.Perm()) // setuid/setgid/sticky never published
+		switch {
+		case f.mode.IsDir():
+			if err := hdr(name+"/", perm|0o700, tar.TypeDir, 0, ""); err != nil {
+				return nil, err
+			}
+		case f.mode&fs.ModeSymlink != 0:
+			if err := hdr(name, 0o777, tar.TypeSymlink, 0, f.target); err != nil {
+				return nil, err
+			}
+		default:
+			if f.rel == "VERSION" {
+				hasVersion = true
+			}
+			b, err := os.ReadFile(f.abs)
+			if err != nil {
+				return nil, failure.Wrap(failure.FileSystem, err)
+			}
+			if err := hdr(name, perm, tar.TypeReg, int64(len(b)), ""); err != nil {
+				return nil, err
+			}
+			if _, err := tw.Write(b); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !hasVersion {
+		v := []byte(version + "\n")
+		if err := hdr(payloadPrefix+"VERSION", 0o644, tar.TypeReg, int64(len(v)), ""); err != nil {
+			return nil, err
+		}
+		tw.Write(v)
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeAtomic(p string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".pack-")
+	if err != nil {
+		return failure.Wrap(failure.FileSystem, err)
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(0o644)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return failure.New(failure.FileSystem, "write %s: %w", p, err)
+	}
+	return nil
+}
+
+func symlinkAtomic(target, p string) error {
+	tmp := p + ".pack-tmp"
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return failure.Wrap(failure.FileSystem, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return failure.Wrap(failure.FileSystem, err)
+	}
+	return nil
+}
+
+func mergeSHA256SUMS(p string, add map[string]string) error {
+	sums := map[string]string{}
+	if b, err := os.ReadFile(p); err == nil {
+		if old, err := fetch.ParseSHA256SUMS(b); err == nil {
+			sums = old
+		}
+	}
+	for k, v := range add {
+		sums[k] = v
+	}
+	names := make([]string, 0, len(sums))
+	for k := range sums {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s  %s\n", sums[n], n)
+	}
+	return writeAtomic(p, []byte(b.String()))
+}
+
+func updateIndex(p string, b fetch.Bundle, o Options) error {
+	idx := &fetch.Index{Schema: fetch.IndexSchema, Latest: map[string]string{}}
+	if data, err := os.ReadFile(p); err == nil {
+		old, err := fetch.ParseIndex(data)
+		if err != nil {
+			return failure.New(failure.Usage, "existing %s is not a valid index: %w", p, err).
+				WithHint("move it away to start a new index")
+		}
+		idx = old
+		if idx.Latest == nil {
+			idx.Latest = map[string]string{}
+		}
+	}
+	kept := idx.Bundles[:0]
+	for _, x := range idx.Bundles {
+		if !(x.Version == b.Version && x.Arch == b.Arch) {
+			kept = append(kept, x)
+		}
+	}
+	idx.Bundles = append(kept, b)
+	sort.Slice(idx.Bundles, func(i, j int) bool {
+		if idx.Bundles[i].Arch != idx.Bundles[j].Arch {
+			return idx.Bundles[i].Arch < idx.Bundles[j].Arch
+		}
+		return idx.Bundles[i].Version < idx.Bundles[j].Version
+	})
+	if o.Latest || idx.Latest[b.Arch] == "" {
+		idx.Latest[b.Arch] = b.Version
+	}
+	idx.Serial++
+	idx.Created = o.Now.UTC().Truncate(time.Second)
+	idx.Expires = idx.Created.Add(o.Expires)
+	data, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return failure.Wrap(failure.Internal, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return failure.Wrap(failure.FileSystem, err)
+	}
+	if _, err := fetch.ParseIndex(data); err != nil {
+		return failure.New(failure.Internal, "pack wrote an index it cannot read back: %w", err)
+	}
+	return writeAtomic(p, append(data, '\n'))
+}
+
