@@ -372,4 +372,3 @@ func updateIndex(p string, b fetch.Bundle, o Options) error {
 	}
 	return writeAtomic(p, append(data, '\n'))
 }
-
