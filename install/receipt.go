@@ -311,7 +311,7 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 	if err := in.root.Remove(rel(ReceiptPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return notes, fsErr("remove", ReceiptPath, err)
 	}
-	if r.Libc != "musl" {
+	if r.Libc != "musl" || in.hasGlibcConf() {
 		_ = in.ldconfig(context.Background())
 	}
 	return notes, nil

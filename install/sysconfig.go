@@ -26,28 +26,27 @@ func MuslPathFile(arch string) string { return "/etc/ld-musl-" + arch + ".path" 
 
 var muslDefaults = []string{"/lib", "/usr/local/lib", "/usr/lib"}
 
-// LinkerDirs returns the payload library directories the loader must search:
-// <prefix>/lib, and <prefix>/lib/slurm when it holds shared libraries other
-// than plugins would (libslurmfull lives there in Debian's layout).
+// LinkerDirs returns the payload library directories the loader must
+// search: <prefix>/lib always, <prefix>/lib64 when the bundle has one, and
+// <prefix>/lib/slurm only when libslurmfull lives there as a real file
+// (Debian's own layout) rather than in lib/. Plugins are dlopen()ed by path
+// from PluginDir and need no linker entry.
 func LinkerDirs(prefix string, files []Entry) []string {
-	dirs := []string{}
-	seen := map[string]bool{}
+	dirs := []string{path.Join(prefix, "lib")}
+	var lib64, pluginLib bool
 	for _, e := range files {
-		if e.Type == "dir" || !strings.Contains(path.Base(e.Path), ".so") {
-			continue
-		}
-		d := path.Dir(e.Path)
-		if (d == "lib" || d == "lib/slurm" || d == "lib64") && !seen[d] {
-			seen[d] = true
-		}
-	}
-	for _, d := range []string{"lib", "lib64", "lib/slurm"} {
-		if seen[d] {
-			dirs = append(dirs, path.Join(prefix, d))
+		switch {
+		case e.Type == "file" && strings.HasPrefix(e.Path, "lib64/"):
+			lib64 = true
+		case e.Type == "file" && strings.HasPrefix(e.Path, "lib/slurm/libslurmfull"):
+			pluginLib = true
 		}
 	}
-	if len(dirs) == 0 {
-		dirs = append(dirs, path.Join(prefix, "lib"))
+	if lib64 {
+		dirs = append(dirs, path.Join(prefix, "lib64"))
+	}
+	if pluginLib {
+		dirs = append(dirs, path.Join(prefix, "lib/slurm"))
 	}
 	return dirs
 }
@@ -80,33 +79,47 @@ func MergeMuslPath(old []byte, dirs []string) ([]byte, []string) {
 
 func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Staged) error {
 	c.LinkerDirs = LinkerDirs(in.opt.Prefix, st.Files)
-	switch in.opt.Libc {
-	case "musl":
+	if in.opt.Libc == "musl" {
 		p := MuslPathFile(in.opt.Arch)
 		old, _, err := in.readFile(p)
 		if err != nil {
 			return fsErr("read", p, err)
 		}
 		data, added := MergeMuslPath(old, c.LinkerDirs)
-		if bytes.Equal(old, data) {
+		if !bytes.Equal(old, data) {
+			if err := in.writeConfig(c, p, data, added); err != nil {
+				return err
+			}
+		}
+		// A musl root with glibc beside it (gcompat-style: its own
+		// ld.so.conf) needs glibc's config too: glibc's loader never
+		// reads musl's path file.
+		if !in.hasGlibcConf() {
 			return nil
 		}
-		return in.writeConfig(c, p, data, added)
-	default:
-		data := []byte("# Written by slurm-installer: SLURM client libraries.\n" + strings.Join(c.LinkerDirs, "\n") + "\n")
-		if err := in.writeConfig(c, GlibcLinkerConf, data, nil); err != nil {
-			return err
-		}
-		if err := in.ldconfig(ctx); err != nil {
-			c.Warnings = append(c.Warnings, err.Error())
-		}
-		return nil
 	}
+	data := []byte("# Written by slurm-installer: SLURM client libraries.\n" + strings.Join(c.LinkerDirs, "\n") + "\n")
+	if err := in.writeConfig(c, GlibcLinkerConf, data, nil); err != nil {
+		return err
+	}
+	if err := in.ldconfig(ctx); err != nil {
+		c.Warnings = append(c.Warnings, err.Error())
+	}
+	return nil
+}
+
+func (in *Installer) hasGlibcConf() bool {
+	for _, p := range []string{"etc/ld.so.conf", "etc/ld.so.conf.d"} {
+		if _, err := in.root.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // rerunLdconfig refreshes the loader cache after a rollback (glibc only).
 func (in *Installer) rerunLdconfig(c *Commit) {
-	if in.opt.Libc == "musl" {
+	if in.opt.Libc == "musl" && !in.hasGlibcConf() {
 		return
 	}
 	_ = in.ldconfig(context.Background())
