@@ -56,11 +56,14 @@ deb_fetch() {
   ((${#want[@]})) || return 0
   local tmp; tmp=$(mktemp -d "$dir/.dl.XXXXXX")
   chmod 755 "$tmp"
-  if ! (cd "$tmp" && apt-get download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err"); then
+  # private binary package cache: this image disables apt's, so each call would re-parse all lists
+  mkdir -p "$dir/aptcache"
+  local o=(-o "Dir::Cache::pkgcache=$dir/aptcache/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$dir/aptcache/srcpkgcache.bin")
+  if ! (cd "$tmp" && apt-get "${o[@]}" download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err"); then
     # stale lists: refresh once and retry
     log "apt-get download failed ($(grep -m1 -E '^E:' "$tmp/err" || true)); running apt-get update and retrying"
     apt-get update -qq
-    (cd "$tmp" && apt-get download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err") || { cat "$tmp/err" >&2; rm -rf "$tmp"; die "apt-get download ${want[*]} failed"; }
+    (cd "$tmp" && apt-get "${o[@]}" download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err") || { cat "$tmp/err" >&2; rm -rf "$tmp"; die "apt-get download ${want[*]} failed"; }
   fi
   for p in "${want[@]}"; do
     name=${p%%:*}; arch=${p#*:}
