@@ -1,0 +1,454 @@
+package verify
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/platform"
+	"slurm-installer/rootfs"
+)
+
+// ErrCannotExec says the installed commands cannot be run from here: chroot
+// needs root privileges, or the binaries are for another CPU. The caller
+// reports "checked files only" instead of a failure. Test with errors.Is.
+var ErrCannotExec = errors.New("cannot run the installed commands here")
+
+type cannotExecError struct{ msg string }
+
+func (e *cannotExecError) Error() string        { return e.msg }
+func (e *cannotExecError) Is(target error) bool { return target == ErrCannotExec }
+
+// geteuid is os.Geteuid; tests replace it.
+var geteuid = os.Geteuid
+
+// RunInput says which installed command to run and where.
+type RunInput struct {
+	RootDir string        // the target root ("" = "/")
+	Prefix  string        // the install prefix inside the root ("" = /usr/local/slurm)
+	BinDir  string        // where the commands are linked onto PATH ("" = /usr/local/bin)
+	Command string        // "" = sinfo (sreport --version prints no version)
+	Want    string        // expected version, e.g. 22.05.8; "" = any
+	Chroot  bool          // run inside RootDir with chroot(2); needs root privileges
+	Timeout time.Duration // "" = 30 s for RunVersion, 20 s for Cluster
+}
+
+// RunResult is what RunVersion established.
+type RunResult struct {
+	Version  string   `json:"version"`   // "22.05.8"
+	Output   string   `json:"output"`    // the first line printed, "slurm 22.05.8"
+	Command  string   `json:"command"`   // the in-root path run, "/usr/local/bin/sinfo"
+	SiteConf bool     `json:"site_conf"` // the root's /etc/slurm/slurm.conf was used
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+const (
+	siteConf   = "/etc/slurm/slurm.conf"
+	minimalEnv = "PATH=/usr/local/bin:/usr/bin:/bin"
+	scratchDir = "var/lib/slurm-installer" // relative to the root
+	maxOutput  = 64 << 10
+)
+
+// target is a RunInput made ready to run.
+type target struct {
+	in     RunInput
+	fs     *rootfs.FS
+	chroot bool
+	cmd    string // in-root path of the command
+}
+
+func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
+	if in.RootDir == "" {
+		in.RootDir = "/"
+	}
+	abs, err := filepath.Abs(in.RootDir)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "--root %s: %w", in.RootDir, err)
+	}
+	in.RootDir = abs
+	if in.Prefix == "" {
+		in.Prefix = "/usr/local/slurm"
+	}
+	if in.BinDir == "" {
+		in.BinDir = "/usr/local/bin"
+	}
+	if in.Command == "" {
+		in.Command = "sinfo"
+	}
+	if in.Timeout <= 0 {
+		in.Timeout = defTimeout
+	}
+	t := &target{in: in, fs: rootfs.New(in.RootDir), chroot: in.Chroot && abs != "/"}
+	t.cmd = path.Join("/", in.BinDir, in.Command)
+	h, err := t.fs.Resolve(t.cmd)
+	if err != nil {
+		return nil, failure.New(failure.Verify, "%s is not in the root: %w", t.cmd, err).
+			WithHint("run `slurm-installer install` (or `install --force` to repair the links in %s)", in.BinDir)
+	}
+	f, err := os.Open(h)
+	if err != nil {
+		return nil, failure.New(failure.Verify, "open %s: %w", t.cmd, err)
+	}
+	info, err := rootfs.ReadELFFrom(f)
+	f.Close()
+	if err == nil && info.Arch != platform.Host() {
+		arch := info.Arch
+		if arch == "" {
+			arch = info.Machine.String()
+		}
+		return nil, &cannotExecError{fmt.Sprintf("host %s cannot run %s binaries; checked ELF only", platform.Host(), arch)}
+	}
+	if t.chroot && geteuid() != 0 {
+		return nil, &cannotExecError{fmt.Sprintf("running %s inside %s needs chroot, which needs root privileges; checked files only", t.cmd, in.RootDir)}
+	}
+	return t, nil
+}
+
+// RunVersion runs `<BinDir>/<Command> --version` in the root the way a
+// backend process would (no shell, no LD_LIBRARY_PATH, PATH only) and
+// returns the version it printed.
+//
+// SLURM commands read slurm.conf before they parse flags (design.md §8):
+// when the root has no /etc/slurm/slurm.conf, a throwaway minimal one is
+// written under /var/lib/slurm-installer/verify-*/ (through os.Root) and
+// passed as SLURM_CONF, and removed before RunVersion returns; a site conf
+// is used as it is, with a warning when its PluginDir is not in the root.
+//
+// Errors: ErrCannotExec (wrapped) when the command cannot be run from here;
+// failure.Verify for a non-zero exit (with its stderr), a timeout, output
+// that is not a version, or a version other than in.Want.
+func RunVersion(ctx context.Context, in RunInput) (RunResult, error) {
+	t, err := prepare(in, 30*time.Second)
+	if err != nil {
+		return RunResult{}, err
+	}
+	res := RunResult{Command: t.cmd}
+	var env []string
+	if t.fs.Exists(siteConf) {
+		res.SiteConf = true
+		res.Warnings = t.checkSiteConf()
+		env = append(env, "SLURM_CONF="+t.hostOrRoot(siteConf))
+	} else {
+		conf, cleanup, err := t.writeThrowawayConf()
+		if err != nil {
+			return res, err
+		}
+		defer cleanup()
+		env = append(env, "SLURM_CONF="+t.hostOrRoot(conf))
+	}
+	stdout, stderr, err := t.run(ctx, env, "--version")
+	if err != nil {
+		return res, err
+	}
+	line := firstLine(stdout)
+	if line == "" {
+		line = firstLine(stderr)
+	}
+	res.Output = line
+	m := versionRE.FindStringSubmatch(line)
+	if m == nil {
+		return res, failure.New(failure.Verify, "`%s --version` printed %q, not a SLURM version", t.cmd, line).
+			WithHint("check that %s is the SLURM client command (`sreport --version`, for one, prints no version)", t.cmd)
+	}
+	res.Version = m[1]
+	if want := strings.TrimPrefix(in.Want, "v"); want != "" && res.Version != want && !strings.HasPrefix(res.Version, want+"-") {
+		return res, failure.New(failure.Verify, "%s is SLURM %s but %s was asked for", t.cmd, res.Version, want).
+			WithHint("the bundle is mislabelled or an older install is on PATH; run `slurm-installer install --force`")
+	}
+	return res, nil
+}
+
+// versionRE matches `slurm 22.05.8` and Debian's `slurm-wlm 22.05.8`.
+var versionRE = regexp.MustCompile(`^slurm(?:-wlm)?\s+v?(\d+\.\d+[0-9A-Za-z.\-]*)`)
+
+// Cluster runs `sinfo -h -o '%N %T'` in the root with the site's
+// /etc/slurm/slurm.conf, which it requires, and returns the node list. The
+// run is bounded by in.Timeout (default 20 s): with slurmctld down, sinfo
+// gives up after ~9 s.
+func Cluster(ctx context.Context, in RunInput) (string, error) {
+	in.Command = "sinfo"
+	rfs := rootfs.New(in.RootDir)
+	if !rfs.Exists(siteConf) {
+		return "", failure.New(failure.Usage, "verify --cluster needs %s in the root", siteConf).
+			WithHint("mount or copy the cluster's slurm.conf to %s (and munge's key to /etc/munge/munge.key) and retry", siteConf)
+	}
+	t, err := prepare(in, 20*time.Second)
+	if err != nil {
+		return "", err
+	}
+	stdout, _, err := t.run(ctx, []string{"SLURM_CONF=" + t.hostOrRoot(siteConf)}, "-h", "-o", "%N %T")
+	if err != nil {
+		host, port := t.controller()
+		return "", failure.Wrap(failure.Verify, withHint(err, fmt.Sprintf(
+			"slurmctld (SlurmctldHost=%s in %s) must be reachable from here on TCP %s, and munged must run with the cluster's key", host, siteConf, port)))
+	}
+	return strings.TrimSpace(stdout), nil
+}
+
+// withHint replaces the hint of a failure.Error.
+func withHint(err error, hint string) error {
+	var fe *failure.Error
+	if errors.As(err, &fe) && fe.Class == failure.Verify && !strings.HasPrefix(fe.Hint, loaderHint) {
+		fe.Hint = hint
+	}
+	return err
+}
+
+// hostOrRoot is the path the command sees for the in-root path p.
+func (t *target) hostOrRoot(p string) string {
+	if t.chroot {
+		return p
+	}
+	return filepath.Join(t.in.RootDir, p)
+}
+
+// run execs the command with args and a minimal environment plus env.
+func (t *target) run(ctx context.Context, env []string, args ...string) (stdout, stderr string, err error) {
+	rctx, cancel := context.WithTimeout(ctx, t.in.Timeout)
+	defer cancel()
+	name := t.hostOrRoot(t.cmd)
+	cmd := exec.CommandContext(rctx, name, args...)
+	cmd.Path = name // never a PATH lookup on this side of the chroot
+	cmd.Env = append([]string{minimalEnv}, env...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if t.chroot {
+		cmd.SysProcAttr.Chroot = t.in.RootDir
+	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	var out, errb capBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	shown := strings.Join(append([]string{t.cmd}, quoteArgs(args)...), " ")
+	err = cmd.Run()
+	stdout, stderr = out.String(), errb.String()
+	if err == nil {
+		return stdout, stderr, nil
+	}
+	if ctx.Err() != nil {
+		return stdout, stderr, fmt.Errorf("`%s`: %w", shown, ctx.Err())
+	}
+	if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		return stdout, stderr, failure.New(failure.Verify, "`%s` did not finish within %s", shown, t.in.Timeout).
+			WithHint("SLURM commands hang on DNS lookups and unreachable controllers; check slurm.conf's SlurmctldHost and name resolution in the root")
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code := ee.ExitCode()
+		what := fmt.Sprintf("exited with status %d", code)
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			what = "was killed by signal " + ws.Signal().String()
+		}
+		msg := headLines(stderr, 5)
+		if msg == "" {
+			msg = headLines(stdout, 5)
+		}
+		if msg != "" {
+			what += ": " + msg
+		}
+		return stdout, stderr, failure.New(failure.Verify, "`%s` %s", shown, what).WithHint("%s", t.exitHint(code, stderr))
+	}
+	// The kernel refused the exec itself: ENOENT for a missing loader,
+	// ENOEXEC for a foreign format.
+	code := 126
+	if errors.Is(err, fs.ErrNotExist) {
+		code = 127
+	}
+	return stdout, stderr, failure.New(failure.Verify, "cannot run `%s`: %w", shown, err).WithHint("%s", t.exitHint(code, err.Error()))
+}
+
+const loaderHint = "the loader or a library is missing: run `slurm-installer verify` for details"
+
+// exitHint turns an exit status and stderr into advice.
+func (t *target) exitHint(code int, stderr string) string {
+	s := strings.ToLower(stderr)
+	switch {
+	case code == 127 || strings.Contains(s, "not found") || strings.Contains(s, "no such file") ||
+		strings.Contains(s, "error while loading shared libraries") || strings.Contains(s, "cannot open shared object"):
+		return loaderHint
+	case strings.Contains(s, "configuration source") || strings.Contains(s, "slurm.conf"):
+		return fmt.Sprintf("SLURM could not read its configuration: check %s in the root", siteConf)
+	case strings.Contains(s, "plugin"):
+		return fmt.Sprintf("SLURM could not load its plugins: PluginDir in slurm.conf must name %s/lib/slurm", t.in.Prefix)
+	case code == 126 || strings.Contains(s, "exec format error") || strings.Contains(s, "permission denied"):
+		return fmt.Sprintf("%s cannot be executed: check its mode, a noexec mount and its architecture", t.cmd)
+	}
+	root := t.in.RootDir
+	if root == "/" {
+		return fmt.Sprintf("run `%s --version` by hand to see more", t.cmd)
+	}
+	return fmt.Sprintf("run `chroot %s %s --version` by hand to see more", root, t.cmd)
+}
+
+// writeThrowawayConf writes the minimal slurm.conf of design.md §8 through
+// os.Root and returns its in-root path and a cleanup that removes it and
+// any directory it had to create.
+func (t *target) writeThrowawayConf() (conf string, cleanup func(), err error) {
+	r, err := os.OpenRoot(t.in.RootDir)
+	if err != nil {
+		return "", nil, failure.New(failure.FileSystem, "open the root: %w", err)
+	}
+	var created []string
+	for _, d := range []string{"var", "var/lib", scratchDir} {
+		if _, err := r.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+			created = append(created, d)
+		}
+	}
+	fail := func(err error) (string, func(), error) {
+		removeCreated(r, created)
+		r.Close()
+		return "", nil, failure.New(failure.FileSystem, "write a throwaway slurm.conf in the root: %w", err)
+	}
+	if err := r.MkdirAll(scratchDir, 0o755); err != nil {
+		return fail(err)
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	dir := scratchDir + "/verify-" + hex.EncodeToString(rnd[:])
+	if err := r.Mkdir(dir, 0o700); err != nil {
+		return fail(err)
+	}
+	content := fmt.Sprintf("# Throwaway configuration written by slurm-installer to run `%s --version`;\n"+
+		"# removed right after. Site configuration belongs in %s.\n"+
+		"ClusterName=slurm-installer-verify\nSlurmctldHost=localhost\nPluginDir=%s\n",
+		t.in.Command, siteConf, path.Join(t.in.Prefix, "lib/slurm"))
+	if err := r.WriteFile(dir+"/slurm.conf", []byte(content), 0o644); err != nil {
+		_ = r.RemoveAll(dir)
+		return fail(err)
+	}
+	return "/" + dir + "/slurm.conf", func() {
+		_ = r.RemoveAll(dir)
+		removeCreated(r, created)
+		r.Close()
+	}, nil
+}
+
+// removeCreated removes the directories made for the throwaway conf,
+// deepest first, when they are empty.
+func removeCreated(r *os.Root, created []string) {
+	for i := len(created) - 1; i >= 0; i-- {
+		_ = r.Remove(created[i])
+	}
+}
+
+// checkSiteConf warns when the site conf's PluginDir is not in the root.
+func (t *target) checkSiteConf() []string {
+	b, err := t.fs.ReadFile(siteConf)
+	if err != nil {
+		return []string{fmt.Sprintf("cannot read %s: %v", siteConf, err)}
+	}
+	bundle := path.Join(t.in.Prefix, "lib/slurm")
+	pd := confValue(b, "PluginDir")
+	if pd == "" {
+		if t.fs.Exists(bundle) {
+			return []string{fmt.Sprintf("%s sets no PluginDir, so the commands look in the plugin dir compiled into them, which may not be in this root; set PluginDir=%s", siteConf, bundle)}
+		}
+		return nil
+	}
+	var warns []string
+	for _, d := range strings.Split(pd, ":") {
+		if d != "" && !t.fs.Exists(d) {
+			warns = append(warns, fmt.Sprintf("%s sets PluginDir=%s, which does not exist in the root: the commands will fail to load their plugins (the bundle's are in %s)", siteConf, d, bundle))
+		}
+	}
+	return warns
+}
+
+// controller returns SlurmctldHost (or the legacy ControlMachine) and
+// SlurmctldPort from the site conf, for hints.
+func (t *target) controller() (host, port string) {
+	b, _ := t.fs.ReadFile(siteConf)
+	host = confValue(b, "SlurmctldHost")
+	if host == "" {
+		host = confValue(b, "ControlMachine")
+	}
+	if host == "" {
+		host = "(not set)"
+	}
+	port = confValue(b, "SlurmctldPort")
+	if port == "" {
+		port = "6817"
+	}
+	return host, port
+}
+
+// confValue returns the first value of key in a slurm.conf (keys are case
+// insensitive; comments start with #).
+func confValue(conf []byte, key string) string {
+	sc := bufio.NewScanner(bytes.NewReader(conf))
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		for _, f := range strings.Fields(line) {
+			k, v, ok := strings.Cut(f, "=")
+			if ok && strings.EqualFold(k, key) {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// headLines returns the first n non-empty lines of s, joined with " | ".
+func headLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = append(lines[:n], "...")
+	}
+	return strings.Join(lines, " | ")
+}
+
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " %'\"") {
+			a = "'" + a + "'"
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// capBuffer keeps the first maxOutput bytes written to it.
+type capBuffer struct{ bytes.Buffer }
+
+func (b *capBuffer) Write(p []byte) (int, error) {
+	if room := maxOutput - b.Len(); room > 0 {
+		if len(p) > room {
+			b.Buffer.Write(p[:room])
+		} else {
+			b.Buffer.Write(p)
+		}
+	}
+	return len(p), nil
+}
