@@ -93,8 +93,14 @@ func Preflight(in PreflightInput) (*Report, error) {
 	if err := checkArch(in, files, rep); err != nil {
 		return rep, err
 	}
-	l := &lookup{in: in, cache: map[string]bool{}}
-	l.sysDirs = rootfs.LibDirs(in.Root, in.Libc, in.Arch)
+	l := &lookup{in: in, cache: map[string]bool{}, sysDirs: map[rootfs.Libc][]string{}}
+	l.bundleLibc = in.Libc
+	for _, f := range files {
+		if lc := loaderLibc(f.interp); lc != "" {
+			l.bundleLibc = lc // the loader that will load the libraries too
+			break
+		}
+	}
 	missing := map[[2]string]map[string]bool{}
 	miss := func(what, name, by string) {
 		k := [2]string{what, name}
@@ -107,7 +113,7 @@ func Preflight(in PreflightInput) (*Report, error) {
 	resolved := map[string]bool{}
 	var nExec, nNeeded, nPlugins, nPluginNeeded int
 	for _, f := range files {
-		if f.interp != "" {
+		if f.interp != "" && !isLibrary(f.rel) {
 			nExec++
 			if l.locate(f.interp, f.machine) {
 				loaders[f.interp]++
@@ -316,11 +322,54 @@ func checkArch(in PreflightInput, files []*elfInfo, rep *Report) error {
 		WithHint("install the %s bundle (--arch %s), or check that --root is the image you meant", in.Arch, in.Arch)
 }
 
+// isLibrary tells a shared library from an executable by its name:
+// glibc's libc.so.6 has a PT_INTERP too, but is not run as a command.
+func isLibrary(rel string) bool { return strings.Contains(path.Base(rel), ".so") }
+
+// loaderLibc names the C library of a loader path, "" when unknown.
+func loaderLibc(interp string) rootfs.Libc {
+	switch b := path.Base(interp); {
+	case strings.HasPrefix(b, "ld-musl-"):
+		return rootfs.Musl
+	case strings.HasPrefix(b, "ld-linux"):
+		return rootfs.Glibc
+	}
+	return ""
+}
+
+// muslBuiltin reports whether musl's loader satisfies a DT_NEEDED name
+// itself, as ldso/dynlink.c does for lib{c,pthread,rt,m,dl,util,xnet}.so*.
+func muslBuiltin(name string) bool {
+	rest, ok := strings.CutPrefix(name, "lib")
+	if !ok {
+		return false
+	}
+	for _, r := range []string{"c", "pthread", "rt", "m", "dl", "util", "xnet"} {
+		if tail, ok := strings.CutPrefix(rest, r+".so"); ok && (tail == "" || tail[0] == '.') {
+			return true
+		}
+	}
+	return false
+}
+
 // lookup finds loaders and libraries the way the target's loader would.
 type lookup struct {
-	in      PreflightInput
-	sysDirs []string
-	cache   map[string]bool // in-root path -> usable
+	in         PreflightInput
+	bundleLibc rootfs.Libc // the libc whose loader loads the bundle's libraries
+	sysDirs    map[rootfs.Libc][]string
+	cache      map[string]bool // in-root path -> usable
+}
+
+// dirs is the target's library path for the loader of a libc: glibc's
+// loader reads ld.so.conf even in a musl root with gcompat, musl's reads
+// /etc/ld-musl-<arch>.path.
+func (l *lookup) dirs(lc rootfs.Libc) []string {
+	d, ok := l.sysDirs[lc]
+	if !ok {
+		d = rootfs.LibDirs(l.in.Root, lc, l.in.Arch)
+		l.sysDirs[lc] = d
+	}
+	return d
 }
 
 // host maps an in-root path to a host path: under the prefix it is in the
@@ -359,6 +408,15 @@ func (l *lookup) library(f *elfInfo, name string) bool {
 	if strings.Contains(name, "/") {
 		return l.locate(path.Join(l.in.Prefix, path.Dir(f.rel), name), f.machine) || l.locate(name, f.machine)
 	}
+	lc := l.bundleLibc
+	if f.interp != "" {
+		if x := loaderLibc(f.interp); x != "" {
+			lc = x
+		}
+	}
+	if lc == rootfs.Musl && muslBuiltin(name) {
+		return true
+	}
 	origin := path.Join(l.in.Prefix, path.Dir(f.rel))
 	for _, d := range f.runpath {
 		d = strings.NewReplacer("${ORIGIN}", origin, "$ORIGIN", origin).Replace(d)
@@ -379,7 +437,7 @@ func (l *lookup) library(f *elfInfo, name string) bool {
 			return true
 		}
 	}
-	for _, d := range l.sysDirs {
+	for _, d := range l.dirs(lc) {
 		if l.locate(path.Join(d, name), f.machine) {
 			return true
 		}
