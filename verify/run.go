@@ -69,6 +69,7 @@ type target struct {
 	fs     *rootfs.FS
 	chroot bool
 	cmd    string // in-root path of the command
+	host   string // its host path, links resolved with chroot semantics
 }
 
 func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
@@ -99,6 +100,7 @@ func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
 		return nil, failure.New(failure.Verify, "%s is not in the root: %w", t.cmd, err).
 			WithHint("run `slurm-installer install` (or `install --force` to repair the links in %s)", in.BinDir)
 	}
+	t.host = h
 	f, err := os.Open(h)
 	if err != nil {
 		return nil, failure.New(failure.Verify, "open %s: %w", t.cmd, err)
@@ -220,9 +222,16 @@ func (t *target) hostOrRoot(p string) string {
 func (t *target) run(ctx context.Context, env []string, args ...string) (stdout, stderr string, err error) {
 	rctx, cancel := context.WithTimeout(ctx, t.in.Timeout)
 	defer cancel()
-	name := t.hostOrRoot(t.cmd)
+	// Inside the chroot the kernel follows the links; outside it, a link
+	// with an absolute target would lead out of the root, so exec the file
+	// it resolves to there (the same file when the root is /).
+	name := t.host
+	if t.chroot {
+		name = t.cmd
+	}
 	cmd := exec.CommandContext(rctx, name, args...)
 	cmd.Path = name // never a PATH lookup on this side of the chroot
+	cmd.Args[0] = t.cmd
 	cmd.Env = append([]string{minimalEnv}, env...)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
