@@ -523,14 +523,15 @@ func missingError(in PreflightInput, ms []Missing) error {
 	}
 	var parts []string
 	if len(loaders) > 0 {
-		parts = append(parts, "missing loader "+describeMissing(loaders))
-	}
-	if len(glibcLibs) > 0 {
-		var names []string
-		for _, m := range glibcLibs {
-			names = append(names, m.Name)
+		p := "missing loader " + describeMissing(loaders)
+		if len(glibcLibs) > 0 {
+			var names []string
+			for _, m := range glibcLibs {
+				names = append(names, m.Name)
+			}
+			p += " and with it glibc's own " + strings.Join(names, ", ")
 		}
-		parts = append(parts, "and glibc's own "+strings.Join(names, ", "))
+		parts = append(parts, p)
 	}
 	if len(libs) > 0 {
 		parts = append(parts, "missing "+describeMissing(libs))

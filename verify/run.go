@@ -204,7 +204,17 @@ func Cluster(ctx context.Context, in RunInput) (string, error) {
 // withHint replaces the hint of a failure.Error.
 func withHint(err error, hint string) error {
 	var fe *failure.Error
-	if errors.As(err, &fe) && fe.Class == failure.Verify && !strings.HasPrefix(fe.Hint, loaderHint) {
+	if !errors.As(err, &fe) || fe.Class != failure.Verify {
+		return err
+	}
+	msg := strings.ToLower(fe.Error())
+	for _, s := range []string{"contact", "controller", "connect", "munge", "timed out", "did not finish", "authentication"} {
+		if strings.Contains(msg, s) {
+			fe.Hint = hint
+			return err
+		}
+	}
+	if strings.HasPrefix(fe.Hint, "run `") { // the generic "run it by hand"
 		fe.Hint = hint
 	}
 	return err
@@ -285,15 +295,24 @@ const loaderHint = "the loader or a library is missing: run `slurm-installer ver
 // exitHint turns an exit status and stderr into advice.
 func (t *target) exitHint(code int, stderr string) string {
 	s := strings.ToLower(stderr)
+	has := func(subs ...string) bool {
+		for _, sub := range subs {
+			if strings.Contains(s, sub) {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
-	case code == 127 || strings.Contains(s, "not found") || strings.Contains(s, "no such file") ||
-		strings.Contains(s, "error while loading shared libraries") || strings.Contains(s, "cannot open shared object"):
+	case code == 127 || has("error while loading shared libraries", "cannot open shared object"):
 		return loaderHint
-	case strings.Contains(s, "configuration source") || strings.Contains(s, "slurm.conf"):
+	case has("plugin"):
+		return fmt.Sprintf("SLURM could not load its plugins: PluginDir in slurm.conf must name an existing directory, the bundle's is %s/lib/slurm", t.in.Prefix)
+	case has("configuration", "slurm.conf"):
 		return fmt.Sprintf("SLURM could not read its configuration: check %s in the root", siteConf)
-	case strings.Contains(s, "plugin"):
-		return fmt.Sprintf("SLURM could not load its plugins: PluginDir in slurm.conf must name %s/lib/slurm", t.in.Prefix)
-	case code == 126 || strings.Contains(s, "exec format error") || strings.Contains(s, "permission denied"):
+	case has("not found", "no such file"):
+		return loaderHint
+	case code == 126 || has("exec format error", "permission denied"):
 		return fmt.Sprintf("%s cannot be executed: check its mode, a noexec mount and its architecture", t.cmd)
 	}
 	root := t.in.RootDir

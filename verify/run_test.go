@@ -64,9 +64,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "sinfo: fatal: incomplete slurm.conf")
 		os.Exit(1)
 	} else if fi, err := os.Stat(pd); err != nil || !fi.IsDir() {
-		fmt.Fprintln(os.Stderr, "sinfo: error: Couldn't find the specified plugin name for cred/munge looking at all files")
-		fmt.Fprintln(os.Stderr, "sinfo: error: cannot create cred context for cred/munge")
-		fmt.Fprintln(os.Stderr, "sinfo: fatal: failed to initialize cred plugin")
+		// What slurm-client 22.05.8 prints.
+		fmt.Fprintf(os.Stderr, "sinfo: error: PluginDir: %s: No such file or directory\n", pd)
+		fmt.Fprintf(os.Stderr, "sinfo: error: Bad value \"%s\" for PluginDir\n", pd)
+		fmt.Fprintln(os.Stderr, "sinfo: fatal: Unable to process configuration file")
 		os.Exit(1)
 	}
 	if len(os.Args) > 1 && os.Args[1] == "--version" {
@@ -153,8 +154,8 @@ func TestRunVersionChroot(t *testing.T) {
 			errs: []string{"SLURM 22.05.8 but 23.02.1 was asked for"}, class: failure.Verify},
 		{name: "site PluginDir missing", conf: "ClusterName=c\nPluginDir=/usr/lib/x86_64-linux-gnu/slurm-wlm\n", site: true,
 			warn: "PluginDir=/usr/lib/x86_64-linux-gnu/slurm-wlm, which does not exist in the root",
-			errs: []string{"exited with status 1", "Couldn't find the specified plugin name", "failed to initialize cred plugin"},
-			hint: "PluginDir in slurm.conf must name " + prefix + "/lib/slurm", class: failure.Verify},
+			errs: []string{"exited with status 1", "PluginDir: /usr/lib/x86_64-linux-gnu/slurm-wlm: No such file or directory", "Unable to process configuration file"},
+			hint: "the bundle's is " + prefix + "/lib/slurm", class: failure.Verify},
 		{name: "incomplete site conf", conf: "# empty\n", site: true, warn: "sets no PluginDir",
 			errs: []string{"exited with status 1", "incomplete slurm.conf"}, class: failure.Verify},
 		{name: "timeout", conf: "ClusterName=c\nPluginDir=" + prefix + "/lib/slurm\nTestSleep=20s\n", timeout: 300 * time.Millisecond, site: true,
@@ -271,7 +272,7 @@ func TestRunVersionDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = RunVersion(context.Background(), RunInput{RootDir: root})
-	if err == nil || !strings.Contains(err.Error(), "Couldn't find the specified plugin") {
+	if err == nil || !strings.Contains(err.Error(), "Bad value") || !strings.Contains(failure.HintOf(err), "PluginDir") {
 		t.Fatalf("RunVersion = %v", err)
 	}
 	noScratch(t, root, true)
@@ -299,6 +300,8 @@ func TestCluster(t *testing.T) {
 		{name: "controller up", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestNeedRoot=1\n", nodes: "node[1-2] idle"},
 		{name: "controller down", conf: "ClusterName=c\nSlurmctldHost=ctl(10.0.0.1)\nSlurmctldPort=6900\nPluginDir=" + prefix + "/lib/slurm\n",
 			errs: []string{"Unable to contact slurm controller"}, hint: "slurmctld (SlurmctldHost=ctl(10.0.0.1) in /etc/slurm/slurm.conf) must be reachable from here on TCP 6900", class: failure.Verify},
+		{name: "site PluginDir missing", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=/nope\n",
+			errs: []string{"Bad value \"/nope\" for PluginDir"}, hint: "PluginDir in slurm.conf must name", class: failure.Verify},
 		{name: "slow controller", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestSleep=20s\n",
 			errs: []string{"did not finish within 300ms"}, class: failure.Verify},
 	}
