@@ -44,7 +44,7 @@ type RunInput struct {
 	Command string        // "" = sinfo (sreport --version prints no version)
 	Want    string        // expected version, e.g. 22.05.8; "" = any
 	Chroot  bool          // run inside RootDir with chroot(2); needs root privileges
-	Timeout time.Duration // "" = 30 s for RunVersion, 20 s for Cluster
+	Timeout time.Duration // 0 = 30 s for RunVersion, 20 s for Cluster
 }
 
 // RunResult is what RunVersion established.
