@@ -1,0 +1,100 @@
+// Package app defines the slurm-installer command line: its commands and
+// flags, and the run that ties fetch, install and verify together. main.go
+// only runs it and maps its errors to exit codes.
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"slurm-installer/internal/failure"
+)
+
+// Version is stamped by main at build time.
+var Version = "dev"
+
+type state struct {
+	log    zerolog.Logger
+	stdout io.Writer
+	stderr io.Writer
+}
+
+var st = &state{log: zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, NoColor: true}), stdout: os.Stdout, stderr: os.Stderr}
+
+// New returns the CLI application.
+func New() *cli.App {
+	a := &cli.App{
+		Name:  "slurm-installer",
+		Usage: "install a verified SLURM client from AppHub mirrors into this image or a --root",
+		Description: "With no command, installs (the same as `install`). Every flag can also be set through\n" +
+			"an environment variable SLURM_INSTALLER_<FLAG>, e.g. SLURM_INSTALLER_MIRRORS.\n\n" +
+			"Exit codes: 0 ok (or demo fallback), 1 bug, 2 usage, 3 demo/not installed, 4 download,\n" +
+			"5 integrity, 6 archive rejected, 7 file system, 8 verification, 9 locked.",
+		Version:                Version,
+		HideVersion:            true,
+		Flags:                  append(globalFlags(), installFlags()...),
+		Action:                 runInstall,
+		Before:                 setup,
+		ExitErrHandler:         func(*cli.Context, error) {},
+		UseShortOptionHandling: true,
+		Commands: []*cli.Command{
+			{Name: "install", Usage: "download, verify and install (the default)", Flags: append(globalFlags(), installFlags()...), Action: runInstall, Before: setup},
+			{Name: "fetch", Usage: "download and verify only, into --out", Flags: append(append(globalFlags(), fetchFlags()...),
+				&cli.StringFlag{Name: "out", Usage: "file or directory to write the verified bundle to", EnvVars: env("out")}), Action: runFetch, Before: setup},
+			{Name: "verify", Usage: "check an existing install", Flags: append(globalFlags(),
+				&cli.BoolFlag{Name: "deep", Usage: "hash every installed file against the receipt", EnvVars: env("deep")},
+				&cli.BoolFlag{Name: "cluster", Usage: "also ask the controller for its nodes (needs /etc/slurm/slurm.conf)", EnvVars: env("cluster")},
+				&cli.BoolFlag{Name: "json", Usage: "print the checks as JSON on stdout", EnvVars: env("json")},
+			), Action: runVerify, Before: setup},
+			{Name: "status", Usage: "what is installed: real or demo, version, arch, source, when", Flags: append(globalFlags(),
+				&cli.BoolFlag{Name: "json", Usage: "print as JSON on stdout", EnvVars: env("json")}), Action: runStatus, Before: setup},
+			{Name: "uninstall", Usage: "remove exactly what the receipt lists", Flags: globalFlags(), Action: runUninstall, Before: setup},
+			packCommand(),
+			{Name: "version", Usage: "print the installer's version", Action: func(c *cli.Context) error {
+				fmt.Fprintf(st.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				return nil
+			}},
+		},
+	}
+	a.Writer, a.ErrWriter = st.stdout, st.stderr
+	a.OnUsageError = usageError
+	for _, c := range a.Commands {
+		c.OnUsageError = usageError
+	}
+	return a
+}
+
+func setup(c *cli.Context) error {
+	l, err := newLogger(st.stderr, str(c, "log-format"), str(c, "log-level"), flag(c, "quiet"))
+	if err != nil {
+		return err
+	}
+	st.log = l
+	return nil
+}
+
+// Report logs a run's final error with its class and hint, once.
+func Report(err error) {
+	if err == nil {
+		return
+	}
+	c := failure.ClassOf(err)
+	ev := st.log.Error().Str("class", c.String()).Int("exit", int(c))
+	if h := failure.HintOf(err); h != "" {
+		ev = ev.Str("hint", h)
+	}
+	if c == failure.Internal {
+		ev = ev.Str("note", "this is a bug in slurm-installer; please report it with the log above")
+	}
+	ev.Msg(err.Error())
+}
+
+// usageError gives flag-parsing errors the usage class (exit 2).
+func usageError(c *cli.Context, err error, _ bool) error {
+	return failure.New(failure.Usage, "%w", err).WithHint("see `slurm-installer --help`")
+}

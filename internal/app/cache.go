@@ -1,0 +1,108 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"slurm-installer/fetch"
+)
+
+// cache keeps verified bundles by sha256 in --cache-dir (a BuildKit cache
+// mount in image builds), so a rebuild with a pinned or remembered checksum
+// needs no mirror at all. Entries are <sha256>-<file name>; a <arch>-<version>
+// file remembers which sha256 a version resolved to.
+type cache struct {
+	dir string
+	log zerolog.Logger
+}
+
+var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+func (c *cache) refPath(arch, version string) string {
+	return filepath.Join(c.dir, safeName.ReplaceAllString(arch+"-"+version, "_")+".ref")
+}
+
+// lookup returns a cached artifact whose content hashes to sha (or to the
+// sha remembered for arch/version when sha is empty).
+func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
+	if c == nil || c.dir == "" {
+		return nil
+	}
+	if sha == "" {
+		b, err := os.ReadFile(c.refPath(arch, version))
+		if err != nil {
+			return nil
+		}
+		sha = strings.TrimSpace(string(b))
+	}
+	matches, _ := filepath.Glob(filepath.Join(c.dir, sha+"-*"))
+	for _, m := range matches {
+		got, err := hashFile(m)
+		if err != nil || got != sha {
+			c.log.Warn().Str("file", m).Msg("cached bundle does not match its checksum; ignoring and removing it")
+			os.Remove(m)
+			continue
+		}
+		name := strings.TrimPrefix(filepath.Base(m), sha+"-")
+		return &fetch.Artifact{Path: m, Name: name, URL: "file://" + m, Mirror: "--cache-dir", Layout: "cache", SHA256: sha,
+			ChecksumSource: "cache (content re-hashed)"}
+	}
+	return nil
+}
+
+// store copies a verified archive into the cache and remembers its sha for
+// arch/version. Failures only warn: the cache is an optimisation.
+func (c *cache) store(art *fetch.Artifact, arch, version string) {
+	if c == nil || c.dir == "" || art.Tree || art.SHA256 == "" || art.Layout == "cache" {
+		return
+	}
+	if err := c.put(art, arch, version); err != nil {
+		c.log.Warn().Err(err).Str("cache_dir", c.dir).Msg("could not cache the bundle")
+	}
+}
+
+func (c *cache) put(art *fetch.Artifact, arch, version string) error {
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return err
+	}
+	name := safeName.ReplaceAllString(firstOf(art.Name, filepath.Base(art.Path)), "_")
+	dst := filepath.Join(c.dir, art.SHA256+"-"+name)
+	if _, err := os.Stat(dst); err != nil {
+		src, err := os.Open(art.Path)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		tmp, err := os.CreateTemp(c.dir, ".tmp-")
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(tmp, src)
+		if err == nil {
+			err = tmp.Sync()
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), dst)
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("write %s: %w", dst, err)
+		}
+	}
+	for _, v := range []string{version, art.Version} {
+		if v != "" {
+			_ = os.WriteFile(c.refPath(arch, v), []byte(art.SHA256+"\n"), 0o644)
+		}
+	}
+	c.log.Debug().Str("file", dst).Msg("bundle cached")
+	return nil
+}

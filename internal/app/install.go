@@ -1,0 +1,387 @@
+package app
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"slurm-installer/fetch"
+	"slurm-installer/install"
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/platform"
+	"slurm-installer/rootfs"
+	"slurm-installer/verify"
+)
+
+// target is what detection found out about --root.
+type target struct {
+	Arch, ArchEvidence string
+	Libc, LibcEvidence string
+	fs                 *rootfs.FS
+}
+
+func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
+	t := &target{fs: rootfs.New(str(c, "root"))}
+	if a := strings.TrimSpace(str(c, "arch")); a != "" {
+		n, err := platform.Normalize(a)
+		if err != nil {
+			return nil, failure.New(failure.Usage, "--arch: %w", err)
+		}
+		t.Arch, t.ArchEvidence = n, "--arch"
+	} else if a, ev, err := rootfs.DetectArch(t.fs); err == nil && a != "" {
+		t.Arch, t.ArchEvidence = a, ev
+	} else {
+		t.Arch, t.ArchEvidence = platform.Host(), "this host (nothing in the root to detect it from)"
+		if t.Arch == "" {
+			return nil, failure.New(failure.Usage, "cannot detect the target architecture; pass --arch x86_64 or --arch aarch64")
+		}
+	}
+	libc, ev := rootfs.DetectLibc(t.fs, t.Arch)
+	t.Libc, t.LibcEvidence = string(libc), ev
+	log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence).Msg("target detected")
+	return t, nil
+}
+
+type installConfig struct {
+	mirrors   []string
+	version   string
+	sha       string
+	from      string
+	fallback  string
+	force     bool
+	dryRun    bool
+	json      bool
+	limits    install.Limits
+	timeout   time.Duration
+	deadline  time.Duration
+	retries   int
+	lockWait  time.Duration
+	rootDir   string
+	cacheDir  string
+	prefix    string
+	binDir    string
+	requested string
+}
+
+func parseInstallConfig(c *cli.Context, needSource bool) (*installConfig, error) {
+	if c.NArg() > 0 {
+		return nil, failure.New(failure.Usage, "unexpected argument %q", c.Args().First()).
+			WithHint("commands are install, fetch, verify, status, uninstall, version; see --help")
+	}
+	cfg := &installConfig{
+		mirrors:  list(c, "mirrors"),
+		version:  strings.TrimSpace(str(c, "slurm-version")),
+		sha:      strings.ToLower(strings.TrimSpace(str(c, "sha256"))),
+		from:     str(c, "from"),
+		fallback: str(c, "fallback"),
+		force:    flag(c, "force"),
+		dryRun:   flag(c, "dry-run"),
+		json:     flag(c, "json"),
+		limits:   install.Limits{MaxSize: lookup(c, "max-size").Int64("max-size"), MaxEntries: lookup(c, "max-entries").Int("max-entries")},
+		timeout:  dur(c, "timeout"),
+		deadline: dur(c, "deadline"),
+		retries:  lookup(c, "retries").Int("retries"),
+		lockWait: dur(c, "lock-timeout"),
+		rootDir:  str(c, "root"),
+		cacheDir: str(c, "cache-dir"),
+		prefix:   str(c, "prefix"),
+		binDir:   str(c, "bin-dir"),
+	}
+	if cfg.fallback == "" {
+		cfg.fallback = "demo" // an empty SLURM_INSTALLER_FALLBACK means the default
+	}
+	if flag(c, "strict") {
+		cfg.fallback = "fail"
+	}
+	if cfg.fallback != "demo" && cfg.fallback != "fail" {
+		return nil, failure.New(failure.Usage, "--fallback %q: use demo or fail", cfg.fallback)
+	}
+	if cfg.version == "" {
+		cfg.version = "latest"
+	}
+	cfg.requested = cfg.version
+	if cfg.sha != "" {
+		if b, err := hex.DecodeString(cfg.sha); err != nil || len(b) != 32 {
+			return nil, failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
+		}
+	}
+	if cfg.timeout <= 0 {
+		return nil, failure.New(failure.Usage, "--timeout must be positive")
+	}
+	if cfg.retries < 0 {
+		return nil, failure.New(failure.Usage, "--retries must not be negative")
+	}
+	if needSource && cfg.from == "" && len(cfg.mirrors) == 0 {
+		return nil, failure.New(failure.Usage, "no mirrors given").
+			WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), or --from FILE for a local bundle")
+	}
+	if cfg.rootDir == "" {
+		cfg.rootDir = "/"
+	}
+	abs, err := filepath.Abs(cfg.rootDir)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "--root %q: %w", cfg.rootDir, err)
+	}
+	cfg.rootDir = abs
+	return cfg, nil
+}
+
+// result is what install prints with --json and logs at the end.
+type result struct {
+	Status   string   `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
+	Version  string   `json:"version,omitempty"`
+	Arch     string   `json:"arch"`
+	Libc     string   `json:"libc"`
+	Source   string   `json:"source,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Class    string   `json:"failure_class,omitempty"`
+	Verified string   `json:"verified,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	Seconds  float64  `json:"seconds"`
+}
+
+func runInstall(c *cli.Context) error {
+	start := time.Now()
+	log := st.log
+	cfg, err := parseInstallConfig(c, true)
+	if err != nil {
+		return err
+	}
+	ctx := c.Context
+	t, err := detect(c, log)
+	if err != nil {
+		return err
+	}
+	in, err := install.Open(install.Options{RootDir: cfg.rootDir, Prefix: cfg.prefix, BinDir: cfg.binDir,
+		Arch: t.Arch, Libc: t.Libc, Limits: cfg.limits, Force: cfg.force, Log: log})
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	res := &result{Arch: t.Arch, Libc: t.Libc}
+	if cfg.dryRun {
+		res.Status = "dry-run"
+		log.Info().Strs("mirrors", cfg.mirrors).Str("version", cfg.version).Str("prefix", in.Options().Prefix).
+			Str("bin_dir", in.Options().BinDir).Str("root", cfg.rootDir).Msg("dry run: would fetch, verify and install; nothing changed")
+		return finish(cfg, res, start)
+	}
+	unlock, err := in.Lock(ctx, cfg.lockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	prev, err := in.ReadReceipt()
+	if err != nil {
+		log.Warn().Err(err).Msg("ignoring unreadable receipt")
+		prev = nil
+	}
+	working := prev != nil && prev.Mode == install.ModeReal && len(in.CheckIntact(prev, false)) == 0
+	if working && !cfg.force && (cfg.version == "latest" || cfg.version == prev.Version) && prev.Arch == t.Arch {
+		res.Status, res.Version, res.Source = "unchanged", prev.Version, prev.Source
+		log.Info().Str("version", prev.Version).Str("installed", prev.Time.Format(time.RFC3339)).
+			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[cfg.version == "latest"] + ")")
+		return finish(cfg, res, start)
+	}
+	rc, err := installOnce(ctx, cfg, t, in, prev, log)
+	if err == nil {
+		res.Status, res.Version, res.Source, res.Verified, res.Warnings = "installed", rc.Version, rc.Source, rc.Verified, rc.warnings
+		log.Info().Str("version", rc.Version).Str("prefix", rc.Prefix).Str("verified", rc.Verified).
+			Dur("took", time.Since(start).Round(time.Millisecond)).Msg("SLURM client installed")
+		return finish(cfg, res, start)
+	}
+	return fallback(cfg, t, in, prev, working, err, res, start)
+}
+
+// fallback applies the --fallback policy to a failed install.
+func fallback(cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, err error, res *result, start time.Time) error {
+	log := st.log
+	class := failure.ClassOf(err)
+	if cfg.fallback == "fail" || class == failure.Usage || class == failure.Locked || errors.Is(err, context.Canceled) {
+		if working {
+			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
+		}
+		return err
+	}
+	res.Reason, res.Class = err.Error(), class.String()
+	ev := log.Warn().Str("class", class.String()).Int("would_exit", int(class))
+	if h := failure.HintOf(err); h != "" {
+		ev = ev.Str("hint", h)
+	}
+	if working {
+		ev.Msg("install failed: " + err.Error())
+		log.Warn().Str("version", prev.Version).Msg("keeping the working install (a working install is never replaced by demo mode); exit 0 under --fallback demo, use --fallback fail to gate on it")
+		res.Status, res.Version = "kept-previous", prev.Version
+		return finish(cfg, res, start)
+	}
+	ev.Msg("install failed: " + err.Error())
+	r := &install.Receipt{Reason: err.Error(), FailureClass: class.String(), Requested: cfg.requested,
+		Arch: t.Arch, Libc: t.Libc, Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, InstallerVersion: Version}
+	if derr := in.RecordDemo(r); derr != nil {
+		log.Error().Err(derr).Msg("could not record demo mode either")
+		return err
+	}
+	log.Warn().Str("profile", install.ProfileScript).Msg("DEMO MODE recorded: SLURM_DEMO_MODE=1; the backend will serve demo data (status and verify exit 3)")
+	res.Status = "demo"
+	return finish(cfg, res, start)
+}
+
+func finish(cfg *installConfig, res *result, start time.Time) error {
+	res.Seconds = time.Since(start).Seconds()
+	if cfg.json {
+		enc := json.NewEncoder(st.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return nil
+}
+
+type installed struct {
+	*install.Receipt
+	warnings []string
+}
+
+// installOnce fetches, stages, preflights, commits and verifies one bundle.
+// On error nothing it started remains: the previous install (or nothing) is
+// exactly as it was.
+func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
+	tmp, err := os.MkdirTemp("", "slurm-installer-")
+	if err != nil {
+		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	art, err := obtain(ctx, cfg, t, tmp, log)
+	if err != nil {
+		return nil, err
+	}
+	if art.Cleanup != nil {
+		defer art.Cleanup()
+	}
+	staged, err := in.Stage(ctx, install.Source{Path: art.Path, Tree: art.Tree})
+	if err != nil {
+		return nil, err
+	}
+	version := firstOf(staged.Version, art.Version)
+	if cfg.version != "latest" && version != "" && version != cfg.version {
+		staged.Discard()
+		return nil, failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
+			WithHint("the mirror serves a mislabelled bundle; report it to the AppHub publisher")
+	}
+	if version == "" {
+		version = cfg.version
+	}
+	log.Info().Str("version", version).Int("files", len(staged.Files)).Strs("commands", staged.Commands).
+		Dur("took", staged.Took.Round(time.Millisecond)).Msg("bundle extracted and checked")
+	linkerDirs := install.LinkerDirs(in.Options().Prefix, staged.Files)
+	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: staged.PayloadDir(), Prefix: in.Options().Prefix,
+		Root: t.fs, Arch: t.Arch, Libc: rootfs.Libc(t.Libc), LinkerDirs: linkerDirs})
+	if err != nil {
+		staged.Discard()
+		return nil, err
+	}
+	log.Info().Int("checks", len(rep.Checks)).Msg("preflight passed: every binary's loader and libraries resolve in the target")
+	var prevLinks []install.Link
+	if prev != nil {
+		prevLinks = prev.Links
+	}
+	commit, err := in.Commit(ctx, staged, version, prevLinks)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range commit.Warnings {
+		log.Warn().Msg(w)
+	}
+	for _, p := range commit.EtcKept {
+		log.Info().Str("file", p).Msg("kept the site's file; the bundle's copy was not installed")
+	}
+	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), version, log)
+	if err != nil {
+		if rerr := commit.Rollback(); rerr != nil {
+			log.Error().Err(rerr).Msg("rollback incomplete")
+		}
+		return nil, err
+	}
+	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
+		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
+		Source: art.URL, Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
+		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
+		InstallerVersion: Version}
+	if err := in.WriteReceipt(rc); err != nil {
+		if rerr := commit.Rollback(); rerr != nil {
+			log.Error().Err(rerr).Msg("rollback incomplete")
+		}
+		return nil, err
+	}
+	commit.Finalize()
+	return &installed{Receipt: rc, warnings: commit.Warnings}, nil
+}
+
+// obtain returns the verified artifact: a local --from file, or a download.
+func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log zerolog.Logger) (*fetch.Artifact, error) {
+	if cfg.from != "" {
+		return fromFile(cfg, log)
+	}
+	c := &cache{dir: cfg.cacheDir, log: log}
+	if cfg.sha != "" {
+		if art := c.lookup(cfg.sha, t.Arch, cfg.version); art != nil {
+			log.Info().Str("file", art.Path).Msg("using the cached bundle that matches --sha256; nothing downloaded")
+			return art, nil
+		}
+	}
+	art, err := fetch.Fetch(ctx, fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
+		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log})
+	if err != nil {
+		if failure.ClassOf(err) == failure.Download && cfg.sha == "" {
+			if cached := c.lookup("", t.Arch, cfg.version); cached != nil {
+				log.Warn().Err(err).Str("file", cached.Path).Msg("no mirror answered; using the bundle cached for this version (its checksum was verified when it was downloaded)")
+				return cached, nil
+			}
+		}
+		return nil, err
+	}
+	c.store(art, t.Arch, cfg.version)
+	return art, nil
+}
+
+// runVerify0 runs the installed sinfo the way a backend would; it returns
+// what was established.
+func runVerify0(ctx context.Context, rootDir string, o install.Options, want string, log zerolog.Logger) (string, error) {
+	res, err := verify.RunVersion(ctx, verify.RunInput{RootDir: rootDir, Prefix: o.Prefix, BinDir: o.BinDir,
+		Want: wantVersion(want), Chroot: rootDir != "/", Timeout: 30 * time.Second})
+	for _, w := range res.Warnings {
+		log.Warn().Msg(w)
+	}
+	if errors.Is(err, verify.ErrCannotExec) {
+		log.Warn().Err(err).Msg("sinfo was not run; checked files and ELF headers only")
+		return "files and ELF checks only (" + err.Error() + ")", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	log.Info().Str("sinfo", res.Output).Msg("sinfo --version ran in the target")
+	return fmt.Sprintf("%s --version printed %q", filepath.Join(o.BinDir, "sinfo"), res.Output), nil
+}
+
+func wantVersion(v string) string {
+	if v == "latest" || v == "unknown" {
+		return ""
+	}
+	return v
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
