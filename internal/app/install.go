@@ -195,7 +195,7 @@ func runInstall(c *cli.Context) error {
 	if err == nil {
 		res.Status, res.Version, res.Source, res.Verified, res.Warnings = "installed", rc.Version, rc.Source, rc.Verified, rc.warnings
 		log.Info().Str("version", rc.Version).Str("prefix", rc.Prefix).Str("verified", rc.Verified).
-			Dur("took", time.Since(start).Round(time.Millisecond)).Msg("SLURM client installed")
+			Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("SLURM client installed")
 		return finish(cfg, res, start)
 	}
 	return fallback(cfg, t, in, prev, working, err, res, start)
@@ -279,7 +279,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		version = cfg.version
 	}
 	log.Info().Str("version", version).Int("files", len(staged.Files)).Strs("commands", staged.Commands).
-		Dur("took", staged.Took.Round(time.Millisecond)).Msg("bundle extracted and checked")
+		Str("took", staged.Took.Round(time.Millisecond).String()).Msg("bundle extracted and checked")
 	linkerDirs := install.LinkerDirs(in.Options().Prefix, staged.Files)
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: staged.PayloadDir(), Prefix: in.Options().Prefix,
 		Root: t.fs, Arch: t.Arch, Libc: rootfs.Libc(t.Libc), LinkerDirs: linkerDirs})
