@@ -3,6 +3,7 @@ module slurm-installer
 go 1.26.8
 
 require (
+	aead.dev/minisign v0.3.0
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/mattn/go-isatty v0.0.20
 	github.com/mholt/archives v0.1.5
@@ -10,6 +11,7 @@ require (
 	github.com/rs/zerolog v1.35.1
 	github.com/urfave/cli/v2 v2.27.7
 	go.uber.org/goleak v1.3.0
+	golang.org/x/crypto v0.13.0
 	golang.org/x/sys v0.49.0
 )
 

@@ -1,0 +1,222 @@
+package trust
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"aead.dev/minisign"
+
+	"slurm-installer/internal/failure"
+)
+
+// PasswordEnv holds the password of an encrypted minisign secret key.
+const PasswordEnv = "SLURM_INSTALLER_SIGN_PASSWORD"
+
+// SignatureSuffix is appended to a signed file's name (index.json.minisig).
+const SignatureSuffix = ".minisig"
+
+// maxKeyFile caps a key or signature file.
+const maxKeyFile = 64 << 10
+
+// Key is a pinned minisign public key.
+type Key struct {
+	pub    minisign.PublicKey
+	Source string // where it came from: "--pubkey", a file name, "built in"
+}
+
+// ID is the key id as minisign prints it (16 upper-case hex digits).
+func (k *Key) ID() string { return fmt.Sprintf("%016X", k.pub.ID()) }
+
+// String is the key in minisign's one-line form (RW...).
+func (k *Key) String() string { return k.pub.String() }
+
+// ParseKey reads a public key from s: the one-line base64 form minisign
+// prints ("RW..."), the two-line .pub file content with its untrusted
+// comment, or the name of such a file. source names where s came from, for
+// messages.
+func ParseKey(s, source string) (*Key, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, failure.New(failure.Usage, "%s: empty public key", source)
+	}
+	text := []byte(s)
+	if !looksLikeKey(s) {
+		fi, err := os.Stat(s)
+		if err != nil {
+			return nil, failure.New(failure.Usage, "%s %q is neither a minisign public key (RW...) nor a readable key file: %w", source, s, err).
+				WithHint("pass the key line from the publisher's minisign.pub, or the path of that file")
+		}
+		if fi.Size() > maxKeyFile {
+			return nil, failure.New(failure.Usage, "%s %s: file too large for a public key", source, s)
+		}
+		if text, err = os.ReadFile(s); err != nil {
+			return nil, failure.New(failure.Usage, "%s: %w", source, err)
+		}
+		source = source + " " + s
+	}
+	var k minisign.PublicKey
+	if err := k.UnmarshalText(pubKeyLine(text)); err != nil {
+		return nil, failure.New(failure.Usage, "%s: not a minisign public key: %w", source, err).
+			WithHint("a minisign public key is 56 base64 characters starting with RW (see `minisign -G`)")
+	}
+	return &Key{pub: k, Source: source}, nil
+}
+
+// looksLikeKey: a bare key line (RW + 54 base64) or a .pub file's content.
+func looksLikeKey(s string) bool {
+	if strings.HasPrefix(s, "untrusted comment:") {
+		return true
+	}
+	_, err := base64.StdEncoding.DecodeString(s)
+	return strings.HasPrefix(s, "RW") && len(s) == 56 && err == nil
+}
+
+// pubKeyLine keeps the key line of a .pub file (minisign writes an
+// untrusted comment line first; CRLF and trailing blank lines tolerated).
+func pubKeyLine(text []byte) []byte {
+	var lines []string
+	for _, l := range strings.Split(string(text), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "untrusted comment:") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 {
+		return text // let the parser say what is wrong
+	}
+	return []byte(lines[0])
+}
+
+// ErrBadSignature is wrapped by every failed verification.
+var ErrBadSignature = errors.New("signature does not verify")
+
+// Verified describes a good signature.
+type Verified struct {
+	KeyID          string
+	TrustedComment string // signed by the key: minisign puts a timestamp and file name here
+	Prehashed      bool
+}
+
+// VerifyIndex checks that sig is a minisign signature of index made by k.
+// Its error is of class integrity.
+func (k *Key) VerifyIndex(index, sig []byte) error {
+	_, err := k.Verify(index, sig)
+	return err
+}
+
+// Verify is VerifyIndex that also returns what the signature says.
+func (k *Key) Verify(msg, sig []byte) (*Verified, error) {
+	if len(sig) == 0 {
+		return nil, failure.New(failure.Integrity, "index signature is empty: %w", ErrBadSignature)
+	}
+	if len(sig) > maxKeyFile {
+		return nil, failure.New(failure.Integrity, "index signature is too large (%d bytes): %w", len(sig), ErrBadSignature)
+	}
+	var s minisign.Signature
+	if err := s.UnmarshalText(sig); err != nil {
+		return nil, failure.New(failure.Integrity, "index signature is not a minisign signature (%v): %w", err, ErrBadSignature)
+	}
+	if s.KeyID != k.pub.ID() {
+		return nil, failure.New(failure.Integrity, "index is signed by key %016X, but the pinned key is %s: %w", s.KeyID, k.ID(), ErrBadSignature).
+			WithHint("the mirror's index was signed with another key; check --pubkey against the publisher's minisign.pub")
+	}
+	if !minisign.Verify(k.pub, msg, sig) {
+		return nil, failure.New(failure.Integrity, "index signature by key %s does not match the index: %w", k.ID(), ErrBadSignature).
+			WithHint("the index or its signature was altered after signing; do not use this mirror until the publisher re-signs it")
+	}
+	return &Verified{KeyID: k.ID(), TrustedComment: s.TrustedComment, Prehashed: s.Algorithm == minisign.HashEdDSA}, nil
+}
+
+// Signer signs with a minisign secret key.
+type Signer struct {
+	priv minisign.PrivateKey
+}
+
+// ID is the key id as minisign prints it.
+func (s *Signer) ID() string { return fmt.Sprintf("%016X", s.priv.ID()) }
+
+// PublicKey returns the matching public key.
+func (s *Signer) PublicKey() *Key {
+	return &Key{pub: s.priv.Public().(minisign.PublicKey), Source: "secret key"}
+}
+
+// LoadSigner reads a minisign secret key file (minisign.key). An encrypted
+// key is decrypted with the password in SLURM_INSTALLER_SIGN_PASSWORD; a key
+// made with `minisign -G -W` needs none.
+func LoadSigner(file string) (*Signer, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "--sign-key: %w", err)
+	}
+	if fi.Size() > maxKeyFile {
+		return nil, failure.New(failure.Usage, "--sign-key %s: file too large for a secret key", file)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "--sign-key: %w", err)
+	}
+	return ParseSigner(b, os.Getenv(PasswordEnv), file)
+}
+
+// ParseSigner parses a secret key file's content; password is used only
+// when the key is encrypted.
+func ParseSigner(b []byte, password, name string) (*Signer, error) {
+	b = secretKeyText(b)
+	var priv minisign.PrivateKey
+	if minisign.IsEncrypted(b) {
+		if password == "" {
+			return nil, failure.New(failure.Usage, "--sign-key %s is encrypted and %s is not set", name, PasswordEnv).
+				WithHint("export %s with the key's password (pack never prompts), or use a key made with `minisign -G -W`", PasswordEnv)
+		}
+		k, err := minisign.DecryptKey(password, b)
+		if err != nil {
+			return nil, failure.New(failure.Usage, "--sign-key %s: cannot decrypt it with the password in %s: %v", name, PasswordEnv, err)
+		}
+		priv = k
+	} else if err := priv.UnmarshalText(b); err != nil {
+		return nil, failure.New(failure.Usage, "--sign-key %s is not a minisign secret key: %v", name, err).
+			WithHint("make one with `minisign -G -s KEYFILE -p PUBFILE` (add -W for no password)")
+	}
+	return &Signer{priv: priv}, nil
+}
+
+// secretKeyText keeps the untrusted comment and the key line, dropping
+// blank lines and CR so a hand-copied key parses.
+func secretKeyText(b []byte) []byte {
+	var comment, key string
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "untrusted comment:"):
+			comment = l
+		case key == "":
+			key = l
+		default:
+			return b
+		}
+	}
+	if comment == "" {
+		return []byte(key)
+	}
+	return []byte(comment + "\n" + key)
+}
+
+// Sign returns a prehashed minisign signature of msg (what `minisign -S`
+// makes by default) whose trusted comment carries the time and the file
+// name, as minisign's own.
+func (s *Signer) Sign(msg []byte, fileName string, unixTime int64) []byte {
+	r := minisign.NewReader(strings.NewReader(string(msg)))
+	buf := make([]byte, 32<<10)
+	for {
+		if _, err := r.Read(buf); err != nil {
+			break
+		}
+	}
+	trusted := "timestamp:" + strconv.FormatInt(unixTime, 10) + "\tfile:" + fileName + "\thashed"
+	untrusted := "signature from slurm-installer pack, minisign secret key " + s.ID()
+	return r.SignWithComments(s.priv, trusted, untrusted)
+}
