@@ -42,21 +42,33 @@ type Options struct {
 	HTTPClient *http.Client  // optional, for tests; its transport should bound connects itself
 	MinBackoff time.Duration // first retry wait (0 = DefaultMinBackoff); doubles per attempt, with jitter
 	MaxBackoff time.Duration // cap on a retry wait (0 = DefaultMaxBackoff); Retry-After may ask for more
+
+	// RequireSignedIndex makes the bundle come only from an index whose
+	// signature (pkgs/slurm/index.json.minisig beside index.json) passes
+	// IndexVerifier; the sha256 is then the one the verified index names.
+	// A missing signature, a missing verifier or a failed verification is
+	// an integrity failure of that mirror. The tarball and tree layouts and
+	// direct URLs are used only when SHA256 pins the bytes.
+	RequireSignedIndex bool
+	IndexVerifier      func(index, sig []byte) error
 }
 
 // Artifact is a downloaded and verified bundle.
 type Artifact struct {
-	Path           string // local archive file, or a directory for the tree layout
-	Tree           bool   // Path is a directory holding bin/, lib/, VERSION (tree layout)
-	Name           string // artifact file name (format identification by extension)
-	URL            string // where it came from
-	Mirror         string // the mirror entry that served it
-	Layout         string // "direct", "index", "tarball", "tree", "file"
-	SHA256         string // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
-	ChecksumSource string // "--sha256", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
-	Version        string // version if known (from index, URL or the tree's VERSION file)
-	Size           int64  // bytes downloaded (tree: sum of its files)
-	Cleanup        func() // removes Path; safe to call more than once
+	Path           string    // local archive file, or a directory for the tree layout
+	Tree           bool      // Path is a directory holding bin/, lib/, VERSION (tree layout)
+	Name           string    // artifact file name (format identification by extension)
+	URL            string    // where it came from
+	Mirror         string    // the mirror entry that served it
+	Layout         string    // "direct", "index", "tarball", "tree", "file"
+	SHA256         string    // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
+	ChecksumSource string    // "--sha256", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
+	Version        string    // version if known (from index, URL or the tree's VERSION file)
+	Size           int64     // bytes downloaded (tree: sum of its files)
+	IndexSerial    int64     // serial of the index that named the bundle (Layout "index"), else 0
+	IndexExpires   time.Time // expiry of that index, zero if none
+	IndexSigned    bool      // that index's signature passed Options.IndexVerifier
+	Cleanup        func()    // removes Path; safe to call more than once
 }
 
 // ArchiveSuffixes are the file name endings that make a mirror entry a
@@ -141,6 +153,7 @@ type mirror struct {
 	state     mirrorState
 	notBefore time.Time
 	cause     *fetchError
+	refuse    *fetchError // set when the mirror cannot serve under the options (a direct URL when a signed index is required)
 }
 
 type mirrorState int
@@ -180,6 +193,9 @@ func nextDue(ms []*mirror) *mirror {
 // "not here" moves on to the next step; any other failure ends this go at
 // the mirror.
 func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchError) {
+	if m.refuse != nil {
+		return nil, m.refuse
+	}
 	var notFound []*fetchError
 	for m.next < len(m.steps) {
 		st := m.steps[m.next]
@@ -460,6 +476,21 @@ func newSession(o Options) (*session, []*mirror, error) {
 	mirrors, err := planMirrors(o.Mirrors, version, arch)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.RequireSignedIndex && o.IndexVerifier == nil {
+		return nil, nil, failure.New(failure.Internal, "a signed index is required but no index verifier was set")
+	}
+	if o.RequireSignedIndex && want == "" {
+		// Only a verified index may name the bytes: drop every other layout.
+		for _, m := range mirrors {
+			if m.direct {
+				m.refuse = &fetchError{kind: kIntegrity, url: redact(m.raw),
+					cause: "a direct URL carries no signed index",
+					hint:  "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: give the mirror's base URL, or pin the bundle's digest with --sha256"}
+				continue
+			}
+			m.steps = m.steps[:1]
+		}
 	}
 	s := &session{
 		o: o, log: o.Log, version: version, arch: arch, want: want,

@@ -137,19 +137,37 @@ type indexPick struct {
 // names. No index, a broken one, or one without a matching bundle is "not
 // here": the seed layouts on the same mirror come next.
 func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchError) {
+	signed := s.o.RequireSignedIndex
 	data, _, ferr := s.readSmall(ctx, st.url, maxIndexFile)
 	if ferr != nil {
 		if ferr.kind == kNotFound {
 			ferr.cause = "no index (" + ferr.cause + ")"
+			if signed && s.want == "" {
+				ferr.kind = kIntegrity
+				ferr.hint = "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: publish one with `slurm-installer pack`, or pin the bundle's digest with --sha256"
+			}
 		}
 		return nil, ferr
 	}
+	if signed {
+		if ferr := s.verifyIndex(ctx, st.url, data); ferr != nil {
+			return nil, ferr
+		}
+	}
 	idx, err := ParseIndex(data)
 	if err != nil {
+		if signed {
+			return nil, s.integrity(st.url, "unusable signed index: "+err.Error(),
+				"the signed index on the mirror cannot be read by this version: upgrade slurm-installer or re-publish the index")
+		}
 		s.log.Warn().Str("url", urlString(st.url)).Err(err).Msg("ignoring unusable index; trying the seed layouts")
 		return nil, notFound(st.url, "unusable index: "+err.Error())
 	}
 	if !idx.Expires.IsZero() && time.Now().After(idx.Expires) {
+		if signed {
+			return nil, s.integrity(st.url, fmt.Sprintf("signed index expired at %s", idx.Expires.Format(time.RFC3339)),
+				"the mirror's index is out of date: re-sign it with `slurm-installer pack`")
+		}
 		s.log.Warn().Str("url", urlString(st.url)).Time("expires", idx.Expires).Msg("index has expired; using it anyway (no key is pinned)")
 	}
 	b := idx.Find(s.version, s.arch)
@@ -167,10 +185,42 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 		return nil, notFound(st.url, "bad bundle url")
 	}
 	s.log.Info().Str("index", urlString(st.url)).Str("url", urlString(bu)).Str("version", b.Version).Int64("size", b.Size).Msg("index names a bundle")
+	if signed && s.want != "" && !strings.EqualFold(s.want, b.SHA256) {
+		return nil, s.integrity(st.url, fmt.Sprintf("--sha256 %s differs from the signed index's %s", s.want, strings.ToLower(b.SHA256)),
+			"the pinned digest and the signed index disagree: drop --sha256 to trust the index, or fix the one that is wrong")
+	}
 	art, ferr := s.fetchFile(ctx, step{kind: stepFile, url: bu, layout: "index", version: b.Version},
 		&indexPick{bundle: *b, indexURL: urlString(st.url)})
-	if ferr != nil && ferr.kind == kNotFound {
-		ferr.cause = "the index names it but " + ferr.cause
+	if ferr != nil {
+		if ferr.kind == kNotFound {
+			ferr.cause = "the index names it but " + ferr.cause
+		}
+		return nil, ferr
 	}
-	return art, ferr
+	art.IndexSerial, art.IndexExpires, art.IndexSigned = idx.Serial, idx.Expires, signed
+	return art, nil
+}
+
+// verifyIndex downloads index.json.minisig beside the index at u and
+// passes both to Options.IndexVerifier. Any failure is an integrity
+// failure of the mirror.
+func (s *session) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fetchError {
+	su := *u
+	su.Path += ".minisig"
+	su.RawPath = ""
+	sig, _, ferr := s.readSmall(ctx, &su, 64<<10)
+	if ferr != nil {
+		if ferr.kind == kNotFound {
+			return s.integrity(&su, "index signature missing ("+ferr.cause+")",
+				"a key is pinned, so the index must be signed: publish %s with `slurm-installer pack --key`", urlString(&su))
+		}
+		return ferr
+	}
+	if err := s.o.IndexVerifier(data, sig); err != nil {
+		s.log.Error().Str("url", urlString(u)).Err(err).Msg("index signature rejected")
+		return s.integrity(u, "index signature rejected: "+err.Error(),
+			"the index was not signed by the pinned key (tampered, or signed with another key): check --pubkey, or re-sign the index")
+	}
+	s.log.Info().Str("url", urlString(u)).Msg("index signature verified")
+	return nil
 }

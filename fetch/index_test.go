@@ -118,3 +118,89 @@ func TestParseChecksums(t *testing.T) {
 		}
 	}
 }
+
+func TestSignedIndex(t *testing.T) {
+	idx := indexJSON(bundleJSON("22.05.8", "x86_64", "../slurm-apk/b.tar.gz", bundle))
+	files := map[string][]byte{
+		"pkgs/slurm/index.json":                           idx,
+		"pkgs/slurm/index.json.minisig":                   []byte("good sig"),
+		apk + "b.tar.gz":                                  bundle,
+		apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": bundle,
+	}
+	m := newMirror(t, files)
+	var calls int
+	verifier := func(index, sig []byte) error {
+		calls++
+		if string(index) != string(idx) {
+			return fmt.Errorf("index bytes differ")
+		}
+		if string(sig) != "good sig" {
+			return fmt.Errorf("bad signature")
+		}
+		return nil
+	}
+	signed := func(mirrors ...string) Options {
+		o := opts(t, mirrors...)
+		o.RequireSignedIndex, o.IndexVerifier = true, verifier
+		return o
+	}
+
+	a := mustFetch(t, signed(m.URL()))
+	checkFile(t, a, bundle)
+	if a.Layout != "index" || a.IndexSerial != 1 || !a.IndexSigned || a.IndexExpires.Year() != 2099 || calls != 1 {
+		t.Errorf("artifact = %+v, verifier calls = %d", a, calls)
+	}
+
+	// A bad signature is an integrity failure, with no fall-back to the tarball layout.
+	files["pkgs/slurm/index.json.minisig"] = []byte("forged")
+	_, err := Fetch(context.Background(), signed(m.URL()))
+	wantClass(t, err, failure.Integrity)
+	if m.count("/"+apk+"slurm-client-22.05.8-x86_64-alpine.tar.gz") != 0 {
+		t.Error("fell back to the tarball layout")
+	}
+	// A missing signature: integrity.
+	delete(files, "pkgs/slurm/index.json.minisig")
+	_, err = Fetch(context.Background(), signed(m.URL()))
+	wantClass(t, err, failure.Integrity)
+	if !strings.Contains(err.Error(), "signature missing") {
+		t.Errorf("err = %v", err)
+	}
+	// No index at all: integrity, no seed layouts.
+	delete(files, "pkgs/slurm/index.json")
+	_, err = Fetch(context.Background(), signed(m.URL()))
+	wantClass(t, err, failure.Integrity)
+	// A direct URL is refused...
+	_, err = Fetch(context.Background(), signed(m.URL()+"/"+apk+"b.tar.gz"))
+	wantClass(t, err, failure.Integrity)
+	if m.count("/"+apk+"b.tar.gz") != 1 { // only the first, good run downloaded it
+		t.Errorf("direct URL was downloaded: %d", m.count("/"+apk+"b.tar.gz"))
+	}
+	// ...unless --sha256 pins the bytes: then every layout is fine.
+	o := signed(m.URL())
+	o.SHA256 = sum(bundle)
+	a = mustFetch(t, o)
+	if a.Layout != "tarball" || a.IndexSigned {
+		t.Errorf("artifact = %+v", a)
+	}
+
+	// A pinned digest that disagrees with the signed index: integrity.
+	files["pkgs/slurm/index.json"] = idx
+	files["pkgs/slurm/index.json.minisig"] = []byte("good sig")
+	o = signed(m.URL())
+	o.SHA256 = sum([]byte("other"))
+	_, err = Fetch(context.Background(), o)
+	wantClass(t, err, failure.Integrity)
+
+	// An expired signed index is refused.
+	expired := []byte(strings.Replace(string(idx), "2099-05-22", "2001-05-22", 1))
+	files["pkgs/slurm/index.json"] = expired
+	_, err = Fetch(context.Background(), Options{Mirrors: []string{m.URL()}, Version: "22.05.8", Arch: "x86_64",
+		TempDir: t.TempDir(), Log: testLog(t), RequireSignedIndex: true, IndexVerifier: func(_, _ []byte) error { return nil }})
+	wantClass(t, err, failure.Integrity)
+
+	// No verifier: a bug in the caller.
+	_, err = Fetch(context.Background(), Options{Mirrors: []string{m.URL()}, Arch: "x86_64", RequireSignedIndex: true})
+	if failure.ClassOf(err) != failure.Internal {
+		t.Errorf("no verifier: %v", err)
+	}
+}
