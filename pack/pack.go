@@ -8,13 +8,20 @@
 //     0:0 with no names, a fixed mtime, no gzip name or time.
 //   - A payload the installer would reject (no bin/sinfo, a link leaving the
 //     payload, a device file, ...) is refused here, before publishing.
+//   - Before anything is published the tarball is extracted with the
+//     installer's own extractor ([install.ExtractArchive]): what it rejects
+//     (a symlink chain leaving the payload, say) is refused here too.
 //   - Files in the output directory are replaced atomically (temp + rename).
+//   - With a [trust.Signer], index.json.minisig is written right after
+//     index.json and signs exactly its bytes; without one a stale signature
+//     is removed, so a mirror never pairs an index with another's signature.
 package pack
 
 import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -28,10 +35,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/trust"
 )
 
 // Options for [Pack].
@@ -43,6 +53,7 @@ type Options struct {
 	Latest  bool          // also point the latest names and index latest at this bundle
 	Expires time.Duration // index validity (default 30 days)
 	Now     time.Time     // creation time (default now); tarball mtimes are fixed regardless
+	Signer  *trust.Signer // signs index.json into index.json.minisig; nil = unsigned
 }
 
 // Result says what was written.
@@ -51,6 +62,9 @@ type Result struct {
 	SHA256  string
 	Size    int64
 	Index   string // path of index.json
+	Sig     string // path of index.json.minisig, "" when unsigned
+	Serial  int64  // the index's new serial
+	Expires time.Time
 	Files   int
 }
 
@@ -81,6 +95,9 @@ func Pack(o Options) (*Result, error) {
 	}
 	data, err := files.tarball(o.Version)
 	if err != nil {
+		return nil, err
+	}
+	if err := selfCheck(data, o.From); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(data)
@@ -121,11 +138,54 @@ func Pack(o Options) (*Result, error) {
 		return nil, err
 	}
 	idxPath := filepath.Join(o.Out, "pkgs", "slurm", "index.json")
-	if err := updateIndex(idxPath, fetch.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
-		SHA256: hexsum, Size: int64(len(data))}, o); err != nil {
+	idx, err := updateIndex(idxPath, fetch.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
+		SHA256: hexsum, Size: int64(len(data))}, o)
+	if err != nil {
 		return nil, err
 	}
-	return &Result{Tarball: filepath.Join(apk, name), SHA256: hexsum, Size: int64(len(data)), Index: idxPath, Files: len(files)}, nil
+	r := &Result{Tarball: filepath.Join(apk, name), SHA256: hexsum, Size: int64(len(data)), Index: idxPath,
+		Serial: idx.Serial, Expires: idx.Expires, Files: len(files)}
+	sigPath := idxPath + trust.SignatureSuffix
+	if o.Signer == nil {
+		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, failure.New(failure.FileSystem, "remove stale %s: %w", sigPath, err)
+		}
+		return r, nil
+	}
+	raw, err := os.ReadFile(idxPath)
+	if err != nil {
+		return nil, failure.Wrap(failure.FileSystem, err)
+	}
+	if err := writeAtomic(sigPath, o.Signer.Sign(raw, "index.json", o.Now.Unix())); err != nil {
+		return nil, err
+	}
+	r.Sig = sigPath
+	return r, nil
+}
+
+// selfCheck extracts the tarball with the installer's extractor, so a
+// payload the installer would reject is never published.
+func selfCheck(data []byte, from string) error {
+	tmp, err := os.MkdirTemp("", "slurm-pack-check-")
+	if err != nil {
+		return failure.Wrap(failure.FileSystem, err)
+	}
+	defer os.RemoveAll(tmp)
+	tgz := filepath.Join(tmp, "bundle.tar.gz")
+	if err := os.WriteFile(tgz, data, 0o600); err != nil {
+		return failure.Wrap(failure.FileSystem, err)
+	}
+	dir := filepath.Join(tmp, "x")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return failure.Wrap(failure.FileSystem, err)
+	}
+	if _, err := install.ExtractArchive(context.Background(), tgz, dir, install.Limits{}, zerolog.Nop()); err != nil {
+		if failure.ClassOf(err) == failure.FileSystem {
+			return err
+		}
+		return failure.New(failure.Usage, "refusing to pack %s: the installer would reject the bundle: %w", from, err)
+	}
+	return nil
 }
 
 type file struct {
@@ -328,12 +388,12 @@ func mergeSHA256SUMS(p string, add map[string]string) error {
 	return writeAtomic(p, []byte(b.String()))
 }
 
-func updateIndex(p string, b fetch.Bundle, o Options) error {
+func updateIndex(p string, b fetch.Bundle, o Options) (*fetch.Index, error) {
 	idx := &fetch.Index{Schema: fetch.IndexSchema, Latest: map[string]string{}}
 	if data, err := os.ReadFile(p); err == nil {
 		old, err := fetch.ParseIndex(data)
 		if err != nil {
-			return failure.New(failure.Usage, "existing %s is not a valid index: %w", p, err).
+			return nil, failure.New(failure.Usage, "existing %s is not a valid index: %w", p, err).
 				WithHint("move it away to start a new index")
 		}
 		idx = old
@@ -362,13 +422,13 @@ func updateIndex(p string, b fetch.Bundle, o Options) error {
 	idx.Expires = idx.Created.Add(o.Expires)
 	data, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {
-		return failure.Wrap(failure.Internal, err)
+		return nil, failure.Wrap(failure.Internal, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return failure.Wrap(failure.FileSystem, err)
+		return nil, failure.Wrap(failure.FileSystem, err)
 	}
 	if _, err := fetch.ParseIndex(data); err != nil {
-		return failure.New(failure.Internal, "pack wrote an index it cannot read back: %w", err)
+		return nil, failure.New(failure.Internal, "pack wrote an index it cannot read back: %w", err)
 	}
-	return writeAtomic(p, append(data, '\n'))
+	return idx, writeAtomic(p, append(data, '\n'))
 }

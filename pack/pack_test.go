@@ -5,6 +5,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/trust"
 )
 
 func payload(t *testing.T) string {
@@ -103,7 +106,22 @@ func TestPackRefuses(t *testing.T) {
 	abs := payload(t)
 	os.Symlink("/etc/passwd", filepath.Join(abs, "lib/evil"))
 	wrongVersion := payload(t)
+	// Each link is local on its own; together they leave the archive
+	// (a/up is the payload root, so six .. climb past usr/local/slurm).
+	chain := payload(t)
+	os.Symlink("lib/slurm", filepath.Join(chain, "a"))
+	os.Symlink("../..", filepath.Join(chain, "lib/slurm/up"))
+	os.Symlink("a/up/a/up/a/up/../../../../../../etc", filepath.Join(chain, "e"))
+	fifo := payload(t)
+	if err := syscall.Mkfifo(filepath.Join(fifo, "lib/pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notExec := payload(t)
+	os.Chmod(filepath.Join(notExec, "bin/sinfo"), 0o644)
 	for name, o := range map[string]Options{
+		"symlink chain":   {From: chain, Version: "22.05.8", Arch: "x86_64"},
+		"fifo":            {From: fifo, Version: "22.05.8", Arch: "x86_64"},
+		"sinfo not exec":  {From: notExec, Version: "22.05.8", Arch: "x86_64"},
 		"no sinfo":        {From: noSinfo, Version: "1", Arch: "x86_64"},
 		"escaping link":   {From: escape, Version: "22.05.8", Arch: "x86_64"},
 		"absolute link":   {From: abs, Version: "22.05.8", Arch: "x86_64"},
@@ -123,3 +141,44 @@ func TestPackRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestPackSigns(t *testing.T) {
+	src, out := payload(t), t.TempDir()
+	key := "untrusted comment: test key\n" + testSecretKey + "\n"
+	signer, err := trust.ParseSigner([]byte(key), "", "test.key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	r, err := Pack(Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out, Latest: true, Signer: signer,
+		Now: now, Expires: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sig != r.Index+".minisig" || r.Serial != 1 || !r.Expires.Equal(now.Add(48*time.Hour)) {
+		t.Fatalf("result %+v", r)
+	}
+	idx, _ := os.ReadFile(r.Index)
+	sig, _ := os.ReadFile(r.Sig)
+	v, err := signer.PublicKey().Verify(idx, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(v.TrustedComment, "file:index.json") || !v.Prehashed {
+		t.Fatalf("signature %+v", v)
+	}
+	ix, _ := fetch.ParseIndex(idx)
+	if !ix.Created.Equal(now) || !ix.Expires.Equal(now.Add(48*time.Hour)) {
+		t.Fatalf("index times %v %v", ix.Created, ix.Expires)
+	}
+	// Re-packing unsigned removes the signature rather than leave one for another index.
+	if _, err := Pack(Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out, Latest: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(r.Sig); err == nil {
+		t.Fatal("stale index.json.minisig left behind")
+	}
+}
+
+// testSecretKey is an unencrypted minisign secret key for tests only.
+const testSecretKey = "RWQAAEIyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA9elgFpq1yUiWchhNPvmLt54BE8QpZhtOTKfv9dyON+DYTx2iyS8RLtnk5UNup8UGzW0u/cK7gOOpC3pt/TudIn6mrGQELO7lAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="

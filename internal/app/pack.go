@@ -8,20 +8,22 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/pack"
+	"slurm-installer/trust"
 )
 
 func packCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pack",
 		Usage:     "publisher side: build a bundle, its checksums and index.json in the AppHub layout",
-		UsageText: "slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR",
+		UsageText: "slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR [--sign-key minisign.key]",
 		Flags: append(globalFlags(),
 			&cli.StringFlag{Name: "from", Usage: "payload directory holding bin/sinfo, lib/, VERSION", EnvVars: env("pack-from")},
 			&cli.StringFlag{Name: "slurm-version", Usage: "the bundle's SLURM version", EnvVars: env("slurm-version")},
 			&cli.StringFlag{Name: "arch", Usage: "x86_64|amd64|aarch64|arm64", EnvVars: env("arch")},
 			&cli.StringFlag{Name: "out", Usage: "AppHub document root (pkgs/ is written inside)", EnvVars: env("out")},
 			&cli.BoolFlag{Name: "latest", Value: true, Usage: "also make this the latest bundle for its arch", EnvVars: env("latest")},
-			&cli.DurationFlag{Name: "expires", Value: 30 * 24 * time.Hour, Usage: "how long the index stays valid", EnvVars: env("expires")},
+			&cli.DurationFlag{Name: "expires", Value: 30 * 24 * time.Hour, Usage: "how long the index stays valid (installers with a pinned key refuse it after that)", EnvVars: env("expires")},
+			&cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + trust.PasswordEnv + ")", EnvVars: env("sign-key")},
 		),
 		Before: setup,
 		Action: func(c *cli.Context) error {
@@ -33,13 +35,30 @@ func packCommand() *cli.Command {
 					return failure.New(failure.Usage, "pack needs --%s", f).WithHint("slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR")
 				}
 			}
+			if c.Duration("expires") <= 0 {
+				return failure.New(failure.Usage, "--expires must be positive")
+			}
+			var signer *trust.Signer
+			if k := c.String("sign-key"); k != "" {
+				s, err := trust.LoadSigner(k)
+				if err != nil {
+					return err
+				}
+				signer = s
+			}
 			r, err := pack.Pack(pack.Options{From: c.String("from"), Version: c.String("slurm-version"), Arch: c.String("arch"),
-				Out: c.String("out"), Latest: c.Bool("latest"), Expires: c.Duration("expires")})
+				Out: c.String("out"), Latest: c.Bool("latest"), Expires: c.Duration("expires"), Signer: signer})
 			if err != nil {
 				return err
 			}
 			st.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Int("files", r.Files).
-				Str("index", r.Index).Msg("bundle packed")
+				Str("index", r.Index).Int64("serial", r.Serial).Str("expires", r.Expires.Format(time.RFC3339)).Msg("bundle packed")
+			if signer != nil {
+				st.log.Info().Str("signature", r.Sig).Str("key_id", signer.ID()).Str("pubkey", signer.PublicKey().String()).
+					Msg("index signed; pin the key with --pubkey on the installers")
+			} else {
+				st.log.Warn().Msg("index is unsigned: installers with --pubkey will refuse this mirror (pass --sign-key)")
+			}
 			fmt.Fprintln(st.stdout, r.Tarball)
 			return nil
 		},
