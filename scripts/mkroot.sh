@@ -3,7 +3,8 @@
 #
 # Usage: scripts/mkroot.sh glibc|musl|distroless DEST [BUILDDIR]
 #        scripts/mkroot.sh gcompat DEST [BUILDDIR]     (adds glibc to an existing musl root)
-#   BUILDDIR defaults to <repo>/build/e2e; templates are cached in BUILDDIR/roots/<kind>-x86_64,
+#        scripts/mkroot.sh glibc-arm64 DEST [BUILDDIR] (or ARCH=arm64 ... glibc: an aarch64 root)
+#   BUILDDIR defaults to <repo>/build/e2e; templates are cached in BUILDDIR/roots/<kind>-<arch>,
 #   .debs in BUILDDIR/debs. DEST must not exist or be empty (except for gcompat); each call gives a
 #   fresh copy (cp -a) of the cached template, so it is fast.
 #
@@ -26,18 +27,28 @@
 #            /etc/ld.so.conf.d/x86_64-linux-gnu.conf and an ld.so.cache. A glibc program runs once
 #            its own library dirs are in /etc/ld.so.conf.d/*.conf and ldconfig has run (the glibc
 #            loader never reads /etc/ld-musl-*.path).
+# glibc-arm64 the glibc root for aarch64, from arm64 libc6, libc-bin and busybox-static: same layout
+#            but the loader is /lib/ld-linux-aarch64.so.1 -> aarch64-linux-gnu/ld-linux-aarch64.so.1
+#            (relative, as Debian's arm64 libc6 ships it). On a host that cannot run aarch64 code
+#            nothing is run in it: no ld.so.cache (the host's ldconfig skips aarch64 libraries), and
+#            the checks read ELF headers instead (/bin/sh and the loader are aarch64).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
 
-usage() { echo "usage: $0 glibc|musl|distroless|gcompat DEST [BUILDDIR]" >&2; exit 2; }
+usage() { echo "usage: $0 glibc|musl|distroless|gcompat|glibc-arm64 DEST [BUILDDIR]" >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 KIND=$1 DEST=$2 BUILD=${3:-$E2E_BUILD_DEFAULT}
-case $KIND in glibc|musl|distroless|gcompat) ;; *) usage ;; esac
+case $KIND in glibc|musl|distroless|gcompat) ;; glibc-arm64) KIND=glibc ARCH=arm64 ;; *) usage ;; esac
 DA=$(debarch "${ARCH:-amd64}")
-[[ $DA == amd64 ]] || die "only amd64 roots are supported (ARCH=$DA)"
-UA=x86_64 TRIP=x86_64-linux-gnu
+[[ $DA == amd64 || $KIND == glibc ]] || die "only glibc roots are made for $DA (ARCH=${ARCH:-})"
+UA=$(unamearch "$DA") TRIP=$(triplet "$DA")
+HOSTDA=$(dpkg --print-architecture)
+# CANRUN: this host runs the root's programs (no binfmt emulation is assumed)
+CANRUN=false; [[ $DA == "$HOSTDA" ]] && CANRUN=true
+mkdir -p "$BUILD"
+BUILD=$(cd "$BUILD" && pwd)   # deb_fetch cds; a relative BUILDDIR would break it
 DEBS=$BUILD/debs
 mkdir -p "$BUILD/roots"
 KEY=$(cat "$E2E_SCRIPTS/mkroot.sh" "$E2E_SCRIPTS/lib.sh" | sha256sum | cut -c1-16)
@@ -102,8 +113,11 @@ busybox_into() {
   bb=$(deb_unpacked "$DEBS" "busybox-static:$DA")
   mkdir -p "$root$bindir"
   cp "$bb/bin/busybox" "$root$bindir/busybox"
+  # the applet list comes from the host's busybox of the same package when the root's cannot run
+  local lister=$bb/bin/busybox
+  $CANRUN || lister=$(deb_unpacked "$DEBS" "busybox-static:$HOSTDA")/bin/busybox
   declare -A where=()
-  while IFS= read -r path; do where[$(basename "$path")]=$path; done < <("$bb/bin/busybox" --list-full)
+  while IFS= read -r path; do where[$(basename "$path")]=$path; done < <("$lister" --list-full)
   for a in $BUSYBOX_APPLETS; do
     if [[ $mode == alpine ]]; then
       path=/${where[$a]:-bin/$a}
@@ -175,8 +189,23 @@ if [ -d /etc/profile.d ]; then
 fi
 EOF
   [[ -f $r/etc/ld.so.conf ]] || die "libc-bin did not provide /etc/ld.so.conf"
-  [[ -L $r/usr/lib64/ld-linux-x86-64.so.2 ]] || die "libc6 did not provide /lib64/ld-linux-x86-64.so.2"
-  [[ $(readlink "$r/usr/lib64/ld-linux-x86-64.so.2") == /* ]] || die "/lib64/ld-linux-x86-64.so.2 is not absolute"
+  if [[ $DA == arm64 ]]; then
+    [[ -L $r/usr/lib/ld-linux-aarch64.so.1 ]] || die "libc6 did not provide /lib/ld-linux-aarch64.so.1"
+    [[ -f $r/usr/lib/$TRIP/ld-linux-aarch64.so.1 ]] || die "libc6 did not provide /lib/$TRIP/ld-linux-aarch64.so.1"
+  else
+    [[ -L $r/usr/lib64/ld-linux-x86-64.so.2 ]] || die "libc6 did not provide /lib64/ld-linux-x86-64.so.2"
+    [[ $(readlink "$r/usr/lib64/ld-linux-x86-64.so.2") == /* ]] || die "/lib64/ld-linux-x86-64.so.2 is not absolute"
+  fi
+  if ! $CANRUN; then
+    # nothing of an aarch64 root runs here: check the ELF headers instead
+    local f
+    for f in usr/bin/busybox "usr/lib/$TRIP/ld-linux-aarch64.so.1" "usr/lib/$TRIP/libc.so.6"; do
+      LC_ALL=C readelf -h "$r/$f" | grep -q 'Machine:.*AArch64' || die "$UA root: $f is not an AArch64 ELF file"
+    done
+    [[ $(readlink "$r/usr/bin/sh") == busybox ]] || die "$UA root: /bin/sh is not busybox"
+    log "$UA root: this $(unamearch "$HOSTDA") host cannot run it; checked ELF headers only, no ld.so.cache"
+    return 0
+  fi
   chroot "$r" /sbin/ldconfig
   [[ "$(chroot "$r" /bin/sh -c 'echo ok')" == ok ]] || die "glibc root: /bin/sh does not run"
   # a dynamically linked glibc program must run (getent from libc-bin)
