@@ -112,7 +112,7 @@ func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
 		if arch == "" {
 			arch = info.Machine.String()
 		}
-		return nil, &cannotExecError{fmt.Sprintf("host %s cannot run %s binaries; checked ELF only", platform.Host(), arch)}
+		return nil, &cannotExecError{fmt.Sprintf("not executed: this %s host cannot run %s binaries", platform.Host(), arch)}
 	}
 	if t.chroot && geteuid() != 0 {
 		return nil, &cannotExecError{fmt.Sprintf("running %s inside %s needs chroot, which needs root privileges; checked files only", t.cmd, in.RootDir)}

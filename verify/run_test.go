@@ -232,7 +232,7 @@ func TestRunVersionCannotExec(t *testing.T) {
 	t.Run("foreign arch", func(t *testing.T) {
 		root := runRoot(t, goBin(t, platform.GoArch(other), fakeSinfo), false)
 		_, err := RunVersion(context.Background(), RunInput{RootDir: root, Chroot: true})
-		if !errors.Is(err, ErrCannotExec) || err.Error() != "host "+host+" cannot run "+other+" binaries; checked ELF only" {
+		if !errors.Is(err, ErrCannotExec) || err.Error() != "not executed: this "+host+" host cannot run "+other+" binaries" {
 			t.Fatalf("RunVersion = %v, want ErrCannotExec", err)
 		}
 		noScratch(t, root, true)
