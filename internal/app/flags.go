@@ -45,6 +45,7 @@ func fetchFlags() []cli.Flag {
 		&cli.IntFlag{Name: "retries", Value: 2, Usage: "extra attempts per mirror on retryable failures (connection errors, 5xx, 429)", EnvVars: env("retries"), Category: catNetwork},
 		&cli.Int64Flag{Name: "max-size", Value: 2 << 30, Usage: "cap on the download and on the unpacked bundle, in bytes", EnvVars: env("max-size"), Category: catPolicy},
 		&cli.IntFlag{Name: "max-entries", Value: 20000, Usage: "cap on the number of entries in the bundle", EnvVars: env("max-entries"), Category: catPolicy},
+		&cli.StringFlag{Name: "pubkey", Usage: "minisign public key (RW... or a minisign.pub file): the bundle must come from an index.json signed by it (default: the key built in, if any)", EnvVars: env("pubkey"), Category: catSource},
 	}
 }
 
@@ -55,6 +56,8 @@ func installFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "force", Usage: "reinstall even if this version is installed and intact", EnvVars: env("force"), Category: catPolicy},
 		&cli.BoolFlag{Name: "dry-run", Usage: "detect the target and print what would be done; change nothing", EnvVars: env("dry-run"), Category: catPolicy},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout", EnvVars: env("json"), Category: catOutput},
+		&cli.BoolFlag{Name: "allow-downgrade", Usage: "with a pinned key, allow replacing the installed version with an older one", EnvVars: env("allow-downgrade"), Category: catPolicy},
+		&cli.StringFlag{Name: "min-version", Usage: "refuse a bundle older than this version (e.g. 23.02.1)", EnvVars: env("min-version"), Category: catPolicy},
 	)
 }
 

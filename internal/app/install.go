@@ -70,14 +70,15 @@ type installConfig struct {
 	prefix    string
 	binDir    string
 	requested string
+	policy    *policy
 }
 
-func parseInstallConfig(c *cli.Context, needSource bool) (*installConfig, error) {
+func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, err error) {
 	if c.NArg() > 0 {
 		return nil, failure.New(failure.Usage, "unexpected argument %q", c.Args().First()).
 			WithHint("commands are install, fetch, verify, status, uninstall, version; see --help")
 	}
-	cfg := &installConfig{
+	cfg = &installConfig{
 		mirrors:  list(c, "mirrors"),
 		version:  strings.TrimSpace(str(c, "slurm-version")),
 		sha:      strings.ToLower(strings.TrimSpace(str(c, "sha256"))),
@@ -119,6 +120,9 @@ func parseInstallConfig(c *cli.Context, needSource bool) (*installConfig, error)
 	}
 	if cfg.retries < 0 {
 		return nil, failure.New(failure.Usage, "--retries must not be negative")
+	}
+	if cfg.policy, err = parsePolicy(c); err != nil {
+		return nil, err
 	}
 	if needSource && cfg.from == "" && len(cfg.mirrors) == 0 {
 		return nil, failure.New(failure.Usage, "no mirrors given").
@@ -224,7 +228,8 @@ func fallback(cfg *installConfig, t *target, in *install.Installer, prev *instal
 	}
 	ev.Msg("install failed: " + err.Error())
 	r := &install.Receipt{Reason: err.Error(), FailureClass: class.String(), Requested: cfg.requested,
-		Arch: t.Arch, Libc: t.Libc, Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, InstallerVersion: Version}
+		Arch: t.Arch, Libc: t.Libc, Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, InstallerVersion: Version,
+		IndexSerial: lastSerial(prev)}
 	if derr := in.RecordDemo(r); derr != nil {
 		log.Error().Err(derr).Msg("could not record demo mode either")
 		return err
@@ -265,6 +270,14 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	if art.Cleanup != nil {
 		defer art.Cleanup()
 	}
+	if err := cfg.policy.checkArtifact(art, prev); err != nil {
+		return nil, err
+	}
+	if cfg.version != "latest" || art.Version != "" {
+		if err := cfg.policy.checkVersion(firstOf(art.Version, cfg.version), prev); err != nil {
+			return nil, err
+		}
+	}
 	staged, err := in.Stage(ctx, install.Source{Path: art.Path, Tree: art.Tree})
 	if err != nil {
 		return nil, err
@@ -277,6 +290,10 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	}
 	if version == "" {
 		version = cfg.version
+	}
+	if err := cfg.policy.checkVersion(version, prev); err != nil {
+		staged.Discard()
+		return nil, err
 	}
 	log.Info().Str("version", version).Int("files", len(staged.Files)).Strs("commands", staged.Commands).
 		Str("took", staged.Took.Round(time.Millisecond).String()).Msg("bundle extracted and checked")
@@ -313,7 +330,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
 		Source: art.URL, Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
 		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
-		InstallerVersion: Version}
+		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev))}
 	if err := in.WriteReceipt(rc); err != nil {
 		if rerr := commit.Rollback(); rerr != nil {
 			log.Error().Err(rerr).Msg("rollback incomplete")
@@ -327,6 +344,9 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 // obtain returns the verified artifact: a local --from file, or a download.
 func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log zerolog.Logger) (*fetch.Artifact, error) {
 	if cfg.from != "" {
+		if err := cfg.policy.checkLocal(cfg); err != nil {
+			return nil, err
+		}
 		return fromFile(cfg, log)
 	}
 	c := &cache{dir: cfg.cacheDir, log: log}
@@ -336,10 +356,14 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 			return art, nil
 		}
 	}
-	art, err := fetch.Fetch(ctx, fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
-		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log})
+	fo := fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
+		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log}
+	cfg.policy.fetchOptions(&fo, log)
+	art, err := fetch.Fetch(ctx, fo)
 	if err != nil {
-		if failure.ClassOf(err) == failure.Download && cfg.sha == "" {
+		// With a key pinned a cached bundle is used only when --sha256 names it (above): the
+		// cache does not remember whether a signed index vouched for it.
+		if failure.ClassOf(err) == failure.Download && cfg.sha == "" && fo.IndexVerifier == nil {
 			if cached := c.lookup("", t.Arch, cfg.version); cached != nil {
 				log.Warn().Err(err).Str("file", cached.Path).Msg("no mirror answered; using the bundle cached for this version (its checksum was verified when it was downloaded)")
 				return cached, nil
