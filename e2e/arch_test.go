@@ -1,0 +1,562 @@
+//go:build e2e
+
+package e2e
+
+// Issue 7 on real ELF files: the real Debian SLURM client bundles of both
+// arches (scripts/build-bundle.sh, ARCH=arm64 for aarch64) against real roots
+// (scripts/mkroot.sh, glibc-arm64 for aarch64). Nothing here needs nginx: the
+// mirrors are file:// URLs. The helpers are prefixed xa so that they do not
+// collide with the suite harness; these tests build what they need themselves.
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/rootfs"
+	"slurm-installer/verify"
+)
+
+// xa is what every test of this file shares: paths, the installer binary
+// and the bundles, each made once.
+var xa struct {
+	once   sync.Once
+	err    error
+	repo   string // repository top
+	build  string // $E2E_BUILD
+	bin    string // $SLURM_INSTALLER, or built here
+	mu     sync.Mutex
+	bundle map[string]map[string]string // debian arch -> bundle-<arch>.env
+}
+
+func xaSetup(t *testing.T) {
+	t.Helper()
+	xa.once.Do(func() {
+		if os.Geteuid() != 0 {
+			xa.err = errors.New("these tests must run as root (mkroot.sh uses chroot and mknod)")
+			return
+		}
+		wd, err := os.Getwd()
+		if err != nil {
+			xa.err = err
+			return
+		}
+		xa.repo = filepath.Dir(wd) // go test runs in <repo>/e2e
+		xa.build = os.Getenv("E2E_BUILD")
+		if xa.build == "" {
+			xa.build = filepath.Join(xa.repo, "build", "e2e")
+		}
+		if xa.build, xa.err = filepath.Abs(xa.build); xa.err != nil {
+			return
+		}
+		xa.bundle = map[string]map[string]string{}
+		if b := os.Getenv("SLURM_INSTALLER"); b != "" {
+			xa.bin, xa.err = filepath.Abs(b)
+			return
+		}
+		// no binary given: build one (the test binary's TempDir would not outlive a test)
+		xa.bin = filepath.Join(xa.build, "arch-test-bin", "slurm-installer")
+		cmd := exec.Command("go", "build", "-o", xa.bin, ".")
+		cmd.Dir, cmd.Env = xa.repo, append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			xa.err = fmt.Errorf("go build -o %s: %v\n%s", xa.bin, err, out)
+		}
+	})
+	if xa.err != nil {
+		t.Fatal(xa.err)
+	}
+}
+
+// xaScript runs scripts/NAME with ARCH=debArch and returns its stdout.
+func xaScript(t *testing.T, debArch, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(xa.repo, "scripts", name)}, args...)...)
+	cmd.Env = append(xaEnv(), "ARCH="+debArch)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ARCH=%s scripts/%s %s: %v\n%s", debArch, name, strings.Join(args, " "), err, errb.String())
+	}
+	return out.String()
+}
+
+// xaEnv is the environment without anything that steers the installer.
+func xaEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLURM_") && !strings.HasPrefix(kv, "ARCH=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// xaBundle builds (or finds up to date) the real bundle for debArch and
+// returns its facts (bundle-<arch>.env).
+func xaBundle(t *testing.T, debArch string) map[string]string {
+	t.Helper()
+	xaSetup(t)
+	xa.mu.Lock()
+	defer xa.mu.Unlock()
+	if b := xa.bundle[debArch]; b != nil {
+		return b
+	}
+	dir := filepath.Join(xa.build, "bundle")
+	start := time.Now()
+	xaScript(t, debArch, "build-bundle.sh", dir)
+	t.Logf("bundle %s ready in %s", debArch, time.Since(start).Round(time.Millisecond))
+	ua := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[debArch]
+	b, err := os.ReadFile(filepath.Join(dir, "bundle-"+ua+".env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[k] = strings.Trim(v, `"`)
+		}
+	}
+	for _, k := range []string{"BUNDLE_PAYLOAD", "BUNDLE_TARBALL", "BUNDLE_APPHUB", "BUNDLE_VERSION"} {
+		if m[k] == "" {
+			t.Fatalf("bundle-%s.env has no %s", ua, k)
+		}
+	}
+	xa.bundle[debArch] = m
+	return m
+}
+
+// xaRoot is a fresh root in t.TempDir(): glibc, glibc-arm64, musl,
+// distroless, or gcompat (a musl root with glibc added).
+func xaRoot(t *testing.T, kind string) string {
+	t.Helper()
+	xaSetup(t)
+	r := filepath.Join(t.TempDir(), kind)
+	if kind == "gcompat" {
+		xaScript(t, "amd64", "mkroot.sh", "musl", r, xa.build)
+	}
+	xaScript(t, "amd64", "mkroot.sh", kind, r, xa.build)
+	return r
+}
+
+type xaResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// xaRun runs the installer (plain-text logs on stderr) and logs its output.
+func xaRun(t *testing.T, args ...string) xaResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, xa.bin, args...)
+	cmd.Env = xaEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := xaResult{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("slurm-installer %s: %v", strings.Join(args, " "), err)
+	}
+	t.Logf("$ slurm-installer %s   # exit %d, %s\n%s%s", strings.Join(args, " "), r.code,
+		time.Since(start).Round(time.Millisecond), r.stdout, r.stderr)
+	return r
+}
+
+func xaWantExit(t *testing.T, what string, r xaResult, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, r.code, code, r.stdout, r.stderr)
+	}
+}
+
+func xaContains(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Errorf("%s does not say %q:\n%s", what, sub, s)
+		}
+	}
+}
+
+func xaAbsent(t *testing.T, root string, rels ...string) {
+	t.Helper()
+	for _, rel := range rels {
+		if _, err := os.Lstat(filepath.Join(root, rel)); err == nil {
+			t.Errorf("%s exists in the root; nothing should have been committed", rel)
+		}
+	}
+}
+
+// xaReceipt reads the fields of the receipt these tests check.
+func xaReceipt(t *testing.T, root string) (r struct {
+	Mode, Arch, Libc, Version, Verified, Reason string
+}) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "var/lib/slurm-installer/receipt.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("receipt: %v\n%s", err, b)
+	}
+	return r
+}
+
+type xaCheck struct {
+	Name    string `json:"name"`
+	OK      bool   `json:"ok"`
+	Skipped bool   `json:"skipped"`
+	Detail  string `json:"detail"`
+}
+
+func xaVerifyJSON(t *testing.T, root string, wantCode int) map[string]xaCheck {
+	t.Helper()
+	r := xaRun(t, "verify", "--json", "--root", root)
+	xaWantExit(t, "verify --json", r, wantCode)
+	var v struct {
+		OK     bool      `json:"ok"`
+		Checks []xaCheck `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("verify --json: %v\n%s", err, r.stdout)
+	}
+	m := map[string]xaCheck{}
+	for _, c := range v.Checks {
+		m[c.Name] = c
+	}
+	return m
+}
+
+func xaELFMachine(t *testing.T, p string) elf.Machine {
+	t.Helper()
+	f, err := elf.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return f.Machine
+}
+
+func xaNeedAmd64Host(t *testing.T) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the cross-arch cases are written for an x86_64 host (this is %s)", runtime.GOARCH)
+	}
+}
+
+// Issue 7.3: an aarch64 bundle into an aarch64 root on this x86_64 host
+// installs with ELF checks only, and verify says so without claiming more.
+func TestArchCrossInstallArm64(t *testing.T) {
+	xaNeedAmd64Host(t)
+	b := xaBundle(t, "arm64")
+	root := xaRoot(t, "glibc-arm64")
+	if _, err := os.Lstat(filepath.Join(root, "etc/ld.so.cache")); err == nil {
+		t.Fatal("the arm64 root template has an ld.so.cache; nothing could have built one here")
+	}
+
+	r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
+	xaWantExit(t, "install", r, 0)
+	xaContains(t, "install log", r.stderr,
+		`arch=aarch64 arch_from="/bin/sh -> /usr/bin/busybox is an ELF aarch64 executable"`,
+		"slurm-client-latest-aarch64-alpine.tar.gz",
+		"preflight passed",
+		"ldconfig not run: the target is aarch64 and this host is x86_64",
+		"not executed: this x86_64 host cannot run aarch64 binaries")
+	if strings.Contains(r.stderr, "sinfo --version ran") {
+		t.Error("install claims sinfo ran in an aarch64 root on an x86_64 host")
+	}
+
+	rc := xaReceipt(t, root)
+	if rc.Mode != "real" || rc.Arch != "aarch64" || rc.Libc != "glibc" || rc.Version != b["BUNDLE_VERSION"] {
+		t.Errorf("receipt mode/arch/libc/version = %s/%s/%s/%s, want real/aarch64/glibc/%s", rc.Mode, rc.Arch, rc.Libc, rc.Version, b["BUNDLE_VERSION"])
+	}
+	if want := "files and ELF checks only (not executed: this x86_64 host cannot run aarch64 binaries)"; rc.Verified != want {
+		t.Errorf("receipt verified = %q, want %q", rc.Verified, want)
+	}
+	if m := xaELFMachine(t, filepath.Join(root, "usr/local/slurm/bin/sinfo")); m != elf.EM_AARCH64 {
+		t.Errorf("installed sinfo is %v, want EM_AARCH64", m)
+	}
+	if l, err := os.Readlink(filepath.Join(root, "usr/local/bin/sinfo")); err != nil || filepath.Join("/usr/local/bin", l) != "/usr/local/slurm/bin/sinfo" {
+		t.Errorf("/usr/local/bin/sinfo -> %q (%v), want a link to /usr/local/slurm/bin/sinfo", l, err)
+	}
+	if conf, err := os.ReadFile(filepath.Join(root, "etc/ld.so.conf.d/slurm.conf")); err != nil || !strings.Contains(string(conf), "/usr/local/slurm/lib") {
+		t.Errorf("etc/ld.so.conf.d/slurm.conf = %q (%v), want /usr/local/slurm/lib in it", conf, err)
+	}
+	xaAbsent(t, root, "etc/ld.so.cache") // ldconfig was not run (the host's would skip aarch64 libraries)
+
+	v := xaRun(t, "verify", "--root", root)
+	xaWantExit(t, "verify", v, 0)
+	if !regexp.MustCompile(`(?m)^SKIP  run +not executed: this x86_64 host cannot run aarch64 binaries$`).MatchString(v.stdout) {
+		t.Errorf("verify has no SKIP run line saying why the binaries were not executed:\n%s", v.stdout)
+	}
+	xaContains(t, "verify", v.stdout, "PASS  arch", "ELF files are aarch64", "PASS  loader           present: /lib/ld-linux-aarch64.so.1")
+	if regexp.MustCompile(`(?m)^PASS  run`).MatchString(v.stdout) || strings.Contains(v.stdout, "printed") {
+		t.Errorf("verify claims more than ELF checks:\n%s", v.stdout)
+	}
+	c := xaVerifyJSON(t, root, 0)
+	if run := c["run"]; !run.OK || !run.Skipped || !strings.Contains(run.Detail, "cannot run aarch64") {
+		t.Errorf("verify --json run = %+v, want ok, skipped, with the reason", run)
+	}
+}
+
+// Issue 7.3: a bundle for the wrong arch is refused with both arches named,
+// and nothing is committed.
+func TestArchWrongBundleRefused(t *testing.T) {
+	xaNeedAmd64Host(t)
+	b := xaBundle(t, "arm64")
+	tgz := b["BUNDLE_TARBALL"]
+	const both = "bundle is aarch64 but the target root is x86_64"
+
+	t.Run("direct URL, --fallback fail", func(t *testing.T) {
+		root := xaRoot(t, "glibc")
+		r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+tgz, "--fallback", "fail")
+		xaWantExit(t, "install", r, int(failure.Verify))
+		xaContains(t, "install log", r.stderr, both, "exit=8", "install the x86_64 bundle (--arch x86_64)")
+		xaAbsent(t, root, "usr/local/slurm", "usr/local/bin/sinfo", "var/lib/slurm-installer/receipt.json", "etc/ld.so.conf.d/slurm.conf")
+	})
+	t.Run("--from, default policy", func(t *testing.T) {
+		root := xaRoot(t, "glibc")
+		r := xaRun(t, "install", "--root", root, "--from", tgz)
+		xaWantExit(t, "install", r, 0)
+		xaContains(t, "install log", r.stderr, both, "would_exit=8", "DEMO MODE recorded")
+		xaAbsent(t, root, "usr/local/slurm", "usr/local/bin/sinfo", "etc/ld.so.conf.d/slurm.conf")
+		rc := xaReceipt(t, root)
+		if rc.Mode != "demo" || !strings.Contains(rc.Reason, both) {
+			t.Errorf("receipt mode %q reason %q, want demo with %q", rc.Mode, rc.Reason, both)
+		}
+		p, err := os.ReadFile(filepath.Join(root, "etc/profile.d/slurm.sh"))
+		if err != nil || !strings.Contains(string(p), "SLURM_DEMO_MODE=1") {
+			t.Errorf("profile.d/slurm.sh = %q (%v), want SLURM_DEMO_MODE=1", p, err)
+		}
+		st := xaRun(t, "status", "--root", root)
+		xaWantExit(t, "status", st, int(failure.NotInstalled))
+		xaContains(t, "status", st.stdout, "mode:      demo", "reason:    "+both)
+	})
+}
+
+// Issue 7.2: the glibc bundle in an Alpine-like musl root is refused before
+// commit, the glibc loader named once, and the answer is gcompat.
+func TestArchMuslRootGcompatHint(t *testing.T) {
+	b := xaBundle(t, "amd64")
+	root := xaRoot(t, "musl")
+	r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
+	xaWantExit(t, "install", r, int(failure.Verify))
+	xaContains(t, "install log", r.stderr, `libc=musl libc_from="found /lib/ld-musl-x86_64.so.1"`,
+		"the bundle cannot run in this root: missing loader /lib64/ld-linux-x86-64.so.2 (needed by bin/sacct, bin/sacctmgr, bin/salloc and 14 more)")
+	if n := strings.Count(r.stderr, "/lib64/ld-linux-x86-64.so.2"); n != 1 {
+		t.Errorf("the glibc loader is named %d times, want once:\n%s", n, r.stderr)
+	}
+	last := xaLastLine(r.stderr)
+	if !strings.HasSuffix(last, "hint=\"this bundle is built for glibc; on Alpine run `apk add gcompat libgcc libstdc++` or publish a self-contained bundle\"") {
+		t.Errorf("the failure does not end with the gcompat hint: %s", last)
+	}
+	xaAbsent(t, root, "usr/local/slurm", "usr/local/bin/sinfo", "var/lib/slurm-installer/receipt.json")
+
+	// After "apk add gcompat" (here: glibc's loader and libs added) the same bundle installs and runs.
+	t.Run("gcompat", func(t *testing.T) {
+		root := xaRoot(t, "gcompat")
+		r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
+		xaWantExit(t, "install", r, 0)
+		xaContains(t, "install log", r.stderr, "a glibc loader /lib64/ld-linux-x86-64.so.2 is present too (gcompat)",
+			`sinfo --version ran in the target sinfo="slurm-wlm `+b["BUNDLE_VERSION"]+`"`)
+		if rc := xaReceipt(t, root); rc.Libc != "musl" || rc.Mode != "real" {
+			t.Errorf("receipt mode/libc = %s/%s, want real/musl", rc.Mode, rc.Libc)
+		}
+	})
+}
+
+func xaLastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// Issue 7.2: verify --json on a good glibc install gives every check, structured.
+func TestArchVerifyJSON(t *testing.T) {
+	xaNeedAmd64Host(t)
+	b := xaBundle(t, "amd64")
+	root := xaRoot(t, "glibc")
+	xaWantExit(t, "install", xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail"), 0)
+	c := xaVerifyJSON(t, root, 0)
+	for name, want := range map[string]string{
+		"receipt":   "real " + b["BUNDLE_VERSION"] + " for x86_64/glibc",
+		"files":     "entries and 17 links match the receipt",
+		"arch":      "143 ELF files are x86_64",
+		"loader":    "present: /lib64/ld-linux-x86-64.so.2 (17 files)",
+		"libraries": "DT_NEEDED entries of 35 commands and libraries resolve",
+		"plugins":   "DT_NEEDED entries of 108 plugins resolve",
+		"run":       "sinfo --version printed slurm-wlm " + b["BUNDLE_VERSION"],
+	} {
+		ch, ok := c[name]
+		if !ok || !ch.OK || ch.Skipped || !strings.Contains(ch.Detail, want) {
+			t.Errorf("check %s = %+v (present %v), want ok, not skipped, detail with %q", name, ch, ok, want)
+		}
+	}
+}
+
+// Issue 7.2: a library missing on Debian is named with the package that provides it.
+func TestPreflightMissingLibraryAptHint(t *testing.T) {
+	b := xaBundle(t, "amd64")
+	payload := filepath.Join(t.TempDir(), "payload")
+	if out, err := exec.Command("cp", "-a", b["BUNDLE_PAYLOAD"], payload).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	lib := filepath.Join(payload, "usr/local/slurm/lib")
+	for _, pat := range []string{"liblz4.so.1*", "libmunge.so.2*"} {
+		ms, _ := filepath.Glob(filepath.Join(lib, pat))
+		if len(ms) == 0 {
+			t.Fatalf("no %s in the bundle's lib/", pat)
+		}
+		for _, m := range ms {
+			if err := os.Remove(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	root := xaRoot(t, "glibc")
+	r := xaRun(t, "install", "--root", root, "--from", payload, "--fallback", "fail")
+	xaWantExit(t, "install", r, int(failure.Verify))
+	xaContains(t, "install log", r.stderr,
+		"the bundle cannot run in this root: missing liblz4.so.1 (needed by bin/sbcast, bin/srun, lib/libsystemd.so.0.35.0); libmunge.so.2 (needed by 3 plugins)",
+		"hint=\"run `apt-get install -y liblz4-1 libmunge2`\"")
+	xaAbsent(t, root, "usr/local/slurm", "var/lib/slurm-installer/receipt.json")
+}
+
+// Issue 7.1: Preflight of the real payloads of both arches against real roots.
+func TestPreflightRealPayloads(t *testing.T) {
+	amd, arm := xaBundle(t, "amd64"), xaBundle(t, "arm64")
+	for _, c := range []struct {
+		name, payload, root string
+		arch                string
+		err                 string // "" = passes
+	}{
+		{"amd64 into glibc", amd["BUNDLE_PAYLOAD"], "glibc", "x86_64", ""},
+		{"amd64 into distroless", amd["BUNDLE_PAYLOAD"], "distroless", "x86_64", ""},
+		{"amd64 into gcompat", amd["BUNDLE_PAYLOAD"], "gcompat", "x86_64", ""},
+		{"arm64 into glibc-arm64", arm["BUNDLE_PAYLOAD"], "glibc-arm64", "aarch64", ""},
+		{"amd64 into musl", amd["BUNDLE_PAYLOAD"], "musl", "x86_64", "missing loader /lib64/ld-linux-x86-64.so.2"},
+		{"arm64 into glibc", arm["BUNDLE_PAYLOAD"], "glibc", "x86_64", "bundle is aarch64 but the target root is x86_64"},
+		{"arm64 into distroless", arm["BUNDLE_PAYLOAD"], "distroless", "x86_64", "bundle is aarch64 but the target root is x86_64"},
+		{"amd64 into glibc-arm64", amd["BUNDLE_PAYLOAD"], "glibc-arm64", "aarch64", "bundle is x86_64 but the target root is aarch64"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fsys := rootfs.New(xaRoot(t, c.root))
+			arch, _, err := rootfs.DetectArch(fsys)
+			if err != nil || arch != c.arch {
+				t.Fatalf("DetectArch = %q, %v; want %s", arch, err, c.arch)
+			}
+			libc, _ := rootfs.DetectLibc(fsys, arch)
+			start := time.Now()
+			rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: filepath.Join(c.payload, "usr/local/slurm"),
+				Prefix: "/usr/local/slurm", Root: fsys, Arch: arch, Libc: libc, LinkerDirs: []string{"/usr/local/slurm/lib"}})
+			t.Logf("Preflight took %s", time.Since(start).Round(time.Millisecond))
+			if rep == nil {
+				t.Fatalf("no report: %v", err)
+			}
+			for _, ch := range rep.Checks {
+				t.Logf("%-10s ok=%v skipped=%v %s", ch.Name, ch.OK, ch.Skipped, ch.Detail)
+			}
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) || failure.ClassOf(err) != failure.Verify {
+					t.Fatalf("Preflight error = %v, want a verification failure with %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Preflight: %v (hint: %s)", err, failure.HintOf(err))
+			}
+			got := map[string]bool{}
+			for _, ch := range rep.Checks {
+				got[ch.Name] = true
+				if !ch.OK || ch.Skipped {
+					t.Errorf("check %s = %+v, want ok and not skipped", ch.Name, ch)
+				}
+			}
+			for _, n := range []string{"arch", "loader", "libraries", "plugins"} {
+				if !got[n] {
+					t.Errorf("no %s check in the report", n)
+				}
+			}
+			if rep.Checks[0].Detail != "143 ELF files are "+c.arch {
+				t.Errorf("arch check = %q, want all 143 ELF files of the bundle", rep.Checks[0].Detail)
+			}
+		})
+	}
+}
+
+// Issue 7.4: libc detection on the real roots, directly and through the CLI.
+func TestLibcDetectRealRoots(t *testing.T) {
+	xaNeedAmd64Host(t)
+	for _, c := range []struct {
+		kind, arch, libc string
+		evidence         string
+	}{
+		{"glibc", "x86_64", "glibc", "found /lib64/ld-linux-x86-64.so.2 (glibc loader)"},
+		{"glibc-arm64", "aarch64", "glibc", "found /lib/ld-linux-aarch64.so.1 (glibc loader)"},
+		{"musl", "x86_64", "musl", "found /lib/ld-musl-x86_64.so.1"},
+		{"distroless", "x86_64", "glibc", "found /lib64/ld-linux-x86-64.so.2 (glibc loader)"},
+		{"gcompat", "x86_64", "musl", "a glibc loader /lib64/ld-linux-x86-64.so.2 is present too (gcompat)"},
+		{"empty", "x86_64", "unknown", "no musl or glibc dynamic loader found"},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			var root string
+			if c.kind == "empty" {
+				xaSetup(t)
+				root = t.TempDir()
+			} else {
+				root = xaRoot(t, c.kind)
+			}
+			fsys := rootfs.New(root)
+			arch := c.arch
+			if a, _, err := rootfs.DetectArch(fsys); err == nil {
+				arch = a
+			} else if c.kind != "empty" {
+				t.Errorf("DetectArch: %v", err)
+			}
+			libc, ev := rootfs.DetectLibc(fsys, arch)
+			if arch != c.arch || string(libc) != c.libc || !strings.Contains(ev, c.evidence) {
+				t.Errorf("detected %s/%s (%s), want %s/%s with %q", arch, libc, ev, c.arch, c.libc, c.evidence)
+			}
+			r := xaRun(t, "install", "--root", root, "--mirrors", "file:///nonexistent", "--dry-run")
+			xaWantExit(t, "install --dry-run", r, 0)
+			xaContains(t, "install --dry-run", r.stderr, "target detected arch="+c.arch+" ", " libc="+c.libc+" ", c.evidence)
+			if got := xaEntries(t, root); c.kind == "empty" && len(got) > 0 {
+				t.Errorf("--dry-run wrote %v", got)
+			}
+		})
+	}
+}
+
+// xaEntries lists what is in dir (for the empty root, which must stay empty).
+func xaEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n []string
+	for _, e := range es {
+		n = append(n, e.Name())
+	}
+	return n
+}
