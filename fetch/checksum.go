@@ -211,7 +211,7 @@ func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Arti
 	if idx != nil {
 		announced = idx.bundle.Size
 	}
-	digest, n, ferr := s.download(ctx, u, fileWriter{f}, s.maxBytes, announced)
+	digest, n, ferr := s.download(ctx, u, f, s.maxBytes, announced, true)
 	if ferr != nil {
 		return nil, ferr
 	}

@@ -2,8 +2,10 @@ package fetch
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -21,6 +23,8 @@ import (
 // Defaults for zero Options fields.
 const (
 	DefaultTimeout    = 30 * time.Second
+	DefaultConnect    = 5 * time.Second
+	DefaultRaceDelay  = 300 * time.Millisecond
 	DefaultMaxBytes   = 2 << 30
 	DefaultMinBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff = 10 * time.Second
@@ -28,16 +32,25 @@ const (
 
 // Options says what to fetch, from where, and within which bounds.
 type Options struct {
-	Mirrors  []string      // ordered; each a base URL (http://, https://, file://) or a direct artifact URL
-	Version  string        // "latest" (also when empty) or e.g. "22.05.8"
-	Arch     string        // canonical (x86_64|aarch64); other spellings are normalized
-	SHA256   string        // expected hex digest from --sha256, optional; wins over published ones
-	Timeout  time.Duration // per attempt (connect + response headers + body stall); 0 = DefaultTimeout
-	Deadline time.Duration // whole run; 0 = none
-	Retries  int           // extra attempts per URL on retryable failures (the CLI's default is 2); < 0 = 0
-	TempDir  string        // where downloads are written (caller cleans up via Artifact.Cleanup); "" = os.TempDir()
-	MaxBytes int64         // cap on any single download (0 = DefaultMaxBytes); the index's size caps further
-	Log      zerolog.Logger
+	Mirrors []string      // ordered; each a base URL (http://, https://, file://) or a direct artifact URL
+	Version string        // "latest" (also when empty) or e.g. "22.05.8"
+	Arch    string        // canonical (x86_64|aarch64); other spellings are normalized
+	SHA256  string        // expected hex digest from --sha256, optional; wins over published ones
+	Timeout time.Duration // per request: wait for response headers; 0 = DefaultTimeout
+	Connect time.Duration // per connection: TCP connect and TLS handshake; 0 = DefaultConnect
+	Stall   time.Duration // a body that brings no bytes for this long is cut and resumed; 0 = Timeout
+	// RaceDelay: when the newest mirror has not answered with headers
+	// within it, the next mirror starts as well; 0 = DefaultRaceDelay, < 0 = never race (strictly one at a time).
+	RaceDelay time.Duration
+	Deadline  time.Duration // whole run; 0 = none
+	Retries   int           // extra attempts per URL on retryable failures (the CLI's default is 2); < 0 = 0
+	TempDir   string        // where downloads are written (caller cleans up via Artifact.Cleanup); "" = os.TempDir()
+	MaxBytes  int64         // cap on any single download (0 = DefaultMaxBytes); the index's size caps further
+	Log       zerolog.Logger
+
+	CACertFile  string       // PEM file of CAs trusted in addition to the system's (an internal HTTPS AppHub)
+	Progress    ProgressMode // how a bundle download reports its progress
+	ProgressOut io.Writer    // where ProgressLive draws (nil = os.Stderr)
 
 	HTTPClient *http.Client  // optional, for tests; its transport should bound connects itself
 	MinBackoff time.Duration // first retry wait (0 = DefaultMinBackoff); doubles per attempt, with jitter
@@ -100,46 +113,8 @@ func Fetch(ctx context.Context, o Options) (*Artifact, error) {
 		defer cancel()
 	}
 
-	// First pass: one go at every mirror, moving on at once on any failure.
-	for i, m := range mirrors {
-		if ctx.Err() != nil {
-			break
-		}
-		art, ferr := s.runMirror(ctx, m)
-		if art != nil {
-			return art, nil
-		}
-		if ferr.kind == kLocal {
-			return nil, ferr.asLocal()
-		}
-		s.settle(ctx, m, ferr, i < len(mirrors)-1)
-	}
-	// Retry passes: the mirror whose backoff ends first goes next.
-	for ctx.Err() == nil {
-		m := nextDue(mirrors)
-		if m == nil {
-			break
-		}
-		if wait := time.Until(m.notBefore); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				continue
-			case <-t.C:
-			}
-		}
-		m.state = stateRunning
-		art, ferr := s.runMirror(ctx, m)
-		if art != nil {
-			return art, nil
-		}
-		if ferr.kind == kLocal {
-			return nil, ferr.asLocal()
-		}
-		s.settle(ctx, m, ferr, nextDue(mirrors) != nil)
-	}
-	return nil, s.finalError(ctx, mirrors)
+	r := &racer{s: s, ms: mirrors, results: make(chan goResult), nudge: make(chan struct{}, 1)}
+	return r.race(ctx)
 }
 
 // mirror is one entry of Options.Mirrors with its resolution plan and
@@ -153,13 +128,15 @@ type mirror struct {
 	state     mirrorState
 	notBefore time.Time
 	cause     *fetchError
+	started   bool
 	refuse    *fetchError // set when the mirror cannot serve under the options (a direct URL when a signed index is required)
 }
 
 type mirrorState int
 
 const (
-	stateRunning mirrorState = iota
+	statePending mirrorState = iota // not started yet (or preempted: start again)
+	stateRunning
 	stateRetry
 	stateDone
 )
@@ -513,7 +490,37 @@ func newSession(o Options) (*session, []*mirror, error) {
 		s.maxBackoff = DefaultMaxBackoff
 	}
 	s.maxBackoff = max(s.maxBackoff, s.minBackoff)
-	s.client = newClient(o.HTTPClient, s.timeout)
+	s.connect = o.Connect
+	if s.connect <= 0 {
+		s.connect = DefaultConnect
+	}
+	s.stall = o.Stall
+	if s.stall <= 0 {
+		s.stall = s.timeout
+	}
+	s.raceDelay = o.RaceDelay
+	switch {
+	case s.raceDelay == 0:
+		s.raceDelay = DefaultRaceDelay
+	case s.raceDelay < 0:
+		s.raceDelay = 1<<62 - 1
+	}
+	var roots *x509.CertPool
+	if o.CACertFile != "" {
+		pem, err := os.ReadFile(o.CACertFile)
+		if err != nil {
+			return nil, nil, failure.New(failure.Usage, "--ca-cert: %w", err)
+		}
+		roots, err = x509.SystemCertPool()
+		if err != nil || roots == nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, nil, failure.New(failure.Usage, "--ca-cert %s: no PEM certificate in the file", o.CACertFile).
+				WithHint("pass the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
+		}
+	}
+	s.client = newClient(o.HTTPClient, s.connect, s.timeout, roots)
 	return s, mirrors, nil
 }
 

@@ -546,8 +546,8 @@ func TestStalledBody(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("a stalled body held the run for %s", d)
 	}
-	if !strings.Contains(err.Error(), "timed out") {
-		t.Errorf("error %q does not say it timed out", err)
+	if !strings.Contains(err.Error(), "stalled") {
+		t.Errorf("error %q does not say it stalled", err)
 	}
 }
 

@@ -3,6 +3,8 @@ package fetch
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -28,10 +30,13 @@ import (
 type session struct {
 	o          Options
 	log        zerolog.Logger
-	version    string // "latest" or a version
-	arch       string // canonical
-	want       string // --sha256, lower-case hex, or ""
-	timeout    time.Duration
+	version    string        // "latest" or a version
+	arch       string        // canonical
+	want       string        // --sha256, lower-case hex, or ""
+	timeout    time.Duration // response headers
+	connect    time.Duration // TCP connect and TLS handshake
+	stall      time.Duration // no body bytes for this long
+	raceDelay  time.Duration
 	deadline   time.Duration
 	retries    int
 	maxBytes   int64
@@ -47,20 +52,26 @@ func (s *session) close() { s.client.HTTPClient.CloseIdleConnections() }
 // newClient returns a retryablehttp client that makes exactly one attempt
 // per call: Fetch schedules retries itself, across mirrors. Its retry
 // policy still classifies transport errors (a TLS certificate error is not
-// worth retrying, a reset connection is).
-func newClient(hc *http.Client, timeout time.Duration) *retryablehttp.Client {
+// worth retrying, a reset connection is). Proxies come from HTTP_PROXY,
+// HTTPS_PROXY and NO_PROXY; roots, when not nil, replace the system's
+// trusted CAs (the caller adds its own to a copy of the system pool).
+func newClient(hc *http.Client, connect, header time.Duration, roots *x509.CertPool) *retryablehttp.Client {
 	if hc == nil {
-		dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-		hc = &http.Client{Transport: &http.Transport{
+		dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+		tr := &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
 			DialContext:           dialer.DialContext,
-			TLSHandshakeTimeout:   timeout,
-			ResponseHeaderTimeout: timeout,
+			TLSHandshakeTimeout:   connect,
+			ResponseHeaderTimeout: header,
 			ExpectContinueTimeout: time.Second,
 			IdleConnTimeout:       30 * time.Second,
 			MaxIdleConnsPerHost:   4,
 			ForceAttemptHTTP2:     true,
-		}}
+		}
+		if roots != nil {
+			tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		}
+		hc = &http.Client{Transport: tr}
 	}
 	return &retryablehttp.Client{
 		HTTPClient:   hc,
@@ -81,6 +92,7 @@ const (
 	kIntegrity             // bytes failed verification
 	kOversize              // more bytes than MaxBytes
 	kLocal                 // writing to TempDir failed: abort the whole Fetch
+	kPreempted             // another mirror's response won the race: not a failure of this one
 )
 
 // fetchError is one failed attempt at one URL.
@@ -110,20 +122,33 @@ func notFound(u *url.URL, cause string) *fetchError {
 // body is an open download: an HTTP response body guarded by the stall
 // watchdog, or a local file.
 type body struct {
-	r           io.Reader
-	size        int64 // announced size, -1 if unknown
-	contentType string
-	close       func()
+	r            io.Reader
+	size         int64 // announced size, -1 if unknown
+	contentType  string
+	validator    string // ETag (strong) or Last-Modified, for If-Range; "" if none
+	acceptRanges bool
+	partial      bool  // 206: the body starts at the offset asked for
+	start        int64 // where a 206 body starts
+	close        func()
 }
 
 // open starts fetching u. The returned body must be closed.
 func (s *session) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
+	return s.openAt(ctx, u, 0, "")
+}
+
+// openAt starts fetching u from byte offset from (> 0: with Range, and
+// If-Range: validator when there is one). A server that ignores the range
+// answers 200 with the whole body; body.partial says which it was.
+func (s *session) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
 	if u.Scheme == "file" {
 		return s.openFile(u)
 	}
 	actx, cancel := context.WithCancel(ctx)
 	var stalled atomic.Bool
-	wd := time.AfterFunc(s.timeout, func() { stalled.Store(true); cancel() })
+	// Until the headers come: the dialer bounds the connect, the transport
+	// the wait for headers; the watchdog is the backstop for both.
+	wd := time.AfterFunc(s.connect+s.timeout, func() { stalled.Store(true); cancel() })
 	stop := func() { wd.Stop(); cancel() }
 	req, err := retryablehttp.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -131,7 +156,16 @@ func (s *session) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
 		return nil, &fetchError{kind: kFatal, url: urlString(u), cause: err.Error(), err: err}
 	}
 	req.Header.Set("User-Agent", "slurm-installer")
+	if from > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+		if validator != "" {
+			req.Header.Set("If-Range", validator)
+		}
+	}
+	tr := runOf(ctx)
+	tr.waiting(true)
 	resp, err := s.client.Do(req)
+	tr.waiting(false)
 	if err != nil || resp == nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -139,16 +173,47 @@ func (s *session) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
 		stop()
 		return nil, s.transportError(ctx, u, err, stalled.Load())
 	}
-	if resp.StatusCode != http.StatusOK {
+	ok := resp.StatusCode == http.StatusOK
+	b := &body{size: resp.ContentLength, contentType: resp.Header.Get("Content-Type"),
+		acceptRanges: strings.Contains(strings.ToLower(resp.Header.Get("Accept-Ranges")), "bytes")}
+	if etag := resp.Header.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
+		b.validator = etag
+	} else if lm := resp.Header.Get("Last-Modified"); lm != "" {
+		b.validator = lm
+	}
+	if from > 0 && resp.StatusCode == http.StatusPartialContent {
+		start, ok2 := contentRangeStart(resp.Header.Get("Content-Range"))
+		if ok2 && start == from {
+			ok, b.partial, b.start = true, true, start
+			if b.size >= 0 {
+				b.size += start // the whole file's size
+			}
+		}
+	}
+	if !ok {
 		stop()
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		return nil, statusError(u, resp)
 	}
-	wd.Reset(s.timeout)
-	rd := &watchReader{r: resp.Body, wd: wd, timeout: s.timeout, stalled: &stalled, ctx: ctx}
-	return &body{r: rd, size: resp.ContentLength, contentType: resp.Header.Get("Content-Type"),
-		close: func() { stop(); resp.Body.Close() }}, nil
+	wd.Reset(s.stall)
+	b.r = &watchReader{r: resp.Body, wd: wd, timeout: s.stall, stalled: &stalled, ctx: ctx}
+	b.close = func() { stop(); resp.Body.Close() }
+	return b, nil
+}
+
+// contentRangeStart parses "bytes START-END/SIZE".
+func contentRangeStart(v string) (int64, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
+	if !ok {
+		return 0, false
+	}
+	a, _, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+	return n, err == nil && n >= 0
 }
 
 func (s *session) openFile(u *url.URL) (*body, *fetchError) {
@@ -237,14 +302,22 @@ func (s *session) transportError(ctx context.Context, u *url.URL, err error, sta
 		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			fe.cause = "interrupted"
 		}
-	case stalled || errors.Is(err, errStalled):
-		fe.cause = fmt.Sprintf("timed out: nothing received for %s", s.timeout)
+	case errors.Is(err, errStalled):
+		fe.cause = fmt.Sprintf("stalled: no body bytes for %s", s.stall)
+	case stalled:
+		fe.cause = fmt.Sprintf("timed out: no response within %s", s.connect+s.timeout)
+	case isDialTimeout(err):
+		fe.cause = fmt.Sprintf("connect timed out after %s", s.connect)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		fe.cause = "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
 		fe.cause = "connection reset"
 	case errors.As(err, &ne) && ne.Timeout():
-		fe.cause = fmt.Sprintf("timed out after %s", s.timeout)
+		fe.cause = fmt.Sprintf("timed out: no response headers within %s", s.timeout)
+	case errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(x509.UnknownAuthorityError)):
+		fe.kind = kFatal
+		fe.cause = "TLS certificate not trusted: " + err.Error()
+		fe.hint = "pass --ca-cert FILE with the CA that signed the mirror's certificate"
 	default:
 		var de *net.DNSError
 		if errors.As(err, &de) {
@@ -292,36 +365,92 @@ func (s *session) readError(ctx context.Context, u *url.URL, err error) *fetchEr
 	return s.transportError(ctx, u, err, false)
 }
 
-// download streams u into w while hashing it. limit caps the bytes;
+// maxResumes caps how often one download resumes after a break.
+const maxResumes = 8
+
+// download streams u into f while hashing it. limit caps the bytes;
 // announced (> 0) is the size the index promises: more is an integrity
-// failure, and so is less.
-func (s *session) download(ctx context.Context, u *url.URL, w io.Writer, limit, announced int64) (digest string, n int64, ferr *fetchError) {
-	b, ferr := s.open(ctx, u)
-	if ferr != nil {
-		return "", 0, ferr
-	}
-	defer b.close()
+// failure, and so is less. A body that breaks after some bytes resumes
+// from the same URL with Range and If-Range (the ETag or Last-Modified of
+// the first answer); a server that ignores the range, or whose file
+// changed, sends the whole body again and the download restarts. The
+// digest is always of the whole file as written. show turns on the
+// progress report.
+func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, announced int64, show bool) (digest string, n int64, ferr *fetchError) {
 	if announced > 0 {
 		limit = min(limit, announced)
 	}
-	if b.size > limit {
-		return "", 0, s.sizeError(u, b.size, limit, announced)
-	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), &capReader{r: b.r, n: limit + 1})
-	var we *writeError
-	switch {
-	case errors.As(err, &we):
-		return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: we.err.Error(), err: we.err}
-	case err != nil:
-		return "", n, s.readError(ctx, u, err)
-	case n > limit:
-		return "", n, s.sizeError(u, n, limit, announced)
-	case announced > 0 && n != announced:
-		return "", n, &fetchError{kind: kIntegrity, url: urlString(u),
-			cause: fmt.Sprintf("got %d bytes, the index says %d", n, announced)}
+	var validator string
+	var high int64 // the most bytes any attempt got to: a resume must go further
+	var prog *progress
+	if show {
+		prog = s.newProgress(baseName(u))
+		defer prog.done()
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	for resume := 0; ; resume++ {
+		b, ferr := s.openAt(ctx, u, n, validator)
+		if ferr != nil {
+			return "", n, ferr
+		}
+		if !runOf(ctx).claim() {
+			b.close()
+			return "", n, &fetchError{kind: kPreempted, url: urlString(u), cause: "another mirror answered first"}
+		}
+		if n > 0 {
+			if b.partial {
+				s.log.Info().Str("url", urlString(u)).Int64("offset", n).Int("resume", resume).Msg("resuming the download")
+			} else {
+				// Ranges ignored, or the file changed (If-Range): start over.
+				s.log.Warn().Str("url", urlString(u)).Int64("offset", n).Msg("server sent the whole file again; restarting the download")
+				if _, err := f.Seek(0, io.SeekStart); err == nil {
+					err = f.Truncate(0)
+				}
+				h.Reset()
+				n = 0
+			}
+		}
+		if validator == "" {
+			validator = b.validator
+		}
+		if b.size > limit {
+			b.close()
+			return "", n, s.sizeError(u, b.size, limit, announced)
+		}
+		prog.setTotal(max(b.size, announced))
+		got, err := io.Copy(io.MultiWriter(fileWriter{f}, h, prog), &capReader{r: b.r, n: limit + 1 - n})
+		b.close()
+		n += got
+		var we *writeError
+		switch {
+		case errors.As(err, &we):
+			return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: we.err.Error(), err: we.err}
+		case err != nil:
+			fe := s.readError(ctx, u, err)
+			// Resume what broke after bringing bytes; a break with no
+			// progress is the mirror's failure.
+			if fe.kind == kRetry && n > high && ctx.Err() == nil && resume < maxResumes && u.Scheme != "file" {
+				high = n
+				s.log.Warn().Str("url", urlString(u)).Int64("bytes", n).Str("cause", fe.cause).Msg("download broke; resuming from the same mirror")
+				continue
+			}
+			return "", n, fe
+		case n > limit:
+			return "", n, s.sizeError(u, n, limit, announced)
+		case b.size >= 0 && n < b.size:
+			// Closed early without an error (a proxy, HTTP/1.0): resume too.
+			if n > high && resume < maxResumes && ctx.Err() == nil && u.Scheme != "file" {
+				high = n
+				s.log.Warn().Str("url", urlString(u)).Int64("bytes", n).Int64("size", b.size).Msg("download ended early; resuming from the same mirror")
+				continue
+			}
+			return "", n, &fetchError{kind: kRetry, url: urlString(u), cause: fmt.Sprintf("body ended after %d of %d bytes", n, b.size)}
+		case announced > 0 && n != announced:
+			return "", n, &fetchError{kind: kIntegrity, url: urlString(u),
+				cause: fmt.Sprintf("got %d bytes, the index says %d", n, announced)}
+		}
+		return hex.EncodeToString(h.Sum(nil)), n, nil
+	}
 }
 
 func (s *session) sizeError(u *url.URL, n, limit, announced int64) *fetchError {
@@ -365,6 +494,11 @@ func (w fileWriter) Write(p []byte) (int, error) {
 		return n, &writeError{err}
 	}
 	return n, nil
+}
+
+func isDialTimeout(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial" && oe.Timeout()
 }
 
 // baseName is the file name at the end of u's path.

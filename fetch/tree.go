@@ -499,7 +499,7 @@ func (s *session) downloadTreeFile(ctx context.Context, root *os.Root, f treeFil
 			return &fetchError{kind: kLocal, url: urlString(f.url), cause: err.Error(), err: err}
 		}
 		var ferr *fetchError
-		digest, n, ferr = s.download(ctx, f.url, fileWriter{w}, s.maxBytes, 0)
+		digest, n, ferr = s.download(ctx, f.url, w, s.maxBytes, 0, false)
 		if err := w.Chmod(mode); err != nil && ferr == nil {
 			ferr = &fetchError{kind: kLocal, url: urlString(f.url), cause: err.Error(), err: err}
 		}

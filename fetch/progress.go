@@ -1,0 +1,140 @@
+package fetch
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// ProgressMode says how Fetch reports a bundle download as it goes.
+type ProgressMode int
+
+const (
+	ProgressOff  ProgressMode = iota // nothing (--quiet)
+	ProgressLog                      // a plain log line every LogEvery, or per 25 % (build logs)
+	ProgressLive                     // a live line rewritten with \r on ProgressOut (a terminal)
+)
+
+// Progress intervals.
+const (
+	LogEvery  = 5 * time.Second
+	liveEvery = 200 * time.Millisecond
+)
+
+// progress reports one download. A nil *progress reports nothing.
+type progress struct {
+	s       *session
+	mode    ProgressMode
+	out     io.Writer
+	name    string
+	total   int64 // -1 if unknown
+	n       int64
+	start   time.Time
+	last    time.Time
+	quarter int64 // last 25 % step logged
+	drawn   bool  // a live line is on the screen
+}
+
+func (s *session) newProgress(name string) *progress {
+	if s.o.Progress == ProgressOff {
+		return nil
+	}
+	out := s.o.ProgressOut
+	if out == nil {
+		out = os.Stderr
+	}
+	now := time.Now()
+	return &progress{s: s, mode: s.o.Progress, out: out, name: name, total: -1, start: now, last: now}
+}
+
+func (p *progress) setTotal(t int64) {
+	if p != nil && t > 0 {
+		p.total = t
+	}
+}
+
+func (p *progress) Write(b []byte) (int, error) {
+	if p == nil {
+		return len(b), nil
+	}
+	p.n += int64(len(b))
+	now := time.Now()
+	switch p.mode {
+	case ProgressLive:
+		if now.Sub(p.last) >= liveEvery {
+			p.last = now
+			p.draw(now)
+		}
+	case ProgressLog:
+		q := int64(-1)
+		if p.total > 0 {
+			q = p.n * 4 / p.total
+		}
+		if now.Sub(p.last) >= LogEvery || (q > p.quarter && q < 4) {
+			p.last = now
+			p.quarter = max(p.quarter, q)
+			p.logLine(now)
+		}
+	}
+	return len(b), nil
+}
+
+func (p *progress) rate(now time.Time) float64 {
+	el := now.Sub(p.start).Seconds()
+	if el <= 0 {
+		return 0
+	}
+	return float64(p.n) / el
+}
+
+// line is "12.3 MiB / 15.0 MiB (82%)  4.1 MiB/s  ETA 1s".
+func (p *progress) line(now time.Time) string {
+	r := p.rate(now)
+	l := humanBytes(p.n)
+	if p.total > 0 {
+		l += fmt.Sprintf(" / %s (%d%%)", humanBytes(p.total), p.n*100/p.total)
+	}
+	l += fmt.Sprintf("  %s/s", humanBytes(int64(r)))
+	if p.total > 0 && r > 0 && p.n < p.total {
+		l += "  ETA " + time.Duration(float64(p.total-p.n)/r*float64(time.Second)).Round(time.Second).String()
+	}
+	return l
+}
+
+func (p *progress) draw(now time.Time) {
+	fmt.Fprintf(p.out, "\r\033[K%s  %s", p.name, p.line(now))
+	p.drawn = true
+}
+
+func (p *progress) logLine(now time.Time) {
+	ev := p.s.log.Info().Str("file", p.name).Int64("bytes", p.n).Str("rate", humanBytes(int64(p.rate(now)))+"/s")
+	if p.total > 0 {
+		ev = ev.Int64("size", p.total).Int64("percent", p.n*100/p.total)
+	}
+	ev.Msg("downloading " + p.line(now))
+}
+
+// done ends the report: the live line is completed with a newline.
+func (p *progress) done() {
+	if p == nil {
+		return
+	}
+	if p.mode == ProgressLive && (p.drawn || p.n > 0) {
+		p.draw(time.Now())
+		fmt.Fprintln(p.out)
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}

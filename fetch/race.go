@@ -1,0 +1,262 @@
+package fetch
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// racer runs goes at the mirrors (one goroutine per go) under the racing
+// rules of the package comment: mirrors start in order of preference; the
+// next one starts at once when a go fails, and also when the newest go has
+// waited RaceDelay for response headers; the first go that gets a 200 for
+// the bundle bytes claims the download and every other go is cancelled
+// (and may start again if the claimer fails).
+type racer struct {
+	s       *session
+	ms      []*mirror
+	results chan goResult
+	nudge   chan struct{} // a go started or stopped waiting for headers, or claimed
+
+	running []*run // in start order; main loop only
+
+	mu      sync.Mutex // guards claimer and every run's waiting fields
+	claimer *run
+}
+
+// run is one go at one mirror.
+type run struct {
+	r         *racer
+	m         *mirror
+	cancel    context.CancelFunc
+	preempted bool // cancelled because another go claimed; main loop only
+
+	waits        int       // requests waiting for headers; guarded by r.mu
+	waitingSince time.Time // when waits went from 0 to 1; guarded by r.mu
+}
+
+type goResult struct {
+	run *run
+	art *Artifact
+	err *fetchError
+}
+
+type runKey struct{}
+
+// runOf returns the go that ctx belongs to, or nil (the methods of a nil
+// *run do nothing).
+func runOf(ctx context.Context) *run {
+	r, _ := ctx.Value(runKey{}).(*run)
+	return r
+}
+
+func (g *run) poke() {
+	select {
+	case g.r.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// waiting marks the start (true) or end (false) of a wait for headers.
+func (g *run) waiting(on bool) {
+	if g == nil {
+		return
+	}
+	g.r.mu.Lock()
+	if on {
+		if g.waits == 0 {
+			g.waitingSince = time.Now()
+		}
+		g.waits++
+	} else if g.waits > 0 {
+		g.waits--
+	}
+	g.r.mu.Unlock()
+	g.poke()
+}
+
+// claim makes g the go whose response won; false if another go won first.
+func (g *run) claim() bool {
+	if g == nil {
+		return true
+	}
+	g.r.mu.Lock()
+	won := g.r.claimer == nil || g.r.claimer == g
+	if won && g.r.claimer == nil {
+		g.r.claimer = g
+		defer g.poke()
+	}
+	g.r.mu.Unlock()
+	return won
+}
+
+func (r *racer) start(ctx context.Context, m *mirror) {
+	gctx, cancel := context.WithCancel(ctx)
+	g := &run{r: r, m: m, cancel: cancel}
+	gctx = context.WithValue(gctx, runKey{}, g)
+	m.state = stateRunning
+	r.running = append(r.running, g)
+	if m.attempts > 0 || m.started {
+		r.s.log.Debug().Str("mirror", redact(m.raw)).Int("attempt", m.attempts+1).Msg("trying mirror again")
+	} else {
+		r.s.log.Debug().Str("mirror", redact(m.raw)).Msg("trying mirror")
+	}
+	m.started = true
+	go func() {
+		art, err := r.s.runMirror(gctx, m)
+		r.results <- goResult{run: g, art: art, err: err}
+	}()
+}
+
+func (r *racer) remove(g *run) {
+	for i, x := range r.running {
+		if x == g {
+			r.running = append(r.running[:i], r.running[i+1:]...)
+			break
+		}
+	}
+	g.cancel()
+	r.mu.Lock()
+	if r.claimer == g {
+		r.claimer = nil
+	}
+	r.mu.Unlock()
+}
+
+// stopAll cancels every go and waits for each to return, so no goroutine
+// and no connection outlives Fetch; artifacts of losers are removed.
+func (r *racer) stopAll() {
+	for _, g := range r.running {
+		g.cancel()
+	}
+	for len(r.running) > 0 {
+		res := <-r.results
+		if res.art != nil && res.art.Cleanup != nil {
+			res.art.Cleanup()
+		}
+		r.remove(res.run)
+	}
+}
+
+// next returns the mirror to start now: the first never-tried (or
+// preempted) one in order of preference, else the retry that is due first.
+func (r *racer) next(now time.Time) *mirror {
+	for _, m := range r.ms {
+		if m.state == statePending {
+			return m
+		}
+	}
+	if m := nextDue(r.ms); m != nil && !m.notBefore.After(now) {
+		return m
+	}
+	return nil
+}
+
+func (r *racer) pending() bool {
+	for _, m := range r.ms {
+		if m.state == statePending || m.state == stateRetry {
+			return true
+		}
+	}
+	return false
+}
+
+// frontWait says how long the newest go has waited for headers (0 if it
+// is not waiting).
+func (r *racer) frontWait(now time.Time) (time.Duration, bool) {
+	if len(r.running) == 0 {
+		return 0, false
+	}
+	g := r.running[len(r.running)-1]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if g.waits == 0 {
+		return 0, false
+	}
+	return now.Sub(g.waitingSince), true
+}
+
+func (r *racer) claimed() *run {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.claimer
+}
+
+func (r *racer) race(ctx context.Context) (*Artifact, error) {
+	defer r.stopAll()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	startNow := true
+	for ctx.Err() == nil {
+		now := time.Now()
+		claimer := r.claimed()
+		if claimer != nil {
+			// The winner has the download: the others make way.
+			for _, g := range r.running {
+				if g != claimer && !g.preempted {
+					g.preempted = true
+					g.cancel()
+					r.s.log.Debug().Str("mirror", redact(g.m.raw)).Str("winner", redact(claimer.m.raw)).Msg("another mirror answered first; cancelling this one")
+				}
+			}
+		} else {
+			waited, waiting := r.frontWait(now)
+			if startNow || len(r.running) == 0 || (waiting && waited >= r.s.raceDelay) {
+				if m := r.next(now); m != nil {
+					if waiting && waited >= r.s.raceDelay && !startNow && len(r.running) > 0 {
+						r.s.log.Info().Str("slow", redact(r.running[len(r.running)-1].m.raw)).Str("mirror", redact(m.raw)).
+							Dur("waited", waited.Round(time.Millisecond)).Msg("no answer yet; starting the next mirror as well")
+					}
+					r.start(ctx, m)
+					startNow = false
+					continue
+				}
+			}
+		}
+		startNow = false
+		if len(r.running) == 0 && !r.pending() {
+			break
+		}
+		// Sleep until something can change: a result, a nudge, the race
+		// delay of the newest go, or the next retry falling due.
+		var wake time.Duration = time.Hour
+		if claimer == nil {
+			if waited, waiting := r.frontWait(now); waiting {
+				wake = min(wake, r.s.raceDelay-waited)
+			}
+			if m := nextDue(r.ms); m != nil {
+				wake = min(wake, time.Until(m.notBefore))
+			}
+		}
+		timer.Reset(max(wake, 0))
+		select {
+		case <-ctx.Done():
+		case <-r.nudge:
+		case <-timer.C:
+		case res := <-r.results:
+			g := res.run
+			r.remove(g)
+			if res.art != nil {
+				res.art.Mirror = g.m.raw
+				g.m.state = stateDone
+				return res.art, nil
+			}
+			if res.err.kind == kLocal {
+				return nil, res.err.asLocal()
+			}
+			if (g.preempted || res.err.kind == kPreempted) && ctx.Err() == nil {
+				g.m.state = statePending
+				continue
+			}
+			r.s.settle(ctx, g.m, res.err, r.pending() || len(r.running) > 0)
+			startNow = true
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+	return nil, r.s.finalError(ctx, r.ms)
+}
