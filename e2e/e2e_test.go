@@ -353,3 +353,28 @@ func alive(pid int) bool {
 	}
 	return true
 }
+
+// TestDistroless: a distroless-like glibc root (loader and libc, no shell, no
+// ldconfig, no /etc/ld.so.conf). The installer cannot make the dynamic linker
+// find <prefix>/lib there, so today it must fall back cleanly: demo mode with a
+// reason, nothing half-done, exit 8 under --fallback fail.
+func TestDistroless(t *testing.T) {
+	root := newRoot(t, "distroless")
+	r := installer(t, "--root", root, "--mirrors", suite.full)
+	wantExit(t, "install (default --fallback demo) in a distroless root", r, 0)
+	if !strings.Contains(r.stderr, "ldconfig") {
+		t.Errorf("the log should say that the root has no ldconfig:\n%s", r.stderr)
+	}
+	st := statusJSON(t, root, 3)
+	if !st.Demo || st.Libc != "glibc" {
+		t.Errorf("status --json: demo %v libc %q; want demo true, glibc", st.Demo, st.Libc)
+	}
+	t.Logf("demo reason: %s", st.Reason)
+	for _, p := range []string{"usr/local/bin/sinfo", "usr/local/slurm/bin/sinfo", "etc/ld.so.conf.d/slurm.conf"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("demo mode left /%s behind (nothing half-done)", p)
+		}
+	}
+	wantExit(t, "install --fallback fail in a distroless root", installer(t, "--root", root, "--mirrors", suite.full, "--fallback", "fail"), 8)
+	statusJSON(t, root, 3)
+}

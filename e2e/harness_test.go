@@ -339,7 +339,14 @@ func newRoot(t *testing.T, kind string) string {
 	t.Helper()
 	need(t)
 	r := filepath.Join(t.TempDir(), kind)
-	done := addTeardown("unmount "+r, func() { unmountUnder(r) })
+	done := addTeardown("unmount "+r, func() {
+		unmountUnder(r)
+		// Never remove through a mount (a bind-mounted munge dir would be emptied).
+		// After a signal, TempDir's own removal does not run: do it here.
+		if len(mountsUnder(r)) == 0 {
+			_ = os.RemoveAll(r)
+		}
+	})
 	t.Cleanup(done) // runs before TempDir's removal (cleanups are LIFO)
 	if _, err := script(context.Background(), "mkroot.sh", kind, r, suite.build); err != nil {
 		t.Fatal(err)
