@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -9,6 +10,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,8 +63,10 @@ func TestScript(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"mkbundle": mkbundle,
-			"exitcode": exitcode,
+			"mkbundle":  mkbundle,
+			"mkpayload": mkpayload,
+			"mkhostile": mkhostile,
+			"exitcode":  exitcode,
 		},
 	})
 }
@@ -313,3 +318,229 @@ func mkbundle(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("BUNDLE_SHA256", hex.EncodeToString(s[:]))
 	ts.Setenv("BUNDLE", filepath.Join(apk, name))
 }
+
+// mkpayload DIR VERSION writes an unpacked client payload (what `pack
+// --from` takes): bin/ with the fake client commands, lib/ with a fake
+// library, its soname link and a plugin, and VERSION.
+func mkpayload(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkpayload DIR VERSION")
+	}
+	dir, version := ts.MkAbs(args[0]), args[1]
+	bin, err := fakeSinfo(version)
+	ts.Check(err)
+	exe, err := os.ReadFile(bin)
+	ts.Check(err)
+	ts.Check(os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	ts.Check(os.MkdirAll(filepath.Join(dir, "lib", "slurm"), 0o755))
+	for _, c := range []string{"sinfo", "squeue", "scontrol", "sbatch", "srun", "scancel"} {
+		ts.Check(os.WriteFile(filepath.Join(dir, "bin", c), exe, 0o755))
+	}
+	ts.Check(os.WriteFile(filepath.Join(dir, "lib", "libslurmfull.so"), []byte("not really a library\n"), 0o644))
+	os.Remove(filepath.Join(dir, "lib", "libslurm.so.38"))
+	ts.Check(os.Symlink("libslurmfull.so", filepath.Join(dir, "lib", "libslurm.so.38")))
+	ts.Check(os.WriteFile(filepath.Join(dir, "lib", "slurm", "select_cons_tres.so"), []byte("plugin\n"), 0o644))
+	ts.Check(os.WriteFile(filepath.Join(dir, "VERSION"), []byte(version+"\n"), 0o644))
+}
+
+// hostileMember is one archive entry of a hostile bundle.
+type hostileMember struct {
+	name string
+	typ  byte // tar type flag; zip maps it to a mode
+	mode int64
+	body []byte
+	link string
+	size int64 // > len(body): the body is that many zero bytes (a bomb)
+}
+
+// mkhostile DIR KIND writes DIR/slurm-client-23.02.1-ARCH-alpine.tar.gz (or
+// .zip for zip-* kinds) with a correct .sha256 sidecar, so the checksum
+// passes and only the archive checks can stop it. The bundle is a complete,
+// installable 23.02.1 payload plus the hostile entries of KIND; entries
+// aimed outside point at $WORK/outside, never at the host's real /etc. It
+// sets $HOSTILE to the bundle's path.
+func mkhostile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkhostile DIR KIND")
+	}
+	dir, kind := ts.MkAbs(args[0]), args[1]
+	const version = "23.02.1"
+	outside := filepath.Join(ts.Getenv("WORK"), "outside")
+	up := strings.Repeat("../", 24) + strings.TrimPrefix(outside, "/") // far enough up from any staging dir
+	bin, err := fakeSinfo(version)
+	ts.Check(err)
+	exe, err := os.ReadFile(bin)
+	ts.Check(err)
+	const p = "usr/local/slurm/"
+	ms := []hostileMember{
+		{name: "usr/", typ: tar.TypeDir, mode: 0o755}, {name: "usr/local/", typ: tar.TypeDir, mode: 0o755},
+		{name: p, typ: tar.TypeDir, mode: 0o755}, {name: p + "bin/", typ: tar.TypeDir, mode: 0o755},
+		{name: p + "lib/", typ: tar.TypeDir, mode: 0o755}, {name: p + "lib/slurm/", typ: tar.TypeDir, mode: 0o755},
+	}
+	sinfoMode := int64(0o755)
+	if kind == "setuid" || kind == "zip-setuid" {
+		sinfoMode = 0o4755
+	}
+	for _, c := range []string{"sinfo", "squeue", "scontrol", "sbatch", "srun", "scancel"} {
+		m := int64(0o755)
+		if c == "sinfo" {
+			m = sinfoMode
+		}
+		if c == "squeue" && (kind == "setuid" || kind == "zip-setuid") {
+			m = 0o2755
+		}
+		ms = append(ms, hostileMember{name: p + "bin/" + c, typ: tar.TypeReg, mode: m, body: exe})
+	}
+	ms = append(ms,
+		hostileMember{name: p + "lib/libslurmfull.so", typ: tar.TypeReg, mode: 0o644, body: []byte("not really a library\n")},
+		hostileMember{name: p + "lib/libslurm.so.38", typ: tar.TypeSymlink, mode: 0o777, link: "libslurmfull.so"},
+		hostileMember{name: p + "VERSION", typ: tar.TypeReg, mode: 0o644, body: []byte(version + "\n")})
+	evil := hostileMember{typ: tar.TypeReg, mode: 0o644, body: []byte("escaped\n")}
+	with := func(name string) hostileMember { e := evil; e.name = name; return e }
+	var bad []hostileMember
+	truncate, corrupt := false, false
+	switch strings.TrimPrefix(kind, "zip-") {
+	case "absolute":
+		bad = []hostileMember{with(outside + "/evil")}
+	case "dotdot":
+		bad = []hostileMember{with(p + up + "/evil")}
+	case "dotdot-top":
+		bad = []hostileMember{with("../evil")}
+	case "symlink-abs": // a link to an absolute directory, then a file written through it
+		bad = []hostileMember{{name: p + "etc", typ: tar.TypeSymlink, mode: 0o777, link: outside}, with(p + "etc/evil")}
+	case "symlink-up": // the same with a relative link climbing out
+		bad = []hostileMember{{name: p + "etc", typ: tar.TypeSymlink, mode: 0o777, link: up}, with(p + "etc/evil")}
+	case "symlink-chain": // each link is local alone; together they climb out (a/up is the payload root)
+		bad = []hostileMember{
+			{name: p + "a", typ: tar.TypeSymlink, mode: 0o777, link: "lib/slurm"},
+			{name: p + "lib/slurm/up", typ: tar.TypeSymlink, mode: 0o777, link: "../.."},
+			{name: p + "e", typ: tar.TypeSymlink, mode: 0o777, link: "a/up/a/up/a/up/../../../../../.." + outside},
+		}
+	case "symlink-self": // a local link to a directory, then a file written through it
+		bad = []hostileMember{{name: p + "lib/self", typ: tar.TypeSymlink, mode: 0o777, link: "."}, with(p + "lib/self/evil")}
+	case "hardlink-abs":
+		bad = []hostileMember{{name: p + "bin/secret", typ: tar.TypeLink, mode: 0o644, link: outside + "/secret"}}
+	case "hardlink-up":
+		bad = []hostileMember{{name: p + "bin/secret", typ: tar.TypeLink, mode: 0o644, link: p + up + "/secret"}}
+	case "chardev":
+		bad = []hostileMember{{name: p + "null", typ: tar.TypeChar, mode: 0o666}}
+	case "blockdev":
+		bad = []hostileMember{{name: p + "sda", typ: tar.TypeBlock, mode: 0o660}}
+	case "fifo":
+		bad = []hostileMember{{name: p + "pipe", typ: tar.TypeFifo, mode: 0o644}}
+	case "setuid":
+	case "bomb": // 64 MiB of zeros: about 64 KB compressed
+		bad = []hostileMember{{name: p + "lib/bomb", typ: tar.TypeReg, mode: 0o644, size: 64 << 20}}
+	case "entries":
+		for i := range 3000 {
+			bad = append(bad, hostileMember{name: fmt.Sprintf("%sshare/f%04d", p, i), typ: tar.TypeReg, mode: 0o644})
+		}
+	case "dup-dir-link": // lib/ is a directory above; the same name again as a local link, so only the duplicate rule can stop it
+		bad = []hostileMember{{name: p + "lib", typ: tar.TypeSymlink, mode: 0o777, link: "bin"}, with(p + "lib/evil")}
+	case "dup-file":
+		bad = []hostileMember{with(p + "bin/sinfo")}
+	case "truncated":
+		truncate = true
+	case "corrupt":
+		corrupt = true
+	default:
+		ts.Fatalf("mkhostile: unknown kind %s", kind)
+	}
+	ms = append(ms, bad...)
+	var data []byte
+	name := "slurm-client-" + version + "-" + map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH] + "-alpine.tar.gz"
+	if strings.HasPrefix(kind, "zip-") {
+		name = strings.TrimSuffix(name, ".tar.gz") + ".zip"
+		data = hostileZip(ts, ms)
+	} else {
+		data = hostileTarGz(ts, ms)
+	}
+	switch {
+	case truncate:
+		data = data[:len(data)*2/3]
+	case corrupt:
+		data = bytes.Clone(data)
+		for i := len(data) / 3; i < len(data)/3+64; i++ {
+			data[i] ^= 0x5a
+		}
+	}
+	ts.Check(os.MkdirAll(dir, 0o755))
+	f := filepath.Join(dir, name)
+	ts.Check(os.WriteFile(f, data, 0o644))
+	s := sha256.Sum256(data)
+	ts.Check(os.WriteFile(f+".sha256", []byte(hex.EncodeToString(s[:])+"  "+name+"\n"), 0o644))
+	ts.Setenv("HOSTILE", f)
+}
+
+func hostileTarGz(ts *testscript.TestScript, ms []hostileMember) []byte {
+	var buf bytes.Buffer
+	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	tw := tar.NewWriter(gz)
+	for _, m := range ms {
+		size := int64(len(m.body))
+		if m.size > size {
+			size = m.size
+		}
+		if m.typ != tar.TypeReg {
+			size = 0
+		}
+		h := &tar.Header{Name: m.name, Typeflag: m.typ, Mode: m.mode, Size: size, Linkname: m.link, Format: tar.FormatGNU}
+		if m.typ == tar.TypeChar {
+			h.Devmajor, h.Devminor = 1, 3
+		}
+		if m.typ == tar.TypeBlock {
+			h.Devmajor, h.Devminor = 8, 0
+		}
+		ts.Check(tw.WriteHeader(h))
+		if size > 0 {
+			if m.size > 0 {
+				_, err := io.CopyN(tw, zeros{}, m.size)
+				ts.Check(err)
+			} else {
+				_, err := tw.Write(m.body)
+				ts.Check(err)
+			}
+		}
+	}
+	ts.Check(tw.Close())
+	ts.Check(gz.Close())
+	return buf.Bytes()
+}
+
+func hostileZip(ts *testscript.TestScript, ms []hostileMember) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, m := range ms {
+		perm := fs.FileMode(m.mode).Perm()
+		if m.mode&0o4000 != 0 {
+			perm |= fs.ModeSetuid
+		}
+		if m.mode&0o2000 != 0 {
+			perm |= fs.ModeSetgid
+		}
+		mode := map[byte]fs.FileMode{tar.TypeReg: 0, tar.TypeDir: fs.ModeDir, tar.TypeSymlink: fs.ModeSymlink,
+			tar.TypeChar: fs.ModeDevice | fs.ModeCharDevice, tar.TypeBlock: fs.ModeDevice, tar.TypeFifo: fs.ModeNamedPipe}[m.typ]
+		if m.typ == tar.TypeLink {
+			continue // zip has no hard links
+		}
+		h := &zip.FileHeader{Name: m.name, Method: zip.Deflate}
+		h.SetMode(mode | perm)
+		w, err := zw.CreateHeader(h)
+		ts.Check(err)
+		switch {
+		case m.typ == tar.TypeSymlink:
+			_, err = w.Write([]byte(m.link))
+		case m.size > 0:
+			_, err = io.CopyN(w, zeros{}, m.size)
+		default:
+			_, err = w.Write(m.body)
+		}
+		ts.Check(err)
+	}
+	ts.Check(zw.Close())
+	return buf.Bytes()
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
