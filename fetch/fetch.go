@@ -301,6 +301,12 @@ func (s *session) finalError(ctx context.Context, ms []*mirror) error {
 		} else if ctx.Err() != nil {
 			when = " before the run was interrupted"
 		}
+		for _, m := range ms {
+			if m.cause != nil && m.cause.hint != "" {
+				e = failure.New(class, "no mirror served %s%s: %s", what, when, strings.Join(parts, "; ")).WithHint("%s", m.cause.hint)
+				return e
+			}
+		}
 		e = failure.New(class, "no mirror served %s%s: %s", what, when, strings.Join(parts, "; ")).
 			WithHint("check that the mirrors are reachable from here and serve pkgs/slurm-apk/slurm-client-%s-%s-alpine.tar.gz (or pkgs/slurm/index.json, or a tree under pkgs/slurm-binaries/%s/); check --slurm-version and --arch; raise --timeout/--deadline for slow mirrors",
 				s.version, s.arch, s.arch)

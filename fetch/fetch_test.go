@@ -23,7 +23,15 @@ import (
 	"slurm-installer/internal/failure"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Proxy settings are read once per process: set them before any request.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		proxyLn = ln
+		os.Setenv("HTTP_PROXY", "http://"+ln.Addr().String())
+		os.Setenv("NO_PROXY", "direct.test")
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 

@@ -1,0 +1,282 @@
+// Package faultserver is an HTTP mirror on 127.0.0.1 that misbehaves on
+// request, for tests of fail-over, retries, resume and deadlines. It serves
+// the files of a handler (a directory, or a map) under
+// /<mode>/<path>, where mode is one of:
+//
+//	good            serve normally (Range and If-Range honoured)
+//	status-CODE     always answer CODE (429 and 503 add Retry-After: 1)
+//	status-CODE-raN always answer CODE with Retry-After: N
+//	truncate        a request without Range gets the headers of the whole
+//	                body, half of it, then a cut connection; ranges work
+//	stall           like truncate, but the connection stays open and silent
+//	flaky-N         the first N requests (of any path) answer 503
+//	slow-MS         the body is sent in 10 pieces over MS milliseconds
+//	norange         ignores Range; the first request is cut after half
+//	changing        every request gets other bytes (same size, new ETag);
+//	                the first is cut after half; If-Range is honoured
+//
+// truncate, stall, norange and changing only touch bodies of at least
+// MinFault bytes (the bundle), not checksum files or indexes.
+//	hang            accepts the request and never answers
+//
+// Besides the HTTP server, Blackhole is a TCP address that accepts
+// connections and never answers, and Refused one where nothing listens.
+package faultserver
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MinFault is the smallest body that truncate, stall, norange and changing touch.
+const MinFault = 4096
+
+// Server is a running fault server.
+type Server struct {
+	URL       string // http://127.0.0.1:PORT; mirrors are URL+"/<mode>"
+	Blackhole string // http://127.0.0.1:PORT of a listener that never answers
+	Refused   string // http://127.0.0.1:PORT where nothing listens
+
+	files http.Handler
+	srv   *httptest.Server
+	bh    net.Listener
+	quit  chan struct{}
+	wg    sync.WaitGroup
+
+	mu    sync.Mutex
+	hits  map[string]int // by mode+path
+	flaky map[string]int // by mode
+	conns []net.Conn
+}
+
+// New starts a fault server over files (e.g. http.FileServer(http.Dir(d))
+// or Files(map)).
+func New(files http.Handler) (*Server, error) {
+	s := &Server{files: files, quit: make(chan struct{}), hits: map[string]int{}, flaky: map[string]int{}}
+	bh, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.bh = bh
+	s.Blackhole = "http://" + bh.Addr().String()
+	s.wg.Add(1)
+	go s.hold()
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		bh.Close()
+		return nil, err
+	}
+	s.Refused = "http://" + rl.Addr().String()
+	rl.Close()
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s, nil
+}
+
+// hold accepts connections on the blackhole and keeps them silent.
+func (s *Server) hold() {
+	defer s.wg.Done()
+	for {
+		c, err := s.bh.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns = append(s.conns, c)
+		s.mu.Unlock()
+	}
+}
+
+// Close stops everything, including handlers that stall or hang.
+func (s *Server) Close() {
+	close(s.quit)
+	s.bh.Close()
+	s.wg.Wait()
+	s.mu.Lock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+}
+
+// Hits says how many requests mode+path got (path with a leading "/").
+func (s *Server) Hits(mode, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[mode+path]
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	mode, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	rest = "/" + rest
+	s.mu.Lock()
+	s.hits[mode+rest]++
+	n := s.hits[mode+rest]
+	s.flaky[mode]++
+	nm := s.flaky[mode]
+	s.mu.Unlock()
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = rest, ""
+	name, arg, _ := strings.Cut(mode, "-")
+	switch name {
+	case "truncate", "stall", "norange", "changing":
+		if b, ok := s.get(r2); !ok || len(b) < MinFault {
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+	}
+	switch name {
+	case "good":
+		s.files.ServeHTTP(w, r2)
+	case "status":
+		codeS, ra, _ := strings.Cut(arg, "-ra")
+		code, _ := strconv.Atoi(codeS)
+		if code < 100 {
+			code = 500
+		}
+		if ra != "" {
+			w.Header().Set("Retry-After", ra)
+		} else if code == 429 || code == 503 {
+			w.Header().Set("Retry-After", "1")
+		}
+		http.Error(w, http.StatusText(code), code)
+	case "flaky":
+		fails, _ := strconv.Atoi(arg)
+		if nm <= fails {
+			http.Error(w, "restarting", http.StatusServiceUnavailable)
+			return
+		}
+		s.files.ServeHTTP(w, r2)
+	case "truncate", "stall":
+		if r.Header.Get("Range") != "" {
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+		s.half(w, r2, name == "stall")
+	case "norange":
+		r2.Header.Del("Range")
+		r2.Header.Del("If-Range")
+		if n == 1 {
+			s.half(w, r2, false)
+			return
+		}
+		s.files.ServeHTTP(w, r2)
+	case "changing":
+		body, ok := s.get(r2)
+		if !ok {
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+		if len(body) > 0 && n > 1 {
+			body = bytes.Clone(body)
+			body[len(body)-1] ^= byte(n)
+		}
+		w.Header().Set("ETag", etag(body))
+		if n == 1 && r.Header.Get("Range") == "" {
+			cut(w, body, false, s.quit, r)
+			return
+		}
+		http.ServeContent(w, r2, "", time.Unix(0, 0), bytes.NewReader(body))
+	case "slow":
+		ms, _ := strconv.Atoi(arg)
+		body, ok := s.get(r2)
+		if !ok {
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		for i := range 10 {
+			w.Write(body[len(body)*i/10 : len(body)*(i+1)/10])
+			w.(http.Flusher).Flush()
+			select {
+			case <-time.After(time.Duration(ms) * time.Millisecond / 10):
+			case <-r.Context().Done():
+				return
+			case <-s.quit:
+				return
+			}
+		}
+	case "hang":
+		select {
+		case <-r.Context().Done():
+		case <-s.quit:
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// get returns the bytes files serves for r, if it serves 200.
+func (s *Server) get(r *http.Request) ([]byte, bool) {
+	rec := httptest.NewRecorder()
+	r = r.Clone(r.Context())
+	r.Header.Del("Range")
+	r.Header.Del("If-Range")
+	s.files.ServeHTTP(rec, r)
+	if rec.Code != http.StatusOK {
+		return nil, false
+	}
+	return rec.Body.Bytes(), true
+}
+
+// half sends the headers for the whole body and half of it, then cuts the
+// connection (or, stall, keeps it open and silent).
+func (s *Server) half(w http.ResponseWriter, r *http.Request, stall bool) {
+	body, ok := s.get(r)
+	if !ok {
+		s.files.ServeHTTP(w, r)
+		return
+	}
+	cut(w, body, stall, s.quit, r)
+}
+
+func cut(w http.ResponseWriter, body []byte, stall bool, quit chan struct{}, r *http.Request) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Accept-Ranges", "bytes")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body[:len(body)/2])
+	w.(http.Flusher).Flush()
+	if stall {
+		select {
+		case <-r.Context().Done():
+		case <-quit:
+		}
+		return
+	}
+	if hj, ok := w.(http.Hijacker); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			c.Close()
+		}
+	}
+}
+
+func etag(b []byte) string {
+	h := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(h[:8]) + `"`
+}
+
+// Files serves a map of path (without leading "/") to bytes, with ETag,
+// Last-Modified, Range and If-Range like nginx.
+func Files(m map[string][]byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := m[strings.TrimPrefix(r.URL.Path, "/")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("ETag", etag(b))
+		http.ServeContent(w, r, "", time.Unix(1700000000, 0), bytes.NewReader(b))
+	})
+}
+
