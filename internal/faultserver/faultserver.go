@@ -17,6 +17,7 @@
 //
 // truncate, stall, norange and changing only touch bodies of at least
 // MinFault bytes (the bundle), not checksum files or indexes.
+//
 //	hang            accepts the request and never answers
 //
 // Besides the HTTP server, Blackhole is a TCP address that accepts
@@ -279,4 +280,3 @@ func Files(m map[string][]byte) http.Handler {
 		http.ServeContent(w, r, "", time.Unix(1700000000, 0), bytes.NewReader(b))
 	})
 }
-
