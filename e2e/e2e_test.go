@@ -11,6 +11,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -188,6 +190,12 @@ func TestTreeLayout(t *testing.T) {
 	need(t)
 	for _, tc := range []struct{ name, mirror string }{{"html", suite.tree}, {"json", suite.treeJSON}} {
 		t.Run(tc.name, func(t *testing.T) {
+			checkListing(t, tc.mirror+"pkgs/slurm-binaries/"+suite.arch+"/", tc.name)
+			for _, absent := range []string{"pkgs/slurm/index.json", "pkgs/slurm-apk/slurm-client-latest-" + suite.arch + "-alpine.tar.gz"} {
+				if code := httpStatus(t, tc.mirror+absent); code != http.StatusNotFound {
+					t.Fatalf("the tree-only mirror answers %d for %s; want 404", code, absent)
+				}
+			}
 			root := newRoot(t, "glibc")
 			site := append([]byte("# site config (mounted by the operator)\n"), suite.verifyCfg...)
 			writeFile(t, root, "etc/slurm/slurm.conf", site)
@@ -206,6 +214,35 @@ func TestTreeLayout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkListing asserts that nginx lists dir in the autoindex format the test
+// means to exercise (html or json).
+func checkListing(t *testing.T, url, format string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	isJSON := strings.HasPrefix(strings.TrimSpace(string(body)), "[")
+	if (format == "json") != isJSON || !strings.Contains(string(body), "VERSION") {
+		t.Fatalf("GET %s is not a %s autoindex listing of the tree:\n%.300s", url, format, body)
+	}
+}
+
+func httpStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Head(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestMirrorFailover: the first mirror has nothing listening; the install comes
