@@ -86,12 +86,15 @@ func runFetch(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	if out == "" {
-		return failure.New(failure.Usage, "fetch needs --out FILE or DIR")
+	if out == "" && cfg.cacheDir == "" {
+		return failure.New(failure.Usage, "fetch needs --out FILE or DIR, or --cache-dir")
 	}
 	t, err := detect(c, st.log)
 	if err != nil {
 		return err
+	}
+	if out == "" {
+		return fetchToCache(c, cfg, t)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), ".slurm-installer-fetch-")
 	if err != nil {
@@ -112,7 +115,11 @@ func runFetch(c *cli.Context) error {
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
 		dst = filepath.Join(out, firstOf(art.Name, filepath.Base(art.Path)))
 	}
-	if err := os.Rename(art.Path, dst); err != nil {
+	place := os.Rename
+	if art.Layout == "cache" {
+		place = copyFile // the cached bundle stays in the cache
+	}
+	if err := place(art.Path, dst); err != nil {
 		return failure.New(failure.FileSystem, "write %s: %w", dst, err)
 	}
 	if !art.Tree && art.SHA256 != "" {

@@ -33,20 +33,20 @@ func globalFlags() []cli.Flag {
 }
 
 func fetchFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringSliceFlag{Name: "mirrors", Aliases: []string{"mirror", "m"}, Usage: "AppHub base URLs or direct artifact URLs, in order of preference (comma-separated and/or repeated)", EnvVars: env("mirrors"), Category: catSource},
 		&cli.StringFlag{Name: "slurm-version", Value: "latest", Usage: "SLURM version to install", EnvVars: env("slurm-version"), Category: catSource},
 		&cli.StringFlag{Name: "arch", Usage: "target architecture (x86_64|amd64|aarch64|arm64; default: detected from the root's /bin/sh)", EnvVars: env("arch"), Category: catTarget},
 		&cli.StringFlag{Name: "sha256", Usage: "expected SHA-256 of the bundle (overrides published checksums)", EnvVars: env("sha256"), Category: catSource},
 		&cli.StringFlag{Name: "cache-dir", Usage: "keep verified bundles here by sha256; a matching cached bundle is used without downloading", EnvVars: env("cache-dir"), Category: catSource},
 		&cli.StringFlag{Name: "from", Usage: "install a local bundle file instead of downloading (air-gapped repair)", EnvVars: env("from"), Category: catSource},
-		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "per attempt: connect, response headers, and body stall", EnvVars: env("timeout"), Category: catNetwork},
+		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "per request: wait for response headers (and, unless --stall-timeout, for body bytes)", EnvVars: env("timeout"), Category: catNetwork},
 		&cli.DurationFlag{Name: "deadline", Value: 5 * time.Minute, Usage: "for the whole download (0 = none)", EnvVars: env("deadline"), Category: catNetwork},
 		&cli.IntFlag{Name: "retries", Value: 2, Usage: "extra attempts per mirror on retryable failures (connection errors, 5xx, 429)", EnvVars: env("retries"), Category: catNetwork},
 		&cli.Int64Flag{Name: "max-size", Value: 2 << 30, Usage: "cap on the download and on the unpacked bundle, in bytes", EnvVars: env("max-size"), Category: catPolicy},
 		&cli.IntFlag{Name: "max-entries", Value: 20000, Usage: "cap on the number of entries in the bundle", EnvVars: env("max-entries"), Category: catPolicy},
 		&cli.StringFlag{Name: "pubkey", Usage: "minisign public key (RW... or a minisign.pub file): the bundle must come from an index.json signed by it (default: the key built in, if any)", EnvVars: env("pubkey"), Category: catSource},
-	}
+	}, networkFlags()...)
 }
 
 func installFlags() []cli.Flag {

@@ -70,6 +70,7 @@ type installConfig struct {
 	prefix    string
 	binDir    string
 	requested string
+	net       netConfig
 	policy    *policy
 }
 
@@ -117,6 +118,9 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	}
 	if cfg.timeout <= 0 {
 		return nil, failure.New(failure.Usage, "--timeout must be positive")
+	}
+	if cfg.net, err = parseNetConfig(c); err != nil {
+		return nil, err
 	}
 	if cfg.retries < 0 {
 		return nil, failure.New(failure.Usage, "--retries must not be negative")
@@ -358,6 +362,7 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 	}
 	fo := fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
 		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log}
+	cfg.net.apply(&fo)
 	cfg.policy.fetchOptions(&fo, log)
 	art, err := fetch.Fetch(ctx, fo)
 	if err != nil {

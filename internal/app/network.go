@@ -1,0 +1,123 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/urfave/cli/v2"
+
+	"slurm-installer/fetch"
+	"slurm-installer/internal/failure"
+)
+
+// netConfig is how downloads behave under faults (issue 4): timeouts,
+// racing, extra CAs and progress reporting.
+type netConfig struct {
+	connect   time.Duration
+	stall     time.Duration
+	raceDelay time.Duration
+	caCert    string
+	progress  fetch.ProgressMode
+}
+
+func networkFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "connect-timeout", Value: 5 * time.Second, Usage: "per connection: TCP connect and TLS handshake", EnvVars: env("connect-timeout"), Category: catNetwork},
+		&cli.DurationFlag{Name: "stall-timeout", Usage: "cut and resume a download that brings no bytes for this long (default: --timeout)", EnvVars: env("stall-timeout"), Category: catNetwork},
+		&cli.DurationFlag{Name: "race-delay", Value: fetch.DefaultRaceDelay, Usage: "start the next mirror as well when the current one has not answered within this (negative: one mirror at a time)", EnvVars: env("race-delay"), Category: catNetwork},
+		&cli.StringFlag{Name: "ca-cert", Usage: "PEM file with a CA to trust besides the system's (an internal HTTPS AppHub)", EnvVars: env("ca-cert"), Category: catNetwork},
+	}
+}
+
+func parseNetConfig(c *cli.Context) (netConfig, error) {
+	n := netConfig{connect: dur(c, "connect-timeout"), stall: dur(c, "stall-timeout"), raceDelay: dur(c, "race-delay"), caCert: str(c, "ca-cert")}
+	if n.connect <= 0 {
+		return n, failure.New(failure.Usage, "--connect-timeout must be positive")
+	}
+	if n.stall < 0 {
+		return n, failure.New(failure.Usage, "--stall-timeout must not be negative")
+	}
+	if n.caCert != "" {
+		if _, err := os.Stat(n.caCert); err != nil {
+			return n, failure.New(failure.Usage, "--ca-cert: %w", err)
+		}
+	}
+	switch {
+	case flag(c, "quiet") || !strings.EqualFold(str(c, "log-level"), "info") && !strings.EqualFold(str(c, "log-level"), "debug"):
+		n.progress = fetch.ProgressOff
+	case str(c, "log-format") != "json" && isTerminal(st.stderr):
+		n.progress = fetch.ProgressLive
+	default:
+		n.progress = fetch.ProgressLog
+	}
+	if n.raceDelay == 0 {
+		n.raceDelay = -1 // 0 on the command line: no racing
+	}
+	return n, nil
+}
+
+func (n netConfig) apply(o *fetch.Options) {
+	o.Connect, o.Stall, o.RaceDelay, o.CACertFile = n.connect, n.stall, n.raceDelay, n.caCert
+	o.Progress, o.ProgressOut = n.progress, st.stderr
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// fetchToCache is `fetch --cache-dir D` without --out: download and verify
+// into the cache (nothing when a matching bundle is already there) and
+// print the cached file's path.
+func fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
+	tmp, err := os.MkdirTemp(cfg.cacheDir, ".fetch-")
+	if err != nil {
+		if err = os.MkdirAll(cfg.cacheDir, 0o755); err == nil {
+			tmp, err = os.MkdirTemp(cfg.cacheDir, ".fetch-")
+		}
+		if err != nil {
+			return failure.New(failure.FileSystem, "--cache-dir: %w", err)
+		}
+	}
+	defer os.RemoveAll(tmp)
+	art, err := obtain(c.Context, cfg, t, tmp, st.log)
+	if err != nil {
+		return err
+	}
+	if art.Cleanup != nil {
+		defer art.Cleanup()
+	}
+	if art.Tree {
+		return failure.New(failure.Usage, "the mirror serves a file tree, which --cache-dir cannot keep").WithHint("pass --out DIR")
+	}
+	cached := (&cache{dir: cfg.cacheDir, log: st.log}).lookup(art.SHA256, t.Arch, cfg.version)
+	if cached == nil {
+		return failure.New(failure.FileSystem, "the bundle could not be written to --cache-dir %s", cfg.cacheDir)
+	}
+	st.log.Info().Str("file", cached.Path).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Msg("bundle fetched and verified into the cache")
+	fmt.Fprintln(st.stdout, cached.Path)
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err = io.Copy(out, in); err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
