@@ -146,16 +146,31 @@ func (in *Installer) CheckIntact(r *Receipt, deep bool) []Problem {
 		}
 	}
 	if deep {
-		_ = fs.WalkDir(in.root.FS(), rel(r.Prefix)+"/.", func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
+		// Walk the directory the prefix link points to (fs.FS paths cannot
+		// go through the link with a trailing "/.").
+		dir := r.PayloadDir
+		if t, err := in.root.Readlink(rel(r.Prefix)); err == nil && !strings.Contains(t, "/") {
+			dir = path.Join(path.Dir(r.Prefix), t)
+		} else if err != nil {
+			if fi, err := in.root.Lstat(rel(r.Prefix)); err == nil && fi.IsDir() {
+				dir = r.Prefix
+			}
+		}
+		if dir != "" {
+			_ = fs.WalkDir(in.root.FS(), rel(dir), func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return nil
+				}
+				relp := strings.TrimPrefix(strings.TrimPrefix(p, rel(dir)), "/")
+				if relp != "" && !known[relp] {
+					probs = append(probs, Problem{path.Join(r.Prefix, relp), "extra"})
+					if d.IsDir() {
+						return fs.SkipDir // one line for an extra directory
+					}
+				}
 				return nil
-			}
-			relp := strings.TrimPrefix(strings.TrimPrefix(p, rel(r.Prefix)+"/."), "/")
-			if relp != "" && !known[relp] {
-				probs = append(probs, Problem{path.Join(r.Prefix, relp), "extra"})
-			}
-			return nil
-		})
+			})
+		}
 	}
 	return probs
 }

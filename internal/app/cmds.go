@@ -256,7 +256,7 @@ func runVerify(c *cli.Context) error {
 			s = append(s, p.String())
 		}
 		add(what, failure.New(failure.Verify, "%d problem(s): %s", len(probs), strings.Join(s, "; ")).
-			WithHint("run `slurm-installer install --force` to reinstall"), "")
+			WithHint("run `slurm-installer install --repair` to put back exactly these, or `install --force` to reinstall"), "")
 	} else {
 		add(what, nil, fmt.Sprintf("%d entries and %d links match the receipt", len(r.Files), len(r.Links)))
 	}

@@ -54,6 +54,7 @@ func installFlags() []cli.Flag {
 		&cli.StringFlag{Name: "fallback", Value: "demo", Usage: "when no working install can be had: demo (record demo mode, exit 0) or fail (exit with the failure's code)", EnvVars: env("fallback"), Category: catPolicy},
 		&cli.BoolFlag{Name: "strict", Usage: "same as --fallback fail", EnvVars: env("strict"), Category: catPolicy},
 		&cli.BoolFlag{Name: "force", Usage: "reinstall even if this version is installed and intact", EnvVars: env("force"), Category: catPolicy},
+		&cli.BoolFlag{Name: "repair", Usage: "put back exactly the installed files that verify --deep finds missing, changed or extra, from the cached or re-downloaded bundle", EnvVars: env("repair"), Category: catPolicy},
 		&cli.BoolFlag{Name: "dry-run", Usage: "detect the target and print what would be done; change nothing", EnvVars: env("dry-run"), Category: catPolicy},
 		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout", EnvVars: env("json"), Category: catOutput},
 		&cli.BoolFlag{Name: "allow-downgrade", Usage: "with a pinned key, allow replacing the installed version with an older one", EnvVars: env("allow-downgrade"), Category: catPolicy},

@@ -58,6 +58,7 @@ type installConfig struct {
 	from      string
 	fallback  string
 	force     bool
+	repair    bool
 	dryRun    bool
 	json      bool
 	limits    install.Limits
@@ -86,6 +87,7 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 		from:     str(c, "from"),
 		fallback: str(c, "fallback"),
 		force:    flag(c, "force"),
+		repair:   flag(c, "repair"),
 		dryRun:   flag(c, "dry-run"),
 		json:     flag(c, "json"),
 		limits:   install.Limits{MaxSize: lookup(c, "max-size").Int64("max-size"), MaxEntries: lookup(c, "max-entries").Int("max-entries")},
@@ -191,6 +193,9 @@ func runInstall(c *cli.Context) error {
 	if err != nil {
 		log.Warn().Err(err).Msg("ignoring unreadable receipt")
 		prev = nil
+	}
+	if cfg.repair {
+		return runRepair(ctx, cfg, t, in, prev, res, start)
 	}
 	working := prev != nil && prev.Mode == install.ModeReal && len(in.CheckIntact(prev, false)) == 0
 	if working && !cfg.force && (cfg.version == "latest" || cfg.version == prev.Version) && prev.Arch == t.Arch {

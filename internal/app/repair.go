@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"slurm-installer/install"
+	"slurm-installer/internal/failure"
+)
+
+// runRepair is `install --repair`: the receipt's version stays installed and
+// only the entries a deep check finds missing, changed or extra are put back,
+// from the cached bundle (by the receipt's sha256) or a fresh download of
+// it. The fallback policy does not apply: a failed repair exits with its
+// class and never records demo mode.
+func runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, res *result, start time.Time) error {
+	log := st.log
+	if cfg.force {
+		return failure.New(failure.Usage, "--repair and --force do not go together").
+			WithHint("--repair puts back broken files of the installed version; --force reinstalls everything")
+	}
+	if prev == nil || prev.Mode != install.ModeReal {
+		return failure.New(failure.NotInstalled, "nothing to repair: no real install is recorded in %s", install.ReceiptPath).
+			WithHint("run install without --repair")
+	}
+	if cfg.version != "latest" && cfg.version != prev.Version {
+		return failure.New(failure.Usage, "--repair restores the installed %s, not %s", prev.Version, cfg.version).
+			WithHint("drop --slurm-version, or install %s without --repair", cfg.version)
+	}
+	res.Version, res.Source = prev.Version, prev.Source
+	probs := in.CheckIntact(prev, true)
+	if len(probs) == 0 {
+		res.Status = "unchanged"
+		log.Info().Str("version", prev.Version).Msg("every installed file matches the receipt; nothing to repair")
+		return finish(cfg, res, start)
+	}
+	for _, p := range probs {
+		log.Info().Str("path", p.Path).Str("problem", p.What).Msg("needs repair")
+	}
+	cfg.version = prev.Version
+	if cfg.sha == "" && prev.Layout != "tree" {
+		cfg.sha = prev.SHA256 // the cache is looked up by it, and a download must match it
+	}
+	tmp, err := os.MkdirTemp("", "slurm-installer-")
+	if err != nil {
+		return failure.New(failure.FileSystem, "create temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	art, err := obtain(ctx, cfg, t, tmp, log)
+	if err != nil {
+		return err
+	}
+	if art.Cleanup != nil {
+		defer art.Cleanup()
+	}
+	done, err := in.Repair(ctx, prev, install.Source{Path: art.Path, Tree: art.Tree})
+	for _, d := range done {
+		log.Info().Msg("repaired " + d)
+	}
+	if err != nil {
+		return err
+	}
+	if left := in.CheckIntact(prev, true); len(left) > 0 {
+		var s []string
+		for _, p := range left {
+			s = append(s, p.String())
+		}
+		return failure.New(failure.Verify, "repair left %d problem(s): %s", len(left), strings.Join(s, "; ")).
+			WithHint("run install --force to reinstall")
+	}
+	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), prev.Version, log)
+	if err != nil {
+		return err
+	}
+	res.Status, res.Verified = "repaired", verified
+	log.Info().Str("version", prev.Version).Int("repaired", len(done)).Str("verified", verified).Msg("SLURM client repaired")
+	return finish(cfg, res, start)
+}
