@@ -17,7 +17,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(nginx-light busybox-static musl musl-tools gcc libc6-dev file binutils curl
-      munge slurmctld slurmd slurm-client util-linux ca-certificates)
+      munge slurmctld slurmd slurm-client util-linux ca-certificates minisign)
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "deps.sh: must run as root" >&2

@@ -1,0 +1,130 @@
+package fetch
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// isLowerHex64 is the form every parser must return digests in.
+func isLowerHex64(s string) bool {
+	return isHex64(s) && strings.ToLower(s) == s
+}
+
+// FuzzParseIndex: an accepted index re-validates after a JSON round trip,
+// and every bundle in it has a 64-hex digest, a positive size, a known arch,
+// and is what Find returns for its version and arch.
+// Seeds: testdata/fuzz/FuzzParseIndex.
+func FuzzParseIndex(f *testing.F) {
+	f.Add([]byte(`{"schema":1,"created":"2026-11-23T07:00:00Z","expires":"2027-05-22T07:00:00Z","serial":3,` +
+		`"latest":{"x86_64":"22.05.8"},"bundles":[{"version":"22.05.8","arch":"x86_64",` +
+		`"url":"../slurm-apk/slurm-client-22.05.8-x86_64-alpine.tar.gz","sha256":"` + strings.Repeat("ab", 32) + `","size":5800000}]}`))
+	f.Add([]byte(`{"schema":1,"bundles":[{"version":"1","arch":"arm64","url":"https://h/x.tgz","sha256":"` + strings.Repeat("F", 64) + `","size":1}]}`))
+	f.Add([]byte(`{"schema":2}`))
+	f.Add([]byte(`{"schema":1,"bundles":[{"version":"../x","arch":"x86_64","url":"file:///etc/passwd","sha256":"00","size":-1}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		idx, err := ParseIndex(data)
+		if err != nil {
+			return
+		}
+		if idx.Schema != IndexSchema {
+			t.Fatalf("accepted schema %d", idx.Schema)
+		}
+		for _, b := range idx.Bundles {
+			if !isHex64(b.SHA256) || b.Size <= 0 || b.URL == "" || b.Version == "" || b.Version == "latest" {
+				t.Fatalf("accepted bundle %+v", b)
+			}
+			if strings.HasPrefix(b.URL, "file:") || strings.Contains(b.URL, "\\") {
+				t.Fatalf("accepted url %q", b.URL)
+			}
+			got := idx.Find(b.Version, b.Arch)
+			if got == nil || got.Version != b.Version {
+				t.Fatalf("Find(%q, %q) = %+v", b.Version, b.Arch, got)
+			}
+		}
+		out, err := json.Marshal(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseIndex(out)
+		if err != nil {
+			t.Fatalf("re-parse of %s: %v", out, err)
+		}
+		if len(again.Bundles) != len(idx.Bundles) || again.Serial != idx.Serial {
+			t.Fatalf("round trip changed the index: %+v vs %+v", idx, again)
+		}
+	})
+}
+
+// FuzzParseSHA256Sidecar: a digest is only ever 64 lower-case hex digits.
+func FuzzParseSHA256Sidecar(f *testing.F) {
+	d := strings.Repeat("0123456789abcdef", 4)
+	f.Add([]byte(d+"\n"), "x.tar.gz")
+	f.Add([]byte(d+"  x.tar.gz\n"), "x.tar.gz")
+	f.Add([]byte(strings.ToUpper(d)+" *x.tar.gz\r\n"), "x.tar.gz")
+	f.Add([]byte("SHA256 (x.tar.gz) = "+d+"\n"), "x.tar.gz")
+	f.Add([]byte(d+"  a\n"+d+"  b\n"), "b")
+	f.Add([]byte("not a checksum"), "x")
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		got, err := ParseSHA256Sidecar(data, name)
+		if err == nil && !isLowerHex64(got) {
+			t.Fatalf("ParseSHA256Sidecar returned %q", got)
+		}
+	})
+}
+
+// FuzzParseSHA256SUMS: every digest is 64 lower-case hex digits and every
+// name is non-empty, one line, without NUL or a leading "./".
+func FuzzParseSHA256SUMS(f *testing.F) {
+	d := strings.Repeat("0123456789abcdef", 4)
+	f.Add([]byte(d + "  bin/sinfo\n" + d + " *lib/libslurmfull.so\n# comment\n\n"))
+	f.Add([]byte(d + "  ./VERSION\r\n"))
+	f.Add([]byte(d + "  a\n" + strings.Repeat("1", 64) + "  a\n"))
+	f.Add([]byte("SHA256 (bin/sinfo) = " + d + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sums, err := ParseSHA256SUMS(data)
+		if err != nil {
+			return
+		}
+		if len(sums) == 0 {
+			t.Fatal("no error and no sums")
+		}
+		for n, d := range sums {
+			if !isLowerHex64(d) {
+				t.Fatalf("digest %q for %q", d, n)
+			}
+			if n == "" || strings.ContainsAny(n, "\x00\n") || strings.HasPrefix(n, "./") {
+				t.Fatalf("name %q", n)
+			}
+		}
+	})
+}
+
+// FuzzParseAutoindex: every entry is one harmless path element (no '/',
+// '\', NUL, "." or ".."), listed once, with a size of -1 or more.
+func FuzzParseAutoindex(f *testing.F) {
+	f.Add([]byte("<html><body><pre><a href=\"../\">../</a>\n<a href=\"bin/\">bin/</a>   23-Nov-2026 07:00    -\n"+
+		"<a href=\"VERSION\">VERSION</a>   23-Nov-2026 07:00    8\n</pre></body></html>"), "text/html")
+	f.Add([]byte(`[{"name":"bin","type":"directory","mtime":"x"},{"name":"VERSION","type":"file","size":8}]`), "application/json")
+	f.Add([]byte(`<a href="/etc/passwd">x</a><a href="http://evil/x">y</a><a href="%2e%2e/x">z</a><a href='..%2fx'>w</a>`), "text/html")
+	f.Add([]byte(`[{"name":"..","type":"directory"},{"name":"a/b","type":"file","size":-5}]`), "")
+	f.Fuzz(func(t *testing.T, data []byte, contentType string) {
+		es, err := ParseAutoindex(data, contentType)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, e := range es {
+			if e.Name == "" || e.Name == "." || e.Name == ".." || strings.ContainsAny(e.Name, "/\\\x00") {
+				t.Fatalf("unsafe entry %q", e.Name)
+			}
+			if seen[e.Name] {
+				t.Fatalf("entry %q listed twice", e.Name)
+			}
+			seen[e.Name] = true
+			if e.Size < -1 || (e.Dir && e.Size != -1) {
+				t.Fatalf("entry %+v", e)
+			}
+		}
+	})
+}
