@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -279,14 +280,10 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 	if r.Prefix != "" {
 		fi, err := in.root.Lstat(rel(r.Prefix))
 		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			t, _ := in.root.Readlink(rel(r.Prefix))
-			if err := in.root.Remove(rel(r.Prefix)); err != nil {
-				return notes, fsErr("remove", r.Prefix, err)
-			}
-			if t != "" && !strings.Contains(t, "/") {
-				if err := in.root.RemoveAll(rel(path.Join(path.Dir(r.Prefix), t))); err != nil {
-					return notes, fsErr("remove", t, err)
-				}
+			n, err := in.removePayload(r)
+			notes = append(notes, n...)
+			if err != nil {
+				return notes, err
 			}
 		} else if err == nil {
 			notes = append(notes, fmt.Sprintf("kept %s: it is a directory this installer did not create", r.Prefix))
@@ -320,8 +317,13 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 			notes = append(notes, fmt.Sprintf("kept %s: it was changed after the install", cf.Path))
 		}
 	}
-	for _, p := range r.EtcFiles {
-		notes = append(notes, fmt.Sprintf("kept %s: site configuration is never removed", p))
+	if d, err := in.root.Open("etc/slurm"); err == nil {
+		names, _ := d.Readdirnames(-1)
+		d.Close()
+		sort.Strings(names)
+		for _, n := range names {
+			notes = append(notes, fmt.Sprintf("kept /etc/slurm/%s: site configuration is never removed", n))
+		}
 	}
 	if err := in.root.Remove(rel(ReceiptPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return notes, fsErr("remove", ReceiptPath, err)
@@ -330,4 +332,83 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 		_ = in.ldconfig(context.Background())
 	}
 	return notes, nil
+}
+
+// payloadDir is the in-root directory the prefix link points to ("" when
+// the prefix is not a link of ours).
+func (in *Installer) payloadDir(r *Receipt) string {
+	t, err := in.root.Readlink(rel(r.Prefix))
+	if err != nil || t == "" || strings.Contains(t, "/") {
+		return ""
+	}
+	return path.Join(path.Dir(r.Prefix), t)
+}
+
+// removePayload removes the receipt's payload entries that are still as
+// installed, then the prefix link and its directory once nothing else is
+// left in it. Files the user changed or added are kept, with the prefix
+// link to them, and named in the notes.
+func (in *Installer) removePayload(r *Receipt) ([]string, error) {
+	var notes []string
+	dir := in.payloadDir(r)
+	if dir == "" {
+		t, _ := in.root.Readlink(rel(r.Prefix))
+		return []string{fmt.Sprintf("kept %s: it now points to %s, not to a directory this installer made", r.Prefix, t)}, nil
+	}
+	files := append([]Entry(nil), r.Files...)
+	sort.Slice(files, func(i, j int) bool { return files[i].Path > files[j].Path }) // children first
+	for _, e := range files {
+		p := path.Join(dir, e.Path)
+		shown := path.Join(r.Prefix, e.Path)
+		fi, err := in.root.Lstat(rel(p))
+		if err != nil {
+			continue
+		}
+		switch e.Type {
+		case "dir":
+			if !fi.IsDir() {
+				continue
+			}
+			if err := in.root.Remove(rel(p)); err != nil && !isNotEmpty(err) {
+				return notes, fsErr("remove", shown, err)
+			}
+			continue
+		case "symlink":
+			if t, err := in.root.Readlink(rel(p)); err != nil || t != e.Target {
+				notes = append(notes, fmt.Sprintf("kept %s: it was changed after the install", shown))
+				continue
+			}
+		case "file":
+			if !fi.Mode().IsRegular() || fi.Size() != e.Size || in.hashFile(p) != e.SHA256 {
+				notes = append(notes, fmt.Sprintf("kept %s: it was changed after the install", shown))
+				continue
+			}
+		}
+		if err := in.root.Remove(rel(p)); err != nil {
+			return notes, fsErr("remove", shown, err)
+		}
+	}
+	var left []string
+	_ = fs.WalkDir(in.root.FS(), rel(dir), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, path.Join(r.Prefix, strings.TrimPrefix(strings.TrimPrefix(p, rel(dir)), "/")))
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		notes = append(notes, fmt.Sprintf("kept %s (-> %s): it still holds %d file(s) the install did not write or that were changed: %s",
+			r.Prefix, path.Base(dir), len(left), strings.Join(left, ", ")))
+		return notes, nil
+	}
+	if err := in.root.Remove(rel(r.Prefix)); err != nil {
+		return notes, fsErr("remove", r.Prefix, err)
+	}
+	if err := in.root.RemoveAll(rel(dir)); err != nil {
+		return notes, fsErr("remove", dir, err)
+	}
+	return notes, nil
+}
+
+func isNotEmpty(err error) bool {
+	return errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST)
 }
