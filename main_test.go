@@ -25,6 +25,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"slurm-installer/internal/faultserver"
 )
 
 var update = flag.Bool("update", false, "update testscript golden files")
@@ -49,6 +51,14 @@ func TestScript(t *testing.T) {
 			e.Defer(srv.Close)
 			e.Setenv("MIRROR", srv.URL)
 			e.Setenv("DEAD", "http://"+closedPort(e.T().(testing.TB)))
+			fs, err := faultserver.New(http.FileServer(http.Dir(mirror))) // issue 4: $FAULT/<mode>, $BLACKHOLE, $REFUSED
+			if err != nil {
+				return err
+			}
+			e.Defer(fs.Close)
+			e.Setenv("FAULT", fs.URL)
+			e.Setenv("BLACKHOLE", fs.Blackhole)
+			e.Setenv("REFUSED", fs.Refused)
 			e.Setenv("HOSTARCH", map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH])
 			e.Setenv("SLURM_INSTALLER_LOG_FORMAT", "console")
 			if os.Geteuid() == 0 {
