@@ -15,13 +15,20 @@
 //     .sha256 sidecar or SHA256SUMS, in that order). When no digest is
 //     published, the artifact says so (ChecksumSource "none published") and
 //     a warning is logged; a mismatch is never returned.
-//   - Every network wait is bounded: Options.Timeout bounds each attempt
-//     (connect, response headers, and any stall of the body), and
-//     Options.Deadline bounds the whole Fetch, backoff included.
+//   - Every network wait is bounded: Options.Connect bounds a connect and
+//     TLS handshake, Options.Timeout the wait for response headers,
+//     Options.Stall a body that brings no bytes (it is then resumed with
+//     Range/If-Range from the same mirror), and Options.Deadline the whole
+//     Fetch, backoff included.
+//   - Racing: mirrors start in order; the next starts when the newest has
+//     not answered within Options.RaceDelay, and at once when a go fails
+//     (refused, 404, 5xx, 429). The first 200 for the bundle wins and every
+//     other go is cancelled; Fetch returns only after all its goroutines.
 //   - A 404 (and any other 4xx answer but 408 and 429) is an answer, never
-//     retried. A fast failure (refused connection, 5xx, 429) of one mirror
-//     moves on to the next mirror at once; the failed mirror is retried
-//     with backoff only after the others were tried.
+//     retried. Retries back off exponentially with jitter and honour
+//     Retry-After, within the deadline.
+//   - With Options.RequireSignedIndex the bundle comes only from an index
+//     that Options.IndexVerifier accepted, unless Options.SHA256 pins it.
 //   - Downloads are streamed to files under Options.TempDir, never held in
 //     memory, and capped by Options.MaxBytes and the index's size.
 //   - Tree downloads are written through [os.Root], so a hostile listing
