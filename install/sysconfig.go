@@ -136,14 +136,14 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 			break
 		}
 	}
-	if bin == "" {
-		return fmt.Errorf("no ldconfig in the target root: its loader cache was not refreshed, so %s takes effect only once ldconfig runs there", GlibcLinkerConf)
-	}
 	if in.opt.Arch != "" && platform.Host() != "" && in.opt.Arch != platform.Host() {
 		return fmt.Errorf("ldconfig not run: the target is %s and this host is %s; run ldconfig in the image (it runs under emulation in cross builds)", in.opt.Arch, platform.Host())
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	if bin == "" {
+		return in.hostLdconfig(ctx)
+	}
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	if in.opt.RootDir != "/" {
@@ -158,6 +158,37 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ldconfig in %s failed: %v: %s", in.opt.RootDir, err, strings.TrimSpace(string(out)))
 	}
+	return nil
+}
+
+// hostLdconfig builds the loader cache of a root that has no ldconfig of
+// its own (distroless images) with this host's ldconfig -r, which chroots
+// into the root itself. Without /etc/ld.so.conf in the root it reads our
+// file alone, plus ldconfig's built-in system directories.
+func (in *Installer) hostLdconfig(ctx context.Context) error {
+	noLdconfig := fmt.Errorf("no ldconfig in the target root, so its loader cache was not refreshed and %s has no effect; add ldconfig to the image or publish a self-contained bundle", GlibcLinkerConf)
+	if in.opt.RootDir == "/" || os.Geteuid() != 0 {
+		return noLdconfig
+	}
+	var host string
+	for _, p := range []string{"/sbin/ldconfig", "/usr/sbin/ldconfig"} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			host = p
+			break
+		}
+	}
+	if host == "" {
+		return noLdconfig
+	}
+	conf := "/etc/ld.so.conf"
+	if _, err := in.root.Stat(rel(conf)); err != nil {
+		conf = GlibcLinkerConf
+	}
+	out, err := exec.CommandContext(ctx, host, "-r", in.opt.RootDir, "-f", conf).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("the target root has no ldconfig and this host's `ldconfig -r %s -f %s` failed: %v: %s", in.opt.RootDir, conf, err, strings.TrimSpace(string(out)))
+	}
+	in.opt.Log.Info().Str("config", conf).Msg("the root has no ldconfig; built its loader cache with this host's ldconfig -r")
 	return nil
 }
 
