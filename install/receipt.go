@@ -214,6 +214,11 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 	}
 	p := path.Join(StateDir, "lock")
 	f, err := in.root.OpenFile(rel(p), os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, unix.EROFS) {
+		// A read-only root still serializes (flock needs no write access);
+		// the run then fails, class 7, at its first write, naming that path.
+		f, err = in.root.OpenFile(rel(p), os.O_RDONLY, 0)
+	}
 	if err != nil {
 		return nil, fsErr("open lock", p, err)
 	}

@@ -54,13 +54,26 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 		return nil, fsErr("create directory", parent, err)
 	}
 	in.CleanStale()
+	// Check the space before writing anything (design.md §6: a failed run
+	// leaves everything as it was); a file system that fills up anyway
+	// (other writers, inodes) is reported with the same numbers.
+	need, nEntries, known := unpackedSize(ctx, src)
+	if free, ok := freeBytes(in.HostPath(parent)); known && ok && free < need {
+		return nil, in.noSpace(parent, need, nEntries, nil)
+	}
 	st := &Staged{in: in, stagingDir: path.Join(parent, stagingPrefix+randomID())}
 	if err := in.root.Mkdir(rel(st.stagingDir), 0o700); err != nil {
+		if isNoSpace(err) {
+			return nil, in.noSpace(parent, need, nEntries, err)
+		}
 		return nil, fsErr("create staging directory", st.stagingDir, err)
 	}
 	raw := path.Join(st.stagingDir, "raw")
 	if err := in.root.Mkdir(rel(raw), 0o755); err != nil {
 		st.Discard()
+		if isNoSpace(err) {
+			return nil, in.noSpace(parent, need, nEntries, err)
+		}
 		return nil, fsErr("create staging directory", raw, err)
 	}
 	var entries []Entry
@@ -72,6 +85,9 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	}
 	if err != nil {
 		st.Discard()
+		if isNoSpace(err) {
+			return nil, in.noSpace(parent, need, nEntries, err)
+		}
 		return nil, err
 	}
 	payload, err := findPayload(entries, in.opt.Prefix)

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"slurm-installer/internal/testbundle"
+)
+
+// These tests drive the CLI (the test binary, on PATH as slurm-installer
+// through testscript.Main) against file systems that fail: a full tmpfs and
+// a read-only bind mount (issue 6 item 3). They need mount(2); where it is
+// not permitted they skip and say so.
+
+// cli runs slurm-installer with args and returns its exit code and stderr.
+func cli(t testing.TB, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command("slurm-installer", args...)
+	cmd.Env = append(os.Environ(), "SLURM_INSTALLER_LOG_FORMAT=console")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), stderr.String()
+	}
+	if err != nil {
+		t.Fatalf("run slurm-installer: %v", err)
+	}
+	return 0, stderr.String()
+}
+
+func mustInstall(t testing.TB, args ...string) {
+	t.Helper()
+	if code, stderr := cli(t, args...); code != 0 {
+		t.Fatalf("slurm-installer %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+	}
+}
+
+// mount runs mount(8); it skips the test when mounting is not permitted.
+func mount(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("mount", args...).CombinedOutput()
+	if err != nil {
+		if os.Geteuid() != 0 || bytes.Contains(out, []byte("permission denied")) || bytes.Contains(out, []byte("must be superuser")) {
+			t.Skipf("mounting is not permitted here (mount %s: %s)", strings.Join(args, " "), bytes.TrimSpace(out))
+		}
+		t.Fatalf("mount %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	dir := args[len(args)-1]
+	if strings.Contains(strings.Join(args, " "), "remount") {
+		return // the mount it changes is unmounted by its own cleanup
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+}
+
+// snapshot describes every entry under root (type, mode, size, content
+// hash or link target), except the lock file whose content is the last pid.
+func snapshot(t testing.TB, root string) string {
+	t.Helper()
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		r, _ := filepath.Rel(root, p)
+		if r == "var/lib/slurm-installer/lock" {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		line := fmt.Sprintf("%s %v %d", r, fi.Mode(), fi.Size())
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			tgt, _ := os.Readlink(p)
+			line += " -> " + tgt
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			s := sha256.Sum256(b)
+			line += " " + hex.EncodeToString(s[:8])
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func writeBundle(t testing.TB, o testbundle.Options) *testbundle.Bundle {
+	t.Helper()
+	b, err := testbundle.Write(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func sameTree(t *testing.T, before, after string) {
+	t.Helper()
+	if before != after {
+		t.Errorf("the root changed:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+}
+
+// A bundle that does not fit on the file system of the prefix: exit 7 with
+// the path and the space needed, before anything is written; the previous
+// install and its receipt are untouched.
+func TestDiskFull(t *testing.T) {
+	root := t.TempDir()
+	local := filepath.Join(root, "usr", "local")
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mount(t, "-t", "tmpfs", "-o", "size=24m", "tmpfs", local)
+	a := writeBundle(t, testbundle.Options{Version: "22.05.8"})
+	b := writeBundle(t, testbundle.Options{Version: "23.02.1", Padding: 24 << 20})
+	mustInstall(t, "--root", root, "--from", a.Path, "--fallback", "fail")
+	before := snapshot(t, root)
+	receipt, _ := os.ReadFile(filepath.Join(root, "var/lib/slurm-installer/receipt.json"))
+
+	for _, policy := range []string{"fail", "demo"} {
+		code, stderr := cli(t, "--root", root, "--from", b.Path, "--slurm-version", "23.02.1", "--fallback", policy)
+		want := map[string]int{"fail": 7, "demo": 0}[policy]
+		if code != want {
+			t.Fatalf("--fallback %s: exit %d, want %d\n%s", policy, code, want, stderr)
+		}
+		m := regexp.MustCompile(`the bundle needs [0-9.]+ MiB unpacked \(([0-9]+) bytes\), [0-9.]+ MiB is free`).FindStringSubmatch(stderr)
+		if n, _ := strconv.ParseInt(m2(m), 10, 64); n < b.Unpacked {
+			t.Errorf("--fallback %s: the message does not give the space needed (>= %d bytes):\n%s", policy, b.Unpacked, stderr)
+		}
+		for _, s := range []string{"not enough space in /usr/local (" + local + " on the host)", "free at least"} {
+			if !strings.Contains(stderr, s) {
+				t.Errorf("--fallback %s: stderr lacks %q:\n%s", policy, s, stderr)
+			}
+		}
+		if policy == "demo" && !strings.Contains(stderr, "keeping the working install") {
+			t.Errorf("demo policy did not keep the working install:\n%s", stderr)
+		}
+		sameTree(t, before, snapshot(t, root))
+		if got, _ := os.ReadFile(filepath.Join(root, "var/lib/slurm-installer/receipt.json")); !bytes.Equal(got, receipt) {
+			t.Errorf("receipt changed")
+		}
+	}
+	if code, stderr := cli(t, "--root", root, "verify", "--deep"); code != 0 {
+		t.Errorf("verify --deep after the failed upgrade: exit %d\n%s", code, stderr)
+	}
+}
+
+// The space check counts bytes; a file system that runs out of inodes fails
+// during extraction instead. That too is exit 7 naming the path and the
+// space the bundle needs, and the staging directory is gone.
+func TestDiskFullDuringExtraction(t *testing.T) {
+	root := t.TempDir()
+	local := filepath.Join(root, "usr", "local")
+	if err := os.MkdirAll(local, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mount(t, "-t", "tmpfs", "-o", "size=256m,nr_inodes=48", "tmpfs", local)
+	a := writeBundle(t, testbundle.Options{Version: "22.05.8"})
+	var many []string
+	for i := range 40 {
+		many = append(many, fmt.Sprintf("scmd%02d", i))
+	}
+	b := writeBundle(t, testbundle.Options{Version: "23.02.1", Commands: append(many, "sinfo")})
+	mustInstall(t, "--root", root, "--from", a.Path, "--fallback", "fail")
+	before := snapshot(t, root)
+	code, stderr := cli(t, "--root", root, "--from", b.Path, "--slurm-version", "23.02.1", "--fallback", "fail")
+	if code != 7 {
+		t.Fatalf("exit %d, want 7\n%s", code, stderr)
+	}
+	for _, s := range []string{"not enough space in /usr/local (" + local + " on the host)", "the bundle needs", "no space left on device", "ran out of inodes"} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, stderr)
+		}
+	}
+	sameTree(t, before, snapshot(t, root))
+}
+
+// A read-only root: exit 7 naming the path that could not be written;
+// nothing changes, and under the demo policy the working install is kept.
+func TestReadOnlyRoot(t *testing.T) {
+	root := t.TempDir()
+	a := writeBundle(t, testbundle.Options{Version: "22.05.8"})
+	b := writeBundle(t, testbundle.Options{Version: "23.02.1"})
+	mustInstall(t, "--root", root, "--from", a.Path, "--fallback", "fail")
+	ro := t.TempDir()
+	mount(t, "--bind", root, ro)
+	mount(t, "-o", "remount,ro,bind", ro)
+	if err := os.WriteFile(filepath.Join(ro, "probe"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("bind mount is not read-only: %v", err)
+	}
+	before := snapshot(t, root)
+	code, stderr := cli(t, "--root", ro, "--from", b.Path, "--slurm-version", "23.02.1", "--fallback", "fail")
+	if code != 7 {
+		t.Fatalf("exit %d, want 7\n%s", code, stderr)
+	}
+	for _, s := range []string{"/usr/local/.slurm-installer-staging-", "read-only file system", "writable --root"} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stderr lacks %q:\n%s", s, stderr)
+		}
+	}
+	code, stderr = cli(t, "--root", ro, "--from", b.Path, "--slurm-version", "23.02.1")
+	if code != 0 || !strings.Contains(stderr, "keeping the working install") {
+		t.Errorf("demo policy: exit %d, want 0 and the working install kept\n%s", code, stderr)
+	}
+	if code, stderr := cli(t, "--root", ro, "uninstall"); code != 7 {
+		t.Errorf("uninstall on a read-only root: exit %d, want 7\n%s", code, stderr)
+	}
+	sameTree(t, before, snapshot(t, root))
+	if code, stderr := cli(t, "--root", root, "verify", "--deep"); code != 0 {
+		t.Errorf("verify --deep after the failed upgrade: exit %d\n%s", code, stderr)
+	}
+}
+
+func m2(m []string) string {
+	if len(m) < 2 {
+		return ""
+	}
+	return m[1]
+}
