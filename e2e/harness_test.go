@@ -252,15 +252,6 @@ func serve(t *testing.T, name, dir, format string) string {
 	return u
 }
 
-// knownBug skips a test that reproduces an open installer bug, unless
-// E2E_KNOWN_BUGS=1 (then it runs, and fails until the bug is fixed).
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("E2E_KNOWN_BUGS") != "1" {
-		t.Skipf("known installer bug (run with E2E_KNOWN_BUGS=1 to reproduce): %s", what)
-	}
-}
-
 func freePort() (string, error) {
 	out, err := script(context.Background(), "freeport.sh")
 	if err != nil {

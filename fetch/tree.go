@@ -298,6 +298,24 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	if !hasBin || !hasVersion {
 		return nil, notFound(st.url, "listing has no bin/ and VERSION")
 	}
+	if s.version != "latest" {
+		// The tree's path carries no version: read VERSION before
+		// downloading anything, and treat another version as a miss so
+		// the next mirror is asked.
+		vu := child(st.url, "VERSION", false)
+		var vb []byte
+		ferr := s.retrying(ctx, "VERSION", func() *fetchError {
+			var ferr *fetchError
+			vb, _, ferr = s.readSmall(ctx, vu, 4096)
+			return ferr
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		if got := firstLine(vb); got != s.version {
+			return nil, notFound(st.url, fmt.Sprintf("the tree holds SLURM %q, not the requested %s", truncate(got, 40), s.version))
+		}
+	}
 
 	var sums map[string]string
 	var sumsData []byte
@@ -393,10 +411,7 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	if err != nil {
 		return nil, &fetchError{kind: kLocal, url: urlString(st.url), cause: err.Error(), err: err}
 	}
-	version := strings.TrimSpace(string(vb))
-	if i := strings.IndexAny(version, "\r\n"); i >= 0 {
-		version = strings.TrimSpace(version[:i])
-	}
+	version := firstLine(vb)
 	if !validVersion(version) {
 		return nil, &fetchError{kind: kFatal, url: urlString(child(st.url, "VERSION", false)), cause: fmt.Sprintf("VERSION holds no version: %q", truncate(version, 40))}
 	}
@@ -512,4 +527,13 @@ func (s *session) downloadTreeFile(ctx context.Context, root *os.Root, f treeFil
 		ferr.kind, ferr.cause = kFatal, "listed but "+ferr.cause
 	}
 	return digest, n, ferr
+}
+
+// firstLine is the first line of a VERSION file, trimmed.
+func firstLine(b []byte) string {
+	v := strings.TrimSpace(string(b))
+	if i := strings.IndexAny(v, "\r\n"); i >= 0 {
+		v = strings.TrimSpace(v[:i])
+	}
+	return v
 }

@@ -198,3 +198,29 @@ func TestParseAutoindex(t *testing.T) {
 		}
 	}
 }
+
+// A tree of another version is a miss: the next mirror is asked, and
+// nothing but the listing and VERSION is fetched from the first.
+func TestTreeOtherVersionIsAMiss(t *testing.T) {
+	older := map[string][]byte{}
+	for p, b := range treeFiles("x86_64") {
+		older[p] = b
+	}
+	older[bin+"x86_64/VERSION"] = []byte("22.05.7\n")
+	delete(older, bin+"x86_64/SHA256SUMS")
+	first, second := newMirror(t, older), newMirror(t, treeFiles("x86_64"))
+	o := opts(t, first.URL(), second.URL())
+	o.Version = "22.05.8"
+	a := mustFetch(t, o)
+	checkTree(t, a)
+	if a.Mirror != second.URL() {
+		t.Fatalf("served by %s, want the second mirror", a.Mirror)
+	}
+	if n := first.count("/" + bin + "x86_64/bin/sinfo"); n != 0 {
+		t.Fatalf("downloaded bin/sinfo %d times from the mirror holding another version", n)
+	}
+	o = opts(t, first.URL())
+	o.Version = "99.1.1"
+	_, err := Fetch(context.Background(), o)
+	wantClass(t, err, failure.Download)
+}
