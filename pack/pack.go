@@ -54,6 +54,14 @@ type Options struct {
 	Expires time.Duration // index validity (default 30 days)
 	Now     time.Time     // creation time (default now); tarball mtimes are fixed regardless
 	Signer  *trust.Signer // signs index.json into index.json.minisig; nil = unsigned
+
+	// SelfContained also packs glibc's loader and every system library the
+	// payload needs (from Sysroot, default "/") and rewrites the ELFs to
+	// use them (see selfcontained.go); the bundle then only installs at
+	// Prefix (default /usr/local/slurm).
+	SelfContained bool
+	Sysroot       string
+	Prefix        string
 }
 
 // Result says what was written.
@@ -66,6 +74,9 @@ type Result struct {
 	Serial  int64  // the index's new serial
 	Expires time.Time
 	Files   int
+	// SystemLibs are the payload paths a self-contained pack added (the
+	// loader and glibc's libraries).
+	SystemLibs []string
 }
 
 // Prefix inside the tarball (design.md §4).
@@ -92,6 +103,18 @@ func Pack(o Options) (*Result, error) {
 	}
 	if v, ok := files.version(); ok && v != o.Version {
 		return nil, failure.New(failure.Usage, "%s/VERSION says %s but --slurm-version is %s", o.From, v, o.Version)
+	}
+	var systemLibs []string
+	if o.SelfContained {
+		dir, added, cleanup, err := selfContain(o, arch)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		systemLibs = added
+		if files, err = collect(dir); err != nil {
+			return nil, err
+		}
 	}
 	data, err := files.tarball(o.Version)
 	if err != nil {
@@ -139,12 +162,12 @@ func Pack(o Options) (*Result, error) {
 	}
 	idxPath := filepath.Join(o.Out, "pkgs", "slurm", "index.json")
 	idx, err := updateIndex(idxPath, fetch.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
-		SHA256: hexsum, Size: int64(len(data))}, o)
+		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained}, o)
 	if err != nil {
 		return nil, err
 	}
 	r := &Result{Tarball: filepath.Join(apk, name), SHA256: hexsum, Size: int64(len(data)), Index: idxPath,
-		Serial: idx.Serial, Expires: idx.Expires, Files: len(files)}
+		Serial: idx.Serial, Expires: idx.Expires, Files: len(files), SystemLibs: systemLibs}
 	sigPath := idxPath + trust.SignatureSuffix
 	if o.Signer == nil {
 		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -204,7 +227,9 @@ func (fl fileList) version() (string, bool) {
 			if err != nil {
 				return "", false
 			}
-			fs := strings.Fields(string(b))
+			// The first line is the version; key=value lines may follow.
+			line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+			fs := strings.Fields(line)
 			if len(fs) == 0 {
 				return "", false
 			}

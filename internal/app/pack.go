@@ -15,7 +15,7 @@ func packCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pack",
 		Usage:     "publisher side: build a bundle, its checksums and index.json in the AppHub layout",
-		UsageText: "slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR [--sign-key minisign.key]",
+		UsageText: "slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR [--sign-key minisign.key] [--self-contained [--sysroot DIR] [--prefix P]]",
 		Flags: append(globalFlags(),
 			&cli.StringFlag{Name: "from", Usage: "payload directory holding bin/sinfo, lib/, VERSION", EnvVars: env("pack-from")},
 			&cli.StringFlag{Name: "slurm-version", Usage: "the bundle's SLURM version", EnvVars: env("slurm-version")},
@@ -23,6 +23,8 @@ func packCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "AppHub document root (pkgs/ is written inside)", EnvVars: env("out")},
 			&cli.BoolFlag{Name: "latest", Value: true, Usage: "also make this the latest bundle for its arch", EnvVars: env("latest")},
 			&cli.DurationFlag{Name: "expires", Value: 30 * 24 * time.Hour, Usage: "how long the index stays valid (installers with a pinned key refuse it after that)", EnvVars: env("expires")},
+			&cli.BoolFlag{Name: "self-contained", Usage: "also pack glibc's loader and libraries and point the ELFs at them (needs patchelf here), so the bundle runs on musl, distroless or any root of its arch; it installs only at --prefix", EnvVars: env("self-contained")},
+			&cli.StringFlag{Name: "sysroot", Value: "/", Usage: "with --self-contained: the root to take glibc from (the one the payload was built against)", EnvVars: env("sysroot")},
 			&cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + trust.PasswordEnv + ")", EnvVars: env("sign-key")},
 		),
 		Before: setup,
@@ -47,12 +49,17 @@ func packCommand() *cli.Command {
 				signer = s
 			}
 			r, err := pack.Pack(pack.Options{From: c.String("from"), Version: c.String("slurm-version"), Arch: c.String("arch"),
-				Out: c.String("out"), Latest: c.Bool("latest"), Expires: c.Duration("expires"), Signer: signer})
+				Out: c.String("out"), Latest: c.Bool("latest"), Expires: c.Duration("expires"), Signer: signer,
+				SelfContained: c.Bool("self-contained"), Sysroot: c.String("sysroot"), Prefix: str(c, "prefix")})
 			if err != nil {
 				return err
 			}
 			st.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Int("files", r.Files).
 				Str("index", r.Index).Int64("serial", r.Serial).Str("expires", r.Expires.Format(time.RFC3339)).Msg("bundle packed")
+			if c.Bool("self-contained") {
+				st.log.Info().Str("prefix", str(c, "prefix")).Int("system_libs", len(r.SystemLibs)).Strs("added", r.SystemLibs).
+					Msg("self-contained: glibc's loader and libraries are in the bundle; install it with --prefix " + str(c, "prefix") + " only")
+			}
 			if signer != nil {
 				st.log.Info().Str("signature", r.Sig).Str("key_id", signer.ID()).Str("pubkey", signer.PublicKey().String()).
 					Msg("index signed; pin the key with --pubkey on the installers")
