@@ -75,21 +75,28 @@ func (in *Installer) Commit(ctx context.Context, st *Staged, version string, pre
 		return c, fsErr("move staged payload to", c.PayloadRel, err)
 	}
 	c.undo = append(c.undo, func() error { return in.root.RemoveAll(rel(c.PayloadRel)) })
+	log := in.opt.Log
+	log.Debug().Str("dir", c.PayloadRel).Msg("commit: payload moved beside the prefix")
 	if err := in.swapPrefix(c); err != nil {
 		return c, err
 	}
+	log.Debug().Str("prefix", in.opt.Prefix).Msg("commit: prefix swapped")
 	if err := in.linkCommands(c, st.Commands, prevLinks); err != nil {
 		return c, err
 	}
+	log.Debug().Msg("commit: commands linked")
 	if err := in.writeLinkerConfig(ctx, c, st); err != nil {
 		return c, err
 	}
+	log.Debug().Msg("commit: linker config written")
 	if err := in.writeProfile(c, false); err != nil {
 		return c, err
 	}
+	log.Debug().Msg("commit: profile written")
 	if err := in.placeEtc(c, st); err != nil {
 		return c, err
 	}
+	log.Debug().Msg("commit: /etc/slurm placed")
 	return c, nil
 }
 
@@ -98,7 +105,7 @@ func (in *Installer) swapPrefix(c *Commit) error {
 	prefix := in.opt.Prefix
 	parent := path.Dir(prefix)
 	target := path.Base(c.PayloadRel)
-	tmp := path.Join(parent, ".slurm-installer-tmp-"+randomID())
+	tmp := path.Join(parent, tmpPrefix+randomID())
 	if err := in.root.Symlink(target, rel(tmp)); err != nil {
 		return fsErr("create link", tmp, err)
 	}
@@ -172,7 +179,7 @@ func (in *Installer) exchange(dir, a, b string) error {
 
 // relink atomically (re)points the link at p to target.
 func (in *Installer) relink(p, target string) error {
-	tmp := path.Join(path.Dir(p), ".slurm-installer-tmp-"+randomID())
+	tmp := path.Join(path.Dir(p), tmpPrefix+randomID())
 	if err := in.root.Symlink(target, rel(tmp)); err != nil {
 		return err
 	}
@@ -346,6 +353,7 @@ func (c *Commit) Rollback() error {
 // Finalize makes the commit permanent: the previous payload and the staging
 // directory are removed.
 func (c *Commit) Finalize() {
+	c.in.opt.Log.Debug().Str("dir", c.oldDirRel).Msg("finalize: removing the previous payload")
 	if c.oldDirRel != "" && c.oldDirRel != c.PayloadRel {
 		_ = c.in.root.RemoveAll(rel(c.oldDirRel))
 	}

@@ -123,7 +123,7 @@ func (in *Installer) writeFileAtomic(p string, data []byte, perm fs.FileMode) er
 	if err := in.root.MkdirAll(rel(dir), 0o755); err != nil {
 		return fsErr("create directory", dir, err)
 	}
-	tmp := path.Join(dir, ".slurm-installer-tmp-"+randomID())
+	tmp := path.Join(dir, tmpPrefix+randomID())
 	f, err := in.root.OpenFile(rel(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return fsErr("write", p, err)

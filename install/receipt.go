@@ -56,6 +56,7 @@ type Receipt struct {
 	EtcFiles         []string  `json:"etc_files,omitempty"`
 	InstallerVersion string    `json:"installer_version"`
 	Time             time.Time `json:"time"`
+	SelfContained    bool      `json:"self_contained,omitempty"` // carries its own glibc; no linker config
 	// Previous keeps the real install that a failed upgrade left in place.
 	Previous *Receipt `json:"previous,omitempty"`
 }
@@ -87,7 +88,11 @@ func (in *Installer) WriteReceipt(r *Receipt) error {
 	if err != nil {
 		return failure.Wrap(failure.Internal, err)
 	}
-	return in.writeFileAtomic(ReceiptPath, append(b, '\n'), 0o644)
+	if err := in.writeFileAtomic(ReceiptPath, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	in.opt.Log.Debug().Str("mode", r.Mode).Str("version", r.Version).Msg("receipt written")
+	return nil
 }
 
 // Problem is one way an installed file differs from the receipt.
@@ -136,6 +141,14 @@ func (in *Installer) CheckIntact(r *Receipt, deep bool) []Problem {
 			case deep && in.hashFile(p) != e.SHA256:
 				probs = append(probs, Problem{p, "changed"})
 			}
+		}
+	}
+	if r.PayloadDir != "" {
+		// The prefix must lead to the payload the receipt describes: a run
+		// killed between the prefix swap and the receipt leaves it pointing
+		// at a newer payload whose files may well have the same sizes.
+		if t, err := in.root.Readlink(rel(r.Prefix)); err == nil && t != path.Base(r.PayloadDir) {
+			probs = append(probs, Problem{r.Prefix, "link"})
 		}
 	}
 	for _, l := range r.Links {
@@ -253,6 +266,7 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	in.CleanStale()
 	return func() {
 		_ = f.Truncate(0)
 		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)

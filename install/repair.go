@@ -132,7 +132,7 @@ func (in *Installer) restoreEntry(src, dst string, e Entry) error {
 	case "symlink":
 		return in.relink(dst, e.Target)
 	}
-	tmp := path.Join(path.Dir(dst), ".slurm-installer-tmp-"+randomID())
+	tmp := path.Join(path.Dir(dst), tmpPrefix+randomID())
 	s, err := in.root.Open(rel(src))
 	if err != nil {
 		return err

@@ -31,6 +31,12 @@ type Staged struct {
 	EtcFiles   []Entry // files the bundle carries for /etc/slurm, relative to that dir
 	etcRel     string  // in-root path of the bundle's etc/slurm, "" if none
 	Took       time.Duration
+
+	// SelfContained bundles carry glibc's loader and libraries (VERSION's
+	// self_contained=true); their ELFs name PackedPrefix, the only prefix
+	// they run at, and they need no linker configuration.
+	SelfContained bool
+	PackedPrefix  string
 }
 
 const stagingPrefix = ".slurm-installer-staging-"
@@ -53,8 +59,8 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	if err := in.root.MkdirAll(rel(parent), 0o755); err != nil {
 		return nil, fsErr("create directory", parent, err)
 	}
-	in.CleanStale()
-	// Check the space before writing anything (design.md §6: a failed run
+	// Leftovers of killed runs were removed by CleanStale when the lock was
+	// taken. Check the space before writing anything (design.md §6: a failed run
 	// leaves everything as it was); a file system that fills up anyway
 	// (other writers, inodes) is reported with the same numbers.
 	need, nEntries, known := unpackedSize(ctx, src)
@@ -124,6 +130,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	sort.Strings(st.Commands)
 	if b, ok, _ := in.readFile(path.Join(st.PayloadRel, "VERSION")); ok {
 		st.Version = parseVersionFile(b)
+		st.SelfContained, st.PackedPrefix = parseVersionMeta(b)
 	}
 	st.Took = time.Since(start)
 	return st, nil
@@ -145,6 +152,25 @@ func parseVersionFile(b []byte) string {
 		return f[len(f)-1]
 	}
 	return ""
+}
+
+// parseVersionMeta reads the key=value lines that follow the version in
+// VERSION: self_contained=true and prefix=/usr/local/slurm.
+func parseVersionMeta(b []byte) (selfContained bool, prefix string) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "self_contained":
+			selfContained = strings.TrimSpace(v) == "true"
+		case "prefix":
+			prefix = path.Clean(strings.TrimSpace(v))
+		}
+	}
+	return selfContained, prefix
 }
 
 func under(p, dir string) (string, bool) {
@@ -207,28 +233,63 @@ func checkPayloadLinks(files []Entry) error {
 	return nil
 }
 
-// CleanStale removes staging directories and versioned payloads left by
-// killed runs: anything beside the prefix with our staging name, and
-// versioned payloads that the prefix link does not point to.
+// CleanStale removes what killed runs leave behind (design.md §6: a killed
+// run leaves a state the next run repairs). It must only run under the
+// root's lock, which [Installer.Lock] takes before calling it:
+//   - beside the prefix: staging directories, and versioned payloads that
+//     the prefix link does not point to;
+//   - in the directories the installer writes files into atomically (bin-dir,
+//     the config directories, the state directory): temp files of a write
+//     or relink that never got renamed;
+//   - in the state directory: download temp directories and the throwaway
+//     slurm.conf directories of a version check (verify-*).
 func (in *Installer) CleanStale() {
 	parent := path.Dir(in.opt.Prefix)
-	d, err := in.root.Open(rel(parent))
+	active, _ := in.root.Readlink(rel(in.opt.Prefix))
+	in.removeNames(parent, func(n string) bool {
+		return strings.HasPrefix(n, stagingPrefix) ||
+			(strings.HasPrefix(n, in.versionedPrefix()) && n != active) ||
+			strings.HasPrefix(n, tmpPrefix)
+	})
+	for _, dir := range []string{in.opt.BinDir, "/etc", "/etc/profile.d", "/etc/ld.so.conf.d"} {
+		in.removeNames(dir, func(n string) bool { return strings.HasPrefix(n, tmpPrefix) })
+	}
+	in.removeNames(StateDir, func(n string) bool {
+		return strings.HasPrefix(n, tmpPrefix) || strings.HasPrefix(n, "verify-")
+	})
+}
+
+const tmpPrefix = ".slurm-installer-tmp-"
+
+func (in *Installer) removeNames(dir string, match func(string) bool) {
+	d, err := in.root.Open(rel(dir))
 	if err != nil {
 		return
 	}
 	names, _ := d.Readdirnames(-1)
 	d.Close()
-	active, _ := in.root.Readlink(rel(in.opt.Prefix))
 	for _, n := range names {
-		stale := strings.HasPrefix(n, stagingPrefix) ||
-			(strings.HasPrefix(n, in.versionedPrefix()) && n != active) ||
-			strings.HasPrefix(n, ".slurm-installer-tmp-")
-		if stale {
-			p := path.Join(parent, n)
+		if match(n) {
+			p := path.Join(dir, n)
 			in.opt.Log.Debug().Str("path", p).Msg("removing leftover from an interrupted run")
 			_ = in.root.RemoveAll(rel(p))
 		}
 	}
+}
+
+// TempDir makes a scratch directory for downloads in the root's state
+// directory and returns its host path. Being inside the root and named like
+// the installer's temp files, a directory a killed run leaves is removed
+// by the next run's [Installer.CleanStale].
+func (in *Installer) TempDir() (string, error) {
+	if err := in.root.MkdirAll(rel(StateDir), 0o755); err != nil {
+		return "", err
+	}
+	p := path.Join(StateDir, tmpPrefix+randomID())
+	if err := in.root.Mkdir(rel(p), 0o700); err != nil {
+		return "", err
+	}
+	return in.HostPath(p), nil
 }
 
 func (in *Installer) versionedPrefix() string { return "." + path.Base(in.opt.Prefix) + "-" }

@@ -267,7 +267,7 @@ type installed struct {
 // On error nothing it started remains: the previous install (or nothing) is
 // exactly as it was.
 func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
-	tmp, err := os.MkdirTemp("", "slurm-installer-")
+	tmp, err := downloadDir(in)
 	if err != nil {
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}

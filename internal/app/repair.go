@@ -43,7 +43,7 @@ func runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.I
 	if cfg.sha == "" && prev.Layout != "tree" {
 		cfg.sha = prev.SHA256 // the cache is looked up by it, and a download must match it
 	}
-	tmp, err := os.MkdirTemp("", "slurm-installer-")
+	tmp, err := downloadDir(in)
 	if err != nil {
 		return failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
@@ -77,4 +77,14 @@ func runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.I
 	res.Status, res.Verified = "repaired", verified
 	log.Info().Str("version", prev.Version).Int("repaired", len(done)).Str("verified", verified).Msg("SLURM client repaired")
 	return finish(cfg, res, start)
+}
+
+// downloadDir is where a run downloads to: inside the root's state
+// directory, where the next run removes what a killed run left, or the
+// system temp directory when the root is not writable.
+func downloadDir(in *install.Installer) (string, error) {
+	if d, err := in.TempDir(); err == nil {
+		return d, nil
+	}
+	return os.MkdirTemp("", "slurm-installer-")
 }
