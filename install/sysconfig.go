@@ -78,6 +78,11 @@ func MergeMuslPath(old []byte, dirs []string) ([]byte, []string) {
 }
 
 func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Staged) error {
+	if st.SelfContained {
+		// Its ELFs carry their loader and RUNPATHs: no linker config, no ldconfig.
+		in.opt.Log.Info().Msg("self-contained bundle: no linker configuration written")
+		return nil
+	}
 	c.LinkerDirs = LinkerDirs(in.opt.Prefix, st.Files)
 	if in.opt.Libc == "musl" {
 		p := MuslPathFile(in.opt.Arch)

@@ -162,6 +162,11 @@ type statusView struct {
 	Verified  string    `json:"verified,omitempty"`
 	Time      time.Time `json:"time,omitzero"`
 	Installer string    `json:"installer_version,omitempty"`
+	// SelfContained: the bundle carries its own glibc (no linker config).
+	SelfContained bool `json:"self_contained"`
+	// PluginDir is what the site slurm.conf must name: SLURM reads it from
+	// there, never from the bundle.
+	PluginDir string `json:"plugin_dir,omitempty"`
 }
 
 func runStatus(c *cli.Context) error {
@@ -174,7 +179,10 @@ func runStatus(c *cli.Context) error {
 	if r != nil {
 		v = statusView{Installed: r.Mode == install.ModeReal, Demo: r.Mode == install.ModeDemo, Mode: r.Mode, Version: r.Version,
 			Arch: r.Arch, Libc: r.Libc, Prefix: r.Prefix, Source: r.Source, SHA256: r.SHA256, Reason: r.Reason,
-			Verified: r.Verified, Time: r.Time, Installer: r.InstallerVersion}
+			Verified: r.Verified, Time: r.Time, Installer: r.InstallerVersion, SelfContained: r.SelfContained}
+		if r.Mode == install.ModeReal {
+			v.PluginDir = pluginDir(r.Prefix)
+		}
 	}
 	if c.Bool("json") {
 		enc := json.NewEncoder(st.stdout)
@@ -200,6 +208,10 @@ func runStatus(c *cli.Context) error {
 				fmt.Fprintf(st.stdout, "sha256:    %s\n", v.SHA256)
 			}
 			fmt.Fprintf(st.stdout, "time:      %s\n", v.Time.Format(time.RFC3339))
+			if v.Installed {
+				fmt.Fprintf(st.stdout, "bundle:    %s\n", map[bool]string{true: "self-contained (carries its own glibc; no linker config)", false: "uses the target's C library"}[v.SelfContained])
+				fmt.Fprintf(st.stdout, "PluginDir the site slurm.conf must name: %s\n", v.PluginDir)
+			}
 		}
 	}
 	if !v.Installed {
@@ -262,7 +274,7 @@ func runVerify(c *cli.Context) error {
 	}
 	fsys := rootfs.New(in.Options().RootDir)
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: in.HostPath(r.PayloadDir), Prefix: r.Prefix, Root: fsys,
-		Arch: r.Arch, Libc: rootfs.Libc(r.Libc), LinkerDirs: install.LinkerDirs(r.Prefix, r.Files)})
+		Arch: r.Arch, Libc: rootfs.Libc(r.Libc), LinkerDirs: linkerDirs(r)})
 	if rep != nil {
 		for _, ch := range rep.Checks {
 			if !ch.OK && !ch.Skipped {
@@ -272,6 +284,7 @@ func runVerify(c *cli.Context) error {
 		}
 	}
 	add("elf", err, "loaders and libraries resolve")
+	add("plugindir", checkPluginDir(fsys, r.Prefix), "PluginDir the site slurm.conf must name: "+pluginDir(r.Prefix))
 	if err == nil {
 		o := in.Options()
 		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: o.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
@@ -346,6 +359,49 @@ func runUninstall(c *cli.Context) error {
 		st.log.Info().Str("version", r.Version).Str("mode", r.Mode).Msg("uninstalled")
 	}
 	return nil
+}
+
+// linkerDirs are the directories the linker config of r's install adds:
+// none for a self-contained bundle, whose RUNPATHs must resolve everything.
+func linkerDirs(r *install.Receipt) []string {
+	if r.SelfContained {
+		return nil
+	}
+	return install.LinkerDirs(r.Prefix, r.Files)
+}
+
+// siteConf is the site's SLURM config inside the root.
+const siteConf = "/etc/slurm/slurm.conf"
+
+func pluginDir(prefix string) string { return filepath.ToSlash(filepath.Join(prefix, "lib", "slurm")) }
+
+// checkPluginDir fails when the site slurm.conf names a PluginDir that does
+// not include the bundle's plugins (SLURM reads PluginDir from there only);
+// no site conf yet (image builds) is fine.
+func checkPluginDir(fsys *rootfs.FS, prefix string) error {
+	b, err := fsys.ReadFile(siteConf)
+	if err != nil {
+		return nil
+	}
+	want := pluginDir(prefix)
+	var got string
+	for _, l := range strings.Split(string(b), "\n") {
+		l, _, _ = strings.Cut(l, "#")
+		if k, v, ok := strings.Cut(l, "="); ok && strings.EqualFold(strings.TrimSpace(k), "PluginDir") {
+			got = strings.TrimSpace(v)
+		}
+	}
+	for _, d := range strings.Split(got, ":") {
+		if filepath.Clean(d) == want {
+			return nil
+		}
+	}
+	if got == "" {
+		return failure.New(failure.Verify, "%s sets no PluginDir, so SLURM looks in the directory compiled into it, not at the bundle's plugins in %s", siteConf, want).
+			WithHint("add PluginDir=%s to the site slurm.conf", want)
+	}
+	return failure.New(failure.Verify, "%s sets PluginDir=%s but the bundle's plugins are in %s", siteConf, got, want).
+		WithHint("set PluginDir=%s in the site slurm.conf", want)
 }
 
 func errorsIsCannotExec(err error) bool { return err != nil && errors.Is(err, verify.ErrCannotExec) }

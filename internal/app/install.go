@@ -291,6 +291,12 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	if err != nil {
 		return nil, err
 	}
+	if staged.SelfContained && staged.PackedPrefix != "" && staged.PackedPrefix != in.Options().Prefix {
+		staged.Discard()
+		return nil, failure.New(failure.Usage, "the bundle from %s is self-contained and packed for --prefix %s, not --prefix %s: its commands name their loader under %s",
+			art.URL, staged.PackedPrefix, in.Options().Prefix, staged.PackedPrefix).
+			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", staged.PackedPrefix, in.Options().Prefix)
+	}
 	version := firstOf(staged.Version, art.Version)
 	if cfg.version != "latest" && version != "" && version != cfg.version {
 		staged.Discard()
@@ -307,6 +313,9 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	log.Info().Str("version", version).Int("files", len(staged.Files)).Strs("commands", staged.Commands).
 		Str("took", staged.Took.Round(time.Millisecond).String()).Msg("bundle extracted and checked")
 	linkerDirs := install.LinkerDirs(in.Options().Prefix, staged.Files)
+	if staged.SelfContained {
+		linkerDirs = nil // its RUNPATHs alone must resolve everything
+	}
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: staged.PayloadDir(), Prefix: in.Options().Prefix,
 		Root: t.fs, Arch: t.Arch, Libc: rootfs.Libc(t.Libc), LinkerDirs: linkerDirs})
 	if err != nil {
@@ -339,7 +348,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
 		Source: art.URL, Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
 		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
-		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev))}
+		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
 		if rerr := commit.Rollback(); rerr != nil {
 			log.Error().Err(rerr).Msg("rollback incomplete")
