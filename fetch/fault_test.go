@@ -290,6 +290,8 @@ func TestProgress(t *testing.T) {
 	}
 
 	var logged bytes.Buffer
+	defer func(q time.Duration) { logQuiet = q }(logQuiet)
+	logQuiet = 0
 	o = defaults(t, fs.URL+"/slow-600")
 	o.Log = testLog(t).Output(&logged)
 	o.Progress = ProgressLog

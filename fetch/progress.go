@@ -12,7 +12,7 @@ type ProgressMode int
 
 const (
 	ProgressOff  ProgressMode = iota // nothing (--quiet)
-	ProgressLog                      // a plain log line every LogEvery, or per 25 % (build logs)
+	ProgressLog                      // after a quiet second, a plain log line every LogEvery or per 25 % (build logs)
 	ProgressLive                     // a live line rewritten with \r on ProgressOut (a terminal)
 )
 
@@ -21,6 +21,10 @@ const (
 	LogEvery  = 5 * time.Second
 	liveEvery = 200 * time.Millisecond
 )
+
+// logQuiet is how long a download runs before build logs hear about it: a
+// bundle that arrives in under a second needs no progress lines.
+var logQuiet = time.Second
 
 // progress reports one download. A nil *progress reports nothing.
 type progress struct {
@@ -70,6 +74,9 @@ func (p *progress) Write(b []byte) (int, error) {
 		q := int64(-1)
 		if p.total > 0 {
 			q = p.n * 4 / p.total
+		}
+		if now.Sub(p.start) < logQuiet {
+			break
 		}
 		if now.Sub(p.last) >= LogEvery || (q > p.quarter && q < 4) {
 			p.last = now
