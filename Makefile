@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)$(if $(PUBKEY), -X slurm-installer/in
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 BUILD ?= $(CURDIR)/build
 
-.PHONY: help build test unit lint e2e demo fuzz fuzz-smoke clean
+.PHONY: help build test unit lint e2e demo fuzz fuzz-smoke bench bench-smoke clean
 
 help:
 	@echo "make demo   build, serve a real SLURM bundle on loopback, install it into a scratch root, run sinfo there"
@@ -17,6 +17,7 @@ help:
 	@echo "make build  static binaries for linux/amd64 and linux/arm64 in bin/"
 	@echo "make e2e    only the end-to-end suite (nginx, real Debian SLURM client, chroot roots)"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 60s); make fuzz-smoke: 3s each (part of make test)"
+	@echo "make bench  slurm-installer against the wget/tar recipe (~5 min): docs/BENCHMARKS.md, docs/bench-medians.svg"
 
 build: bin/slurm-installer-linux-amd64 bin/slurm-installer-linux-arm64
 	@ln -sf slurm-installer-linux-$(shell $(GO) env GOARCH) bin/slurm-installer
@@ -44,6 +45,18 @@ e2e: build
 demo: build
 	bash scripts/deps.sh
 	bash scripts/demo.sh
+
+# Benchmarks against the shell recipe (issue 8); not part of `make test`. bench-smoke: one run
+# each, a 20 MB large bundle, output under build/bench/smoke (~1 min).
+bench: build
+	bash scripts/deps.sh
+	bash scripts/build-bundle.sh
+	bash scripts/bench.sh
+
+bench-smoke: build
+	bash scripts/deps.sh
+	bash scripts/build-bundle.sh
+	BENCH_SMOKE=1 bash scripts/bench.sh
 
 # Fuzz targets (package:target); seeds in <package>/testdata/fuzz/<target>/.
 FUZZ_TARGETS := install:FuzzCheckEntry fetch:FuzzParseIndex fetch:FuzzParseSHA256Sidecar \

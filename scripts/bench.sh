@@ -110,29 +110,33 @@ installer() {
   local t0 t1 IFS=,
   t0=$EPOCHREALTIME
   set +e
-  "$TIME" -f %M -o "$WORK/rss" "$BIN" --root "$WORK/root" --mirrors "$*" --fallback fail >"$WORK/log" 2>&1
+  "$TIME" -f '%M %U %S' -o "$WORK/rss" "$BIN" --root "$WORK/root" --mirrors "$*" --fallback fail >"$WORK/log" 2>&1
   RC=$?
   set -e
   t1=$EPOCHREALTIME
   ELAPSED=$(echo "$t1 - $t0" | bc)
-  RSS=$(tail -1 "$WORK/rss")
+  RSS=$(tail -1 "$WORK/rss" | cut -d' ' -f1)
+  CPU=$(tail -1 "$WORK/rss" | awk '{print $2 + $3}')
 }
 
-# recipe MIRRORS...: the shell recipe; sets ELAPSED, RSS (max over wget and tar), RC.
+# usage FILE: the measured lines GNU time appended to FILE (-a), as "maxrss cpu-seconds".
+usage() { grep -E '^[0-9]+ [0-9.]+ [0-9.]+$' "$1" 2>/dev/null | awk '{if ($1 > m) m = $1; c += $2 + $3} END {print m + 0, c + 0}'; }
+
+# recipe MIRRORS...: the shell recipe; sets ELAPSED, RSS (max over wget and tar), CPU (user+sys
+# of wget, tar, install.sh), RC.
 recipe() {
-  local t0 t1 m rc=4 r=$WORK/root rw=0 rt=0
+  local t0 t1 m rc=4 r=$WORK/root rw=0 rt=0 cw ct ci
+  rm -f "$WORK/rss-wget" "$WORK/rss-tar" "$WORK/rss-inst"
   t0=$EPOCHREALTIME
   set +e
   for m in "$@"; do
-    if "$TIME" -f %M -o "$WORK/rss-wget" wget -q --timeout=10 --tries=2 -O "$r/tmp/bundle.tgz" \
+    if "$TIME" -a -f '%M %U %S' -o "$WORK/rss-wget" wget -q --timeout=10 --tries=2 -O "$r/tmp/bundle.tgz" \
         "$m/pkgs/slurm-apk/slurm-client-latest-alpine.tar.gz" 2>/dev/null; then rc=0; break; fi
   done
-  rw=$(tail -1 "$WORK/rss-wget" 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
   if ((rc == 0)); then
-    (cd "$r" && "$TIME" -f %M -o "$WORK/rss-tar" tar xzf tmp/bundle.tgz) || rc=6
-    rt=$(tail -1 "$WORK/rss-tar" 2>/dev/null | grep -E '^[0-9]+$' || echo 0)
+    (cd "$r" && "$TIME" -f '%M %U %S' -o "$WORK/rss-tar" tar xzf tmp/bundle.tgz) || rc=6
   fi
-  if ((rc == 0)); then chroot "$r" /bin/sh /install.sh >/dev/null 2>&1 || rc=7; fi
+  if ((rc == 0)); then "$TIME" -f '%M %U %S' -o "$WORK/rss-inst" chroot "$r" /bin/sh /install.sh >/dev/null 2>&1 || rc=7; fi
   if ((rc == 0)); then
     echo 'export LD_LIBRARY_PATH=/usr/local/slurm/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}' >>"$r/etc/profile"
     rm -f "$r/tmp/bundle.tgz"
@@ -141,14 +145,17 @@ recipe() {
   t1=$EPOCHREALTIME
   RC=$rc
   ELAPSED=$(echo "$t1 - $t0" | bc)
+  read -r rw cw < <(usage "$WORK/rss-wget"); read -r rt ct < <(usage "$WORK/rss-tar")
+  read -r _ ci < <(usage "$WORK/rss-inst")
   RSS_WGET=$rw RSS_TAR=$rt
   RSS=$((rw > rt ? rw : rt))
+  CPU=$(echo "$cw + $ct + $ci" | bc)
 }
 
 # sample CASE TOOL EXTRA: append the last run to the samples.
 sample() {
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$ELAPSED" "$RSS" "$RC" "${3:-}" >>"$SAMPLES"
-  printf '  %-10s %-9s %8.3f s  rss %6s KiB  exit %s %s\n' "$1" "$2" "$ELAPSED" "$RSS" "$RC" "${3:-}" >&2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$ELAPSED" "$RSS" "$RC" "${3:-}" "$CPU" >>"$SAMPLES"
+  printf '  %-10s %-9s %8.3f s  cpu %6.2f s  rss %6s KiB  exit %s %s\n' "$1" "$2" "$ELAPSED" "$CPU" "$RSS" "$RC" "${3:-}" >&2
 }
 
 # bench CASE RUNS_INSTALLER RUNS_RECIPE PRE MIRRORS...: fresh root each run; PRE runs before each.
@@ -193,8 +200,8 @@ rm -rf "$WORK/root"
 for ((i = 0; i < BIG_RUNS; i++)); do
   rm -rf "$WORK/x"; mkdir -p "$WORK/x"; sync
   t0=$EPOCHREALTIME
-  "$TIME" -f %M -o "$WORK/rss" tar -C "$WORK/x" -xzf "$BIGTGZ"; RC=$?
-  ELAPSED=$(echo "$EPOCHREALTIME - $t0" | bc); RSS=$(tail -1 "$WORK/rss")
+  "$TIME" -f '%M %U %S' -o "$WORK/rss" tar -C "$WORK/x" -xzf "$BIGTGZ"; RC=$?
+  ELAPSED=$(echo "$EPOCHREALTIME - $t0" | bc); read -r RSS CPU < <(usage "$WORK/rss")
   sample big-extract tar
 done
 rm -rf "$WORK/x"

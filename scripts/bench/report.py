@@ -84,9 +84,9 @@ def main():
 
     runs = {}
     for line in open(o.samples):
-        c, tool, secs, rss, rc, extra = (line.rstrip("\n").split("\t") + [""] * 6)[:6]
+        c, tool, secs, rss, rc, extra, cpu = (line.rstrip("\n").split("\t") + [""] * 7)[:7]
         runs.setdefault((c, tool), []).append(
-            {"s": float(secs), "rss": int(rss or 0), "rc": int(rc), "extra": extra})
+            {"s": float(secs), "rss": int(rss or 0), "rc": int(rc), "extra": extra, "cpu": float(cpu or 0)})
 
     def stat(c, tool, ok_only=True):
         rs = runs.get((c, tool), [])
@@ -95,7 +95,8 @@ def main():
             return None
         return {"n": len(xs), "min": xs[0], "med": statistics.median(xs), "max": xs[-1],
                 "fails": sum(1 for r in rs if r["rc"] != 0), "runs": len(rs),
-                "rss": max(r["rss"] for r in rs)}
+                "rss": max(r["rss"] for r in rs),
+                "cpu": statistics.median(r["cpu"] for r in rs if r["rc"] == 0 or not ok_only)}
 
     S = {(c, t): stat(c, t) for c, _ in CASES for t in ("installer", "recipe")}
     # a recipe that never succeeds: report its (failing) time and say so
@@ -143,8 +144,8 @@ def main():
     L.append("")
     L.append("## Wall time: min / **median** / max")
     L.append("")
-    L.append("| case | runs (installer, recipe) | slurm-installer | shell recipe | ratio (median) |")
-    L.append("|---|---|---|---|---|")
+    L.append("| case | runs (installer, recipe) | slurm-installer | shell recipe | ratio (median) | CPU user+sys, median (installer / recipe) |")
+    L.append("|---|---|---|---|---|---|")
     for c, title in CASES:
         ni = len(runs.get((c, "installer"), []))
         nr = len(runs.get((c, "recipe"), []))
@@ -155,7 +156,8 @@ def main():
             rt = "recipe cannot install"
         else:
             rt = "—"
-        L.append(f"| {title} | {ni}, {nr} | {cell(c, 'installer')} | {cell(c, 'recipe')} | {rt} |")
+        cpus = " / ".join(fmt_s(S[(c, t)]["cpu"]) if S[(c, t)] else "—" for t in ("installer", "recipe"))
+        L.append(f"| {title} | {ni}, {nr} | {cell(c, 'installer')} | {cell(c, 'recipe')} | {rt} | {cpus} |")
     L.append("")
 
     # large bundle
