@@ -82,7 +82,7 @@ func parseSumLine(l string) (digest, name string, ok bool) {
 		if !isHex64(d) {
 			return "", "", false
 		}
-		return strings.ToLower(d), rest[:i], true
+		return cleanSumName(strings.ToLower(d), rest[:i])
 	}
 	if len(l) < 64 || !isHex64(l[:64]) {
 		return "", "", false
@@ -95,12 +95,19 @@ func parseSumLine(l string) (digest, name string, ok bool) {
 		return "", "", false
 	}
 	rest = strings.TrimLeft(rest, " \t")
-	rest = strings.TrimPrefix(rest, "*")
-	rest = strings.TrimPrefix(rest, "./")
-	if rest == "" || strings.ContainsRune(rest, 0) {
+	return cleanSumName(d, strings.TrimPrefix(rest, "*"))
+}
+
+// cleanSumName applies the same name rules to both line forms: leading
+// "./" are dropped; an empty name or one with a NUL is not a valid line.
+func cleanSumName(d, name string) (string, string, bool) {
+	for strings.HasPrefix(name, "./") {
+		name = strings.TrimPrefix(name, "./")
+	}
+	if name == "" || strings.ContainsRune(name, 0) {
 		return "", "", false
 	}
-	return d, rest, true
+	return d, name, true
 }
 
 // ParseSHA256SUMS reads a sha256sum-format file ("<hex>  name", with "*"

@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -95,12 +94,6 @@ func FuzzParseSHA256SUMS(f *testing.F) {
 				t.Fatalf("digest %q for %q", d, n)
 			}
 			if n == "" || strings.ContainsAny(n, "\x00\n") || strings.HasPrefix(n, "./") {
-				if bytes.Contains(data, []byte("SHA256 (")) {
-					// KNOWN BUG (fetch/checksum.go parseSumLine, reported to the fetch owner): the BSD
-					// form "SHA256 (name) = hex" returns name unchecked (NUL kept, "./" not dropped),
-					// unlike the GNU form. Seeds bsd-nul-name and bsd-dot-slash; delete this skip with the fix.
-					t.Skipf("known bug: BSD-form name %q not cleaned", n)
-				}
 				t.Fatalf("name %q", n)
 			}
 		}
