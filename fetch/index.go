@@ -212,7 +212,7 @@ func (s *session) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fet
 	if ferr != nil {
 		if ferr.kind == kNotFound {
 			return s.integrity(&su, "index signature missing ("+ferr.cause+")",
-				"a key is pinned, so the index must be signed: publish %s with `slurm-installer pack --key`", urlString(&su))
+				"a key is pinned, so the index must be signed: publish %s with `slurm-installer pack --sign-key`", urlString(&su))
 		}
 		return ferr
 	}
