@@ -13,11 +13,12 @@
 #   munge slurmctld slurmd slurm-client   the live one-node cluster (scripts/cluster.sh)
 #   ucf              slurm-client's maintainer scripts need it (pulled in anyway)
 #   util-linux       mount/umount for cluster.sh expose
+#   patchelf         pack --self-contained (publisher side only)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 PKGS=(nginx-light busybox-static musl musl-tools gcc libc6-dev file binutils curl
-      munge slurmctld slurmd slurm-client util-linux ca-certificates minisign)
+      munge slurmctld slurmd slurm-client util-linux ca-certificates minisign patchelf)
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "deps.sh: must run as root" >&2
