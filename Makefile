@@ -9,13 +9,14 @@ LDFLAGS := -s -w -X main.version=$(VERSION)$(if $(PUBKEY), -X slurm-installer/in
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 BUILD ?= $(CURDIR)/build
 
-.PHONY: help build test unit lint e2e demo fuzz fuzz-smoke bench bench-smoke clean
+.PHONY: help build test unit lint e2e demo fuzz fuzz-smoke bench bench-smoke torture clean
 
 help:
 	@echo "make demo   build, serve a real SLURM bundle on loopback, install it into a scratch root, run sinfo there"
 	@echo "make test   everything CI runs: lint, unit and CLI script tests, the real end-to-end suite"
 	@echo "make build  static binaries for linux/amd64 and linux/arm64 in bin/"
 	@echo "make e2e    only the end-to-end suite (nginx, real Debian SLURM client, chroot roots)"
+	@echo "make torture  the kill matrix: SIGKILL installs/upgrades at TRIALS (default 60) moments, check the root after each"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 60s); make fuzz-smoke: 3s each (part of make test)"
 	@echo "make bench  slurm-installer against the wget/tar recipe (~5 min): docs/BENCHMARKS.md, docs/bench-medians.svg"
 
@@ -32,11 +33,19 @@ FORCE:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags torture ./torture/
 
 unit:
 	$(GO) test -count=1 ./...
 
 test: lint unit fuzz-smoke e2e
+	$(MAKE) torture TRIALS=15
+
+# The kill matrix (issue 6): SIGKILL installs and upgrades at spread-out
+# moments and check the root after each; `make test` runs it with 15 trials.
+TRIALS ?= 60
+torture:
+	TRIALS=$(TRIALS) $(GO) test -count=1 -tags torture -timeout 60m -v -run TestKillMatrix ./torture/
 
 e2e: build
 	bash scripts/deps.sh

@@ -1,0 +1,440 @@
+//go:build torture
+
+// Package torture is the kill matrix of issue 6: it starts real installs and
+// upgrades of the CLI and SIGKILLs them at spread-out moments, then checks
+// that the root is entirely the old install or entirely the new one and that
+// the next plain run repairs it. Run it with `make torture` (TRIALS=N).
+package torture
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"slurm-installer/internal/testbundle"
+)
+
+var bin string // the CLI under test
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "torture-bin-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "slurm-installer")
+	cmd := exec.Command("go", "build", "-o", bin, "slurm-installer")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build the CLI: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	verA = "22.05.8"
+	verB = "23.02.1"
+)
+
+// slowFiles serves dir at about rate bytes per second, so a download takes
+// long enough for kills to land in it.
+func slowFiles(dir string, rate int) http.Handler {
+	fsrv := http.FileServer(http.Dir(dir))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fsrv.ServeHTTP(&slowWriter{ResponseWriter: w, rate: rate}, r)
+	})
+}
+
+type slowWriter struct {
+	http.ResponseWriter
+	rate int
+}
+
+func (s *slowWriter) Write(p []byte) (int, error) {
+	const chunk = 64 << 10
+	n := 0
+	for len(p) > 0 {
+		c := min(chunk, len(p))
+		w, err := s.ResponseWriter.Write(p[:c])
+		n += w
+		if err != nil {
+			return n, err
+		}
+		p = p[c:]
+		time.Sleep(time.Duration(c) * time.Second / time.Duration(s.rate))
+	}
+	return n, nil
+}
+
+// tree is path -> "type mode size hash|target" for every entry under dir.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		r, _ := filepath.Rel(dir, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		v := fmt.Sprintf("%v", fi.Mode())
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			tg, _ := os.Readlink(p)
+			v += " -> " + tg
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			io.Copy(h, f)
+			f.Close()
+			v += fmt.Sprintf(" %d %s", fi.Size(), hex.EncodeToString(h.Sum(nil))[:16])
+		}
+		m[r] = v
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func same(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+type env struct {
+	mirror   string
+	template string            // a root with A installed
+	payloadA map[string]string // tree of A's payload
+	payloadB map[string]string
+}
+
+func run(ctx context.Context, root, mirror, version string, extra ...string) *exec.Cmd {
+	args := append([]string{"--root", root, "--mirrors", mirror, "--slurm-version", version, "--fallback", "fail",
+		"--log-level", "debug", "--log-format", "console", "--retries", "0"}, extra...)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+filepath.Join(root, "..", "tmp"))
+	return cmd
+}
+
+func mustRun(t *testing.T, root, mirror, version string) string {
+	t.Helper()
+	cmd := run(context.Background(), root, mirror, version)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("install %s into %s: %v\n%s", version, root, err, out)
+	}
+	return string(out)
+}
+
+func setup(t *testing.T) *env {
+	dir := t.TempDir()
+	for _, o := range []testbundle.Options{{Version: verA, Padding: 24 << 20}, {Version: verB, Padding: 24 << 20}} {
+		if _, err := testbundle.Write(filepath.Join(dir, "mirror"), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(slowFiles(filepath.Join(dir, "mirror"), 96<<20))
+	t.Cleanup(srv.Close)
+	e := &env{mirror: srv.URL, template: filepath.Join(dir, "a", "root")}
+	os.MkdirAll(filepath.Join(dir, "a", "tmp"), 0o755)
+	os.MkdirAll(e.template, 0o755)
+	mustRun(t, e.template, e.mirror, verA)
+	e.payloadA = tree(t, filepath.Join(e.template, "usr/local/slurm")+"/")
+	bRoot := filepath.Join(dir, "b", "root")
+	os.MkdirAll(filepath.Join(dir, "b", "tmp"), 0o755)
+	os.MkdirAll(bRoot, 0o755)
+	mustRun(t, bRoot, e.mirror, verB)
+	e.payloadB = tree(t, filepath.Join(bRoot, "usr/local/slurm")+"/")
+	return e
+}
+
+// triggers are log markers a kill can be timed from.
+var triggers = []string{
+	"downloading", "checksum verified", "bundle extracted", "preflight passed",
+	"commit: payload moved", "commit: prefix swapped", "commit: commands linked",
+	"commit: linker config written", "commit: profile written", "commit: /etc/slurm placed",
+	"sinfo --version ran", "receipt written", "finalize:",
+}
+
+// killAt runs cmd, copying its output to out with each line prefixed by
+// the time since start, and SIGKILLs it after delay or just after the line
+// containing trigger (plus a random 0-2ms). It reports whether cmd exited
+// on its own.
+func killAt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, delay time.Duration, trigger string) bool {
+	t.Helper()
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill := func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
+	timer := time.AfterFunc(delay, kill)
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(pr)
+		fired := false
+		for sc.Scan() {
+			fmt.Fprintf(out, "%8.3fs %s\n", time.Since(start).Seconds(), sc.Text())
+			if trigger != "" && !fired && strings.Contains(sc.Text(), trigger) {
+				fired = true
+				time.AfterFunc(time.Duration(rand.Int64N(int64(2*time.Millisecond))), kill)
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	err := cmd.Wait()
+	timer.Stop()
+	pw.Close()
+	<-read
+	if err == nil {
+		return true
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return false
+		}
+	}
+	t.Fatalf("run failed before any kill: %v\n%s", err, out.String())
+	return false
+}
+
+// phase is where the log says the killed run was: the last marker it
+// printed.
+func phase(log string, exited bool) string {
+	if exited {
+		return "completed"
+	}
+	markers := []struct{ sub, phase string }{
+		{"finalize: removing the previous payload", "finalize"},
+		{"receipt written", "receipt+finalize"},
+		{"commit: /etc/slurm placed", "verify (sinfo --version)"},
+		{"commit: profile written", "config: /etc/slurm"},
+		{"commit: linker config written", "config: profile.d"},
+		{"commit: commands linked", "config: linker"},
+		{"commit: prefix swapped", "commit: command links"},
+		{"commit: payload moved", "commit: prefix swap"},
+		{"preflight passed", "commit: move payload"},
+		{"bundle extracted", "preflight"},
+		{"verified", "extraction"},
+		{"target detected", "download"},
+	}
+	best, at := "startup", -1
+	for _, m := range markers {
+		if i := strings.LastIndex(log, m.sub); i > at {
+			best, at = m.phase, i
+		}
+	}
+	return best
+}
+
+func TestKillMatrix(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the kill matrix runs the installer's chroot verification; run it as root")
+	}
+	trials := 60
+	if s := os.Getenv("TRIALS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("TRIALS=%q", s)
+		}
+		trials = n
+	}
+	e := setup(t)
+
+	// Measure one full upgrade to spread the kill moments over it.
+	measure := newRoot(t, e, true)
+	start := time.Now()
+	var mlog bytes.Buffer
+	if killAt(t, run(context.Background(), measure, e.mirror, verB), &mlog, time.Hour, "") != true {
+		t.Fatal("measuring run did not finish")
+	}
+	full := time.Since(start)
+	t.Logf("timeline of one upgrade:\n%s", mlog.String())
+	t.Logf("one full upgrade A->B takes %v; %d trials with kills spread over 0..%v", full.Round(time.Millisecond), trials, (full * 11 / 10).Round(time.Millisecond))
+
+	outcomes := map[string]int{}
+	var order []string
+	for i := range trials {
+		upgrade := i%5 != 4 // every fifth trial is a first install
+		// Stratified: trial i gets a moment in the i-th slice of the run.
+		// Odd trials: a moment spread over the whole run (stratified: trial i
+		// in the i-th slice). Even trials: right after a log marker (round
+		// robin) plus up to 2ms, so the short commit and config steps are hit
+		// too; the time limit then only backs it up.
+		delay := time.Duration((float64(i) + rand.Float64()) / float64(trials) * float64(full) * 1.1)
+		trigger := ""
+		if i%2 == 0 {
+			trigger = triggers[(i/2)%len(triggers)]
+			delay = 3 * full
+		}
+		root := newRoot(t, e, upgrade)
+		where := trial(t, e, root, upgrade, delay, trigger)
+		kind := map[bool]string{true: "upgrade", false: "install"}[upgrade]
+		key := kind + " / " + where
+		if outcomes[key] == 0 {
+			order = append(order, key)
+		}
+		outcomes[key]++
+		os.RemoveAll(filepath.Dir(root))
+	}
+	sort.Strings(order)
+	var b strings.Builder
+	fmt.Fprintf(&b, "kill matrix: %d trials, every invariant held after every kill\n", trials)
+	for _, k := range order {
+		fmt.Fprintf(&b, "  %-40s %3d\n", k, outcomes[k])
+	}
+	t.Log(b.String())
+}
+
+// newRoot is a fresh root beside its own TMPDIR: a copy of A's, or empty.
+func newRoot(t *testing.T, e *env, withA bool) string {
+	dir, err := os.MkdirTemp(filepath.Dir(filepath.Dir(e.template)), "trial-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "tmp"), 0o755)
+	root := filepath.Join(dir, "root")
+	if withA {
+		if out, err := exec.Command("cp", "-a", e.template, root).CombinedOutput(); err != nil {
+			t.Fatalf("copy A: %v %s", err, out)
+		}
+	} else {
+		os.MkdirAll(root, 0o755)
+	}
+	return root
+}
+
+// trial starts installing B into root, kills it after delay, checks the
+// invariants, runs the installer again and checks that B is installed,
+// verified and that nothing is left over. It returns where the kill landed.
+func trial(t *testing.T, e *env, root string, hadA bool, delay time.Duration, trigger string) string {
+	t.Helper()
+	cmd := run(context.Background(), root, e.mirror, verB)
+	var out bytes.Buffer
+	exited := killAt(t, cmd, &out, delay, trigger)
+	where := phase(out.String(), exited)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("kill after %v or at %q (%s): %s\nlog of the killed run:\n%s", delay, trigger, where, fmt.Sprintf(format, args...), lastLines(out.String(), 15))
+	}
+
+	// <prefix> is entirely A or entirely B; never missing when A was there.
+	prefix := filepath.Join(root, "usr/local/slurm")
+	if _, err := os.Stat(prefix); err != nil {
+		if hadA {
+			fail("the prefix is gone: %v", err)
+		}
+	} else {
+		got := tree(t, prefix+"/")
+		isA, isB := same(got, e.payloadA), same(got, e.payloadB)
+		if !isB && !(hadA && isA) {
+			fail("the prefix is neither A nor B: %s", diff(got, e.payloadA, e.payloadB))
+		}
+	}
+	// Every link in bin-dir resolves.
+	binDir := filepath.Join(root, "usr/local/bin")
+	ents, _ := os.ReadDir(binDir)
+	for _, d := range ents {
+		p := filepath.Join(binDir, d.Name())
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			if _, err := os.Stat(p); err != nil {
+				fail("%s does not resolve: %v", p, err)
+			}
+		}
+	}
+
+	// The next plain run ends in a verified B with no leftovers.
+	again := mustRun(t, root, e.mirror, verB)
+	if !strings.Contains(again, "SLURM client installed") && !strings.Contains(again, "already installed and intact") {
+		fail("the next run did not install B:\n%s", again)
+	}
+	vc := exec.Command(bin, "--root", root, "verify", "--deep")
+	if vout, err := vc.CombinedOutput(); err != nil || !bytes.Contains(vout, []byte("PASS  run              sinfo --version printed slurm "+verB)) {
+		fail("verify --deep after the next run: %v\n%s", err, vout)
+	}
+	if got := tree(t, prefix+"/"); !same(got, e.payloadB) {
+		fail("after the next run the prefix is not B: %s", diff(got, e.payloadA, e.payloadB))
+	}
+	var left []string
+	filepath.WalkDir(filepath.Dir(root), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		n := d.Name()
+		if strings.HasPrefix(n, ".slurm-installer-") || strings.HasPrefix(n, "slurm-installer-") || strings.HasPrefix(n, "verify-") || strings.HasPrefix(n, "slurm-fetch-") {
+			left = append(left, p)
+		}
+		return nil
+	})
+	versioned, _ := filepath.Glob(filepath.Join(root, "usr/local/.slurm-*"))
+	if len(left) > 0 || len(versioned) != 1 {
+		fail("leftovers after the next run: %v; payload dirs: %v", left, versioned)
+	}
+	return where
+}
+
+func diff(got, a, b map[string]string) string {
+	var s []string
+	for k, v := range got {
+		if a[k] != v && b[k] != v {
+			s = append(s, fmt.Sprintf("%s=%s (A %q, B %q)", k, v, a[k], b[k]))
+		}
+	}
+	for k := range b {
+		if _, ok := got[k]; !ok {
+			s = append(s, k+" missing")
+		}
+	}
+	sort.Strings(s)
+	if len(s) > 10 {
+		s = s[:10]
+	}
+	return strings.Join(s, "; ")
+}
+
+func lastLines(s string, n int) string {
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
