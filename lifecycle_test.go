@@ -243,3 +243,40 @@ func m2(m []string) string {
 	}
 	return m[1]
 }
+
+// BenchmarkNoop is the fast no-op of issue 6 item 4: the CLI run again on an
+// intact install of the same version reads the receipt, checks sizes and
+// modes and exits 0 without downloading (the mirror is a closed port).
+// Each iteration is one process, as a Dockerfile RUN would start it.
+func BenchmarkNoop(b *testing.B) {
+	root := b.TempDir()
+	a := writeBundle(b, testbundle.Options{Version: "22.05.8"})
+	mustInstall(b, "--root", root, "--from", a.Path, "--fallback", "fail")
+	dead := "http://" + closedPort(b)
+	b.ResetTimer()
+	for b.Loop() {
+		code, stderr := cli(b, "--root", root, "--mirrors", dead, "--fallback", "fail", "--quiet")
+		if code != 0 {
+			b.Fatalf("no-op run: exit %d\n%s", code, stderr)
+		}
+	}
+}
+
+// The no-op must not download, and must notice a changed size or mode.
+func TestNoopChecksSizesAndModes(t *testing.T) {
+	root := t.TempDir()
+	a := writeBundle(t, testbundle.Options{Version: "22.05.8"})
+	mustInstall(t, "--root", root, "--from", a.Path, "--fallback", "fail")
+	dead := "http://" + closedPort(t)
+	if code, stderr := cli(t, "--root", root, "--mirrors", dead, "--fallback", "fail"); code != 0 || !strings.Contains(stderr, "already installed and intact") {
+		t.Fatalf("no-op: exit %d\n%s", code, stderr)
+	}
+	lib := filepath.Join(root, "usr/local/slurm/lib/libslurmfull.so")
+	if err := os.Chmod(lib, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Not intact any more: it tries to reinstall, and the dead mirror fails it.
+	if code, stderr := cli(t, "--root", root, "--mirrors", dead, "--fallback", "fail", "--retries", "0"); code != 4 {
+		t.Fatalf("after a mode change: exit %d, want 4 (a reinstall was needed)\n%s", code, stderr)
+	}
+}
