@@ -16,6 +16,15 @@
 //   - Every change a commit makes (prefix link, command links, linker and
 //     profile config, /etc/slurm files) can be undone by [Commit.Rollback]
 //     until [Commit.Finalize] removes the previous payload.
+//   - Runs on one root serialize on flock(2) of StateDir/lock ([Installer.Lock]);
+//     under it, [Installer.CleanStale] removes whatever a killed run left
+//     (staging, unused payload dirs, temp files, download dirs), so a run
+//     killed at any instant leaves a state the next run repairs.
+//   - Space is checked before extraction; a bundle that does not fit fails
+//     (class 7, naming the directory, space needed and free) before
+//     anything is written.
+//   - [Installer.Repair] and [Installer.Uninstall] touch only what the
+//     receipt lists; files the user changed or added are kept and named.
 //   - Nothing from the bundle is executed; its install.sh is ignored.
 //
 // The receipt (/var/lib/slurm-installer/receipt.json) lists every file
