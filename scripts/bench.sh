@@ -29,6 +29,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
 cd "$E2E_TOP"
 REPO=$PWD
+# what the benchmark needs beyond scripts/deps.sh: GNU time, bc, wget (the recipe), python3 (mirrors, report)
+missing=()
+for c in /usr/bin/time:time bc:bc wget:wget python3:python3; do
+  command -v "${c%%:*}" >/dev/null || missing+=("${c#*:}")
+done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/dev/null; }
+fi
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3)
 
@@ -48,8 +58,7 @@ ROOTSRC=$BENCH/root-template
 TIME=/usr/bin/time
 [[ -x $BIN ]] || die "bin/slurm-installer missing: run make build"
 [[ -f $BUNDLE/bundle-x86_64.env ]] || die "no bundle: run scripts/build-bundle.sh"
-[[ -x $TIME ]] || { log "installing GNU time"; apt-get install -y -qq time </dev/null >/dev/null; }
-for t in wget nginx tar gzip chroot; do command -v $t >/dev/null || die "$t missing (run scripts/deps.sh)"; done
+for t in nginx tar gzip chroot; do command -v $t >/dev/null || die "$t missing (run scripts/deps.sh)"; done
 # shellcheck disable=SC1091
 source "$BUNDLE/bundle-x86_64.env"
 
