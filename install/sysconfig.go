@@ -81,7 +81,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 	if st.SelfContained {
 		// Its ELFs carry their loader and RUNPATHs: no linker config, no ldconfig.
 		in.opt.Log.Info().Msg("self-contained bundle: no linker configuration written")
-		return nil
+		return in.dropLinkerConfig(ctx, c)
 	}
 	c.LinkerDirs = LinkerDirs(in.opt.Prefix, st.Files)
 	if in.opt.Libc == "musl" {
@@ -112,6 +112,45 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 	}
 	return nil
 }
+
+// dropLinkerConfig removes what an earlier plain install put on the
+// system's library path. A self-contained bundle's lib/ holds its own glibc:
+// left on the path, ldconfig would offer that libc.so.6 to every program in
+// the root.
+func (in *Installer) dropLinkerConfig(ctx context.Context, c *Commit) error {
+	changed := false
+	if old, ok, err := in.readFile(GlibcLinkerConf); err == nil && ok && strings.HasPrefix(string(old), glibcConfHeader) {
+		if err := in.root.Remove(rel(GlibcLinkerConf)); err != nil {
+			return fsErr("remove", GlibcLinkerConf, err)
+		}
+		c.undo = append(c.undo, func() error { return in.writeFileAtomic(GlibcLinkerConf, old, 0o644) })
+		changed = true
+	}
+	p := MuslPathFile(in.opt.Arch)
+	if old, ok, err := in.readFile(p); err == nil && ok {
+		var keep []string
+		for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
+			if d := strings.TrimSpace(l); d != in.opt.Prefix && !strings.HasPrefix(d, in.opt.Prefix+"/") {
+				keep = append(keep, l)
+			}
+		}
+		if data := []byte(strings.Join(keep, "\n") + "\n"); !bytes.Equal(data, old) {
+			if err := in.writeFileAtomic(p, data, 0o644); err != nil {
+				return err
+			}
+			c.undo = append(c.undo, func() error { return in.writeFileAtomic(p, old, 0o644) })
+		}
+	}
+	if changed {
+		in.opt.Log.Info().Str("file", GlibcLinkerConf).Msg("removed the earlier install's linker config: the self-contained bundle's glibc must not be on the system's library path")
+		if err := in.ldconfig(ctx); err != nil {
+			c.Warnings = append(c.Warnings, err.Error())
+		}
+	}
+	return nil
+}
+
+const glibcConfHeader = "# Written by slurm-installer"
 
 func (in *Installer) hasGlibcConf() bool {
 	for _, p := range []string{"etc/ld.so.conf", "etc/ld.so.conf.d"} {
