@@ -191,7 +191,7 @@ var triggers = []string{
 
 // killAt runs cmd, copying its output to out with each line prefixed by
 // the time since start, and SIGKILLs it after delay or just after the line
-// containing trigger (plus a random 0-2ms). It reports whether cmd exited
+// containing trigger (plus a random 0-500µs). It reports whether cmd exited
 // on its own.
 func killAt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, delay time.Duration, trigger string) bool {
 	t.Helper()
@@ -212,7 +212,7 @@ func killAt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, delay time.Duration,
 			fmt.Fprintf(out, "%8.3fs %s\n", time.Since(start).Seconds(), sc.Text())
 			if trigger != "" && !fired && strings.Contains(sc.Text(), trigger) {
 				fired = true
-				time.AfterFunc(time.Duration(rand.Int64N(int64(2*time.Millisecond))), kill)
+				time.AfterFunc(time.Duration(rand.Int64N(int64(500*time.Microsecond))), kill)
 			}
 		}
 		io.Copy(io.Discard, pr)
@@ -294,7 +294,7 @@ func TestKillMatrix(t *testing.T) {
 		// Stratified: trial i gets a moment in the i-th slice of the run.
 		// Odd trials: a moment spread over the whole run (stratified: trial i
 		// in the i-th slice). Even trials: right after a log marker (round
-		// robin) plus up to 2ms, so the short commit and config steps are hit
+		// robin) plus up to 500µs, so the short commit and config steps are hit
 		// too; the time limit then only backs it up.
 		delay := time.Duration((float64(i) + rand.Float64()) / float64(trials) * float64(full) * 1.1)
 		trigger := ""
