@@ -129,6 +129,29 @@ func TestFlakyRecovers(t *testing.T) {
 	checkFile(t, a, big)
 }
 
+// A mirror whose first three requests fail (nginx restarting) spends the
+// default two retries on its optional index, then skips to the bundle and
+// gets it: the benchmark's "503 x3 then healthy" case.
+func TestFlakyIndexSkipped(t *testing.T) {
+	fs := faults(t)
+	o := defaults(t, fs.URL+"/flaky-3")
+	o.Retries = 2
+	a, err, _ := timed(t, 5*time.Second, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, a, big)
+	// With a key pinned the index is the only trusted source: never skipped,
+	// so the same mirror ends as a download failure on its index.
+	fs = faults(t)
+	o = defaults(t, fs.URL+"/flaky-3")
+	o.Retries = 2
+	o.RequireSignedIndex = true
+	o.IndexVerifier = func(index, sig []byte) error { return nil }
+	_, err, _ = timed(t, 5*time.Second, o)
+	wantClass(t, err, failure.Download)
+}
+
 func TestRetryAfterHonoured(t *testing.T) {
 	fs := faults(t)
 	o := defaults(t, fs.URL+"/status-503-ra1")

@@ -239,6 +239,16 @@ func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more b
 			next = fmt.Sprintf("retrying in %s", wait.Round(time.Millisecond))
 		}
 	}
+	if m.state == stateDone && err.kind == kRetry && ctx.Err() == nil && !s.o.RequireSignedIndex &&
+		m.next < len(m.steps)-1 && m.steps[m.next].kind == stepIndex {
+		// The index is optional: a mirror that keeps failing on it (an
+		// nginx restarting) may still serve the bundle itself.
+		m.next++
+		m.attempts = 0
+		m.state = stateRetry
+		m.notBefore = time.Now().Add(s.backoff(1))
+		next = "skipping its index; trying the bundle's own layouts"
+	}
 	if more {
 		next = "trying next mirror; " + next
 	}
