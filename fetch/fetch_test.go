@@ -336,8 +336,9 @@ func Test503ThenOK(t *testing.T) {
 	o.Retries = 1
 	_, err := Fetch(context.Background(), o)
 	wantClass(t, err, failure.Download)
-	if m2.total() != 2 || !strings.Contains(err.Error(), "503") {
-		t.Errorf("requests = %d, err = %v", m2.total(), err)
+	// Two tries on the (optional) index, then two on the bundle itself.
+	if m2.count("/pkgs/slurm/index.json") != 2 || m2.total() != 4 || !strings.Contains(err.Error(), "503") {
+		t.Errorf("requests = %d (index %d), err = %v", m2.total(), m2.count("/pkgs/slurm/index.json"), err)
 	}
 }
 
