@@ -63,13 +63,28 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	// taken. Check the space before writing anything (design.md §6: a failed run
 	// leaves everything as it was); a file system that fills up anyway
 	// (other writers, inodes) is reported with the same numbers.
-	need, nEntries, known := unpackedSize(ctx, src)
-	if free, ok := freeBytes(in.HostPath(parent)); known && ok && free < need {
-		return nil, in.noSpace(parent, need, nEntries, nil)
+	// Reading the headers costs a full decompression, so it is skipped when
+	// the free space exceeds what the limits could ever let the bundle
+	// expand to; an ENOSPC that happens anyway is measured then.
+	var need, nEntries int64
+	known := false
+	measure := func() (int64, int64) {
+		if !known {
+			need, nEntries, known = unpackedSize(ctx, src)
+		}
+		return need, nEntries
+	}
+	lim := in.opt.Limits.withDefaults()
+	if free, ok := freeBytes(in.HostPath(parent)); !ok || free < lim.MaxSize+int64(lim.MaxEntries)*4096 {
+		measure()
+		if ok && known && free < need {
+			return nil, in.noSpace(parent, need, nEntries, nil)
+		}
 	}
 	st := &Staged{in: in, stagingDir: path.Join(parent, stagingPrefix+randomID())}
 	if err := in.root.Mkdir(rel(st.stagingDir), 0o700); err != nil {
 		if isNoSpace(err) {
+			need, nEntries := measure()
 			return nil, in.noSpace(parent, need, nEntries, err)
 		}
 		return nil, fsErr("create staging directory", st.stagingDir, err)
@@ -78,6 +93,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	if err := in.root.Mkdir(rel(raw), 0o755); err != nil {
 		st.Discard()
 		if isNoSpace(err) {
+			need, nEntries := measure()
 			return nil, in.noSpace(parent, need, nEntries, err)
 		}
 		return nil, fsErr("create staging directory", raw, err)
@@ -92,6 +108,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	if err != nil {
 		st.Discard()
 		if isNoSpace(err) {
+			need, nEntries := measure()
 			return nil, in.noSpace(parent, need, nEntries, err)
 		}
 		return nil, err
