@@ -26,6 +26,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"slurm-installer/internal/testbundle"
+
 	"slurm-installer/internal/faultserver"
 )
 
@@ -145,88 +147,9 @@ func exitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-var fakeBuilds sync.Map // version -> string (path) or error
-
 // fakeSinfo builds (once per version) a static program that behaves like a
-// SLURM client command: it needs a slurm.conf (SLURM_CONF or
-// /etc/slurm/slurm.conf) whose PluginDir exists, prints "slurm VERSION" for
-// --version, and rejects unknown flags.
-func fakeSinfo(version string) (string, error) {
-	if v, ok := fakeBuilds.Load(version); ok {
-		if err, isErr := v.(error); isErr {
-			return "", err
-		}
-		return v.(string), nil
-	}
-	dir, err := os.MkdirTemp("", "fakesinfo-")
-	if err != nil {
-		return "", err
-	}
-	src := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(src, []byte(fakeSinfoSrc), 0o644); err != nil {
-		return "", err
-	}
-	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module fakesinfo\n\ngo 1.22\n"), 0o644)
-	out := filepath.Join(dir, "sinfo")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", out, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		err = fmt.Errorf("build fake sinfo: %v: %s", err, b)
-		fakeBuilds.Store(version, err)
-		return "", err
-	}
-	fakeBuilds.Store(version, out)
-	return out, nil
-}
-
-const fakeSinfoSrc = `package main
-
-import (
-	"bufio"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-)
-
-var version = "0.0.0"
-
-func main() {
-	name := filepath.Base(os.Args[0])
-	conf := os.Getenv("SLURM_CONF")
-	if conf == "" {
-		conf = "/etc/slurm/slurm.conf"
-	}
-	f, err := os.Open(conf)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host\n%s: fatal: Could not establish a configuration source\n", name, name)
-		os.Exit(1)
-	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.EqualFold(strings.TrimSpace(k), "PluginDir") {
-			if _, err := os.Stat(strings.TrimSpace(v)); err != nil {
-				fmt.Fprintf(os.Stderr, "%s: error: Couldn't find the specified plugin name for cred/munge looking at all files\n%s: fatal: failed to initialize cred plugin\n", name, name)
-				os.Exit(1)
-			}
-		}
-	}
-	f.Close()
-	for _, a := range os.Args[1:] {
-		switch a {
-		case "--version", "-V":
-			fmt.Printf("slurm %s\n", version)
-			return
-		default:
-			fmt.Fprintf(os.Stderr, "%s: unrecognized option '%s'\nTry \"%s --help\" for more information\n", name, a, name)
-			os.Exit(1)
-		}
-	}
-	fmt.Fprintf(os.Stderr, "%s: error: Unable to contact slurm controller (connect failure)\n", name)
-	os.Exit(1)
-}
-`
+// SLURM client command; see internal/testbundle.
+var fakeSinfo = testbundle.FakeSinfo
 
 // mkbundle DIR VERSION [-arch A] [-nosha] [-badsha] [-corrupt] [-etc] [-noversion] [-tag T]
 //
