@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 #   make build PUBKEY=$$(tail -1 minisign.pub)
 PUBKEY ?=
 LDFLAGS := -s -w -X main.version=$(VERSION)$(if $(PUBKEY), -X slurm-installer/internal/app.DefaultPubKey=$(PUBKEY))
-GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags "$(LDFLAGS)"
 BUILD ?= $(CURDIR)/build
 
 .PHONY: help build test unit lint e2e demo fuzz fuzz-smoke bench bench-smoke torture clean
