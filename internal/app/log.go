@@ -43,5 +43,6 @@ func newLogger(w io.Writer, format, level string, quiet bool) (zerolog.Logger, e
 	default:
 		return zerolog.Nop(), failure.New(failure.Usage, "--log-format %q: use auto, console or json", format)
 	}
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00" // milliseconds: an install takes a fraction of a second
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
 }
