@@ -339,6 +339,12 @@ func (t *target) writeThrowawayConf() (conf string, cleanup func(), err error) {
 	fail := func(err error) (string, func(), error) {
 		removeCreated(r, created)
 		r.Close()
+		if errors.Is(err, syscall.EROFS) {
+			// A read-only root (a verify of a running, locked-down
+			// container) is not a broken install: say what was not done.
+			return "", nil, &cannotExecError{msg: "not executed: the root is read-only, so the throwaway slurm.conf that `" +
+				t.in.Command + " --version` needs cannot be written there (with a site " + siteConf + " it runs as it is)"}
+		}
 		return "", nil, failure.New(failure.FileSystem, "write a throwaway slurm.conf in the root: %w", err)
 	}
 	if err := r.MkdirAll(scratchDir, 0o755); err != nil {
