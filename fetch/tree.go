@@ -92,7 +92,15 @@ func htmlSize(rest []byte) int64 {
 	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
 		rest = rest[:i]
 	}
-	i := bytes.Index(bytes.ToLower(rest), []byte("</a>"))
+	// Find "</a>" in any case without bytes.ToLower, which changes the
+	// length of invalid UTF-8 and so the index (found by FuzzParseAutoindex).
+	i := -1
+	for j := 0; j+4 <= len(rest); j++ {
+		if rest[j] == '<' && bytes.EqualFold(rest[j:j+4], []byte("</a>")) {
+			i = j
+			break
+		}
+	}
 	if i < 0 {
 		return -1
 	}
