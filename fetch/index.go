@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ type Bundle struct {
 	SHA256        string `json:"sha256"` // hex digest of the file at URL
 	Size          int64  `json:"size"`   // its size in bytes; caps the download
 	SelfContained bool   `json:"self_contained"`
+	Prefix        string `json:"prefix,omitempty"` // the --prefix a self-contained bundle was packed for
 }
 
 // ParseIndex parses and checks an index.json: the schema must be
@@ -83,6 +85,9 @@ func checkBundle(b Bundle) error {
 	}
 	if b.Size <= 0 {
 		return fmt.Errorf("size %d is not positive", b.Size)
+	}
+	if b.Prefix != "" && (!strings.HasPrefix(b.Prefix, "/") || path.Clean(b.Prefix) != b.Prefix || b.Prefix == "/") {
+		return fmt.Errorf("prefix %q must be a clean absolute path", b.Prefix)
 	}
 	if b.URL == "" || strings.ContainsAny(b.URL, "\x00\\") {
 		return fmt.Errorf("bad url %q", b.URL)

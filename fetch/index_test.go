@@ -77,6 +77,10 @@ func TestParseIndex(t *testing.T) {
 	if idx, err := ParseIndex(indexJSON(good)); err != nil || idx.Find("latest", "amd64") == nil || idx.Find("22.05.8", "aarch64") != nil {
 		t.Fatalf("ParseIndex: %v, %+v", err, idx)
 	}
+	sc := strings.Replace(good, `"self_contained":false`, `"self_contained":true,"prefix":"/opt/slurm"`, 1)
+	if idx, err := ParseIndex(indexJSON(sc)); err != nil || idx.Bundles[0].Prefix != "/opt/slurm" {
+		t.Fatalf("self-contained prefix: %v, %+v", err, idx)
+	}
 	for name, data := range map[string]string{
 		"schema 2":     `{"schema":2,"bundles":[]}`,
 		"no schema":    `{"bundles":[]}`,
@@ -87,6 +91,8 @@ func TestParseIndex(t *testing.T) {
 		"ftp url":      string(indexJSON(strings.Replace(good, "../a.tar.gz", "ftp://x/a.tar.gz", 1))),
 		"unknown arch": string(indexJSON(strings.Replace(good, `"x86_64"`, `"sparc"`, 1))),
 		"latest sparc": `{"schema":1,"latest":{"sparc":"1"},"bundles":[]}`,
+		"rel prefix":   string(indexJSON(strings.Replace(good, `"size"`, `"prefix":"usr/local/slurm","size"`, 1))),
+		"dirty prefix": string(indexJSON(strings.Replace(good, `"size"`, `"prefix":"/opt/../etc","size"`, 1))),
 	} {
 		if _, err := ParseIndex([]byte(data)); err == nil {
 			t.Errorf("%s: parsed", name)

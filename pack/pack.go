@@ -162,7 +162,7 @@ func Pack(o Options) (*Result, error) {
 	}
 	idxPath := filepath.Join(o.Out, "pkgs", "slurm", "index.json")
 	idx, err := updateIndex(idxPath, fetch.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
-		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained}, o)
+		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o)}, o)
 	if err != nil {
 		return nil, err
 	}
@@ -456,4 +456,16 @@ func updateIndex(p string, b fetch.Bundle, o Options) (*fetch.Index, error) {
 		return nil, failure.New(failure.Internal, "pack wrote an index it cannot read back: %w", err)
 	}
 	return idx, writeAtomic(p, append(data, '\n'))
+}
+
+// packedPrefix is the prefix index.json records for a self-contained bundle
+// (its commands name their loader under it), "" for a plain one.
+func packedPrefix(o Options) string {
+	if !o.SelfContained {
+		return ""
+	}
+	if o.Prefix == "" {
+		return DefaultPrefix
+	}
+	return path.Clean(o.Prefix)
 }

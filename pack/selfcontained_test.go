@@ -197,7 +197,7 @@ func TestPackSelfContained(t *testing.T) {
 	}
 	raw, _ := os.ReadFile(r.Index)
 	idx, err := fetch.ParseIndex(raw)
-	if err != nil || len(idx.Bundles) != 1 || !idx.Bundles[0].SelfContained {
+	if err != nil || len(idx.Bundles) != 1 || !idx.Bundles[0].SelfContained || idx.Bundles[0].Prefix != "/opt/slurm" {
 		t.Errorf("index: %v %+v", err, idx)
 	}
 }
