@@ -80,9 +80,11 @@ fuzz:
 	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
 	done
 
-# The same, ~3 s each: what `make test` runs.
+# The same, ~3 s each: what `make test` runs. A count, not a duration: with a
+# duration, Go 1.26's fuzz coordinator can report a spurious "context deadline
+# exceeded" failure at the deadline (golang/go#75804, fixed in Go 1.27).
 fuzz-smoke:
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=30000x
 
 clean:
 	rm -rf bin build
