@@ -67,12 +67,17 @@ func (c *cache) store(art *fetch.Artifact, arch, version string) {
 	}
 }
 
+// entryPath is where the cache keeps a verified archive: <sha256>-<name>.
+func (c *cache) entryPath(art *fetch.Artifact) string {
+	name := safeName.ReplaceAllString(firstOf(art.Name, filepath.Base(art.Path)), "_")
+	return filepath.Join(c.dir, art.SHA256+"-"+name)
+}
+
 func (c *cache) put(art *fetch.Artifact, arch, version string) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return err
 	}
-	name := safeName.ReplaceAllString(firstOf(art.Name, filepath.Base(art.Path)), "_")
-	dst := filepath.Join(c.dir, art.SHA256+"-"+name)
+	dst := c.entryPath(art)
 	if _, err := os.Stat(dst); err != nil {
 		src, err := os.Open(art.Path)
 		if err != nil {

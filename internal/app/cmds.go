@@ -96,12 +96,9 @@ func runFetch(c *cli.Context) error {
 	if out == "" {
 		return fetchToCache(c, cfg, t)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), ".slurm-installer-fetch-")
+	tmp, err := tempDirIn(filepath.Dir(filepath.Clean(out)))
 	if err != nil {
-		tmp, err = os.MkdirTemp("", "slurm-installer-fetch-")
-		if err != nil {
-			return failure.New(failure.FileSystem, "create temp dir: %w", err)
-		}
+		return failure.New(failure.FileSystem, "--out %s: %w", out, err)
 	}
 	defer os.RemoveAll(tmp)
 	art, err := obtain(c.Context, cfg, t, tmp, st.log)

@@ -71,17 +71,13 @@ func isTerminal(w any) bool {
 }
 
 // fetchToCache is `fetch --cache-dir D` without --out: download and verify
-// into the cache (nothing when a matching bundle is already there) and
-// print the cached file's path.
+// into the cache (obtain stores every verified archive there; nothing is
+// downloaded when a matching bundle is already cached) and print the cached
+// file's path.
 func fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
-	tmp, err := os.MkdirTemp(cfg.cacheDir, ".fetch-")
+	tmp, err := tempDirIn(cfg.cacheDir)
 	if err != nil {
-		if err = os.MkdirAll(cfg.cacheDir, 0o755); err == nil {
-			tmp, err = os.MkdirTemp(cfg.cacheDir, ".fetch-")
-		}
-		if err != nil {
-			return failure.New(failure.FileSystem, "--cache-dir: %w", err)
-		}
+		return failure.New(failure.FileSystem, "--cache-dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	art, err := obtain(c.Context, cfg, t, tmp, st.log)
@@ -94,13 +90,25 @@ func fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
 	if art.Tree {
 		return failure.New(failure.Usage, "the mirror serves a file tree, which --cache-dir cannot keep").WithHint("pass --out DIR")
 	}
-	cached := (&cache{dir: cfg.cacheDir, log: st.log}).lookup(art.SHA256, t.Arch, cfg.version)
-	if cached == nil {
-		return failure.New(failure.FileSystem, "the bundle could not be written to --cache-dir %s", cfg.cacheDir)
+	cached := art.Path
+	if art.Layout != "cache" {
+		cached = (&cache{dir: cfg.cacheDir}).entryPath(art)
 	}
-	st.log.Info().Str("file", cached.Path).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Msg("bundle fetched and verified into the cache")
-	fmt.Fprintln(st.stdout, cached.Path)
+	if _, err := os.Stat(cached); err != nil {
+		return failure.New(failure.FileSystem, "the bundle could not be written to --cache-dir %s: %w", cfg.cacheDir, err)
+	}
+	st.log.Info().Str("file", cached).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Msg("bundle fetched and verified into the cache")
+	fmt.Fprintln(st.stdout, cached)
 	return nil
+}
+
+// tempDirIn makes a scratch directory inside dir (creating dir), so a
+// verified download can be renamed into place on the same file system.
+func tempDirIn(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(dir, ".slurm-installer-fetch-")
 }
 
 func copyFile(src, dst string) error {
