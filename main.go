@@ -10,18 +10,38 @@ import (
 	"syscall"
 
 	"slurm-installer/internal/app"
+	"slurm-installer/internal/failure"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	app.Version = version
-	err := app.New().RunContext(ctx, os.Args)
+	err := app.Run(ctx, os.Args)
 	stop()
 	app.Report(err)
 	os.Exit(exitCode(err))
+}
+
+// signalContext is cancelled, with a *failure.Signal as its cause, by the
+// first SIGINT or SIGTERM; the run then stops and cleans up. A second signal
+// has its default effect (the process dies at once; the next run repairs).
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch)
+			cancel(&failure.Signal{Sig: s})
+		case <-done:
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); close(done); cancel(nil) }
 }
 
 // exitCode maps an error to the exit-code table of design.md §3.

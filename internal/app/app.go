@@ -4,10 +4,12 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -76,6 +78,26 @@ func setup(c *cli.Context) error {
 	}
 	st.log = l
 	return nil
+}
+
+// Run runs the command line in args. A run stopped by a signal (ctx
+// cancelled with a *failure.Signal cause) ends with that signal's class
+// (exit 130/143) whatever error the interrupted step returned (a run that
+// finished its work before it noticed the signal succeeds); a panic ends
+// as an internal error (exit 1), never as another class.
+func Run(ctx context.Context, args []string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = failure.New(failure.Internal, "panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	err = New().RunContext(ctx, args)
+	if err != nil {
+		if serr := failure.Stopped(ctx, err); serr != nil {
+			return serr
+		}
+	}
+	return err
 }
 
 // Report logs a run's final error with its class and hint, once.

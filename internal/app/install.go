@@ -211,12 +211,19 @@ func runInstall(c *cli.Context) error {
 			Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("SLURM client installed")
 		return finish(cfg, res, start)
 	}
-	return fallback(cfg, t, in, prev, working, err, res, start)
+	return fallback(ctx, cfg, t, in, prev, working, err, res, start)
 }
 
 // fallback applies the --fallback policy to a failed install.
-func fallback(cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, err error, res *result, start time.Time) error {
+func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, err error, res *result, start time.Time) error {
 	log := st.log
+	if serr := failure.Stopped(ctx, err); serr != nil {
+		// Interrupted: an interrupted build is not a failed mirror. Never demo.
+		if working {
+			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
+		}
+		return serr
+	}
 	class := failure.ClassOf(err)
 	if cfg.fallback == "fail" || class == failure.Usage || class == failure.Locked || errors.Is(err, context.Canceled) {
 		if working {

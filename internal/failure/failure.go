@@ -5,8 +5,11 @@
 package failure
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
 )
 
 // Class is a row of the exit-code table (design.md §3). Its value is the exit code.
@@ -15,21 +18,24 @@ type Class int
 // The classes, one per exit code.
 const (
 	OK           Class = 0
-	Internal     Class = 1 // a bug
-	Usage        Class = 2 // bad flag, bad URL, unknown arch, bad configuration
-	NotInstalled Class = 3 // demo mode or nothing installed (verify, status)
-	Download     Class = 4 // no mirror served the artifact in time
-	Integrity    Class = 5 // checksum or signature mismatch, or a required one missing
-	Archive      Class = 6 // corrupt archive, unsafe entry, over size limits
-	FileSystem   Class = 7 // permission, read-only, disk full
-	Verify       Class = 8 // binaries do not run here, wrong arch/libc, version mismatch
-	Locked       Class = 9 // another install holds the lock
+	Internal     Class = 1   // a bug
+	Usage        Class = 2   // bad flag, bad URL, unknown arch, bad configuration
+	NotInstalled Class = 3   // demo mode or nothing installed (verify, status)
+	Download     Class = 4   // no mirror served the artifact in time
+	Integrity    Class = 5   // checksum or signature mismatch, or a required one missing
+	Archive      Class = 6   // corrupt archive, unsafe entry, over size limits
+	FileSystem   Class = 7   // permission, read-only, disk full
+	Verify       Class = 8   // binaries do not run here, wrong arch/libc, version mismatch
+	Locked       Class = 9   // another install holds the lock
+	Interrupted  Class = 130 // stopped by SIGINT; nothing recorded
+	Terminated   Class = 143 // stopped by SIGTERM; nothing recorded
 )
 
 var names = map[Class]string{
 	OK: "ok", Internal: "internal", Usage: "usage", NotInstalled: "not-installed",
 	Download: "download", Integrity: "integrity", Archive: "archive",
 	FileSystem: "filesystem", Verify: "verification", Locked: "locked",
+	Interrupted: "interrupted", Terminated: "terminated",
 }
 
 // String names the class in logs and in the receipt ("download", "integrity", ...).
@@ -105,4 +111,49 @@ func HintOf(err error) string {
 		err = e.Err
 	}
 	return ""
+}
+
+// Signal is the cause a run's context is cancelled with when the process
+// receives SIGINT or SIGTERM (see [SignalContext]). An interrupted build is
+// not a failed mirror: its class is Interrupted or Terminated, never one that
+// a fallback policy turns into demo mode.
+type Signal struct{ Sig os.Signal }
+
+func (s *Signal) Error() string {
+	if s.Sig == syscall.SIGTERM {
+		return "terminated by SIGTERM"
+	}
+	return "interrupted by SIGINT"
+}
+
+// Is makes a signal a cancellation: errors.Is(err, context.Canceled) holds.
+func (s *Signal) Is(target error) bool { return target == context.Canceled }
+
+// Class is Terminated for SIGTERM and Interrupted otherwise.
+func (s *Signal) Class() Class {
+	if s.Sig == syscall.SIGTERM {
+		return Terminated
+	}
+	return Interrupted
+}
+
+// Stopped reports whether ctx was cancelled by a signal (or any other
+// cancellation of the run) and returns the error to end the run with: err
+// (which may be nil or a symptom of the cancellation, e.g. a killed child)
+// wrapped under the signal's class. It returns nil when ctx is live.
+func Stopped(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	cause := context.Cause(ctx)
+	var sig *Signal
+	if !errors.As(cause, &sig) {
+		return err // cancelled by the caller, not by a signal: keep err's own class
+	}
+	e := &Error{Class: sig.Class(), Err: cause,
+		Hint: "the run was stopped before it finished; the previous install (or nothing) is as it was, and no demo mode was recorded"}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		e.Err = fmt.Errorf("%w (while: %w)", cause, err)
+	}
+	return e
 }

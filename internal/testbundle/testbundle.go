@@ -165,13 +165,21 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 var version = "0.0.0"
 
 func main() {
 	name := filepath.Base(os.Args[0])
+	// A test can make every run slow: /etc/slurm-fake-sleep holds seconds.
+	if b, err := os.ReadFile("/etc/slurm-fake-sleep"); err == nil {
+		if s, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil {
+			time.Sleep(time.Duration(s * float64(time.Second)))
+		}
+	}
 	conf := os.Getenv("SLURM_CONF")
 	if conf == "" {
 		conf = "/etc/slurm/slurm.conf"
