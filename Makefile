@@ -41,7 +41,7 @@ unit:
 test: lint unit fuzz-smoke e2e
 	$(MAKE) torture TRIALS=15
 
-# The kill matrix (issue 6): SIGKILL installs and upgrades at spread-out
+# The kill matrix (issues 6, 12): SIGKILL, SIGINT and SIGTERM installs and upgrades at spread-out
 # moments and check the root after each; `make test` runs it with 15 trials.
 TRIALS ?= 60
 torture:

@@ -3,7 +3,10 @@
 // Package torture is the kill matrix of issue 6: it starts real installs and
 // upgrades of the CLI and SIGKILLs them at spread-out moments, then checks
 // that the root is entirely the old install or entirely the new one and that
-// the next plain run repairs it. Run it with `make torture` (TRIALS=N).
+// the next plain run repairs it. Every moment is also hit with SIGINT and
+// SIGTERM (issue 12): those runs must stop with exit 130 / 143, leave the
+// previous install (or nothing) exactly as it was, remove their temp files
+// and never record demo mode. Run it with `make torture` (TRIALS=N).
 package torture
 
 import (
@@ -24,6 +27,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -194,6 +198,13 @@ var triggers = []string{
 // containing trigger (plus a random 0-500µs). It reports whether cmd exited
 // on its own.
 func killAt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, delay time.Duration, trigger string) bool {
+	exited, _ := signalAt(t, cmd, out, delay, trigger, syscall.SIGKILL)
+	return exited
+}
+
+// signalAt is killAt with another signal. For SIGINT and SIGTERM it also
+// returns the exit code (0 when the run finished before it noticed).
+func signalAt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, delay time.Duration, trigger string, sig syscall.Signal) (bool, int) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -201,7 +212,8 @@ func killAt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, delay time.Duration,
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	kill := func() { _ = cmd.Process.Signal(syscall.SIGKILL) }
+	var once sync.Once
+	kill := func() { once.Do(func() { _ = cmd.Process.Signal(sig) }) }
 	timer := time.AfterFunc(delay, kill)
 	read := make(chan struct{})
 	go func() {
@@ -222,15 +234,21 @@ func killAt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, delay time.Duration,
 	pw.Close()
 	<-read
 	if err == nil {
-		return true
+		return true, 0
 	}
 	if ee, ok := err.(*exec.ExitError); ok {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return false
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && sig == syscall.SIGKILL {
+			return false, -1
+		}
+		if sig != syscall.SIGKILL && (ee.ExitCode() == 130 || ee.ExitCode() == 143) {
+			return false, ee.ExitCode()
+		}
+		if sig != syscall.SIGKILL {
+			t.Fatalf("%v: exit %v, want 130/143 or 0\n%s", sig, err, out.String())
 		}
 	}
 	t.Fatalf("run failed before any kill: %v\n%s", err, out.String())
-	return false
+	return false, -1
 }
 
 // phase is where the log says the killed run was: the last marker it
@@ -302,23 +320,96 @@ func TestKillMatrix(t *testing.T) {
 			trigger = triggers[(i/2)%len(triggers)]
 			delay = 3 * full
 		}
-		root := newRoot(t, e, upgrade)
-		where := trial(t, e, root, upgrade, delay, trigger)
-		kind := map[bool]string{true: "upgrade", false: "install"}[upgrade]
-		key := kind + " / " + where
-		if outcomes[key] == 0 {
-			order = append(order, key)
+		for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT, syscall.SIGTERM} {
+			root := newRoot(t, e, upgrade)
+			var where string
+			if sig == syscall.SIGKILL {
+				where = trial(t, e, root, upgrade, delay, trigger)
+			} else {
+				where = graceful(t, e, root, upgrade, delay, trigger, sig)
+			}
+			kind := map[bool]string{true: "upgrade", false: "install"}[upgrade]
+			key := fmt.Sprintf("%-7s %s / %s", sig2name[sig], kind, where)
+			if outcomes[key] == 0 {
+				order = append(order, key)
+			}
+			outcomes[key]++
+			os.RemoveAll(filepath.Dir(root))
 		}
-		outcomes[key]++
-		os.RemoveAll(filepath.Dir(root))
 	}
 	sort.Strings(order)
 	var b strings.Builder
-	fmt.Fprintf(&b, "kill matrix: %d trials, every invariant held after every kill\n", trials)
+	fmt.Fprintf(&b, "kill matrix: %d moments x SIGKILL, SIGINT, SIGTERM = %d trials, every invariant held after every signal\n", trials, 3*trials)
 	for _, k := range order {
-		fmt.Fprintf(&b, "  %-40s %3d\n", k, outcomes[k])
+		fmt.Fprintf(&b, "  %-46s %3d\n", k, outcomes[k])
 	}
 	t.Log(b.String())
+}
+
+var sig2name = map[syscall.Signal]string{syscall.SIGKILL: "SIGKILL", syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}
+
+// graceful sends sig (SIGINT or SIGTERM) to an install of B at the moment
+// given, then checks: exit 130/143 (or 0 with B installed, when the run had
+// finished its work), the root exactly as before when it stopped (the lock
+// file aside), no demo receipt, no temp files; the next run installs B.
+func graceful(t *testing.T, e *env, root string, hadA bool, delay time.Duration, trigger string, sig syscall.Signal) string {
+	t.Helper()
+	before := tree(t, root)
+	cmd := run(context.Background(), root, e.mirror, verB, "--fallback", "demo")
+	var out bytes.Buffer
+	exited, code := signalAt(t, cmd, &out, delay, trigger, sig)
+	where := phase(out.String(), exited)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("%v after %v or at %q (%s): %s\nlog of the run:\n%s", sig, delay, trigger, where, fmt.Sprintf(format, args...), lastLines(out.String(), 15))
+	}
+	if bytes.Contains(out.Bytes(), []byte("DEMO MODE")) {
+		fail("the signalled run recorded demo mode")
+	}
+	if rc, err := os.ReadFile(filepath.Join(root, "var/lib/slurm-installer/receipt.json")); err == nil && bytes.Contains(rc, []byte(`"mode": "demo"`)) {
+		fail("demo receipt after a signal")
+	}
+	if !exited {
+		want := map[syscall.Signal]int{syscall.SIGINT: 130, syscall.SIGTERM: 143}[sig]
+		if code != want {
+			fail("exit %d, want %d", code, want)
+		}
+		after := tree(t, root)
+		for p, v := range after {
+			if _, ok := before[p]; !ok && (p == "var" || p == "var/lib" || p == "var/lib/slurm-installer" || p == "var/lib/slurm-installer/lock" ||
+				(!hadA && (strings.HasPrefix(v, "d") || p == "etc/ld.so.cache"))) {
+				// The lock file stays; a rolled-back first install leaves the
+				// empty directories it made (known gap, see signal_test.go).
+				delete(after, p)
+			}
+		}
+		if !same(before, after) {
+			fail("the root changed: %s", diff(after, before, before))
+		}
+		var left []string
+		filepath.WalkDir(filepath.Dir(root), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && (strings.HasPrefix(d.Name(), ".slurm-installer-") || strings.HasPrefix(d.Name(), "slurm-installer-") ||
+				strings.HasPrefix(d.Name(), "verify-") || strings.HasPrefix(d.Name(), "slurm-fetch-")) {
+				left = append(left, p)
+			}
+			return nil
+		})
+		if len(left) > 0 {
+			fail("temp files left by the stopped run: %v", left)
+		}
+	}
+	again := mustRun(t, root, e.mirror, verB)
+	if !strings.Contains(again, "SLURM client installed") && !strings.Contains(again, "already installed and intact") {
+		fail("the next run did not install B:\n%s", again)
+	}
+	prefix := filepath.Join(root, "usr/local/slurm")
+	if got := tree(t, prefix+"/"); !same(got, e.payloadB) {
+		fail("after the next run the prefix is not B: %s", diff(got, e.payloadA, e.payloadB))
+	}
+	if exited {
+		return "completed"
+	}
+	return where
 }
 
 // newRoot is a fresh root beside its own TMPDIR: a copy of A's, or empty.
