@@ -5,9 +5,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 
@@ -38,7 +40,6 @@ func New() *cli.App {
 			"Exit codes: 0 ok (or demo fallback), 1 bug, 2 usage, 3 demo/not installed, 4 download,\n" +
 			"5 integrity, 6 archive rejected, 7 file system, 8 verification, 9 locked.",
 		Version:                Version,
-		HideVersion:            true,
 		Flags:                  append(globalFlags(), installFlags()...),
 		Action:                 runInstall,
 		Before:                 setup,
@@ -58,17 +59,24 @@ func New() *cli.App {
 			{Name: "uninstall", Usage: "remove exactly what the receipt lists", Flags: globalFlags(), Action: runUninstall, Before: setup},
 			packCommand(),
 			{Name: "version", Usage: "print the installer's version", Action: func(c *cli.Context) error {
-				fmt.Fprintf(st.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				printVersion()
 				return nil
 			}},
+			completionCommand(),
 		},
 	}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the installer's version and exit"}
+	cli.VersionPrinter = func(*cli.Context) { printVersion() }
 	a.Writer, a.ErrWriter = st.stdout, st.stderr
 	a.OnUsageError = usageError
 	for _, c := range a.Commands {
 		c.OnUsageError = usageError
 	}
 	return a
+}
+
+func printVersion() {
+	fmt.Fprintf(st.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 func setup(c *cli.Context) error {
@@ -91,7 +99,22 @@ func Run(ctx context.Context, args []string) (err error) {
 			err = failure.New(failure.Internal, "panic: %v\n%s", r, debug.Stack())
 		}
 	}()
-	err = New().RunContext(ctx, args)
+	st.log = bootLogger(args)
+	a := New()
+	err = a.RunContext(ctx, args)
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) && !errors.As(err, new(*failure.Error)) {
+		// urfave/cli's own exits ("No help topic for 'x'") are usage errors.
+		word := ""
+		if m := reHelpTopic.FindStringSubmatch(err.Error()); m != nil {
+			word = m[1]
+		}
+		if word != "" {
+			err = unknownCommand(a, word)
+		} else {
+			err = failure.New(failure.Usage, "%s", err.Error()).WithHint("see `slurm-installer --help`")
+		}
+	}
 	if err != nil {
 		if serr := failure.Stopped(ctx, err); serr != nil {
 			return serr
@@ -116,7 +139,14 @@ func Report(err error) {
 	ev.Msg(err.Error())
 }
 
-// usageError gives flag-parsing errors the usage class (exit 2).
+var reHelpTopic = regexp.MustCompile(`No help topic for '([^']*)'`)
+
+// usageError gives flag-parsing errors the usage class (exit 2), in the
+// installer's words.
 func usageError(c *cli.Context, err error, _ bool) error {
-	return failure.New(failure.Usage, "%w", err).WithHint("see `slurm-installer --help`")
+	flags := c.App.Flags
+	if c.Command != nil && c.Command.Name != "" {
+		flags = c.Command.Flags
+	}
+	return usageErrorFor(flags, err)
 }

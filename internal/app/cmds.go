@@ -129,7 +129,7 @@ func runFetch(c *cli.Context) error {
 
 func openInstalled(c *cli.Context) (*install.Installer, *install.Receipt, error) {
 	if c.NArg() > 0 {
-		return nil, nil, failure.New(failure.Usage, "unexpected argument %q", c.Args().First())
+		return nil, nil, unknownCommand(c.App, c.Args().First())
 	}
 	root, _ := filepath.Abs(str(c, "root"))
 	in, err := install.Open(install.Options{RootDir: root, Prefix: str(c, "prefix"), BinDir: str(c, "bin-dir"), Log: st.log})
@@ -164,7 +164,14 @@ type statusView struct {
 	// PluginDir is what the site slurm.conf must name: SLURM reads it from
 	// there, never from the bundle.
 	PluginDir string `json:"plugin_dir,omitempty"`
+	// Intact: every file and link the receipt lists is there with its
+	// size, mode and target (a cheap check: no hashing; verify --deep hashes).
+	Intact   bool      `json:"intact"`
+	Problems []Problem `json:"problems,omitempty"`
 }
+
+// Problem is one way the install differs from its receipt.
+type Problem = install.Problem
 
 func runStatus(c *cli.Context) error {
 	in, r, err := openInstalled(c)
@@ -179,6 +186,8 @@ func runStatus(c *cli.Context) error {
 			Verified: r.Verified, Time: r.Time, Installer: r.InstallerVersion, SelfContained: r.SelfContained}
 		if r.Mode == install.ModeReal {
 			v.PluginDir = pluginDir(r.Prefix)
+			v.Problems = in.CheckIntact(r, false)
+			v.Intact = len(v.Problems) == 0
 		}
 	}
 	if c.Bool("json") {
@@ -208,11 +217,27 @@ func runStatus(c *cli.Context) error {
 			if v.Installed {
 				fmt.Fprintf(st.stdout, "bundle:    %s\n", map[bool]string{true: "self-contained (carries its own glibc; no linker config)", false: "uses the target's C library"}[v.SelfContained])
 				fmt.Fprintf(st.stdout, "PluginDir the site slurm.conf must name: %s\n", v.PluginDir)
+				if v.Intact {
+					fmt.Fprintln(st.stdout, "intact:    yes (every file and link the receipt lists is in place; verify --deep hashes them)")
+				} else {
+					fmt.Fprintf(st.stdout, "intact:    NO, %d problem(s):\n", len(v.Problems))
+					for _, p := range v.Problems {
+						fmt.Fprintf(st.stdout, "           %s\n", p)
+					}
+				}
 			}
 		}
 	}
 	if !v.Installed {
 		return &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (mode %s)", v.Mode)}
+	}
+	if !v.Intact {
+		var s []string
+		for _, p := range v.Problems {
+			s = append(s, p.String())
+		}
+		return failure.New(failure.Verify, "the SLURM client %s install is broken: %s", v.Version, strings.Join(s, "; ")).
+			WithHint("run `slurm-installer install --repair` to put back exactly these, or `install --force` to reinstall")
 	}
 	return nil
 }

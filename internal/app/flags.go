@@ -43,7 +43,7 @@ func fetchFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "timeout", Value: 10 * time.Second, Usage: "per request: wait for response headers (and, unless --stall-timeout, for body bytes)", EnvVars: env("timeout"), Category: catNetwork},
 		&cli.DurationFlag{Name: "deadline", Value: 5 * time.Minute, Usage: "for the whole download (0 = none)", EnvVars: env("deadline"), Category: catNetwork},
 		&cli.IntFlag{Name: "retries", Value: 2, Usage: "extra attempts per mirror on retryable failures (connection errors, 5xx, 429)", EnvVars: env("retries"), Category: catNetwork},
-		&cli.Int64Flag{Name: "max-size", Value: 2 << 30, Usage: "cap on the download and on the unpacked bundle, in bytes", EnvVars: env("max-size"), Category: catPolicy},
+		&cli.GenericFlag{Name: "max-size", Value: &sizeValue{2 << 30}, Usage: "cap on the download and on the unpacked bundle (2GiB, 512MiB, 500M or bytes)", EnvVars: env("max-size"), Category: catPolicy},
 		&cli.IntFlag{Name: "max-entries", Value: 20000, Usage: "cap on the number of entries in the bundle", EnvVars: env("max-entries"), Category: catPolicy},
 		&cli.StringFlag{Name: "pubkey", Usage: "minisign public key (RW... or a minisign.pub file): the bundle must come from an index.json signed by it (default: the key built in, if any)", EnvVars: env("pubkey"), Category: catSource},
 	}, networkFlags()...)

@@ -77,8 +77,7 @@ type installConfig struct {
 
 func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, err error) {
 	if c.NArg() > 0 {
-		return nil, failure.New(failure.Usage, "unexpected argument %q", c.Args().First()).
-			WithHint("commands are install, fetch, verify, status, uninstall, version; see --help")
+		return nil, unknownCommand(c.App, c.Args().First())
 	}
 	cfg = &installConfig{
 		mirrors:  list(c, "mirrors"),
@@ -90,7 +89,7 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 		repair:   flag(c, "repair"),
 		dryRun:   flag(c, "dry-run"),
 		json:     flag(c, "json"),
-		limits:   install.Limits{MaxSize: lookup(c, "max-size").Int64("max-size"), MaxEntries: lookup(c, "max-entries").Int("max-entries")},
+		limits:   install.Limits{MaxSize: size(c, "max-size"), MaxEntries: lookup(c, "max-entries").Int("max-entries")},
 		timeout:  dur(c, "timeout"),
 		deadline: dur(c, "deadline"),
 		retries:  lookup(c, "retries").Int("retries"),
@@ -157,6 +156,7 @@ type result struct {
 	Verified string   `json:"verified,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
 	Seconds  float64  `json:"seconds"`
+	Exit     int      `json:"exit_code"`
 }
 
 func runInstall(c *cli.Context) error {
@@ -222,14 +222,14 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 		if working {
 			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
 		}
-		return serr
+		return failed(cfg, res, serr, "interrupted", start)
 	}
 	class := failure.ClassOf(err)
 	if cfg.fallback == "fail" || class == failure.Usage || class == failure.Locked || errors.Is(err, context.Canceled) {
 		if working {
 			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
 		}
-		return err
+		return failed(cfg, res, err, "failed", start)
 	}
 	res.Reason, res.Class = err.Error(), class.String()
 	ev := log.Warn().Str("class", class.String()).Int("would_exit", int(class))
@@ -253,6 +253,20 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 	log.Warn().Str("profile", install.ProfileScript).Msg("DEMO MODE recorded: SLURM_DEMO_MODE=1; the backend will serve demo data (status and verify exit 3)")
 	res.Status = "demo"
 	return finish(cfg, res, start)
+}
+
+// failed prints the result of a run that ends with err (under --json) and
+// returns err.
+func failed(cfg *installConfig, res *result, err error, status string, start time.Time) error {
+	c := failure.ClassOf(err)
+	res.Status, res.Reason, res.Class, res.Exit = status, err.Error(), c.String(), int(c)
+	if h := failure.HintOf(err); h != "" {
+		res.Warnings = append(res.Warnings, "hint: "+h)
+	}
+	if ferr := finish(cfg, res, start); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return err
 }
 
 func finish(cfg *installConfig, res *result, start time.Time) error {

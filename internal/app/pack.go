@@ -30,7 +30,7 @@ func packCommand() *cli.Command {
 		Before: setup,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return failure.New(failure.Usage, "unexpected argument %q", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
 			for _, f := range []string{"from", "slurm-version", "arch", "out"} {
 				if c.String(f) == "" {
