@@ -35,8 +35,9 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags torture ./torture/
 
+# scripts/gotest.sh: go test -v with the log in build/test-logs/; under CI=true a skip fails.
 unit:
-	$(GO) test -count=1 ./...
+	bash scripts/gotest.sh -count=1 ./...
 
 test: lint unit fuzz-smoke e2e
 	$(MAKE) torture TRIALS=15
@@ -45,11 +46,11 @@ test: lint unit fuzz-smoke e2e
 # moments and check the root after each; `make test` runs it with 15 trials.
 TRIALS ?= 60
 torture:
-	TRIALS=$(TRIALS) $(GO) test -count=1 -tags torture -timeout 60m -v -run TestKillMatrix ./torture/
+	TRIALS=$(TRIALS) VERBOSE=1 bash scripts/gotest.sh -count=1 -tags torture -timeout 60m -run TestKillMatrix ./torture/
 
 e2e: build
 	bash scripts/deps.sh
-	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer $(GO) test -count=1 -tags e2e -timeout 20m -v ./e2e/
+	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer VERBOSE=1 bash scripts/gotest.sh -count=1 -tags e2e -timeout 20m ./e2e/
 
 demo: build
 	bash scripts/deps.sh

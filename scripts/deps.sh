@@ -16,6 +16,8 @@
 #   patchelf         pack --self-contained (publisher side only)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh" # apt_get: waits for a concurrent apt run instead of failing
 
 PKGS=(nginx-light busybox-static musl musl-tools gcc libc6-dev file binutils curl
       munge slurmctld slurmd slurm-client util-linux ca-certificates minisign patchelf)
@@ -33,7 +35,7 @@ updated=0
 apt_update() {
   if [[ $updated -eq 0 ]]; then
     echo "deps: apt-get update"
-    apt-get update -qq
+    apt_get update -qq
     updated=1
   fi
 }
@@ -57,10 +59,10 @@ for p in "${PKGS[@]}"; do
 done
 
 if ((${#missing[@]})); then
-  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/tmp/deps-apt.$$.log 2>&1; then
+  if ! apt_get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/tmp/deps-apt.$$.log 2>&1; then
     # Stale lists (404 on a superseded version) are the usual cause: update once and retry.
     apt_update
-    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/tmp/deps-apt.$$.log 2>&1; then
+    if ! apt_get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/tmp/deps-apt.$$.log 2>&1; then
       cat /tmp/deps-apt.$$.log >&2
       rm -f /tmp/deps-apt.$$.log
       echo "deps: apt-get install failed" >&2

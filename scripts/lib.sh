@@ -8,6 +8,24 @@ E2E_BUILD_DEFAULT="$E2E_TOP/build/e2e"
 log() { echo "[$(basename "$0")] $*" >&2; }
 die() { echo "[$(basename "$0")] ERROR: $*" >&2; exit 1; }
 
+# apt_get ARGS...: apt-get that waits for another apt/dpkg run (a concurrent
+# install on the same machine holds /var/lib/apt/lists/lock or the dpkg lock)
+# instead of failing at once.
+apt_get() {
+  local i err
+  err=$(mktemp)
+  for i in $(seq 1 120); do
+    if apt-get -o DPkg::Lock::Timeout=300 "$@" 2>"$err"; then rm -f "$err"; return 0; fi
+    if grep -qE 'Could not get lock|Unable to lock' "$err"; then
+      ((i == 1)) && log "apt-get $1: waiting for another apt run to finish"
+      sleep 5
+      continue
+    fi
+    cat "$err" >&2; rm -f "$err"; return 1
+  done
+  cat "$err" >&2; rm -f "$err"; return 1
+}
+
 need_root() { [[ $(id -u) -eq 0 ]] || die "must run as root"; }
 
 # debarch <ARCH>: Debian architecture name for amd64/x86_64/arm64/aarch64.
@@ -39,7 +57,7 @@ apt_lists_ready() {
   fi
   if ! apt-cache show "libc6:$a" >/dev/null 2>&1; then
     log "apt-get update (no package lists for $a)"
-    apt-get update -qq
+    apt_get update -qq
   fi
 }
 
@@ -62,7 +80,7 @@ deb_fetch() {
   if ! (cd "$tmp" && apt-get "${o[@]}" download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err"); then
     # stale lists: refresh once and retry
     log "apt-get download failed ($(grep -m1 -E '^E:' "$tmp/err" || true)); running apt-get update and retrying"
-    apt-get update -qq
+    apt_get update -qq
     (cd "$tmp" && apt-get "${o[@]}" download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err") || { cat "$tmp/err" >&2; rm -rf "$tmp"; die "apt-get download ${want[*]} failed"; }
   fi
   for p in "${want[@]}"; do
