@@ -44,7 +44,7 @@ func signalContext() (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); close(done); cancel(nil) }
 }
 
-// exitCode maps an error to the exit-code table of design.md §3.
+// exitCode maps an error to the exit-code table of docs/DESIGN.md §3.
 func exitCode(err error) int {
 	if err == nil {
 		return 0

@@ -7,7 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// env is the environment variable that also sets a flag (design.md §2).
+// env is the environment variable that also sets a flag (docs/DESIGN.md §2).
 func env(name string) []string {
 	return []string{"SLURM_INSTALLER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
 }

@@ -23,7 +23,7 @@ import (
 // (make build PUBKEY=RW...). Empty means no key is built in.
 var DefaultPubKey string
 
-// The rules that can stop an install (design.md §6, issue 5). Each refusal
+// The rules that can stop an install (docs/DESIGN.md §6, issue 5). Each refusal
 // names its rule so an operator knows which flag or which mirror to look at.
 const (
 	ruleSignature  = "signature"        // the index must verify against the pinned key (enforced by fetch)

@@ -1,5 +1,5 @@
 // Package failure gives every error the installer returns a class from the
-// exit-code table of design.md §3, so main.go can map any wrapped error to
+// exit-code table of docs/DESIGN.md §3, so main.go can map any wrapped error to
 // its exit code with errors.As and the log can say what went wrong and what
 // to do next.
 package failure
@@ -12,7 +12,7 @@ import (
 	"syscall"
 )
 
-// Class is a row of the exit-code table (design.md §3). Its value is the exit code.
+// Class is a row of the exit-code table (docs/DESIGN.md §3). Its value is the exit code.
 type Class int
 
 // The classes, one per exit code.
