@@ -281,5 +281,4 @@ func TestNotWired(t *testing.T) {
 	}
 }
 
-
 func killPid(pid int) error { return syscallKill(pid) }
