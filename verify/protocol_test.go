@@ -70,7 +70,7 @@ func TestClassifyClusterOutput(t *testing.T) {
 		"error: Invalid Protocol Version 9984 from uid=0":                                   FailProtocol,
 		"slurm_load_partitions: Unable to contact slurm controller (connect failure)":       FailUnreachable,
 		"sinfo: error: If munged is up, restart with --num-threads=10\nMunge encode failed": FailAuth,
-		"slurm_load_partitions: Protocol authentication error":                              FailProtocol,
+		"slurm_load_partitions: Protocol authentication error":                              FailAuth, // munge, not the protocol window
 		"sinfo: error: Security violation, ping RPC from uid 65534":                         FailOther,
 		"sinfo: fatal: Could not establish a configuration source":                          FailUnreachable,
 	} {

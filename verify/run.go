@@ -69,9 +69,9 @@ const (
 
 // target is a RunInput made ready to run.
 type target struct {
-	in     RunInput
-	fs     *rootfs.FS
-	chroot bool
+	in      RunInput
+	fs      *rootfs.FS
+	chroot  bool
 	cmd     string // in-root path of the command
 	host    string // its host path, links resolved with chroot semantics
 	sandbox *sandbox.Report
