@@ -10,12 +10,14 @@ import (
 	"syscall"
 
 	"slurm-installer/internal/app"
+	"slurm-installer/internal/sandbox"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	sandbox.MaybeChild() // the verification sandbox re-executes this binary as its helper; never returns then
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	app.Version = version
 	err := app.New().RunContext(ctx, os.Args)
