@@ -368,3 +368,40 @@ func TestCluster(t *testing.T) {
 		})
 	}
 }
+
+// SIGINT during verification (issue 12 item 8): a context cancelled while
+// the command runs gives back the context's error, wrapped and with no
+// failure class (the caller maps it to 130/143), at once, with the command
+// killed and the throwaway conf removed.
+func TestRunCancelledMidRun(t *testing.T) {
+	needRoot(t)
+	sinfo := goBin(t, platform.GoArch(platform.Host()), fakeSinfo)
+	for _, cluster := range []bool{false, true} {
+		root := runRoot(t, sinfo, false)
+		if cluster {
+			rt.WriteFile(t, root, "/etc/slurm/slurm.conf", "ClusterName=c\nSlurmctldHost=up\nPluginDir="+prefix+"/lib/slurm\nTestSleep=20s\n")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		start := time.Now()
+		var err error
+		if cluster {
+			_, err = Cluster(ctx, RunInput{RootDir: root, Chroot: true})
+		} else {
+			// No site conf: the throwaway one; make the command slow through it.
+			rt.WriteFile(t, root, "/etc/slurm/slurm.conf", "ClusterName=c\nPluginDir="+prefix+"/lib/slurm\nTestSleep=20s\n")
+			_, err = RunVersion(ctx, RunInput{RootDir: root, Chroot: true})
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cluster=%v: err = %v, want context.Canceled", cluster, err)
+		}
+		var fe *failure.Error
+		if errors.As(err, &fe) {
+			t.Errorf("cluster=%v: a cancelled run carries class %v; it must be left to the caller's signal mapping", cluster, fe.Class)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("cluster=%v: returned after %s", cluster, d)
+		}
+		noScratch(t, root, true)
+	}
+}
