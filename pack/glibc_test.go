@@ -135,3 +135,28 @@ func TestIndexRecordsGlibcAndSeries(t *testing.T) {
 		t.Errorf("index.json:\n%s", raw)
 	}
 }
+
+// A sysroot unpacked from .debs has the loader in /usr/lib/<triplet> and
+// no /lib64 link yet: the loader is still found there.
+func TestPlanDepsSysrootWithoutLib64(t *testing.T) {
+	d := hostELFPayload(t)
+	sys := t.TempDir()
+	host := rootfs.New("/")
+	for _, l := range []string{"ld-linux-x86-64.so.2", "libc.so.6", "libnss_files.so.2", "libnss_dns.so.2", "libresolv.so.2", "libgcc_s.so.1", "libselinux.so.1", "libpcre2-8.so.0"} {
+		p, err := host.Resolve("/lib/x86_64-linux-gnu/" + l)
+		if err != nil {
+			t.Skipf("host has no %s", l)
+		}
+		os.MkdirAll(filepath.Join(sys, "usr/lib/x86_64-linux-gnu"), 0o755)
+		if err := copyFile(p, filepath.Join(sys, "usr/lib/x86_64-linux-gnu", l), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan, err := planDeps(d, rootfs.New(sys), "x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Loader != filepath.Join(sys, "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2") {
+		t.Errorf("loader %s", plan.Loader)
+	}
+}

@@ -138,6 +138,12 @@ func planDeps(payload string, sys *rootfs.FS, arch string) (*depPlan, error) {
 				host, err = sys.Resolve(platform.GlibcLoader(arch))
 			}
 			if err != nil {
+				// A sysroot unpacked from packages (no /lib64 or /lib links yet).
+				if h, err2 := sys.Resolve(path.Join("/usr/lib", rootfs.Triplet(arch), b)); err2 == nil {
+					host, err = h, nil
+				}
+			}
+			if err != nil {
 				return nil, failure.New(failure.Usage, "the sysroot %s has no glibc loader %s: %w", sys.Dir, e.interp, err).
 					WithHint("pack on the build host, or pass --sysroot DIR holding the glibc the payload was built against")
 			}
