@@ -11,12 +11,14 @@ import (
 
 	"slurm-installer/internal/app"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/sandbox"
 )
 
 // version is stamped at build time: -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
+	sandbox.MaybeChild() // the verification sandbox re-executes this binary as its helper; never returns then
 	ctx, stop := signalContext()
 	app.Version = version
 	err := app.Run(ctx, os.Args)

@@ -44,6 +44,11 @@ type Bundle struct {
 	Size          int64  `json:"size"`   // its size in bytes; caps the download
 	SelfContained bool   `json:"self_contained"`
 	Prefix        string `json:"prefix,omitempty"` // the --prefix a self-contained bundle was packed for
+	// Glibc is the highest GLIBC_x.y symbol version the payload's ELFs need
+	// ("2.38"; "" for musl or static builds): the root's glibc must be at
+	// least this, unless SelfContained (the bundle carries a glibc that is).
+	Glibc  string `json:"glibc,omitempty"`
+	Series string `json:"series,omitempty"` // the SLURM major release, "22.05"
 }
 
 // ParseIndex parses and checks an index.json: the schema must be
@@ -89,6 +94,12 @@ func checkBundle(b Bundle) error {
 	if b.Prefix != "" && (!strings.HasPrefix(b.Prefix, "/") || path.Clean(b.Prefix) != b.Prefix || b.Prefix == "/") {
 		return fmt.Errorf("prefix %q must be a clean absolute path", b.Prefix)
 	}
+	if b.Glibc != "" && !dottedNumber(b.Glibc) {
+		return fmt.Errorf("glibc %q is not a version like 2.38", b.Glibc)
+	}
+	if b.Series != "" && (!dottedNumber(b.Series) || !strings.HasPrefix(b.Version, b.Series+".")) {
+		return fmt.Errorf("series %q is not the major release of version %q", b.Series, b.Version)
+	}
 	if b.URL == "" || strings.ContainsAny(b.URL, "\x00\\") {
 		return fmt.Errorf("bad url %q", b.URL)
 	}
@@ -103,6 +114,16 @@ func checkBundle(b Bundle) error {
 		return fmt.Errorf("url %q must be relative or http(s)", b.URL)
 	}
 	return nil
+}
+
+// dottedNumber reports whether s is digits separated by single dots.
+func dottedNumber(s string) bool {
+	for _, p := range strings.Split(s, ".") {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // Find returns the bundle for version ("latest" → Latest[arch]) and arch

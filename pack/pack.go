@@ -42,6 +42,7 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/trust"
+	"slurm-installer/verify"
 )
 
 // Options for [Pack].
@@ -161,8 +162,13 @@ func Pack(o Options) (*Result, error) {
 		return nil, err
 	}
 	idxPath := filepath.Join(o.Out, "pkgs", "slurm", "index.json")
+	glibc, _, err := verify.PayloadGlibcNeed(o.From)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "read the payload: %w", err)
+	}
 	idx, err := updateIndex(idxPath, fetch.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
-		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o)}, o)
+		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o),
+		Glibc: glibc, Series: verify.Major(o.Version)}, o)
 	if err != nil {
 		return nil, err
 	}

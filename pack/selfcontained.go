@@ -17,6 +17,7 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/rootfs"
+	"slurm-installer/verify"
 )
 
 // A self-contained bundle carries glibc itself: its loader and every system
@@ -137,6 +138,12 @@ func planDeps(payload string, sys *rootfs.FS, arch string) (*depPlan, error) {
 				host, err = sys.Resolve(platform.GlibcLoader(arch))
 			}
 			if err != nil {
+				// A sysroot unpacked from packages (no /lib64 or /lib links yet).
+				if h, err2 := sys.Resolve(path.Join("/usr/lib", rootfs.Triplet(arch), b)); err2 == nil {
+					host, err = h, nil
+				}
+			}
+			if err != nil {
 				return nil, failure.New(failure.Usage, "the sysroot %s has no glibc loader %s: %w", sys.Dir, e.interp, err).
 					WithHint("pack on the build host, or pass --sysroot DIR holding the glibc the payload was built against")
 			}
@@ -232,21 +239,27 @@ func selfContain(o Options, arch string) (dir string, libs []string, cleanup fun
 	if fi, err := os.Stat(sysroot); err != nil || !fi.IsDir() {
 		return "", nil, nil, failure.New(failure.Usage, "--sysroot %s is not a directory", sysroot)
 	}
+	sys := rootfs.New(sysroot)
+	if err := checkSysrootGlibc(o.From, sys, arch); err != nil {
+		return "", nil, nil, err
+	}
 	tmp, err := os.MkdirTemp("", "slurm-pack-sc-")
 	if err != nil {
 		return "", nil, nil, failure.Wrap(failure.FileSystem, err)
 	}
-	cleanup = func() { os.RemoveAll(tmp) }
+	// Not the named result: every error return below sets that to nil
+	// before this deferred func runs (issue 14: it panicked).
+	remove := func() { os.RemoveAll(tmp) }
 	defer func() {
 		if err != nil {
-			cleanup()
+			remove()
 		}
 	}()
 	dir = filepath.Join(tmp, "payload")
 	if err := copyTree(o.From, dir); err != nil {
 		return "", nil, nil, failure.New(failure.FileSystem, "copy %s: %w", o.From, err)
 	}
-	plan, err := planDeps(dir, rootfs.New(sysroot), arch)
+	plan, err := planDeps(dir, sys, arch)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -279,7 +292,38 @@ func selfContain(o Options, arch string) (dir string, libs []string, cleanup fun
 	if err := os.WriteFile(filepath.Join(dir, "VERSION"), []byte(meta), 0o644); err != nil {
 		return "", nil, nil, failure.Wrap(failure.FileSystem, err)
 	}
-	return dir, added, cleanup, nil
+	return dir, added, remove, nil
+}
+
+// checkSysrootGlibc refuses a sysroot whose glibc is older than what the
+// payload's ELFs need: the bundle would carry a libc too old for its own
+// commands ("version `GLIBC_2.38' not found" wherever it is installed).
+func checkSysrootGlibc(payload string, sys *rootfs.FS, arch string) error {
+	need, by, err := verify.PayloadGlibcNeed(payload)
+	if err != nil {
+		return failure.New(failure.Usage, "read the payload: %w", err)
+	}
+	if need == "" {
+		return nil
+	}
+	have, file, err := rootfs.GlibcVersion(sys, arch)
+	if err != nil {
+		return failure.New(failure.Usage, "the payload needs glibc %s but the sysroot %s has no usable glibc: %w", need, sys.Dir, err).
+			WithHint("pass --sysroot DIR holding the glibc the payload was built against (%s or newer)", need)
+	}
+	if rootfs.CompareVersions(have, need) >= 0 {
+		return nil
+	}
+	return failure.New(failure.Usage, "refusing to pack --self-contained: the payload needs glibc %s (GLIBC_%s, needed by %s) but the sysroot %s has glibc %s (%s); the bundle would carry a glibc too old for its own commands",
+		need, need, listFew(by, 3), sys.Dir, have, file).
+		WithHint("pass --sysroot DIR: a root of the distribution the payload was built on, with glibc %s or newer", need)
+}
+
+func listFew(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 // runpath is the RUNPATH of the library or plugin rel: each library directory

@@ -31,6 +31,14 @@ type PreflightInput struct {
 type Report struct {
 	Checks  []Check   `json:"checks"`
 	Missing []Missing `json:"missing,omitempty"`
+	// Versions are symbol versions (GLIBC_2.38, GLIBCXX_3.4.32, ...) that
+	// payload files need from a library that resolves but does not define
+	// them: the loader refuses such a file ("version `GLIBC_2.38' not found").
+	Versions []MissingVersion `json:"missing_versions,omitempty"`
+	// GlibcNeed is the highest GLIBC_x.y any payload file needs ("2.38"),
+	// GlibcHave the highest the libc.so.6 they resolve to defines.
+	GlibcNeed string `json:"glibc_need,omitempty"`
+	GlibcHave string `json:"glibc_have,omitempty"`
 }
 
 // Check is one line of a report.
@@ -56,7 +64,8 @@ type elfInfo struct {
 	machine elf.Machine
 	interp  string
 	needed  []string
-	runpath []string // DT_RUNPATH, else DT_RPATH
+	runpath []string            // DT_RUNPATH, else DT_RPATH
+	verneed map[string][]string // DT_NEEDED name -> symbol versions needed from it
 }
 
 func (e *elfInfo) plugin() bool { return strings.HasPrefix(e.rel, "lib/slurm/") }
@@ -112,6 +121,7 @@ func Preflight(in PreflightInput) (*Report, error) {
 	loaders := map[string]int{}
 	resolved := map[string]bool{}
 	var nExec, nNeeded, nPlugins, nPluginNeeded int
+	sv := newSymvers()
 	for _, f := range files {
 		if f.interp != "" && !isLibrary(f.rel) {
 			nExec++
@@ -128,13 +138,15 @@ func Preflight(in PreflightInput) (*Report, error) {
 			nNeeded += len(f.needed)
 		}
 		for _, n := range f.needed {
-			if l.library(f, n) {
+			if p, ok := l.find(f, n); ok {
 				resolved[n] = true
+				sv.check(l, f, n, p)
 			} else {
 				miss("library", n, f.rel)
 			}
 		}
 	}
+	rep.Versions = sv.missing()
 	for k, by := range missing {
 		m := Missing{What: k[0], Name: k[1]}
 		for b := range by {
@@ -193,10 +205,12 @@ func Preflight(in PreflightInput) (*Report, error) {
 		}
 		rep.Checks = append(rep.Checks, pc)
 	}
-	if len(rep.Missing) == 0 {
+	rep.Checks = append(rep.Checks, sv.summary(rep.Versions))
+	rep.GlibcNeed, rep.GlibcHave = sv.glibcNeed, sv.glibcHave
+	if len(rep.Missing) == 0 && len(rep.Versions) == 0 {
 		return rep, nil
 	}
-	return rep, missingError(in, rep.Missing)
+	return rep, missingError(in, rep.Missing, rep.Versions)
 }
 
 // VerifyInstalled runs the Preflight checks on an installed prefix: the
@@ -288,6 +302,7 @@ func readELF(p string) (*elfInfo, error) {
 			}
 		}
 	}
+	info.verneed = versionNeeds(ef)
 	return info, nil
 }
 
@@ -386,6 +401,9 @@ func (l *lookup) host(p string) (string, bool) {
 // locate reports whether the in-root path p is an ELF file for machine m.
 // A file of another machine is skipped, as ld.so skips it.
 func (l *lookup) locate(p string, m elf.Machine) bool {
+	if l.cache == nil {
+		l.cache = map[string]bool{}
+	}
 	key := p + "\x00" + m.String()
 	if ok, seen := l.cache[key]; seen {
 		return ok
@@ -405,8 +423,18 @@ func (l *lookup) locate(p string, m elf.Machine) bool {
 
 // library resolves one DT_NEEDED entry of f.
 func (l *lookup) library(f *elfInfo, name string) bool {
+	_, ok := l.find(f, name)
+	return ok
+}
+
+// find resolves one DT_NEEDED entry of f and returns the in-root path the
+// loader would load ("" with ok for a musl built-in).
+func (l *lookup) find(f *elfInfo, name string) (string, bool) {
 	if strings.Contains(name, "/") {
-		return l.locate(path.Join(l.in.Prefix, path.Dir(f.rel), name), f.machine) || l.locate(name, f.machine)
+		if p := path.Join(l.in.Prefix, path.Dir(f.rel), name); l.locate(p, f.machine) {
+			return p, true
+		}
+		return name, l.locate(name, f.machine)
 	}
 	lc := l.bundleLibc
 	if f.interp != "" {
@@ -415,7 +443,7 @@ func (l *lookup) library(f *elfInfo, name string) bool {
 		}
 	}
 	if lc == rootfs.Musl && muslBuiltin(name) {
-		return true
+		return "", true
 	}
 	origin := path.Join(l.in.Prefix, path.Dir(f.rel))
 	for _, d := range f.runpath {
@@ -423,26 +451,26 @@ func (l *lookup) library(f *elfInfo, name string) bool {
 		if !strings.HasPrefix(d, "/") || strings.Contains(d, "$") {
 			continue // relative to the cwd, or $LIB/$PLATFORM: not predictable
 		}
-		if l.locate(path.Join(d, name), f.machine) {
-			return true
+		if p := path.Join(d, name); l.locate(p, f.machine) {
+			return p, true
 		}
 	}
 	for _, d := range []string{"lib", "lib/slurm", "lib64"} {
-		if l.locate(path.Join(l.in.Prefix, d, name), f.machine) {
-			return true
+		if p := path.Join(l.in.Prefix, d, name); l.locate(p, f.machine) {
+			return p, true
 		}
 	}
 	for _, d := range l.in.LinkerDirs {
-		if l.locate(path.Join("/", d, name), f.machine) {
-			return true
+		if p := path.Join("/", d, name); l.locate(p, f.machine) {
+			return p, true
 		}
 	}
 	for _, d := range l.dirs(lc) {
-		if l.locate(path.Join(d, name), f.machine) {
-			return true
+		if p := path.Join(d, name); l.locate(p, f.machine) {
+			return p, true
 		}
 	}
-	return false
+	return "", false
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -504,7 +532,7 @@ var glibcOwn = map[string]bool{
 }
 
 // missingError builds the failure.Verify error for what is missing.
-func missingError(in PreflightInput, ms []Missing) error {
+func missingError(in PreflightInput, ms []Missing, vs []MissingVersion) error {
 	var loaders, libs, glibcLibs []Missing
 	glibcLoaderMissing := false
 	for _, m := range ms {
@@ -536,8 +564,18 @@ func missingError(in PreflightInput, ms []Missing) error {
 	if len(libs) > 0 {
 		parts = append(parts, "missing "+describeMissing(libs))
 	}
+	for _, v := range vs {
+		parts = append(parts, v.describe())
+	}
 	err := failure.New(failure.Verify, "the bundle cannot run in this root: %s", strings.Join(parts, "; "))
-	return err.WithHint("%s", hint(in, loaders, libs))
+	h := hint(in, loaders, libs)
+	if vh := versionHint(in, vs); vh != "" {
+		if h != "" {
+			h += "; then "
+		}
+		h += vh
+	}
+	return err.WithHint("%s", h)
 }
 
 // Package names for well-known sonames, per distribution family.

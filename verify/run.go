@@ -20,6 +20,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/sandbox"
 	"slurm-installer/rootfs"
 )
 
@@ -54,6 +55,9 @@ type RunResult struct {
 	Command  string   `json:"command"`   // the in-root path run, "/usr/local/bin/sinfo"
 	SiteConf bool     `json:"site_conf"` // the root's /etc/slurm/slurm.conf was used
 	Warnings []string `json:"warnings,omitempty"`
+	// Sandbox says which protections the run had ("sandbox: pid
+	// namespace, ..., no_new_privs; could not enable: ..."), for the log.
+	Sandbox string `json:"sandbox,omitempty"`
 }
 
 const (
@@ -65,11 +69,12 @@ const (
 
 // target is a RunInput made ready to run.
 type target struct {
-	in     RunInput
-	fs     *rootfs.FS
-	chroot bool
-	cmd    string // in-root path of the command
-	host   string // its host path, links resolved with chroot semantics
+	in      RunInput
+	fs      *rootfs.FS
+	chroot  bool
+	cmd     string // in-root path of the command
+	host    string // its host path, links resolved with chroot semantics
+	sandbox *sandbox.Report
 }
 
 func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
@@ -152,7 +157,10 @@ func RunVersion(ctx context.Context, in RunInput) (RunResult, error) {
 		defer cleanup()
 		env = append(env, "SLURM_CONF="+t.hostOrRoot(conf))
 	}
-	stdout, stderr, err := t.run(ctx, env, "--version")
+	stdout, stderr, err := t.run(ctx, env, false, &res.Warnings, "--version")
+	if t.sandbox != nil {
+		res.Sandbox = t.sandbox.String()
+	}
 	if err != nil {
 		return res, err
 	}
@@ -178,9 +186,16 @@ func RunVersion(ctx context.Context, in RunInput) (RunResult, error) {
 var versionRE = regexp.MustCompile(`^slurm(?:-wlm)?\s+v?(\d+\.\d+[0-9A-Za-z.\-]*)`)
 
 // Cluster runs `sinfo -h -o '%N %T'` in the root with the site's
-// /etc/slurm/slurm.conf, which it requires, and returns the node list. The
-// run is bounded by in.Timeout (default 20 s): with slurmctld down, sinfo
-// gives up after ~9 s.
+// /etc/slurm/slurm.conf, which it requires, and returns the node list
+// followed by what it learnt about versions: the controller's
+// (`scontrol show config`, SLURM_VERSION) and whether this client sits in
+// the window of clients it accepts. The run is bounded by in.Timeout
+// (default 20 s): with slurmctld down, sinfo gives up after ~9 s.
+//
+// The protocol-mismatch signature ("Zero Bytes were transmitted or
+// received") is reported as such, with this client's version and the
+// controllers it can talk to (design.md §9), not as a reachability
+// problem. Commands run in the sandbox with the host's network.
 func Cluster(ctx context.Context, in RunInput) (string, error) {
 	in.Command = "sinfo"
 	rfs := rootfs.New(in.RootDir)
@@ -192,13 +207,73 @@ func Cluster(ctx context.Context, in RunInput) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stdout, _, err := t.run(ctx, []string{"SLURM_CONF=" + t.hostOrRoot(siteConf)}, "-h", "-o", "%N %T")
+	env := []string{"SLURM_CONF=" + t.hostOrRoot(siteConf)}
+	stdout, stderr, err := t.run(ctx, env, true, nil, "-h", "-o", "%N %T")
 	if err != nil {
+		if ctx.Err() != nil {
+			return "", err
+		}
+		if failure.ClassOf(err) == failure.Verify && ClassifyClusterOutput(stderr+"\n"+stdout) == FailProtocol {
+			client := t.clientVersion(ctx, env)
+			return "", failure.New(failure.Verify, "%w: the controller and this client do not speak the same SLURM protocol "+
+				"(`Zero Bytes were transmitted or received` is SLURM's signature of a protocol-version mismatch, not of a network fault); %s",
+				err, windowText(client)).
+				WithHint("install the client bundle of the controller's SLURM major release (or one inside its window): `slurm-installer install --slurm-version <the controller's major, e.g. 22.05>`; the controller's log says `Invalid Protocol Version`")
+		}
 		host, port := t.controller()
 		return "", failure.Wrap(failure.Verify, withHint(err, fmt.Sprintf(
 			"slurmctld (SlurmctldHost=%s in %s) must be reachable from here on TCP %s, and munged must run with the cluster's key", host, siteConf, port)))
 	}
-	return strings.TrimSpace(stdout), nil
+	nodes := strings.TrimSpace(stdout)
+	return nodes + t.versionNote(ctx, env), nil
+}
+
+// clientVersion is what the installed sinfo says it is, "unknown" when it
+// does not say.
+func (t *target) clientVersion(ctx context.Context, env []string) string {
+	out, _, err := t.run(ctx, env, false, nil, "--version")
+	if err != nil {
+		return "unknown"
+	}
+	if m := versionRE.FindStringSubmatch(firstLine(out)); m != nil {
+		return m[1]
+	}
+	return "unknown"
+}
+
+// versionNote asks the controller its version (`scontrol show config`)
+// and says whether this client is in its window: "; controller SLURM
+// 22.05.8, which accepts clients of 20.11 to 22.05: this client (22.05.8)
+// is inside".
+func (t *target) versionNote(ctx context.Context, env []string) string {
+	client := t.clientVersion(ctx, env)
+	sc, err := prepare(RunInput{RootDir: t.in.RootDir, Prefix: t.in.Prefix, BinDir: t.in.BinDir, Command: "scontrol",
+		Chroot: t.in.Chroot, Timeout: t.in.Timeout}, 20*time.Second)
+	if err != nil {
+		return fmt.Sprintf("; controller version unknown (%v); client SLURM %s", err, client)
+	}
+	out, _, err := sc.run(ctx, env, true, nil, "show", "config")
+	ctl := ControllerVersion(out)
+	if err != nil || ctl == "" {
+		return fmt.Sprintf("; controller version unknown (`scontrol show config` gave no SLURM_VERSION); client SLURM %s", client)
+	}
+	return "; " + windowNote(client, ctl)
+}
+
+// windowNote says where a client stands against a controller.
+func windowNote(client, controller string) string {
+	lo, hi, err := AcceptedClients(controller)
+	if err != nil {
+		return fmt.Sprintf("controller SLURM %s (%v); client SLURM %s", controller, err, client)
+	}
+	ok, err := CanTalk(client, controller)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("controller SLURM %s, which accepts clients of %s to %s; this client's version %s: %v", controller, lo, hi, client, err)
+	case ok:
+		return fmt.Sprintf("controller SLURM %s, which accepts clients of %s to %s: this client (SLURM %s) is inside that window", controller, lo, hi, client)
+	}
+	return fmt.Sprintf("controller SLURM %s, which accepts clients of %s to %s: this client (SLURM %s) is OUTSIDE that window and may stop working", controller, lo, hi, client)
 }
 
 // withHint replaces the hint of a failure.Error.
@@ -228,32 +303,31 @@ func (t *target) hostOrRoot(p string) string {
 	return filepath.Join(t.in.RootDir, p)
 }
 
-// run execs the command with args and a minimal environment plus env.
-func (t *target) run(ctx context.Context, env []string, args ...string) (stdout, stderr string, err error) {
-	rctx, cancel := context.WithTimeout(ctx, t.in.Timeout)
-	defer cancel()
+// run execs the command with args and a minimal environment plus env, in
+// the sandbox (design.md §6): chrooted, as uid 65534 with no capabilities
+// and no_new_privs, in new namespaces where the kernel allows (a new
+// network namespace unless network is set), bounded by the timeout, and
+// with whatever it leaves running killed. What the sandbox could not enable
+// is added to *warn.
+func (t *target) run(ctx context.Context, env []string, network bool, warn *[]string, args ...string) (stdout, stderr string, err error) {
 	// Inside the chroot the kernel follows the links; outside it, a link
 	// with an absolute target would lead out of the root, so exec the file
 	// it resolves to there (the same file when the root is /).
-	name := t.host
+	name, root := t.host, "/"
 	if t.chroot {
-		name = t.cmd
+		name, root = t.cmd, t.in.RootDir
 	}
-	cmd := exec.CommandContext(rctx, name, args...)
-	cmd.Path = name // never a PATH lookup on this side of the chroot
-	cmd.Args[0] = t.cmd
-	cmd.Env = append([]string{minimalEnv}, env...)
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if t.chroot {
-		cmd.SysProcAttr.Chroot = t.in.RootDir
-	}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
 	var out, errb capBuffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	shown := strings.Join(append([]string{t.cmd}, quoteArgs(args)...), " ")
-	err = cmd.Run()
+	spec := sandbox.Spec{Root: root, Path: name, Args: append([]string{t.cmd}, args...), Env: append([]string{minimalEnv}, env...),
+		Dir: "/", Network: network, Timeout: t.in.Timeout, Stdout: &out, Stderr: &errb}
+	shown := strings.Join(append([]string{t.cmd}, quoteArgs(args...)...), " ")
+	rep, err := sandbox.Run(ctx, spec)
+	if rep != nil {
+		t.sandbox = rep
+		if len(rep.Disabled) > 0 && warn != nil {
+			*warn = append(*warn, "the verification sandbox could not enable: "+strings.Join(rep.Disabled, "; "))
+		}
+	}
 	stdout, stderr = out.String(), errb.String()
 	if err == nil {
 		return stdout, stderr, nil
@@ -261,9 +335,19 @@ func (t *target) run(ctx context.Context, env []string, args ...string) (stdout,
 	if ctx.Err() != nil {
 		return stdout, stderr, fmt.Errorf("`%s`: %w", shown, ctx.Err())
 	}
-	if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) {
 		return stdout, stderr, failure.New(failure.Verify, "`%s` did not finish within %s", shown, t.in.Timeout).
 			WithHint("SLURM commands hang on DNS lookups and unreachable controllers; check slurm.conf's SlurmctldHost and name resolution in the root")
+	}
+	if errors.Is(err, sandbox.ErrNotWired) {
+		return stdout, stderr, failure.New(failure.Internal, "run `%s`: %w", shown, err)
+	}
+	if errors.Is(err, sandbox.ErrSetup) {
+		if strings.Contains(err.Error(), "cannot enter it") {
+			return stdout, stderr, &cannotExecError{msg: fmt.Sprintf("not executed: %v; chmod 755 it to let the unprivileged verification run in", err)}
+		}
+		return stdout, stderr, failure.New(failure.Verify, "`%s` was not run: %w", shown, err).
+			WithHint("the verification run needs root to drop to uid %d inside the root; run `slurm-installer verify` as root", sandbox.Nobody)
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -282,7 +366,7 @@ func (t *target) run(ctx context.Context, env []string, args ...string) (stdout,
 		return stdout, stderr, failure.New(failure.Verify, "`%s` %s", shown, what).WithHint("%s", t.exitHint(code, stderr))
 	}
 	// The kernel refused the exec itself: ENOENT for a missing loader,
-	// ENOEXEC for a foreign format.
+	// ENOEXEC for a foreign format, EACCES for a file 65534 cannot read.
 	code := 126
 	if errors.Is(err, fs.ErrNotExist) {
 		code = 127
@@ -353,14 +437,22 @@ func (t *target) writeThrowawayConf() (conf string, cleanup func(), err error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	dir := scratchDir + "/verify-" + hex.EncodeToString(rnd[:])
-	if err := r.Mkdir(dir, 0o700); err != nil {
+	// The command runs as uid 65534: the conf must be readable by it.
+	if err := r.Mkdir(dir, 0o755); err != nil {
+		return fail(err)
+	}
+	if err := r.Chmod(dir, 0o755); err != nil {
+		_ = r.RemoveAll(dir)
 		return fail(err)
 	}
 	content := fmt.Sprintf("# Throwaway configuration written by slurm-installer to run `%s --version`;\n"+
 		"# removed right after. Site configuration belongs in %s.\n"+
 		"ClusterName=slurm-installer-verify\nSlurmctldHost=localhost\nPluginDir=%s\n",
 		t.in.Command, siteConf, path.Join(t.in.Prefix, "lib/slurm"))
-	if err := r.WriteFile(dir+"/slurm.conf", []byte(content), 0o644); err != nil {
+	if err := r.WriteFile(dir+"/slurm.conf", []byte(content), 0o644); err == nil {
+		err = r.Chmod(dir+"/slurm.conf", 0o644)
+	}
+	if err != nil {
 		_ = r.RemoveAll(dir)
 		return fail(err)
 	}
@@ -462,7 +554,7 @@ func headLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-func quoteArgs(args []string) []string {
+func quoteArgs(args ...string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
 		if strings.ContainsAny(a, " %'\"") {

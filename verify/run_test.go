@@ -78,8 +78,20 @@ func main() {
 		fmt.Println(name + " 22.05.8")
 		return
 	}
+	if len(os.Args) == 4 && os.Args[1] == "-h" && os.Args[2] == "-o" && kv["testzerobytes"] != "" {
+		// What a 24.11 client prints against a 22.05 controller.
+		fmt.Fprintln(os.Stderr, "slurm_load_partitions: Zero Bytes were transmitted or received")
+		os.Exit(1)
+	}
 	if len(os.Args) == 4 && os.Args[1] == "-h" && os.Args[2] == "-o" && kv["slurmctldhost"] == "up" {
 		fmt.Println("node[1-2] idle")
+		return
+	}
+	if len(os.Args) == 3 && os.Args[1] == "show" && os.Args[2] == "config" && kv["testctlversion"] != "" {
+		fmt.Println("Configuration data as of 2026-12-01T20:00:00")
+		fmt.Println("AccountingStorageType   = (null)")
+		fmt.Println("SLURM_VERSION           = " + kv["testctlversion"])
+		fmt.Println("SlurmctldHost[0]        = up")
 		return
 	}
 	fmt.Fprintln(os.Stderr, "slurm_load_partitions: Unable to contact slurm controller (connect failure)")
@@ -94,7 +106,7 @@ func runRoot(t *testing.T, sinfo string, bare bool) string {
 	t.Helper()
 	var root string
 	if bare {
-		root = t.TempDir()
+		root = rt.RootDir(t)
 	} else {
 		root = rt.Alpine(t)
 	}
@@ -257,6 +269,12 @@ func TestRunVersionCannotExec(t *testing.T) {
 func TestRunVersionDirect(t *testing.T) {
 	root := runRoot(t, goBin(t, platform.GoArch(platform.Host()), fakeSinfo), false)
 	plugins := t.TempDir()
+	// The command runs as uid 65534, which must reach these host paths.
+	for _, d := range []string{plugins, filepath.Dir(root)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rt.WriteFile(t, root, "/etc/slurm/slurm.conf", "ClusterName=c\nPluginDir="+plugins+"\n")
 	res, err := RunVersion(context.Background(), RunInput{RootDir: root, Want: "22.05.8"})
 	if err != nil || res.Version != "22.05.8" || !res.SiteConf {
@@ -289,15 +307,25 @@ func TestCluster(t *testing.T) {
 	needRoot(t)
 	sinfo := goBin(t, platform.GoArch(platform.Host()), fakeSinfo)
 	tests := []struct {
-		name  string
-		conf  string
-		nodes string
-		errs  []string
-		hint  string
-		class failure.Class
+		name     string
+		conf     string
+		nodes    string
+		scontrol bool
+		errs     []string
+		hint     string
+		class    failure.Class
 	}{
 		{name: "no site conf", errs: []string{"verify --cluster needs /etc/slurm/slurm.conf"}, class: failure.Usage},
-		{name: "controller up", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestNeedRoot=1\n", nodes: "node[1-2] idle"},
+		{name: "controller up", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestNeedRoot=1\n",
+			nodes: "node[1-2] idle; controller version unknown (/usr/local/bin/scontrol is not in the root"},
+		{name: "controller of the same major", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestCtlVersion=22.05.8\n", scontrol: true,
+			nodes: "node[1-2] idle; controller SLURM 22.05.8, which accepts clients of 20.11 to 22.05: this client (SLURM 22.05.8) is inside that window"},
+		{name: "controller too new for this client", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestCtlVersion=24.05.1\n", scontrol: true,
+			nodes: "node[1-2] idle; controller SLURM 24.05.1, which accepts clients of 23.02 to 24.05: this client (SLURM 22.05.8) is OUTSIDE that window"},
+		{name: "protocol mismatch", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestZeroBytes=1\n",
+			errs: []string{"slurm_load_partitions: Zero Bytes were transmitted or received", "do not speak the same SLURM protocol",
+				"this client is SLURM 22.05.8, which can talk to controllers of SLURM 22.05 to 23.11 only"},
+			hint: "install the client bundle of the controller's SLURM major release", class: failure.Verify},
 		{name: "controller down", conf: "ClusterName=c\nSlurmctldHost=ctl(10.0.0.1)\nSlurmctldPort=6900\nPluginDir=" + prefix + "/lib/slurm\n",
 			errs: []string{"Unable to contact slurm controller"}, hint: "slurmctld (SlurmctldHost=ctl(10.0.0.1) in /etc/slurm/slurm.conf) must be reachable from here on TCP 6900", class: failure.Verify},
 		{name: "site PluginDir missing", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=/nope\n",
@@ -308,6 +336,10 @@ func TestCluster(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			root := runRoot(t, sinfo, false)
+			if tc.scontrol {
+				rt.Copy(t, root, sinfo, prefix+"/bin/scontrol")
+				rt.Symlink(t, root, prefix+"/bin/scontrol", "/usr/local/bin/scontrol")
+			}
 			if tc.conf != "" {
 				rt.WriteFile(t, root, "/etc/slurm/slurm.conf", tc.conf)
 			}
@@ -317,7 +349,7 @@ func TestCluster(t *testing.T) {
 			}
 			nodes, err := Cluster(context.Background(), RunInput{RootDir: root, Chroot: true, Timeout: timeout})
 			if tc.errs == nil {
-				if err != nil || nodes != tc.nodes {
+				if err != nil || !strings.HasPrefix(nodes, tc.nodes) {
 					t.Fatalf("Cluster = %q, %v; want %q", nodes, err, tc.nodes)
 				}
 				return
@@ -334,5 +366,42 @@ func TestCluster(t *testing.T) {
 				t.Errorf("hint %q does not say %q", failure.HintOf(err), tc.hint)
 			}
 		})
+	}
+}
+
+// SIGINT during verification (issue 12 item 8): a context cancelled while
+// the command runs gives back the context's error, wrapped and with no
+// failure class (the caller maps it to 130/143), at once, with the command
+// killed and the throwaway conf removed.
+func TestRunCancelledMidRun(t *testing.T) {
+	needRoot(t)
+	sinfo := goBin(t, platform.GoArch(platform.Host()), fakeSinfo)
+	for _, cluster := range []bool{false, true} {
+		root := runRoot(t, sinfo, false)
+		if cluster {
+			rt.WriteFile(t, root, "/etc/slurm/slurm.conf", "ClusterName=c\nSlurmctldHost=up\nPluginDir="+prefix+"/lib/slurm\nTestSleep=20s\n")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(300*time.Millisecond, cancel)
+		start := time.Now()
+		var err error
+		if cluster {
+			_, err = Cluster(ctx, RunInput{RootDir: root, Chroot: true})
+		} else {
+			// No site conf: the throwaway one; make the command slow through it.
+			rt.WriteFile(t, root, "/etc/slurm/slurm.conf", "ClusterName=c\nPluginDir="+prefix+"/lib/slurm\nTestSleep=20s\n")
+			_, err = RunVersion(ctx, RunInput{RootDir: root, Chroot: true})
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cluster=%v: err = %v, want context.Canceled", cluster, err)
+		}
+		var fe *failure.Error
+		if errors.As(err, &fe) {
+			t.Errorf("cluster=%v: a cancelled run carries class %v; it must be left to the caller's signal mapping", cluster, fe.Class)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("cluster=%v: returned after %s", cluster, d)
+		}
+		noScratch(t, root, true)
 	}
 }

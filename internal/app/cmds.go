@@ -311,6 +311,9 @@ func runVerify(c *cli.Context) error {
 		o := in.Options()
 		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: o.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
 			Want: wantVersion(r.Version), Chroot: o.RootDir != "/", Timeout: 30 * time.Second})
+		for _, w := range res.Warnings {
+			st.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
+		}
 		if errorsIsCannotExec(err) {
 			checks = append(checks, check{Name: "run", OK: true, Skipped: true, Detail: err.Error()})
 		} else {

@@ -430,7 +430,7 @@ func runVerify0(ctx context.Context, rootDir string, o install.Options, want str
 	if err != nil {
 		return "", err
 	}
-	log.Info().Str("sinfo", res.Output).Msg("sinfo --version ran in the target")
+	log.Info().Str("sinfo", res.Output).Str("sandbox", res.Sandbox).Msg("sinfo --version ran in the target")
 	return fmt.Sprintf("%s --version printed %q", filepath.Join(o.BinDir, "sinfo"), res.Output), nil
 }
 

@@ -62,6 +62,18 @@ func HostLib(t testing.TB, soname string) string {
 	return ""
 }
 
+// RootDir is a new empty root directory in t.TempDir(), mode 0755 like
+// the "/" of a real image (t.TempDir's 0700 would keep the unprivileged
+// verification run out).
+func RootDir(t testing.TB) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // Copy copies the host file src to root/dst (an in-root path), creating
 // directories, and keeps it executable.
 func Copy(t testing.TB, root, src, dst string) {
@@ -147,7 +159,7 @@ func glibcUsr(t testing.TB, root string) {
 // Debian returns a Debian 12-like root.
 func Debian(t testing.TB) string {
 	t.Helper()
-	root := t.TempDir()
+	root := RootDir(t)
 	usrMerge(t, root)
 	glibcUsr(t, root)
 	sh, err := filepath.EvalSymlinks("/bin/dash")
@@ -165,7 +177,7 @@ func Debian(t testing.TB) string {
 // Distroless returns a distroless/base-like root: glibc, no shell.
 func Distroless(t testing.TB) string {
 	t.Helper()
-	root := t.TempDir()
+	root := RootDir(t)
 	usrMerge(t, root)
 	glibcUsr(t, root)
 	WriteFile(t, root, "/etc/os-release", "PRETTY_NAME=\"Distroless\"\nID=debian\n")
@@ -175,7 +187,7 @@ func Distroless(t testing.TB) string {
 // Rocky returns a Rocky 9-like root with a real /lib64 directory.
 func Rocky(t testing.TB) string {
 	t.Helper()
-	root := t.TempDir()
+	root := RootDir(t)
 	Mkdir(t, root, "usr/bin", "usr/lib", "lib64", "etc/ld.so.conf.d", "tmp", "var/lib")
 	Symlink(t, root, "usr/bin", "bin")
 	Symlink(t, root, "usr/lib", "lib")
@@ -200,7 +212,7 @@ func Rocky(t testing.TB) string {
 // Alpine returns an Alpine 3.20-like root.
 func Alpine(t testing.TB) string {
 	t.Helper()
-	root := t.TempDir()
+	root := RootDir(t)
 	arch := platform.Host()
 	Mkdir(t, root, "bin", "sbin", "lib", "usr/bin", "usr/lib", "usr/local/bin", "usr/local/lib", "etc/apk", "tmp", "var/lib")
 	loader := "/lib/ld-musl-" + arch + ".so.1"

@@ -1,0 +1,472 @@
+// Package sandbox runs a command from an untrusted bundle (the verification
+// run of design.md §6): chrooted into the target root, as the unprivileged
+// user 65534 with no capabilities and no_new_privs, in new PID, mount, IPC
+// and UTS namespaces (and a new network namespace unless the command must
+// reach the controller), with a timeout; whatever it leaves running is
+// killed before [Run] returns. A checksum proves where bytes came from, not
+// that they are harmless.
+//
+// # How
+//
+// Go's os/exec cannot set no_new_privs or drop the capability bounding set
+// in the child, so [Run] re-executes the running binary (/proc/self/exe)
+// with a marker in its environment; that helper is PID 1 of the new PID
+// namespace. It makes its mount namespace private, bind-mounts the root
+// onto itself read-only, chroots into it, sets no_new_privs, drops every
+// capability from the bounding, ambient, inheritable, permitted and
+// effective sets, switches to uid/gid 65534 with no supplementary groups,
+// checks that all of this holds, and only then execs the command. When the
+// command (PID 1) exits, the kernel kills everything else in the namespace.
+//
+// The program's main must therefore call [MaybeChild] first thing (and a
+// test binary's TestMain, for tests that run commands through the sandbox).
+//
+// # Invariants
+//
+//   - The command never runs with uid 0 or any capability: when the helper
+//     cannot drop them (or prove it did) it does not exec, and Run fails.
+//   - Namespaces are used where the kernel allows; the ones it refuses are
+//     listed in [Report.Disabled] with the reason, never silently skipped.
+//   - When Run returns, no process the command started is left: the PID
+//     namespace guarantees it; without one, its process group and every
+//     process chrooted into the root are killed.
+//   - A cancelled ctx returns an error that wraps ctx.Err().
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Nobody is the uid and gid the command runs as.
+const Nobody = 65534
+
+// envMarker carries the Spec to the helper.
+const envMarker = "SLURM_INSTALLER_SANDBOX_CHILD"
+
+// childFlag makes the CLI refuse to run when a main that does not call
+// MaybeChild is re-executed as the helper: an unknown flag is a usage error
+// before any command runs.
+const childFlag = "--sandbox-child-internal-do-not-use"
+
+// Spec is one command to run.
+type Spec struct {
+	Root    string        // host directory to chroot into; "" or "/" = no chroot
+	Path    string        // the executable, as seen inside Root
+	Args    []string      // argv; Args[0] defaults to Path
+	Env     []string      // the whole environment
+	Dir     string        // working directory inside Root ("" = /)
+	Network bool          // keep the host's network (the cluster check); false = a new, empty net namespace
+	Timeout time.Duration // 0 = none beyond ctx
+	Stdout  io.Writer
+	Stderr  io.Writer
+}
+
+// Report says which protections were in effect.
+type Report struct {
+	Enabled  []string `json:"enabled"`            // "uid/gid 65534", "no_new_privs", "pid namespace", ...
+	Disabled []string `json:"disabled,omitempty"` // "network namespace: operation not permitted", ...
+}
+
+// String is the one-line summary for the log.
+func (r *Report) String() string {
+	s := "sandbox: " + strings.Join(r.Enabled, ", ")
+	if len(r.Disabled) > 0 {
+		s += "; could not enable: " + strings.Join(r.Disabled, "; ")
+	}
+	return s
+}
+
+// ExecError is the kernel refusing to exec the command inside the sandbox
+// (ENOENT for a missing loader, ENOEXEC, EACCES). It wraps the errno, so
+// errors.Is(err, fs.ErrNotExist) works.
+type ExecError struct {
+	Path string
+	Err  error
+}
+
+func (e *ExecError) Error() string { return "exec " + e.Path + ": " + e.Err.Error() }
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// ErrSetup says the sandbox could not be built, so the command was not run.
+var ErrSetup = errors.New("sandbox setup failed")
+
+// ErrNotWired says the helper never started: the binary's main does not
+// call MaybeChild (a bug).
+var ErrNotWired = errors.New("the sandbox helper did not start: main must call sandbox.MaybeChild() first")
+
+type setupError struct{ msg string }
+
+func (e *setupError) Error() string        { return e.msg }
+func (e *setupError) Is(target error) bool { return target == ErrSetup }
+
+// childSpec is what the helper gets.
+type childSpec struct {
+	Root  string   `json:"root"`
+	Path  string   `json:"path"`
+	Args  []string `json:"args"`
+	Env   []string `json:"env"`
+	Dir   string   `json:"dir"`
+	Drop  bool     `json:"drop"`  // switch to Nobody and drop capabilities (we are root)
+	Mount bool     `json:"mount"` // in a new mount namespace: make the root read-only
+	Probe bool     `json:"probe"` // just exit 0 (namespace probe)
+}
+
+// namespaces in the order they are given up when the kernel refuses them.
+var namespaces = []struct {
+	flag uintptr
+	name string
+}{
+	{syscall.CLONE_NEWNET, "network namespace"},
+	{syscall.CLONE_NEWUTS, "uts namespace"},
+	{syscall.CLONE_NEWIPC, "ipc namespace"},
+	{syscall.CLONE_NEWNS, "mount namespace"},
+	{syscall.CLONE_NEWPID, "pid namespace"},
+}
+
+// geteuid is os.Geteuid; tests replace it.
+var geteuid = os.Geteuid
+
+// self is the binary to re-execute.
+var self = "/proc/self/exe"
+
+// Run runs s in the sandbox and waits for it and everything it started.
+// The error is an *exec.ExitError for a non-zero exit, an *ExecError when
+// the command could not be executed, ErrSetup (wrapped) when the sandbox
+// could not be built, and wraps ctx.Err() (or context.DeadlineExceeded for
+// s.Timeout) when the run was cut short. The report is returned in every
+// case it is known.
+func Run(ctx context.Context, s Spec) (*Report, error) {
+	if s.Path == "" {
+		return nil, fmt.Errorf("%w: no command", ErrSetup)
+	}
+	root := s.Root
+	if root == "" {
+		root = "/"
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	args := s.Args
+	if len(args) == 0 {
+		args = []string{s.Path}
+	}
+	rep := &Report{}
+	cs := childSpec{Root: root, Path: s.Path, Args: args, Env: s.Env, Dir: s.Dir}
+	var flags uintptr
+	if geteuid() == 0 {
+		cs.Drop = true
+		for _, ns := range namespaces {
+			if ns.flag == syscall.CLONE_NEWNET && s.Network {
+				continue
+			}
+			flags |= ns.flag
+		}
+		if root != "/" {
+			if fi, err := os.Stat(root); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+			} else if fi.Mode().Perm()&0o001 == 0 {
+				return nil, &setupError{fmt.Sprintf("%s: the root directory is mode %04o, so uid %d cannot enter it (roots are normally 0755)", root, fi.Mode().Perm(), Nobody)}
+			}
+		}
+	} else {
+		rep.Disabled = append(rep.Disabled, fmt.Sprintf("uid/gid %d and namespaces: not running as root (already uid %d)", Nobody, geteuid()))
+	}
+	if s.Network && cs.Drop {
+		rep.Disabled = append(rep.Disabled, "network namespace: not used, the command must reach the controller")
+	}
+	flags, refused := allowedFlags(flags)
+	rep.Disabled = append(rep.Disabled, refused...)
+	cs.Mount = flags&syscall.CLONE_NEWNS != 0
+	for _, ns := range namespaces {
+		if flags&ns.flag != 0 {
+			rep.Enabled = append(rep.Enabled, ns.name)
+		}
+	}
+
+	rctx := ctx
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	st, err := start(rctx, cs, flags, s.Stdout, s.Stderr)
+	if err != nil {
+		return rep, err
+	}
+	werr := st.cmd.Wait()
+	pidns := flags&syscall.CLONE_NEWPID != 0
+	leftovers := cleanup(st.cmd.Process.Pid, root, pidns)
+	if leftovers != "" {
+		rep.Disabled = append(rep.Disabled, leftovers)
+	}
+	st.drain()
+	msgs := st.status()
+	ready := false
+	var execErr, setupErr error
+	for _, m := range msgs {
+		if m == "" {
+			continue
+		}
+		switch m[0] {
+		case 'I':
+			rep.Enabled = append(rep.Enabled, m[1:])
+		case 'W':
+			rep.Disabled = append(rep.Disabled, m[1:])
+		case 'R':
+			ready = true
+		case 'X':
+			n, _ := strconv.Atoi(m[1:])
+			execErr = &ExecError{Path: s.Path, Err: syscall.Errno(n)}
+		case 'E':
+			setupErr = &setupError{m[1:]}
+		}
+	}
+	if ctx.Err() != nil {
+		return rep, fmt.Errorf("%s: %w", s.Path, ctx.Err())
+	}
+	if rctx.Err() != nil {
+		return rep, fmt.Errorf("%s did not finish within %s: %w", s.Path, s.Timeout, context.DeadlineExceeded)
+	}
+	switch {
+	case setupErr != nil:
+		return rep, setupErr
+	case execErr != nil:
+		return rep, execErr
+	case !ready:
+		return rep, fmt.Errorf("%w (%v)", ErrNotWired, werr)
+	}
+	return rep, werr
+}
+
+type started struct {
+	cmd    *exec.Cmd
+	done   chan []string
+	copies sync.WaitGroup
+	pipes  []*os.File // read ends of the output pipes
+}
+
+func (s *started) status() []string { return <-s.done }
+
+// drain waits for the output pipes to reach EOF: at once when everything
+// that held them is dead, else for at most two seconds.
+func (s *started) drain() {
+	done := make(chan struct{})
+	go func() { s.copies.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		for _, p := range s.pipes {
+			p.Close()
+		}
+		<-done
+	}
+	for _, p := range s.pipes {
+		p.Close()
+	}
+}
+
+// output gives cmd an *os.File for w, so Wait returns when the command
+// exits, not when the last holder of the pipe does (a process it left
+// behind); the copy is waited for in drain, after the cleanup.
+func (s *started) output(w io.Writer) (*os.File, error) {
+	if w == nil {
+		return nil, nil
+	}
+	if f, ok := w.(*os.File); ok {
+		return f, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	s.pipes = append(s.pipes, pr)
+	s.copies.Add(1)
+	go func() {
+		defer s.copies.Done()
+		_, _ = io.Copy(w, pr)
+	}()
+	return pw, nil
+}
+
+// start starts the helper with the clone flags.
+func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.Writer) (*started, error) {
+	b, err := json.Marshal(cs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	argv0 := "slurm-installer"
+	if len(os.Args) > 0 {
+		argv0 = os.Args[0] // testscript dispatches on it
+	}
+	cmd := exec.CommandContext(ctx, self, childFlag)
+	cmd.Args[0] = argv0
+	cmd.Env = []string{envMarker + "=" + base64.StdEncoding.EncodeToString(b)}
+	cmd.Dir = "/"
+	st := &started{cmd: cmd}
+	var outs []*os.File
+	closeOuts := func() {
+		for _, f := range outs {
+			if f != nil && f != stdoutFile(stdout) && f != stdoutFile(stderr) {
+				f.Close()
+			}
+		}
+	}
+	for _, w := range []io.Writer{stdout, stderr} {
+		f, err := st.output(w)
+		if err != nil {
+			closeOuts()
+			pr.Close()
+			pw.Close()
+			return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+		}
+		outs = append(outs, f)
+	}
+	if outs[0] != nil {
+		cmd.Stdout = outs[0]
+	}
+	if outs[1] != nil {
+		cmd.Stderr = outs[1]
+	}
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Cloneflags: flags}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	err = cmd.Start()
+	closeOuts() // the child has its copies
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		st.drain()
+		return nil, fmt.Errorf("%w: start the helper: %w", ErrSetup, err)
+	}
+	done := make(chan []string, 1)
+	go func() {
+		var msgs []string
+		sc := bufio.NewScanner(io.LimitReader(pr, 1<<16))
+		for sc.Scan() {
+			msgs = append(msgs, sc.Text())
+		}
+		pr.Close()
+		done <- msgs
+	}()
+	st.done = done
+	return st, nil
+}
+
+// stdoutFile is w when it is an *os.File the caller owns (never closed here).
+func stdoutFile(w io.Writer) *os.File {
+	f, _ := w.(*os.File)
+	return f
+}
+
+// allowedFlags returns the clone flags the kernel accepts: all of flags
+// when it takes them together, else each one that a probe start accepts.
+func allowedFlags(flags uintptr) (uintptr, []string) {
+	if flags == 0 || probe(flags) == nil {
+		return flags, nil
+	}
+	var ok uintptr
+	var refused []string
+	for _, ns := range namespaces {
+		if flags&ns.flag == 0 {
+			continue
+		}
+		if err := probe(ns.flag); err != nil {
+			refused = append(refused, ns.name+": "+err.Error())
+			continue
+		}
+		ok |= ns.flag
+	}
+	if ok != 0 && probe(ok) != nil { // should not happen; be safe
+		return 0, append(refused, "namespaces together: refused")
+	}
+	return ok, refused
+}
+
+var probeTimeout = 10 * time.Second
+
+func probe(flags uintptr) error {
+	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+	defer cancel()
+	st, err := start(ctx, childSpec{Probe: true}, flags, nil, nil)
+	if err != nil {
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return errno
+		}
+		return err
+	}
+	err = st.cmd.Wait()
+	st.drain()
+	st.status()
+	return err
+}
+
+// cleanup kills whatever the run left. With a PID namespace the kernel
+// already has (its PID 1 exited); the process group is killed regardless.
+// Without one, processes chrooted into root are hunted down by their
+// /proc/PID/root. It returns a note when it had to kill or cannot be sure.
+func cleanup(pgid int, root string, pidns bool) string {
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	if pidns {
+		return ""
+	}
+	if root == "/" {
+		return "pid namespace: without it, a process that left the process group and is not chrooted cannot be found and may survive"
+	}
+	killed := 0
+	for i := 0; i < 10; i++ {
+		pids := chrootedInto(root)
+		if len(pids) == 0 {
+			break
+		}
+		for _, p := range pids {
+			if syscall.Kill(p, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if killed > 0 {
+		return fmt.Sprintf("pid namespace: without it, %d process(es) the command left in the root were found and killed", killed)
+	}
+	return ""
+}
+
+// chrootedInto lists the processes whose root directory is root.
+func chrootedInto(root string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if r, err := os.Readlink("/proc/" + e.Name() + "/root"); err == nil && (r == root || strings.HasPrefix(r, root+"/")) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

@@ -1,0 +1,284 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"slurm-installer/internal/testbundle"
+)
+
+func TestMain(m *testing.M) {
+	MaybeChild()
+	os.Exit(m.Run())
+}
+
+var (
+	hostileOnce sync.Once
+	hostileBin  string
+	hostileErr  error
+	hostileDir  string
+	hostFile    string
+	token       string
+	listener    net.Listener
+)
+
+// hostile builds the hostile sinfo once: it knows a host path to write, a
+// token for its sleeper, and a loopback listener to reach.
+func hostile(t *testing.T) string {
+	t.Helper()
+	hostileOnce.Do(func() {
+		hostileDir, hostileErr = os.MkdirTemp("", "sandbox-test-")
+		if hostileErr != nil {
+			return
+		}
+		if hostileErr = os.Mkdir(filepath.Join(hostileDir, "host"), 0o777); hostileErr != nil {
+			return
+		}
+		hostFile = filepath.Join(hostileDir, "host", "pwned")
+		token = fmt.Sprintf("sbx%d", time.Now().UnixNano())
+		if listener, hostileErr = net.Listen("tcp", "127.0.0.1:0"); hostileErr != nil {
+			return
+		}
+		go func() {
+			for {
+				c, err := listener.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		hostileBin, hostileErr = testbundle.BuildHostile(hostileDir, testbundle.Hostile{Version: "24.11.5", HostFile: hostFile,
+			Token: token, Connect: listener.Addr().String()})
+	})
+	if hostileErr != nil {
+		t.Fatal(hostileErr)
+	}
+	return hostileBin
+}
+
+// newRoot lays out a root: the hostile command at /usr/local/bin/sinfo, a
+// secret /etc/shadow (0640 root:shadow as on Debian), a world-writable /tmp.
+func newRoot(t *testing.T) string {
+	t.Helper()
+	bin := hostile(t)
+	root := filepath.Join(t.TempDir(), "root")
+	for _, d := range []string{"usr/local/bin", "etc", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(root, "tmp"), 0o1777)
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/local/bin/sinfo"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/shadow"), []byte("root:SECRET-HASH:19000:0:99999:7:::\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(filepath.Join(root, "etc/shadow"), 0, 42)
+	return root
+}
+
+// survivors lists the processes whose argv carries the hostile token.
+func survivors() []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(b, []byte("sleeper-"+token)) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+func requireRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the sandbox tests need root (CI runs as root)")
+		}
+		t.Skip("the sandbox tests need root")
+	}
+}
+
+func run(t *testing.T, ctx context.Context, s Spec) (*Report, string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s.Stdout, s.Stderr = &out, &errb
+	if s.Path == "" {
+		s.Path = "/usr/local/bin/sinfo"
+	}
+	if s.Env == nil {
+		s.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	}
+	rep, err := Run(ctx, s)
+	t.Logf("report: %v\nstdout: %s\nstderr: %s\nerr: %v", rep, out.String(), errb.String(), err)
+	return rep, out.String(), errb.String(), err
+}
+
+func checkContained(t *testing.T, root, stderr string) {
+	t.Helper()
+	if !strings.Contains(stderr, "ID uid=65534 euid=65534 gid=65534 caps=0/0/0 bnd=0 nnp=1") {
+		t.Errorf("the command did not run as 65534 with no capabilities and no_new_privs:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "SECRET") {
+		t.Error("the command read the root's /etc/shadow")
+	}
+	if !strings.Contains(stderr, "FORK ok") {
+		t.Error("the hostile command did not even manage to fork (the test proves nothing)")
+	}
+	for _, p := range []string{hostFile, hostFile + ".survivor", filepath.Join(root, "tmp/pwned-in-root"), filepath.Join(root, "etc/pwned-in-root"), filepath.Join(root, hostFile)} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("the command wrote %s", p)
+			os.Remove(p)
+		}
+	}
+	if s := survivors(); len(s) > 0 {
+		t.Errorf("processes survived the run: %v", s)
+		for _, l := range s {
+			var pid int
+			fmt.Sscanf(l, "%d", &pid)
+			if pid > 0 {
+				_ = killPid(pid)
+			}
+		}
+	}
+}
+
+func TestRunHostile(t *testing.T) {
+	requireRoot(t)
+	root := newRoot(t)
+	start := time.Now()
+	rep, stdout, stderr, err := run(t, context.Background(), Spec{Root: root, Args: []string{"/usr/local/bin/sinfo", "--version"}, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the run took %s: it waited for the sleeper", d)
+	}
+	if strings.TrimSpace(stdout) != "slurm 24.11.5" {
+		t.Errorf("stdout %q", stdout)
+	}
+	checkContained(t, root, stderr)
+	if !strings.Contains(stderr, "CONNECT err") {
+		t.Error("the --version run reached the host's loopback: no network namespace")
+	}
+	for _, want := range []string{"pid namespace", "mount namespace", "network namespace", "chroot", "no_new_privs", "uid/gid 65534"} {
+		if !strings.Contains(strings.Join(rep.Enabled, ","), want) {
+			t.Errorf("report %v lacks %q", rep, want)
+		}
+	}
+}
+
+func TestRunNetwork(t *testing.T) {
+	requireRoot(t)
+	root := newRoot(t)
+	rep, _, stderr, err := run(t, context.Background(), Spec{Root: root, Network: true, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContained(t, root, stderr)
+	if !strings.Contains(stderr, "CONNECT ok") {
+		t.Error("with Network the command must reach the controller")
+	}
+	if strings.Contains(strings.Join(rep.Enabled, ","), "network namespace") {
+		t.Errorf("report %v", rep)
+	}
+}
+
+// Without a PID namespace the leftovers are found by their root and killed.
+func TestRunNoPIDNamespace(t *testing.T) {
+	requireRoot(t)
+	old := namespaces
+	defer func() { namespaces = old }()
+	namespaces = nil
+	for _, ns := range old {
+		if ns.name != "pid namespace" {
+			namespaces = append(namespaces, ns)
+		}
+	}
+	root := newRoot(t)
+	rep, _, stderr, err := run(t, context.Background(), Spec{Root: root, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContained(t, root, stderr)
+	if !strings.Contains(strings.Join(rep.Disabled, ","), "found and killed") {
+		t.Errorf("report %v: the leftover was not reported", rep)
+	}
+}
+
+func TestRunTimeoutAndCancel(t *testing.T) {
+	requireRoot(t)
+	root := newRoot(t)
+	start := time.Now()
+	_, _, _, err := run(t, context.Background(), Spec{Root: root, Args: []string{"/usr/local/bin/sinfo", "sleeper-" + token}, Timeout: time.Second})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("timeout: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the timeout took %s", d)
+	}
+	if s := survivors(); len(s) > 0 {
+		t.Errorf("survivors: %v", s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	_, _, _, err = run(t, ctx, Spec{Root: root, Args: []string{"/usr/local/bin/sinfo", "sleeper-" + token}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancel: %v", err)
+	}
+	if s := survivors(); len(s) > 0 {
+		t.Errorf("survivors: %v", s)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	requireRoot(t)
+	root := newRoot(t)
+	_, _, _, err := run(t, context.Background(), Spec{Root: root, Path: "/usr/local/bin/nope"})
+	var ee *ExecError
+	if !errors.As(err, &ee) || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing command: %v", err)
+	}
+	os.WriteFile(filepath.Join(root, "usr/local/bin/fail"), []byte("#!/nonexistent/sh\n"), 0o755)
+	_, _, _, err = run(t, context.Background(), Spec{Root: root, Path: "/usr/local/bin/fail"})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing interpreter: %v", err)
+	}
+	// A root that 65534 cannot enter is refused before anything runs.
+	os.Chmod(root, 0o700)
+	_, _, _, err = run(t, context.Background(), Spec{Root: root})
+	if !errors.Is(err, ErrSetup) || !strings.Contains(err.Error(), "0700") {
+		t.Errorf("0700 root: %v", err)
+	}
+	os.Chmod(root, 0o755)
+}
+
+// A binary whose main does not call MaybeChild is reported, not run.
+func TestNotWired(t *testing.T) {
+	requireRoot(t)
+	old := self
+	defer func() { self = old }()
+	self = "/bin/true"
+	_, _, _, err := run(t, context.Background(), Spec{Root: newRoot(t)})
+	if !errors.Is(err, ErrNotWired) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func killPid(pid int) error { return syscallKill(pid) }
