@@ -218,7 +218,9 @@ func runInstall(c *cli.Context) error {
 func fallback(cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, err error, res *result, start time.Time) error {
 	log := st.log
 	class := failure.ClassOf(err)
-	if cfg.fallback == "fail" || class == failure.Usage || class == failure.Locked || errors.Is(err, context.Canceled) {
+	// A refusal to touch what is not ours (issue 12) is not a failed
+	// mirror: recording demo mode would turn it into a "successful" image.
+	if cfg.fallback == "fail" || class == failure.Usage || class == failure.Locked || errors.Is(err, context.Canceled) || errors.Is(err, install.ErrNotOurs) {
 		if working {
 			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
 		}
@@ -348,6 +350,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
 		Source: art.URL, Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
 		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
+		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
 		if rerr := commit.Rollback(); rerr != nil {
