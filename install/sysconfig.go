@@ -257,7 +257,7 @@ func ProfileContent(prefix, binDir string, demo bool) []byte {
 	return []byte(b.String())
 }
 
-// shQuote quotes s for POSIX sh: in single quotes, each ' written as '\”.
+// shQuote quotes s for POSIX sh: in single quotes, each quote in s closing the quotes, escaped, and reopening them.
 func shQuote(s string) string {
 	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-") == "" {
 		return s // a plain path needs no quotes
