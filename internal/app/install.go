@@ -243,6 +243,9 @@ func fallback(cfg *installConfig, t *target, in *install.Installer, prev *instal
 		IndexSerial: lastSerial(prev)}
 	if derr := in.RecordDemo(r); derr != nil {
 		log.Error().Err(derr).Msg("could not record demo mode either")
+		if errors.Is(derr, install.ErrNotOurs) {
+			return derr // the site's slurm.sh is in the way: say so (exit 7)
+		}
 		return err
 	}
 	log.Warn().Str("profile", install.ProfileScript).Msg("DEMO MODE recorded: SLURM_DEMO_MODE=1; the backend will serve demo data (status and verify exit 3)")
