@@ -36,6 +36,7 @@ var (
 	reTmp     = regexp.MustCompile(`^` + regexp.QuoteMeta(tmpPrefix) + hexID + `$`)
 	reHex64   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	reMusl    = regexp.MustCompile(`^/etc/ld-musl-[a-z0-9_]+\.path$`)
+	reArch    = regexp.MustCompile(`^[A-Za-z0-9_]{0,32}$`)
 )
 
 // backupName is where p is moved aside: beside it (same file system, so the
@@ -269,6 +270,9 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 	}
 	if r.Mode == ModeReal && r.PayloadDir == "" {
 		return bad("a real install with no payload_dir")
+	}
+	if !reArch.MatchString(r.Arch) || !reArch.MatchString(r.Libc) {
+		return bad("arch %q / libc %q", r.Arch, r.Libc)
 	}
 	if r.SHA256 != "" && !reHex64.MatchString(r.SHA256) {
 		return bad("sha256 %q is not 64 hex digits", r.SHA256)
