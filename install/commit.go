@@ -21,6 +21,7 @@ type Commit struct {
 	staged    *Staged
 	prev      *Receipt // the valid receipt on disk before this commit, nil if none
 	carried   int      // CreatedDirs[:carried] come from earlier installs
+	pending   []Backup // backups this commit made, journaled until Finalize
 
 	PayloadRel string   // in-root path of the new versioned payload dir
 	Links      []Link   // command links now in place
@@ -386,6 +387,9 @@ func (c *Commit) Rollback() error {
 		}
 	}
 	c.undo = nil
+	if len(c.pending) > 0 {
+		c.in.dropPending()
+	}
 	c.staged.Discard()
 	c.in.removeCreatedDirs(c.CreatedDirs[c.carried:])
 	c.CreatedDirs = c.CreatedDirs[:c.carried]
@@ -401,6 +405,9 @@ func (c *Commit) Finalize() {
 	if c.oldDirRel != "" && c.oldDirRel != c.PayloadRel && path.Dir(c.oldDirRel) == path.Dir(c.in.opt.Prefix) &&
 		isPayloadName(c.in.opt.Prefix, path.Base(c.oldDirRel)) {
 		_ = c.in.root.RemoveAll(rel(c.oldDirRel))
+	}
+	if len(c.pending) > 0 {
+		c.in.dropPending() // the receipt records them now
 	}
 	c.staged.Discard()
 	c.undo = nil

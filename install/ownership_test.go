@@ -203,7 +203,8 @@ func TestCommitRefusesForeign(t *testing.T) {
 	for _, tc := range cases {
 		for _, force := range []bool{false, true} {
 			root := t.TempDir()
-			os.MkdirAll(filepath.Join(root, "etc"), 0o755) // ldconfig writes its cache there
+			os.MkdirAll(filepath.Join(root, "etc"), 0o755)    // ldconfig writes its cache there
+			os.MkdirAll(filepath.Join(root, StateDir), 0o755) // made by the lock in a real run
 			tc.make(root)
 			before := treeOf(t, root)
 			in, err := Open(Options{RootDir: root, Prefix: tc.prefix, BinDir: "/usr/local/bin", Force: force, Log: zerolog.Nop()})
@@ -271,4 +272,44 @@ func treeOf(t *testing.T, root string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// A run killed after --force moved a site file aside but before its receipt
+// recorded the backup: the next run (under the lock) puts the file back.
+func TestKilledForceRunRestoresBackup(t *testing.T) {
+	root := t.TempDir()
+	site := filepath.Join(root, "etc/profile.d/slurm.sh")
+	os.MkdirAll(filepath.Dir(site), 0o755)
+	os.WriteFile(site, []byte("# site\n"), 0o644)
+	in, err := Open(Options{RootDir: root, Prefix: "/usr/local/slurm", BinDir: "/usr/local/bin", Force: true, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	bundle := writeTarGz(t, t.TempDir(), []member{
+		{name: "usr/local/slurm/bin/", typ: tar.TypeDir, mode: 0o755},
+		{name: "usr/local/slurm/bin/sinfo", typ: tar.TypeReg, mode: 0o755, body: "x"},
+	})
+	st, err := in.Stage(context.Background(), Source{Path: bundle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Commit(context.Background(), st, "22.05.8", nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(site); string(b) == "# site\n" {
+		t.Fatal("the commit did not replace the site file")
+	}
+	// killed here: no receipt, no Finalize
+	unlock, err := in.Lock(context.Background(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if b, _ := os.ReadFile(site); string(b) != "# site\n" {
+		t.Fatalf("the next run did not put the site's slurm.sh back: %q", b)
+	}
+	if m, _ := filepath.Glob(filepath.Join(root, "etc/profile.d/.slurm-installer-backup.*")); len(m) != 0 {
+		t.Fatalf("backup left behind: %v", m)
+	}
 }

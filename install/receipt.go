@@ -267,6 +267,9 @@ func (in *Installer) RecordDemo(r *Receipt) error {
 		c.Rollback()
 		return err
 	}
+	if len(c.pending) > 0 {
+		in.dropPending()
+	}
 	return nil
 }
 

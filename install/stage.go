@@ -285,6 +285,7 @@ func checkPayloadLinks(files []Entry) error {
 //   - in the state directory: download temp directories and the throwaway
 //     slurm.conf directories of a version check (verify-*).
 func (in *Installer) CleanStale() {
+	in.recoverPending()
 	parent := path.Dir(in.opt.Prefix)
 	active, _ := in.root.Readlink(rel(in.opt.Prefix))
 	// Only names this installer makes (exact patterns with its random id):
