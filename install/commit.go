@@ -1,28 +1,27 @@
 package install
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"strings"
-
-	"golang.org/x/sys/unix"
-
-	"slurm-installer/internal/failure"
 )
 
 // Commit is a committed payload whose previous state can still be restored.
 type Commit struct {
 	in        *Installer
 	undo      []func() error
-	oldDirRel string // previous payload dir (versioned or legacy), removed by Finalize
+	oldDirRel string // previous payload dir (one of our versioned ones), removed by Finalize
 	staged    *Staged
+	prev      *Receipt // the valid receipt on disk before this commit, nil if none
+	carried   int      // CreatedDirs[:carried] come from earlier installs
+	pending   []Backup // backups this commit made, journaled until Finalize
 
 	PayloadRel string   // in-root path of the new versioned payload dir
 	Links      []Link   // command links now in place
@@ -31,6 +30,10 @@ type Commit struct {
 	EtcKept    []string // bundle files not placed because the site has its own
 	LinkerDirs []string
 	Warnings   []string
+	// Backups (carried from the previous receipt, plus those this commit
+	// made) and CreatedDirs belong in the new receipt: uninstall needs them.
+	Backups     []Backup
+	CreatedDirs []string
 }
 
 // Link is a command link in --bin-dir.
@@ -43,7 +46,7 @@ type Link struct {
 type Config struct {
 	Path    string   `json:"path"`
 	SHA256  string   `json:"sha256"`          // of the content we wrote
-	Created bool     `json:"created"`         // absent before the install
+	Created bool     `json:"created"`         // absent (or moved to a backup) before the first install
 	Lines   []string `json:"lines,omitempty"` // lines we added to a file we merged into
 }
 
@@ -54,7 +57,17 @@ func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:
 // prevLinks are the command links of the previous install (from its
 // receipt); those the new payload no longer has are removed.
 func (in *Installer) Commit(ctx context.Context, st *Staged, version string, prevLinks []Link) (c *Commit, err error) {
-	c = &Commit{in: in, staged: st}
+	c = &Commit{in: in, staged: st, prev: in.prevReceipt()}
+	if c.prev != nil {
+		c.Backups = append(c.Backups, c.prev.Backups...)
+		c.CreatedDirs = append(c.CreatedDirs, c.prev.CreatedDirs...)
+		if c.prev.Mode == ModeDemo && c.prev.Previous != nil {
+			prevLinks = append(prevLinks, c.prev.Previous.Links...)
+		}
+	}
+	c.carried = len(c.CreatedDirs)
+	c.CreatedDirs = append(c.CreatedDirs, st.createdDirs...)
+	st.keepDirs() // the commit owns them now: Rollback removes them
 	defer func() {
 		if err != nil {
 			if rerr := c.Rollback(); rerr != nil {
@@ -100,81 +113,47 @@ func (in *Installer) Commit(ctx context.Context, st *Staged, version string, pre
 	return c, nil
 }
 
-// swapPrefix points <prefix> at the new payload in one rename.
+// swapPrefix points <prefix> at the new payload in one rename. Only a link
+// to one of this installer's own versioned payload directories is replaced
+// as ours; anything else at the prefix (a real directory, a site's own
+// link such as slurm -> slurm-23.02.1, a file) is refused, or with --force
+// moved aside to a recorded backup. The target of a foreign link is never
+// touched.
 func (in *Installer) swapPrefix(c *Commit) error {
 	prefix := in.opt.Prefix
 	parent := path.Dir(prefix)
 	target := path.Base(c.PayloadRel)
-	tmp := path.Join(parent, tmpPrefix+randomID())
-	if err := in.root.Symlink(target, rel(tmp)); err != nil {
-		return fsErr("create link", tmp, err)
-	}
 	fi, err := in.root.Lstat(rel(prefix))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := in.root.Rename(rel(tmp), rel(prefix)); err != nil {
-			_ = in.root.Remove(rel(tmp))
-			return fsErr("activate", prefix, err)
-		}
-		c.undo = append(c.undo, func() error { return in.root.Remove(rel(prefix)) })
 	case err != nil:
-		_ = in.root.Remove(rel(tmp))
 		return fsErr("inspect", prefix, err)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		old, err := in.root.Readlink(rel(prefix))
 		if err != nil {
 			return fsErr("read link", prefix, err)
 		}
-		if err := in.root.Rename(rel(tmp), rel(prefix)); err != nil {
-			_ = in.root.Remove(rel(tmp))
-			return fsErr("activate", prefix, err)
-		}
-		if !strings.Contains(old, "/") {
-			c.oldDirRel = path.Join(parent, old)
-		}
-		c.undo = append(c.undo, func() error { return in.relink(prefix, old) })
-	case fi.IsDir():
-		// A real directory from an older installer or the shell recipe:
-		// exchange it with the link atomically, keep it until Finalize.
-		backup := path.Join(parent, in.versionedPrefix()+"previous-"+randomID())
-		if err := in.exchange(parent, path.Base(tmp), path.Base(prefix)); err != nil {
-			in.opt.Log.Debug().Err(err).Msg("atomic exchange unavailable; using two renames")
-			if err := in.root.Rename(rel(prefix), rel(backup)); err != nil {
-				_ = in.root.Remove(rel(tmp))
-				return fsErr("move aside", prefix, err)
-			}
-			if err := in.root.Rename(rel(tmp), rel(prefix)); err != nil {
-				_ = in.root.Rename(rel(backup), rel(prefix))
-				_ = in.root.Remove(rel(tmp))
+		if isPayloadName(prefix, old) {
+			if err := in.relink(prefix, target); err != nil {
 				return fsErr("activate", prefix, err)
 			}
-		} else if err := in.root.Rename(rel(tmp), rel(backup)); err != nil {
-			return fsErr("move aside", prefix, err)
+			c.oldDirRel = path.Join(parent, old)
+			c.undo = append(c.undo, func() error { return in.relink(prefix, old) })
+			return nil
 		}
-		c.oldDirRel = backup
-		c.undo = append(c.undo, func() error {
-			if err := in.root.Remove(rel(prefix)); err != nil {
-				return err
-			}
-			return in.root.Rename(rel(backup), rel(prefix))
-		})
+		if err := in.claim(c, prefix, "it links to "+old+", not to a payload directory this installer made"); err != nil {
+			return err
+		}
 	default:
-		_ = in.root.Remove(rel(tmp))
-		return failure.New(failure.FileSystem, "%s exists and is not a directory or link", prefix).
-			WithHint("move it away or choose another --prefix")
+		if err := in.claim(c, prefix, "the installer makes "+prefix+" a link to its payload"); err != nil {
+			return err
+		}
 	}
+	if err := in.relink(prefix, target); err != nil {
+		return fsErr("activate", prefix, err)
+	}
+	c.undo = append(c.undo, func() error { return in.root.Remove(rel(prefix)) })
 	return nil
-}
-
-// exchange swaps two names in dir atomically (renameat2 RENAME_EXCHANGE).
-func (in *Installer) exchange(dir, a, b string) error {
-	d, err := in.root.Open(rel(dir))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	fd := int(d.Fd())
-	return unix.Renameat2(fd, a, fd, b, unix.RENAME_EXCHANGE)
 }
 
 // relink atomically (re)points the link at p to target.
@@ -190,9 +169,12 @@ func (in *Installer) relink(p, target string) error {
 	return nil
 }
 
-// linkTarget is the relative target from bin-dir to prefix/bin/cmd.
+// linkTarget is the relative target from bin-dir to prefix/bin/cmd. It is
+// computed from where bin-dir really is (its symlinked components resolved
+// as chroot would: /bin -> usr/bin on a merged-/usr root), because the
+// kernel resolves ".." from there.
 func (in *Installer) linkTarget(cmd string) string {
-	from := strings.Split(strings.Trim(in.opt.BinDir, "/"), "/")
+	from := strings.Split(strings.Trim(in.resolveDir(in.opt.BinDir), "/"), "/")
 	to := strings.Split(strings.Trim(path.Join(in.opt.Prefix, "bin", cmd), "/"), "/")
 	i := 0
 	for i < len(from) && i < len(to)-1 && from[i] == to[i] {
@@ -201,20 +183,15 @@ func (in *Installer) linkTarget(cmd string) string {
 	return strings.Repeat("../", len(from)-i) + strings.Join(to[i:], "/")
 }
 
-// ours says whether a link in bin-dir (with the given target) points into
-// the prefix, i.e. was made by an installer for this prefix.
+// ours says whether a link in bin-dir (with the given target) points to a
+// command in the prefix, i.e. was made by an installer for this prefix.
 func (in *Installer) ours(linkPath, target string) bool {
-	abs := target
-	if !strings.HasPrefix(target, "/") {
-		abs = path.Join(path.Dir(linkPath), target)
-	}
-	abs = path.Clean(abs)
-	return strings.HasPrefix(abs, in.opt.Prefix+"/") || strings.HasPrefix(abs, path.Join(path.Dir(in.opt.Prefix), in.versionedPrefix()))
+	return in.linkIntoPrefix(in.opt.Prefix, linkPath, target)
 }
 
 func (in *Installer) linkCommands(c *Commit, cmds []string, prev []Link) error {
-	if err := in.root.MkdirAll(rel(in.opt.BinDir), 0o755); err != nil {
-		return fsErr("create directory", in.opt.BinDir, err)
+	if err := in.mkdirAll(&c.CreatedDirs, in.opt.BinDir); err != nil {
+		return err
 	}
 	want := map[string]bool{}
 	for _, cmd := range cmds {
@@ -224,10 +201,6 @@ func (in *Installer) linkCommands(c *Commit, cmds []string, prev []Link) error {
 		fi, err := in.root.Lstat(rel(p))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			if err := in.root.Symlink(target, rel(p)); err != nil {
-				return fsErr("link", p, err)
-			}
-			c.undo = append(c.undo, func() error { return in.root.Remove(rel(p)) })
 		case err != nil:
 			return fsErr("inspect", p, err)
 		case fi.Mode()&fs.ModeSymlink != 0:
@@ -235,20 +208,28 @@ func (in *Installer) linkCommands(c *Commit, cmds []string, prev []Link) error {
 			if err != nil {
 				return fsErr("read link", p, err)
 			}
-			if !in.ours(p, old) && !in.opt.Force {
-				c.Warnings = append(c.Warnings, fmt.Sprintf("not replacing %s: it links to %s, not into %s (remove it, or pass --force)", p, old, in.opt.Prefix))
+			if in.ours(p, old) {
+				if old != target {
+					if err := in.relink(p, target); err != nil {
+						return fsErr("link", p, err)
+					}
+					c.undo = append(c.undo, func() error { return in.relink(p, old) })
+				}
+				c.Links = append(c.Links, Link{Path: p, Target: target})
 				continue
 			}
-			if old != target {
-				if err := in.relink(p, target); err != nil {
-					return fsErr("link", p, err)
-				}
-				c.undo = append(c.undo, func() error { return in.relink(p, old) })
+			if err := in.claim(c, p, "it links to "+old+", not into "+in.opt.Prefix); err != nil {
+				return err
 			}
 		default:
-			c.Warnings = append(c.Warnings, fmt.Sprintf("not replacing %s: it is a %s that this installer did not create (remove it to use the bundle's %s)", p, describe(fi), cmd))
-			continue
+			if err := in.claim(c, p, "the bundle's "+cmd+" is linked there"); err != nil {
+				return err
+			}
 		}
+		if err := in.root.Symlink(target, rel(p)); err != nil {
+			return fsErr("link", p, err)
+		}
+		c.undo = append(c.undo, func() error { return in.root.Remove(rel(p)) })
 		c.Links = append(c.Links, Link{Path: p, Target: target})
 	}
 	for _, l := range prev {
@@ -277,29 +258,86 @@ func describe(fi fs.FileInfo) string {
 }
 
 // writeConfig atomically writes an in-root config file and registers undo.
-func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []string) error {
-	old, existed, err := in.readFile(p)
-	if err != nil {
-		return fsErr("read", p, err)
+// A file there is overwritten only when it is provably ours: the previous
+// receipt lists it with the content it has now (its pre-install state is
+// then inherited), or it already holds exactly data. Anything else is the
+// site's: refused, or with --force moved to a recorded backup. A merged
+// file (musl's path file) keeps the site's content and records the lines
+// added.
+func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []string, merged bool) error {
+	created := false
+	fi, err := in.root.Lstat(rel(p))
+	var old []byte
+	var prev *Config
+	if c.prev != nil {
+		for i := range c.prev.Configs {
+			if c.prev.Configs[i].Path == p {
+				prev = &c.prev.Configs[i]
+			}
+		}
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		created = true
+	case err != nil:
+		return fsErr("inspect", p, err)
+	case !fi.Mode().IsRegular():
+		if err := in.claim(c, p, "the installer writes a file there"); err != nil {
+			return err
+		}
+		created = true
+	default:
+		b, _, err := in.readFile(p)
+		if err != nil {
+			return fsErr("read", p, err)
+		}
+		old = b
+		mine := prev != nil && sum(b) == prev.SHA256
+		switch {
+		case mine:
+			created = prev.Created
+			if merged {
+				seen := map[string]bool{}
+				for _, l := range added {
+					seen[l] = true
+				}
+				for _, l := range prev.Lines {
+					if !seen[l] {
+						added = append(added, l)
+					}
+				}
+			}
+		case merged, bytes.Equal(b, data):
+			// merged into the site's file, or already exactly this content
+		default:
+			if err := in.claim(c, p, "its content is not what this installer wrote"); err != nil {
+				return err
+			}
+			old, created = nil, true
+		}
+	}
+	if err := in.mkdirAll(&c.CreatedDirs, path.Dir(p)); err != nil {
+		return err
 	}
 	if err := in.writeFileAtomic(p, data, 0o644); err != nil {
 		return err
 	}
+	existed := old != nil
 	c.undo = append(c.undo, func() error {
 		if existed {
 			return in.writeFileAtomic(p, old, 0o644)
 		}
 		return in.root.Remove(rel(p))
 	})
-	c.Configs = append(c.Configs, Config{Path: p, SHA256: sum(data), Created: !existed, Lines: added})
+	c.Configs = append(c.Configs, Config{Path: p, SHA256: sum(data), Created: created, Lines: added})
 	return nil
 }
 
 // placeEtc creates /etc/slurm and copies the bundle's files there only
 // where the site has none.
 func (in *Installer) placeEtc(c *Commit, st *Staged) error {
-	if err := in.root.MkdirAll("etc/slurm", 0o755); err != nil {
-		return fsErr("create directory", "/etc/slurm", err)
+	if err := in.mkdirAll(&c.CreatedDirs, "/etc/slurm"); err != nil {
+		return err
 	}
 	for _, e := range st.EtcFiles {
 		dst := path.Join("/etc/slurm", e.Path)
@@ -307,10 +345,14 @@ func (in *Installer) placeEtc(c *Commit, st *Staged) error {
 			c.EtcKept = append(c.EtcKept, dst)
 			continue
 		}
-		if err := in.root.MkdirAll(rel(path.Dir(dst)), 0o755); err != nil {
-			return fsErr("create directory", path.Dir(dst), err)
+		if err := in.mkdirAll(&c.CreatedDirs, path.Dir(dst)); err != nil {
+			return err
 		}
-		if err := in.copyInRoot(path.Join(st.etcRel, e.Path), dst, e.Mode); err != nil {
+		src := st.etcSrc[e.Path]
+		if r, ok := under(src, st.PayloadRel); ok {
+			src = path.Join(c.PayloadRel, r) // moved with the payload
+		}
+		if err := in.copyInRoot(src, dst, e.Mode); err != nil {
 			return fsErr("write", dst, err)
 		}
 		c.undo = append(c.undo, func() error { return in.root.Remove(rel(dst)) })
@@ -345,8 +387,13 @@ func (c *Commit) Rollback() error {
 		}
 	}
 	c.undo = nil
-	c.in.rerunLdconfig(c)
+	if len(c.pending) > 0 {
+		c.in.dropPending()
+	}
 	c.staged.Discard()
+	c.in.removeCreatedDirs(c.CreatedDirs[c.carried:])
+	c.CreatedDirs = c.CreatedDirs[:c.carried]
+	c.in.rerunLdconfig(c)
 	return errors.Join(errs...)
 }
 
@@ -354,8 +401,13 @@ func (c *Commit) Rollback() error {
 // directory are removed.
 func (c *Commit) Finalize() {
 	c.in.opt.Log.Debug().Str("dir", c.oldDirRel).Msg("finalize: removing the previous payload")
-	if c.oldDirRel != "" && c.oldDirRel != c.PayloadRel {
+	// Only one of our own versioned payload directories beside the prefix.
+	if c.oldDirRel != "" && c.oldDirRel != c.PayloadRel && path.Dir(c.oldDirRel) == path.Dir(c.in.opt.Prefix) &&
+		isPayloadName(c.in.opt.Prefix, path.Base(c.oldDirRel)) {
 		_ = c.in.root.RemoveAll(rel(c.oldDirRel))
+	}
+	if len(c.pending) > 0 {
+		c.in.dropPending() // the receipt records them now
 	}
 	c.staged.Discard()
 	c.undo = nil

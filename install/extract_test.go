@@ -319,9 +319,41 @@ func TestLinkTarget(t *testing.T) {
 		{"/usr/bin", "/opt/slurm", "../../opt/slurm/bin/sinfo"},
 		{"/bin", "/slurm", "../slurm/bin/sinfo"},
 	} {
-		in := &Installer{opt: Options{BinDir: tc.bin, Prefix: tc.prefix}}
+		in, err := Open(Options{RootDir: t.TempDir(), BinDir: tc.bin, Prefix: tc.prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if got := in.linkTarget("sinfo"); got != tc.want {
 			t.Errorf("%s→%s: got %s want %s", tc.bin, tc.prefix, got, tc.want)
 		}
+		in.Close()
+	}
+}
+
+// Issue 12 item 5: on a merged-/usr root (/bin -> usr/bin) the kernel
+// resolves a link in /bin from /usr/bin, so the relative target must be
+// computed from there, or every link dangles.
+func TestLinkTargetMergedUsr(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"bin": "usr/bin", "sbin": "/usr/bin"} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for bin, want := range map[string]string{"/bin": "../local/slurm/bin/sinfo", "/sbin": "../local/slurm/bin/sinfo", "/usr/bin": "../local/slurm/bin/sinfo"} {
+		in, err := Open(Options{RootDir: root, BinDir: bin, Prefix: "/usr/local/slurm"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := in.linkTarget("sinfo"); got != want {
+			t.Errorf("--bin-dir %s: target %s, want %s", bin, got, want)
+		}
+		if !in.ours(bin+"/sinfo", want) {
+			t.Errorf("--bin-dir %s: its own link %s is not recognised as ours", bin, want)
+		}
+		in.Close()
 	}
 }

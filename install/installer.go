@@ -50,6 +50,9 @@ func Open(opt Options) (*Installer, error) {
 		if !strings.HasPrefix(*p, "/") || c == "/" || strings.Contains(*p, "/../") || strings.HasSuffix(*p, "/..") {
 			return nil, failure.New(failure.Usage, "%q must be an absolute path below / (inside --root)", *p)
 		}
+		if badShellPath(*p) {
+			return nil, failure.New(failure.Usage, "%q holds a control character (a newline?): it cannot be a --prefix or --bin-dir", *p)
+		}
 		*p = c
 	}
 	if opt.Prefix == opt.BinDir || strings.HasPrefix(opt.BinDir+"/", opt.Prefix+"/") {
@@ -65,6 +68,16 @@ func Open(opt Options) (*Installer, error) {
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
 	return &Installer{opt: opt, root: root}, nil
+}
+
+// prevReceipt is the valid receipt on disk, nil when there is none or it
+// is invalid (an invalid receipt is never acted on).
+func (in *Installer) prevReceipt() *Receipt {
+	r, err := in.ReadReceipt()
+	if err != nil {
+		return nil
+	}
+	return r
 }
 
 // Close releases the root.

@@ -57,6 +57,12 @@ type Receipt struct {
 	InstallerVersion string    `json:"installer_version"`
 	Time             time.Time `json:"time"`
 	SelfContained    bool      `json:"self_contained,omitempty"` // carries its own glibc; no linker config
+	// Backups are what stood at paths the install writes, moved aside by
+	// --force; uninstall puts them back. Carried across reinstalls.
+	Backups []Backup `json:"backups,omitempty"`
+	// CreatedDirs are the directories the install created (absent before
+	// the first install); uninstall removes those that are empty.
+	CreatedDirs []string `json:"created_dirs,omitempty"`
 	// Previous keeps the real install that a failed upgrade left in place.
 	Previous *Receipt `json:"previous,omitempty"`
 }
@@ -72,8 +78,11 @@ func (in *Installer) ReadReceipt() (*Receipt, error) {
 	}
 	var r Receipt
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, failure.New(failure.FileSystem, "receipt %s is corrupt: %w", ReceiptPath, err).
+		return nil, failure.New(failure.FileSystem, "receipt %s is corrupt: %w: %w", ReceiptPath, ErrBadReceipt, err).
 			WithHint("run `slurm-installer install --force` to reinstall and rewrite it")
+	}
+	if err := in.validateReceipt(&r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -110,6 +119,9 @@ func (in *Installer) CheckIntact(r *Receipt, deep bool) []Problem {
 	var probs []Problem
 	if r == nil || r.Mode != ModeReal {
 		return []Problem{{Path: ReceiptPath, What: "no real install recorded"}}
+	}
+	if err := in.validateReceipt(r); err != nil {
+		return []Problem{{Path: ReceiptPath, What: "invalid receipt: " + err.Error()}}
 	}
 	known := map[string]bool{}
 	for _, e := range r.Files {
@@ -149,13 +161,28 @@ func (in *Installer) CheckIntact(r *Receipt, deep bool) []Problem {
 		// at a newer payload whose files may well have the same sizes.
 		if t, err := in.root.Readlink(rel(r.Prefix)); err == nil && t != path.Base(r.PayloadDir) {
 			probs = append(probs, Problem{r.Prefix, "link"})
+		} else if fi, err := in.root.Lstat(rel(r.Prefix)); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+			probs = append(probs, Problem{r.Prefix, "foreign " + describe(fi)})
 		}
 	}
 	for _, l := range r.Links {
-		t, err := in.root.Readlink(rel(l.Path))
+		fi, err := in.root.Lstat(rel(l.Path))
 		if err != nil {
 			probs = append(probs, Problem{l.Path, "missing"})
-		} else if t != l.Target {
+			continue
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			probs = append(probs, Problem{l.Path, "foreign " + describe(fi)})
+			continue
+		}
+		t, err := in.root.Readlink(rel(l.Path))
+		switch {
+		case err != nil:
+			probs = append(probs, Problem{l.Path, "missing"})
+		case t == l.Target:
+		case !in.linkIntoPrefix(r.Prefix, l.Path, t):
+			probs = append(probs, Problem{l.Path, "foreign link to " + t})
+		default:
 			probs = append(probs, Problem{l.Path, "link"})
 		}
 	}
@@ -163,12 +190,8 @@ func (in *Installer) CheckIntact(r *Receipt, deep bool) []Problem {
 		// Walk the directory the prefix link points to (fs.FS paths cannot
 		// go through the link with a trailing "/.").
 		dir := r.PayloadDir
-		if t, err := in.root.Readlink(rel(r.Prefix)); err == nil && !strings.Contains(t, "/") {
+		if t, ours := in.prefixIsOurs(r.Prefix); ours {
 			dir = path.Join(path.Dir(r.Prefix), t)
-		} else if err != nil {
-			if fi, err := in.root.Lstat(rel(r.Prefix)); err == nil && fi.IsDir() {
-				dir = r.Prefix
-			}
 		}
 		if dir != "" {
 			_ = fs.WalkDir(in.root.FS(), rel(dir), func(p string, d fs.DirEntry, err error) error {
@@ -205,14 +228,49 @@ func (in *Installer) hashFile(p string) string {
 // RecordDemo switches the root to demo mode: profile.d says
 // SLURM_DEMO_MODE=1 and the receipt records the reason. It must only be
 // called when no working install exists.
+//
+// What an earlier receipt owns is carried over, so that uninstall still
+// removes (and restores) all of it: its backups, created directories and
+// config files, and, when it was a real install whose payload is still in
+// place (a broken one), that receipt itself as r.Previous.
 func (in *Installer) RecordDemo(r *Receipt) error {
-	c := &Commit{in: in}
+	prev := in.prevReceipt()
+	c := &Commit{in: in, prev: prev}
+	if prev != nil {
+		c.Backups = append(c.Backups, prev.Backups...)
+		c.CreatedDirs = append(c.CreatedDirs, prev.CreatedDirs...)
+		c.carried = len(c.CreatedDirs)
+	}
 	if err := in.writeProfile(c, true); err != nil {
+		c.Rollback()
 		return err
 	}
 	r.Mode = ModeDemo
 	r.Configs = c.Configs
-	return in.WriteReceipt(r)
+	r.Backups, r.CreatedDirs = c.Backups, c.CreatedDirs
+	if prev != nil {
+		for _, cf := range prev.Configs {
+			if cf.Path != ProfileScript {
+				r.Configs = append(r.Configs, cf)
+			}
+		}
+		switch {
+		case prev.Mode == ModeReal:
+			p := *prev
+			p.Previous, p.Backups, p.CreatedDirs, p.Configs = nil, nil, nil, nil
+			r.Previous = &p
+		case prev.Previous != nil:
+			r.Previous = prev.Previous
+		}
+	}
+	if err := in.WriteReceipt(r); err != nil {
+		c.Rollback()
+		return err
+	}
+	if len(c.pending) > 0 {
+		in.dropPending()
+	}
+	return nil
 }
 
 // ErrLocked is wrapped by a lock wait that timed out.
@@ -226,14 +284,40 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 		return nil, fsErr("create directory", StateDir, err)
 	}
 	p := path.Join(StateDir, "lock")
-	f, err := in.root.OpenFile(rel(p), os.O_RDWR|os.O_CREATE, 0o644)
+	// The lock is opened without following a link and must be a regular
+	// file: a lock planted as a symlink (to /etc/passwd, say) would
+	// otherwise have its target truncated.
+	if fi, err := in.root.Lstat(rel(StateDir)); err == nil && !fi.IsDir() {
+		return nil, failure.New(failure.FileSystem, "%s is a %s, not the installer's state directory", StateDir, in.describePath(StateDir)).
+			WithHint("move %s away (inside --root) and run again", StateDir)
+	}
+	notRegular := func() error {
+		return failure.New(failure.FileSystem, "lock file %s is a %s, not a regular file: %w", p, in.describePath(p), ErrNotOurs).
+			WithHint("a lock file is never a link; remove %s (inside --root) and run again", p)
+	}
+	// os.Root follows a link that stays inside the root, so the lock is
+	// checked with Lstat before it is opened (O_CREATE must not create a
+	// dangling link's target) and after (the file opened is the one there).
+	if fi, err := in.root.Lstat(rel(p)); err == nil && !fi.Mode().IsRegular() {
+		return nil, notRegular()
+	}
+	f, err := in.root.OpenFile(rel(p), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o644)
 	if errors.Is(err, unix.EROFS) {
 		// A read-only root still serializes (flock needs no write access);
 		// the run then fails, class 7, at its first write, naming that path.
-		f, err = in.root.OpenFile(rel(p), os.O_RDONLY, 0)
+		f, err = in.root.OpenFile(rel(p), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return nil, notRegular()
 	}
 	if err != nil {
 		return nil, fsErr("open lock", p, err)
+	}
+	opened, err1 := f.Stat()
+	there, err2 := in.root.Lstat(rel(p))
+	if err1 != nil || err2 != nil || !opened.Mode().IsRegular() || !os.SameFile(opened, there) {
+		f.Close()
+		return nil, notRegular()
 	}
 	deadline := time.Now().Add(timeout)
 	logged := false
@@ -276,36 +360,47 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 
 // Uninstall removes exactly what the receipt lists: the payload, links that
 // still point into the prefix, config files whose content is still ours (or
-// our lines in merged files), files placed in /etc/slurm that are unchanged,
-// and the receipt. It returns notes on what it kept and why.
+// our lines in merged files), and the receipt; then it moves every recorded
+// backup back to its path and removes the directories the install created
+// that are empty now. Files placed in /etc/slurm are kept (site config).
+// It returns notes on what it kept and why. An invalid receipt is refused
+// before anything is touched.
 func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 	var notes []string
 	if r == nil {
 		return []string{"nothing installed: no receipt at " + ReceiptPath}, nil
 	}
-	for _, l := range r.Links {
-		t, err := in.root.Readlink(rel(l.Path))
-		if err != nil {
-			continue
-		}
-		if !in.ours(l.Path, t) {
-			notes = append(notes, fmt.Sprintf("kept %s: it now points to %s", l.Path, t))
-			continue
-		}
-		if err := in.root.Remove(rel(l.Path)); err != nil {
-			return notes, fsErr("remove", l.Path, err)
-		}
+	if err := in.validateReceipt(r); err != nil {
+		return nil, err
 	}
-	if r.Prefix != "" {
-		fi, err := in.root.Lstat(rel(r.Prefix))
-		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			n, err := in.removePayload(r)
+	for rr := r; rr != nil; rr = rr.Previous {
+		for _, l := range rr.Links {
+			t, err := in.root.Readlink(rel(l.Path))
+			if err != nil {
+				continue
+			}
+			if !in.linkIntoPrefix(rr.Prefix, l.Path, t) {
+				notes = append(notes, fmt.Sprintf("kept %s: it now points to %s", l.Path, t))
+				continue
+			}
+			if err := in.root.Remove(rel(l.Path)); err != nil {
+				return notes, fsErr("remove", l.Path, err)
+			}
+		}
+		if rr.Mode != ModeReal {
+			continue
+		}
+		fi, err := in.root.Lstat(rel(rr.Prefix))
+		switch {
+		case err != nil:
+		case fi.Mode()&fs.ModeSymlink != 0:
+			n, err := in.removePayload(rr)
 			notes = append(notes, n...)
 			if err != nil {
 				return notes, err
 			}
-		} else if err == nil {
-			notes = append(notes, fmt.Sprintf("kept %s: it is a directory this installer did not create", r.Prefix))
+		default:
+			notes = append(notes, fmt.Sprintf("kept %s: it is a %s this installer did not create", rr.Prefix, describe(fi)))
 		}
 	}
 	for _, cf := range r.Configs {
@@ -313,9 +408,14 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 		if err != nil || !ok {
 			continue
 		}
+		if fi, err := in.root.Lstat(rel(cf.Path)); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
 		switch {
 		case sum(b) == cf.SHA256 && cf.Created:
-			_ = in.root.Remove(rel(cf.Path))
+			if err := in.root.Remove(rel(cf.Path)); err != nil {
+				return notes, fsErr("remove", cf.Path, err)
+			}
 		case len(cf.Lines) > 0:
 			drop := map[string]bool{}
 			for _, l := range cf.Lines {
@@ -331,11 +431,12 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 				return notes, err
 			}
 		case sum(b) == cf.SHA256:
-			notes = append(notes, fmt.Sprintf("kept %s: it existed before the install", cf.Path))
+			notes = append(notes, fmt.Sprintf("kept %s: it existed before the install with this content", cf.Path))
 		default:
 			notes = append(notes, fmt.Sprintf("kept %s: it was changed after the install", cf.Path))
 		}
 	}
+	notes = append(notes, in.restoreBackups(r.Backups)...)
 	if d, err := in.root.Open("etc/slurm"); err == nil {
 		names, _ := d.Readdirnames(-1)
 		d.Close()
@@ -347,6 +448,13 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 	if err := in.root.Remove(rel(ReceiptPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return notes, fsErr("remove", ReceiptPath, err)
 	}
+	var dirs []string
+	for _, d := range r.CreatedDirs {
+		if !within(StateDir, d) { // the state directory holds the lock we hold
+			dirs = append(dirs, d)
+		}
+	}
+	in.removeCreatedDirs(dirs)
 	if r.Libc != "musl" || in.hasGlibcConf() {
 		_ = in.ldconfig(context.Background())
 	}
@@ -356,8 +464,8 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 // payloadDir is the in-root directory the prefix link points to ("" when
 // the prefix is not a link of ours).
 func (in *Installer) payloadDir(r *Receipt) string {
-	t, err := in.root.Readlink(rel(r.Prefix))
-	if err != nil || t == "" || strings.Contains(t, "/") {
+	t, ours := in.prefixIsOurs(r.Prefix)
+	if !ours {
 		return ""
 	}
 	return path.Join(path.Dir(r.Prefix), t)

@@ -46,12 +46,13 @@ func (in *Installer) Repair(ctx context.Context, r *Receipt, src Source) ([]stri
 	// The prefix link itself: point it back at the receipt's payload.
 	payload := path.Base(r.PayloadDir)
 	if t, err := in.root.Readlink(rel(r.Prefix)); err != nil || t != payload {
-		if _, err := in.root.Lstat(rel(r.Prefix)); err == nil && t == "" {
+		if _, err := in.root.Lstat(rel(r.Prefix)); err == nil && !isPayloadName(r.Prefix, t) {
+			// a real directory, a file, or a link someone else made: not ours to replace
 			return nil, failure.New(failure.FileSystem, "%s is no longer the link this installer made", r.Prefix).
 				WithHint("move it away and run install --force")
 		}
-		if err := in.root.MkdirAll(rel(r.PayloadDir), 0o755); err != nil {
-			return nil, fsErr("create directory", r.PayloadDir, err)
+		if err := in.mkdirAll(nil, r.PayloadDir); err != nil {
+			return nil, err
 		}
 		if err := in.relink(r.Prefix, payload); err != nil {
 			return nil, fsErr("link", r.Prefix, err)
@@ -101,6 +102,12 @@ func (in *Installer) Repair(ctx context.Context, r *Receipt, src Source) ([]stri
 		if fi, err := in.root.Lstat(rel(l.Path)); err == nil && fi.IsDir() {
 			return done, failure.New(failure.FileSystem, "cannot repair %s: it is now a directory", l.Path).
 				WithHint("move it away and run install --repair again")
+		}
+		if fi, err := in.root.Lstat(rel(l.Path)); err == nil {
+			t, _ := in.root.Readlink(rel(l.Path))
+			if fi.Mode()&fs.ModeSymlink == 0 || !in.linkIntoPrefix(r.Prefix, l.Path, t) {
+				return done, notOurs(l.Path, in.describePath(l.Path), "it was changed to something that does not lead into "+r.Prefix+"; repair does not replace it")
+			}
 		}
 		if err := in.relink(l.Path, l.Target); err != nil {
 			return done, fsErr("link", l.Path, err)

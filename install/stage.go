@@ -28,15 +28,20 @@ type Staged struct {
 	Version    string  // from the payload's VERSION file, "" if none
 	Files      []Entry // payload entries, paths relative to the payload root
 	Commands   []string
-	EtcFiles   []Entry // files the bundle carries for /etc/slurm, relative to that dir
-	etcRel     string  // in-root path of the bundle's etc/slurm, "" if none
-	Took       time.Duration
+	EtcFiles   []Entry           // files the bundle carries for /etc/slurm, relative to that dir
+	etcSrc     map[string]string // EtcFiles path -> in-root path of the staged file
+	// createdDirs are the directories Stage created (the prefix's parent
+	// and its missing parents): the commit records them, Discard removes them.
+	createdDirs []string
+	Took        time.Duration
 
 	// SelfContained bundles carry glibc's loader and libraries (VERSION's
 	// self_contained=true); their ELFs name PackedPrefix, the only prefix
 	// they run at, and they need no linker configuration.
 	SelfContained bool
 	PackedPrefix  string
+
+	discardDirs bool
 }
 
 const stagingPrefix = ".slurm-installer-staging-"
@@ -49,15 +54,22 @@ func (s *Staged) Discard() {
 	if s != nil && s.stagingDir != "" {
 		_ = s.in.root.RemoveAll(rel(s.stagingDir))
 	}
+	if s != nil && s.discardDirs {
+		s.in.removeCreatedDirs(s.createdDirs)
+	}
 }
+
+// keepDirs tells Discard that the commit now owns the created directories.
+func (s *Staged) keepDirs() { s.discardDirs = false }
 
 // Stage extracts src into a new staging directory next to the prefix,
 // applying the entry rules and limits, and locates the payload root.
 func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	start := time.Now()
 	parent := path.Dir(in.opt.Prefix)
-	if err := in.root.MkdirAll(rel(parent), 0o755); err != nil {
-		return nil, fsErr("create directory", parent, err)
+	var createdDirs []string
+	if err := in.mkdirAll(&createdDirs, parent); err != nil {
+		return nil, err
 	}
 	// Leftovers of killed runs were removed by CleanStale when the lock was
 	// taken. Check the space before writing anything (design.md §6: a failed run
@@ -81,7 +93,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 			return nil, in.noSpace(parent, need, nEntries, nil)
 		}
 	}
-	st := &Staged{in: in, stagingDir: path.Join(parent, stagingPrefix+randomID())}
+	st := &Staged{in: in, stagingDir: path.Join(parent, stagingPrefix+randomID()), createdDirs: createdDirs, discardDirs: true, etcSrc: map[string]string{}}
 	if err := in.root.Mkdir(rel(st.stagingDir), 0o700); err != nil {
 		if isNoSpace(err) {
 			need, nEntries := measure()
@@ -120,18 +132,30 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	}
 	st.PayloadRel = path.Join(raw, payload)
 	for _, e := range entries {
-		if r, ok := under(e.Path, payload); ok {
+		full := e.Path // relative to the archive root
+		if r, ok := under(full, payload); ok {
 			e.Path = r
 			st.Files = append(st.Files, e)
 			if d, name := path.Split(r); d == "bin/" && e.Type != "dir" {
 				st.Commands = append(st.Commands, name)
 			}
 		}
+		// /etc/slurm files: the tarball layout's top-level etc/slurm/, or
+		// etc/slurm/ inside the payload (what pack publishes when the tree
+		// it packs has one). The first found wins.
+		var er string
+		var ok bool
 		if payload != "" {
-			if r, ok := under(e.Path, "etc/slurm"); ok && e.Type == "file" {
-				e.Path = r
+			er, ok = under(full, "etc/slurm")
+		}
+		if !ok {
+			er, ok = under(full, path.Join(payload, "etc/slurm"))
+		}
+		if ok && e.Type == "file" {
+			if _, dup := st.etcSrc[er]; !dup {
+				st.etcSrc[er] = path.Join(raw, full)
+				e.Path = er
 				st.EtcFiles = append(st.EtcFiles, e)
-				st.etcRel = path.Join(raw, "etc/slurm")
 			}
 		}
 	}
@@ -261,18 +285,19 @@ func checkPayloadLinks(files []Entry) error {
 //   - in the state directory: download temp directories and the throwaway
 //     slurm.conf directories of a version check (verify-*).
 func (in *Installer) CleanStale() {
+	in.recoverPending()
 	parent := path.Dir(in.opt.Prefix)
 	active, _ := in.root.Readlink(rel(in.opt.Prefix))
+	// Only names this installer makes (exact patterns with its random id):
+	// a site's own .slurm-old beside the prefix is not ours.
 	in.removeNames(parent, func(n string) bool {
-		return strings.HasPrefix(n, stagingPrefix) ||
-			(strings.HasPrefix(n, in.versionedPrefix()) && n != active) ||
-			strings.HasPrefix(n, tmpPrefix)
+		return reStaging.MatchString(n) || (isPayloadName(in.opt.Prefix, n) && n != active) || reTmp.MatchString(n)
 	})
 	for _, dir := range []string{in.opt.BinDir, "/etc", "/etc/profile.d", "/etc/ld.so.conf.d"} {
-		in.removeNames(dir, func(n string) bool { return strings.HasPrefix(n, tmpPrefix) })
+		in.removeNames(dir, reTmp.MatchString)
 	}
 	in.removeNames(StateDir, func(n string) bool {
-		return strings.HasPrefix(n, tmpPrefix) || strings.HasPrefix(n, "verify-")
+		return reTmp.MatchString(n) || strings.HasPrefix(n, "verify-")
 	})
 }
 

@@ -92,7 +92,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		}
 		data, added := MergeMuslPath(old, c.LinkerDirs)
 		if !bytes.Equal(old, data) {
-			if err := in.writeConfig(c, p, data, added); err != nil {
+			if err := in.writeConfig(c, p, data, added, true); err != nil {
 				return err
 			}
 		}
@@ -104,7 +104,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		}
 	}
 	data := []byte("# Written by slurm-installer: SLURM client libraries.\n" + strings.Join(c.LinkerDirs, "\n") + "\n")
-	if err := in.writeConfig(c, GlibcLinkerConf, data, nil); err != nil {
+	if err := in.writeConfig(c, GlibcLinkerConf, data, nil, false); err != nil {
 		return err
 	}
 	if err := in.ldconfig(ctx); err != nil {
@@ -245,12 +245,26 @@ func ProfileContent(prefix, binDir string, demo bool) []byte {
 		b.WriteString("export SLURM_DEMO_MODE=1\n")
 		return []byte(b.String())
 	}
-	fmt.Fprintf(&b, "export SLURM_HOME=%s\n", prefix)
-	fmt.Fprintf(&b, "case \":$PATH:\" in\n*:%s:*) ;;\n*) export PATH=\"%s:$PATH\" ;;\nesac\n", binDir, binDir)
+	// Quoted for POSIX sh: a prefix holding $(...), backquotes or a quote is
+	// data, never code (Open refuses control characters).
+	fmt.Fprintf(&b, "export SLURM_HOME=%s\n", shQuote(prefix))
+	pathValue := `"` + binDir + `:$PATH"`
+	if q := shQuote(binDir); q != binDir {
+		pathValue = q + `":$PATH"`
+	}
+	fmt.Fprintf(&b, "case \":$PATH:\" in\n*:%s:*) ;;\n*) export PATH=%s ;;\nesac\n", shQuote(binDir), pathValue)
 	b.WriteString("unset SLURM_DEMO_MODE\n")
 	return []byte(b.String())
 }
 
+// shQuote quotes s for POSIX sh: in single quotes, each quote in s closing the quotes, escaped, and reopening them.
+func shQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-") == "" {
+		return s // a plain path needs no quotes
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func (in *Installer) writeProfile(c *Commit, demo bool) error {
-	return in.writeConfig(c, ProfileScript, ProfileContent(in.opt.Prefix, in.opt.BinDir, demo), nil)
+	return in.writeConfig(c, ProfileScript, ProfileContent(in.opt.Prefix, in.opt.BinDir, demo), nil, false)
 }

@@ -22,7 +22,10 @@ type cache struct {
 	log zerolog.Logger
 }
 
-var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+var (
+	safeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+	validSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
 
 func (c *cache) refPath(arch, version string) string {
 	return filepath.Join(c.dir, safeName.ReplaceAllString(arch+"-"+version, "_")+".ref")
@@ -40,6 +43,12 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 			return nil
 		}
 		sha = strings.TrimSpace(string(b))
+	}
+	if !validSHA.MatchString(sha) {
+		// From a receipt or a .ref file: untrusted, and used in a glob
+		// whose non-matching hits are removed (issue 12 item 3).
+		c.log.Warn().Str("sha256", sha).Msg("not a SHA-256 digest; the cache is not consulted")
+		return nil
 	}
 	matches, _ := filepath.Glob(filepath.Join(c.dir, sha+"-*"))
 	for _, m := range matches {

@@ -225,7 +225,9 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 		return failed(cfg, res, serr, "interrupted", start)
 	}
 	class := failure.ClassOf(err)
-	if cfg.fallback == "fail" || class == failure.Usage || class == failure.Locked || errors.Is(err, context.Canceled) {
+	// A refusal to touch what is not ours (issue 12) is not a failed
+	// mirror: recording demo mode would turn it into a "successful" image.
+	if cfg.fallback == "fail" || class == failure.Usage || class == failure.Locked || errors.Is(err, context.Canceled) || errors.Is(err, install.ErrNotOurs) {
 		if working {
 			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
 		}
@@ -248,6 +250,9 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 		IndexSerial: lastSerial(prev)}
 	if derr := in.RecordDemo(r); derr != nil {
 		log.Error().Err(derr).Msg("could not record demo mode either")
+		if errors.Is(derr, install.ErrNotOurs) {
+			return derr // the site's slurm.sh is in the way: say so (exit 7)
+		}
 		return err
 	}
 	log.Warn().Str("profile", install.ProfileScript).Msg("DEMO MODE recorded: SLURM_DEMO_MODE=1; the backend will serve demo data (status and verify exit 3)")
@@ -369,6 +374,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
 		Source: art.URL, Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
 		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
+		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
 		if rerr := commit.Rollback(); rerr != nil {
