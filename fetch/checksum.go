@@ -167,7 +167,7 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 		d, err := ParseSHA256Sidecar(data, name)
 		if err != nil {
 			return expected{}, s.integrity(&side, "checksum file is unusable: "+err.Error(),
-				"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", side.String())
+				"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", urlString(&side))
 		}
 		return expected{d, "sidecar " + urlString(&side)}, nil
 	case ferr.kind != kNotFound:
@@ -180,7 +180,7 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 		m, err := ParseSHA256SUMS(data)
 		if err != nil {
 			return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+err.Error(),
-				"re-publish %s with sha256sum, or pin the digest with --sha256", sums.String())
+				"re-publish %s with sha256sum, or pin the digest with --sha256", urlString(sums))
 		}
 		if d, ok := m[name]; ok {
 			return expected{d, "SHA256SUMS " + urlString(sums)}, nil

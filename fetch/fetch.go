@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -107,20 +106,22 @@ func Fetch(ctx context.Context, o Options) (*Artifact, error) {
 		return nil, err
 	}
 	defer s.close()
+	parent := ctx
 	if o.Deadline > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Deadline)
 		defer cancel()
 	}
 
-	r := &racer{s: s, ms: mirrors, results: make(chan goResult), nudge: make(chan struct{}, 1)}
+	r := &racer{s: s, parent: parent, ms: mirrors, results: make(chan goResult), nudge: make(chan struct{}, 1)}
 	return r.race(ctx)
 }
 
 // mirror is one entry of Options.Mirrors with its resolution plan and
 // retry state.
 type mirror struct {
-	raw       string
+	raw       string // as given: may hold a password, used for requests only
+	name      string // raw, redacted: for every log line, error and result
 	direct    bool
 	steps     []step
 	next      int // the step to try next
@@ -187,16 +188,16 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 			art, err = s.fetchTree(ctx, st)
 		}
 		if err == nil {
-			art.Mirror = m.raw
+			art.Mirror = m.name
 			return art, nil
 		}
 		if err.kind != kNotFound {
 			if m.next > 0 && len(notFound) > 0 {
-				s.log.Debug().Str("mirror", m.raw).Msg("earlier layouts on this mirror were not found")
+				s.log.Debug().Str("mirror", m.name).Msg("earlier layouts on this mirror were not found")
 			}
 			return nil, err
 		}
-		s.log.Debug().Str("mirror", m.raw).Str("url", err.url).Str("cause", err.cause).Msg("not on this mirror; trying the next layout")
+		s.log.Debug().Str("mirror", m.name).Str("url", err.url).Str("cause", err.cause).Msg("not on this mirror; trying the next layout")
 		notFound = append(notFound, err)
 		m.next++
 		m.attempts = 0
@@ -208,7 +209,7 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 	for _, e := range notFound {
 		names = append(names, e.short())
 	}
-	return nil, &fetchError{kind: kNotFound, url: m.raw, cause: "not found (" + strings.Join(names, ", ") + ")"}
+	return nil, &fetchError{kind: kNotFound, url: m.name, cause: "not found (" + strings.Join(names, ", ") + ")"}
 }
 
 // settle records a failed go at m, logs it, and schedules a retry when the
@@ -220,16 +221,12 @@ func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more b
 	if err.kind == kNotFound {
 		ev = s.log.Info()
 	}
-	ev = ev.Str("mirror", m.raw).Str("url", err.url).Int("attempt", m.attempts+1).Str("cause", err.cause)
+	ev = ev.Str("mirror", m.name).Str("url", err.url).Int("attempt", m.attempts+1).Str("cause", err.cause)
 	next := "giving up on this mirror"
 	if err.kind == kRetry && m.attempts < s.retries && ctx.Err() == nil {
-		wait := s.backoff(m.attempts + 1)
-		if err.retryAfter > 0 {
-			wait = err.retryAfter
-		}
-		dl, hasDL := ctx.Deadline()
+		wait, ok := s.retryWait(ctx, m.attempts+1, err)
 		switch {
-		case hasDL && time.Now().Add(wait).After(dl):
+		case !ok:
 			next = fmt.Sprintf("giving up on this mirror: a retry in %s would pass the deadline", wait.Round(time.Millisecond))
 			s.outOfTime = true
 		default:
@@ -246,7 +243,7 @@ func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more b
 		m.next++
 		m.attempts = 0
 		m.state = stateRetry
-		m.notBefore = time.Now().Add(s.backoff(1))
+		m.notBefore = time.Now().Add(s.minBackoff / 2)
 		next = "skipping its index; trying the bundle's own layouts"
 	}
 	if more {
@@ -255,24 +252,19 @@ func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more b
 	ev.Str("next", next).Msg("mirror failed")
 }
 
-func (s *session) backoff(attempt int) time.Duration {
-	d := s.minBackoff
-	for i := 1; i < attempt && d < s.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, s.maxBackoff)
-	// Jitter: between half and the whole of d.
-	return d/2 + rand.N(d/2+1)
-}
-
 // finalError sums up why no mirror served the bundle, with the class of
-// the worst failure: integrity over archive (size) over download.
-func (s *session) finalError(ctx context.Context, ms []*mirror) error {
+// the worst failure: integrity over archive (size) over download. It lists
+// each mirror's cause (redacted) and wraps them all, so errors.Is finds
+// context.DeadlineExceeded when the deadline cut a go short. claimer is the
+// go that held the download when the run ended, if any.
+func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) error {
 	class := failure.Download
 	var parts []string
+	var causes []error
 	for _, m := range ms {
-		c := "not tried before the deadline"
-		if m.cause != nil {
+		var c string
+		switch {
+		case m.cause != nil:
 			c = m.cause.short()
 			switch {
 			case m.cause.kind == kIntegrity:
@@ -280,13 +272,28 @@ func (s *session) finalError(ctx context.Context, ms []*mirror) error {
 			case m.cause.kind == kOversize && class == failure.Download:
 				class = failure.Archive
 			}
+			if m.cause.url != m.name && !strings.HasPrefix(c, m.cause.url) {
+				c = m.cause.url + ": " + c
+			}
+			if !errors.Is(m.cause, context.Canceled) {
+				causes = append(causes, m.cause)
+			}
+		case claimer != nil && claimer.m == m:
+			c = "still downloading when the deadline passed"
+		case m.state == stateRunning:
+			c = "still waiting for an answer when the deadline passed"
+		case m.started:
+			c = "waiting to retry when the deadline passed"
+		default:
+			c = "not tried before the deadline"
 		}
-		if m.cause != nil && m.cause.url != m.raw && !strings.HasPrefix(c, m.cause.url) {
-			c = m.cause.url + ": " + c
-		}
-		parts = append(parts, redact(m.raw)+" → "+c)
+		parts = append(parts, m.name+" → "+c)
+	}
+	if err := ctx.Err(); err != nil {
+		causes = append(causes, err)
 	}
 	what := fmt.Sprintf("SLURM client %s for %s", s.version, s.arch)
+	all := &mirrorErrors{msg: Redact(strings.Join(parts, "; ")), errs: causes}
 	var e *failure.Error
 	switch class {
 	case failure.Integrity:
@@ -297,9 +304,9 @@ func (s *session) finalError(ctx context.Context, ms []*mirror) error {
 				break
 			}
 		}
-		e = failure.New(class, "no mirror served a verified %s: %s", what, strings.Join(parts, "; ")).WithHint("%s", hint)
+		e = failure.New(class, "no mirror served a verified %s: %w", what, all).WithHint("%s", Redact(hint))
 	case failure.Archive:
-		e = failure.New(class, "no mirror served %s within the size limits: %s", what, strings.Join(parts, "; ")).
+		e = failure.New(class, "no mirror served %s within the size limits: %w", what, all).
 			WithHint("raise --max-size if the bundle is really that large, or fix the mirror")
 	default:
 		when := ""
@@ -313,16 +320,25 @@ func (s *session) finalError(ctx context.Context, ms []*mirror) error {
 		}
 		for _, m := range ms {
 			if m.cause != nil && m.cause.hint != "" {
-				e = failure.New(class, "no mirror served %s%s: %s", what, when, strings.Join(parts, "; ")).WithHint("%s", m.cause.hint)
-				return e
+				return failure.New(class, "no mirror served %s%s: %w", what, when, all).WithHint("%s", Redact(m.cause.hint))
 			}
 		}
-		e = failure.New(class, "no mirror served %s%s: %s", what, when, strings.Join(parts, "; ")).
+		e = failure.New(class, "no mirror served %s%s: %w", what, when, all).
 			WithHint("check that the mirrors are reachable from here and serve pkgs/slurm-apk/slurm-client-%s-%s-alpine.tar.gz (or pkgs/slurm/index.json, or a tree under pkgs/slurm-binaries/%s/); check --slurm-version and --arch; raise --timeout/--deadline for slow mirrors",
 				s.version, s.arch, s.arch)
 	}
 	return e
 }
+
+// mirrorErrors is the list of every mirror's failure: its text is the
+// summary, and it unwraps to each cause.
+type mirrorErrors struct {
+	msg  string
+	errs []error
+}
+
+func (e *mirrorErrors) Error() string   { return e.msg }
+func (e *mirrorErrors) Unwrap() []error { return e.errs }
 
 // planMirrors parses the mirror list into resolution plans; a bad entry is
 // a usage error.
@@ -348,6 +364,11 @@ func planMirrors(raw []string, version, arch string) ([]*mirror, error) {
 
 func parseMirrorURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error quotes the URL, password and all.
+		err = errors.New(Redact(strings.TrimPrefix(err.Error(), "parse ")))
+	}
+	raw = Redact(raw) // only ever shown from here on
 	hint := "mirrors are http://, https:// or file:// base URLs, or direct artifact URLs ending in " + strings.Join(ArchiveSuffixes, " ")
 	if err != nil {
 		return nil, failure.New(failure.Usage, "bad mirror URL %q: %w", raw, err).WithHint("%s", hint)
@@ -376,7 +397,7 @@ func parseMirrorURL(raw string) (*url.URL, error) {
 }
 
 func planMirror(raw, version, arch string) (*mirror, error) {
-	m := &mirror{raw: raw}
+	m := &mirror{raw: raw, name: Redact(raw)}
 	probe := strings.NewReplacer("{version}", "v", "{arch}", "a").Replace(raw)
 	pu, err := parseMirrorURL(probe)
 	if err != nil {
@@ -477,7 +498,7 @@ func newSession(o Options) (*session, []*mirror, error) {
 		// Only a verified index may name the bytes: drop every other layout.
 		for _, m := range mirrors {
 			if m.direct {
-				m.refuse = &fetchError{kind: kIntegrity, url: redact(m.raw),
+				m.refuse = &fetchError{kind: kIntegrity, url: m.name,
 					cause: "a direct URL carries no signed index",
 					hint:  "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: give the mirror's base URL, or pin the bundle's digest with --sha256"}
 				continue
@@ -538,13 +559,4 @@ func newSession(o Options) (*session, []*mirror, error) {
 	}
 	s.client = newClient(o.HTTPClient, s.connect, s.timeout, roots)
 	return s, mirrors, nil
-}
-
-// redact drops a URL's password for logs and errors.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

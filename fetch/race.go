@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -14,6 +15,7 @@ import (
 // (and may start again if the claimer fails).
 type racer struct {
 	s       *session
+	parent  context.Context // the caller's: cancelled means interrupted, not failed
 	ms      []*mirror
 	results chan goResult
 	nudge   chan struct{} // a go started or stopped waiting for headers, or claimed
@@ -97,9 +99,9 @@ func (r *racer) start(ctx context.Context, m *mirror) {
 	m.state = stateRunning
 	r.running = append(r.running, g)
 	if m.attempts > 0 || m.started {
-		r.s.log.Debug().Str("mirror", redact(m.raw)).Int("attempt", m.attempts+1).Msg("trying mirror again")
+		r.s.log.Debug().Str("mirror", m.name).Int("attempt", m.attempts+1).Msg("trying mirror again")
 	} else {
-		r.s.log.Debug().Str("mirror", redact(m.raw)).Msg("trying mirror")
+		r.s.log.Debug().Str("mirror", m.name).Msg("trying mirror")
 	}
 	m.started = true
 	go func() {
@@ -196,7 +198,7 @@ func (r *racer) race(ctx context.Context) (*Artifact, error) {
 				if g != claimer && !g.preempted {
 					g.preempted = true
 					g.cancel()
-					r.s.log.Debug().Str("mirror", redact(g.m.raw)).Str("winner", redact(claimer.m.raw)).Msg("another mirror answered first; cancelling this one")
+					r.s.log.Debug().Str("mirror", g.m.name).Str("winner", claimer.m.name).Msg("another mirror answered first; cancelling this one")
 				}
 			}
 		} else {
@@ -204,7 +206,7 @@ func (r *racer) race(ctx context.Context) (*Artifact, error) {
 			if startNow || len(r.running) == 0 || (waiting && waited >= r.s.raceDelay) {
 				if m := r.next(now); m != nil {
 					if waiting && waited >= r.s.raceDelay && !startNow && len(r.running) > 0 {
-						r.s.log.Info().Str("slow", redact(r.running[len(r.running)-1].m.raw)).Str("mirror", redact(m.raw)).
+						r.s.log.Info().Str("slow", r.running[len(r.running)-1].m.name).Str("mirror", m.name).
 							Dur("waited", waited.Round(time.Millisecond)).Msg("no answer yet; starting the next mirror as well")
 					}
 					r.start(ctx, m)
@@ -237,12 +239,12 @@ func (r *racer) race(ctx context.Context) (*Artifact, error) {
 			g := res.run
 			r.remove(g)
 			if res.art != nil {
-				res.art.Mirror = g.m.raw
+				res.art.Mirror = g.m.name
 				g.m.state = stateDone
 				return res.art, nil
 			}
 			if res.err.kind == kLocal {
-				return nil, res.err.asLocal()
+				return nil, res.err.asLocal(r.s)
 			}
 			if (g.preempted || res.err.kind == kPreempted) && ctx.Err() == nil {
 				g.m.state = statePending
@@ -258,5 +260,11 @@ func (r *racer) race(ctx context.Context) (*Artifact, error) {
 			}
 		}
 	}
-	return nil, r.s.finalError(ctx, r.ms)
+	if r.parent.Err() != nil {
+		// Interrupted (SIGINT/SIGTERM cancel the caller's context): not a
+		// failure of any mirror, so no class of its own; the context's
+		// error is wrapped for the caller to recognise.
+		return nil, fmt.Errorf("download of SLURM client %s for %s interrupted: %w", r.s.version, r.s.arch, context.Cause(r.parent))
+	}
+	return nil, r.s.finalError(ctx, r.ms, r.claimed())
 }

@@ -216,21 +216,14 @@ func (s *session) retrying(ctx context.Context, what string, f func() *fetchErro
 		if ferr == nil || ferr.kind != kRetry || attempt > s.retries || ctx.Err() != nil {
 			return ferr
 		}
-		wait := s.backoff(attempt)
-		if ferr.retryAfter > 0 {
-			wait = min(ferr.retryAfter, s.maxBackoff*4)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+		wait, ok := s.retryWait(ctx, attempt, ferr)
+		if !ok {
 			return ferr
 		}
 		s.log.Warn().Str("url", ferr.url).Int("attempt", attempt).Str("cause", ferr.cause).
 			Str("next", fmt.Sprintf("retrying in %s", wait.Round(time.Millisecond))).Msg(what + " failed")
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ferr
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return &fetchError{kind: kRetry, url: ferr.url, cause: ferr.cause + "; " + ctxCause(err), err: err}
 		}
 	}
 }

@@ -1,0 +1,182 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/faultserver"
+)
+
+// Tests for issue 13: hostile and degraded mirrors. Time bounds are
+// generous (a loaded 2-core CI box): they assert order and cause.
+
+// syncBuf is a log sink safe for the racer's goroutines.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestCancelMidDownload(t *testing.T) {
+	fs := faults(t)
+	o := opts(t, fs.URL+"/trickle-2000")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	start := time.Now()
+	a, err := Fetch(ctx, o)
+	if a != nil {
+		a.Cleanup()
+		t.Fatal("fetch succeeded")
+	}
+	t.Logf("took %s: %v", time.Since(start), err)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if c := failure.ClassOf(err); c == failure.Download {
+		t.Errorf("an interrupted run is reported as a download failure (class %s)", c)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("took %s after the cancel", time.Since(start))
+	}
+}
+
+func TestCancelMidRetryWait(t *testing.T) {
+	fs := faults(t)
+	o := opts(t, fs.URL+"/status-503-ra30")
+	o.Deadline = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := Fetch(ctx, o)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if failure.ClassOf(err) == failure.Download {
+		t.Errorf("interrupted run reported as class download: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s: the retry wait ignored the cancel", d)
+	}
+	// And the same in a tree's in-place retry: covered by retrying's sleep.
+}
+
+// A Retry-After date a year ahead must not park the run: the wait is
+// capped by what is left of the deadline, so the mirror is given up at once.
+func TestRetryAfterDateCappedByDeadline(t *testing.T) {
+	fs := faults(t)
+	o := opts(t, fs.URL+"/status-503-radate")
+	o.Deadline = 3 * time.Second
+	start := time.Now()
+	_, err := Fetch(context.Background(), o)
+	wantClass(t, err, failure.Download)
+	if d := time.Since(start); d > 2*time.Second+o.Deadline {
+		t.Errorf("took %s", d)
+	}
+	if !strings.Contains(err.Error(), "503") {
+		t.Errorf("final error does not name the mirror's cause: %v", err)
+	}
+	// Without a deadline the wait is still capped.
+	var ferr fetchError
+	ferr.resp = nil
+	s := &session{minBackoff: DefaultMinBackoff, maxBackoff: DefaultMaxBackoff}
+	if w, _ := s.retryWait(context.Background(), 1, &ferr); w > DefaultMaxBackoff {
+		t.Errorf("wait %s", w)
+	}
+}
+
+func TestDeadlineErrorWrapsCause(t *testing.T) {
+	fs := faults(t)
+	o := opts(t, fs.URL+"/trickle-1000")
+	o.Deadline = 1500 * time.Millisecond
+	o.Stall = 10 * time.Second
+	_, err := Fetch(context.Background(), o)
+	wantClass(t, err, failure.Download)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("errors.Is(err, DeadlineExceeded) = false: %v", err)
+	}
+	if errors.Is(err, context.Canceled) {
+		t.Errorf("a deadline is reported as a cancel: %v", err)
+	}
+	if strings.Contains(err.Error(), "not tried") {
+		t.Errorf("a mirror that was downloading is reported as not tried: %v", err)
+	}
+}
+
+// Redaction: no channel of fetch carries the password.
+func TestRedactMirrorPassword(t *testing.T) {
+	fs := faults(t)
+	const pass = "s3cr3tPa55"
+	withPass := func(u string) string { return strings.Replace(u, "http://", "http://alice:"+pass+"@", 1) }
+	var logBuf syncBuf
+	for _, mirrors := range [][]string{
+		{withPass(fs.URL + "/status-404"), withPass(fs.URL + "/status-503"), withPass(fs.URL + "/good")},
+		{withPass(fs.URL + "/status-500"), withPass(fs.Refused)},
+		{withPass(fs.URL+"/good") + "pkgs/slurm-apk/slurm-client-{version}-x86_64-alpine.tar.gz"},
+	} {
+		o := opts(t, mirrors...)
+		o.Log = zerolog.New(&logBuf).Level(zerolog.DebugLevel)
+		o.Deadline = 5 * time.Second
+		a, err := Fetch(context.Background(), o)
+		var text string
+		if a != nil {
+			text = a.URL + " " + a.Mirror + " " + a.ChecksumSource
+			a.Cleanup()
+		}
+		if err != nil {
+			text += err.Error() + " " + failure.HintOf(err)
+		}
+		if strings.Contains(text, pass) {
+			t.Errorf("password in result or error: %s", text)
+		}
+	}
+	if _, err := Fetch(context.Background(), opts(t, "http://bob:"+pass+"@exa mple/")); err == nil || strings.Contains(err.Error(), pass) {
+		t.Errorf("bad-URL error carries the password: %v", err)
+	}
+	if strings.Contains(logBuf.String(), pass) {
+		t.Errorf("password in the log:\n%s", logBuf.String())
+	}
+	if !strings.Contains(logBuf.String(), "alice:"+Redacted+"@") {
+		t.Errorf("log does not show the redacted mirror")
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://u:p@h/x":                   "http://u:xxxxx@h/x",
+		"mirror=https://u:p%40q@h:8/ x":    "mirror=https://u:xxxxx@h:8/ x",
+		"a http://h/x b file:///x":         "a http://h/x b file:///x",
+		`"url":"http://tok@h/"`:            `"url":"http://tok@h/"`,
+		"http://a:b@h1/ and ftp://c:d@h2/": "http://a:xxxxx@h1/ and ftp://c:xxxxx@h2/",
+		"http://u:p@h/path@x":              "http://u:xxxxx@h/path@x",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	var b bytes.Buffer
+	RedactWriter(&b).Write([]byte("x http://u:pw@h/ y"))
+	if strings.Contains(b.String(), "pw") {
+		t.Error(b.String())
+	}
+}
+
+var _ = faultserver.MinFault
