@@ -170,6 +170,9 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 				"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", urlString(&side))
 		}
 		return expected{d, "sidecar " + urlString(&side)}, nil
+	case errors.Is(ferr, errTooLarge):
+		return expected{}, s.integrity(&side, "checksum file is unusable: "+ferr.cause,
+			"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", urlString(&side))
 	case ferr.kind != kNotFound:
 		return expected{}, ferr
 	}
@@ -186,6 +189,9 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 			return expected{d, "SHA256SUMS " + urlString(sums)}, nil
 		}
 		s.log.Warn().Str("url", urlString(sums)).Str("file", name).Msg("SHA256SUMS has no line for this file")
+	case errors.Is(ferr, errTooLarge):
+		return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+ferr.cause,
+			"re-publish %s with sha256sum, or pin the digest with --sha256", urlString(sums))
 	case ferr.kind != kNotFound:
 		return expected{}, ferr
 	}
@@ -248,6 +254,14 @@ func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Arti
 		return nil, fe
 	} else {
 		s.log.Info().Str("url", urlString(u)).Str("sha256", digest).Str("source", exp.source).Msg("checksum verified")
+	}
+	if exp.digest == "" {
+		// Nothing vouches for these bytes: make sure they are at least an
+		// archive before the mirror is taken at its word (a 200 with an
+		// HTML error page must send the run to the next mirror).
+		if ferr := s.sniff(tmp, u, name); ferr != nil {
+			return nil, ferr
+		}
 	}
 	ok = true
 	version := st.version

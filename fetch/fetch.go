@@ -269,7 +269,7 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 			switch {
 			case m.cause.kind == kIntegrity:
 				class = failure.Integrity
-			case m.cause.kind == kOversize && class == failure.Download:
+			case (m.cause.kind == kOversize || m.cause.kind == kBadArchive) && class == failure.Download:
 				class = failure.Archive
 			}
 			if m.cause.url != m.name && !strings.HasPrefix(c, m.cause.url) {
@@ -306,8 +306,13 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 		}
 		e = failure.New(class, "no mirror served a verified %s: %w", what, all).WithHint("%s", Redact(hint))
 	case failure.Archive:
-		e = failure.New(class, "no mirror served %s within the size limits: %w", what, all).
-			WithHint("raise --max-size if the bundle is really that large, or fix the mirror")
+		hint := "raise --max-size if the bundle is really that large, or fix the mirror"
+		for _, m := range ms {
+			if m.cause != nil && m.cause.kind == kBadArchive {
+				hint = m.cause.hint
+			}
+		}
+		e = failure.New(class, "no mirror served a usable archive of %s (within the size limits): %w", what, all).WithHint("%s", hint)
 	default:
 		when := ""
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) || s.outOfTime {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -179,4 +181,77 @@ func TestRedact(t *testing.T) {
 	}
 }
 
-var _ = faultserver.MinFault
+// Item 2: a 200 with an HTML page (no checksum published) is a fault of
+// that mirror: the next one serves the bundle.
+func TestHTMLPageMovesOn(t *testing.T) {
+	fs := faults(t)
+	a, err, _ := timed(t, 20*time.Second, opts(t, fs.URL+"/html", fs.URL+"/good"))
+	if err != nil {
+		t.Fatalf("%v (hint %s)", err, failure.HintOf(err))
+	}
+	if a.Mirror != fs.URL+"/good" {
+		t.Errorf("mirror = %s", a.Mirror)
+	}
+	if fs.Hits("html", "/"+tarball) != 1 {
+		t.Errorf("html mirror hits = %d", fs.Hits("html", "/"+tarball))
+	}
+	_, err, _ = timed(t, 20*time.Second, opts(t, fs.URL+"/html"))
+	wantClass(t, err, failure.Archive)
+	if !strings.Contains(err.Error(), "HTML") {
+		t.Errorf("error does not say what was served: %v", err)
+	}
+}
+
+func serveMap(t *testing.T, files map[string][]byte) *faultserver.Server {
+	t.Helper()
+	fs, err := faultserver.New(faultserver.Files(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fs.Close)
+	return fs
+}
+
+// Item 9: an index over 4 MiB or in a redirect loop falls back to the
+// bundle's own layouts; a checksum file over 1 MiB is an integrity failure.
+func TestBrokenIndexFallsBack(t *testing.T) {
+	fs := serveMap(t, map[string][]byte{
+		"pkgs/slurm/index.json": bytes.Repeat([]byte(" "), maxIndexFile+10),
+		tarball:                 bundle,
+		tarball + ".sha256":     []byte(sum(bundle) + "\n"),
+	})
+	a, err, _ := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
+	if err != nil {
+		t.Fatalf("oversized index: %v", err)
+	}
+	if a.Layout != "tarball" {
+		t.Errorf("layout %s", a.Layout)
+	}
+	// A redirect loop on the index only.
+	loop := serveMap(t, map[string][]byte{tarball: bundle, tarball + ".sha256": []byte(sum(bundle) + "\n")})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/pkgs/slurm/index.json", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Path, http.StatusFound)
+	})
+	mux.Handle("/", http.StripPrefix("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, loop.URL+"/good"+r.URL.Path, http.StatusFound)
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	a, err, _ = timed(t, 20*time.Second, opts(t, srv.URL))
+	if err != nil {
+		t.Fatalf("index redirect loop: %v", err)
+	}
+	if a.Layout != "tarball" {
+		t.Errorf("layout %s", a.Layout)
+	}
+}
+
+func TestChecksumFileTooLarge(t *testing.T) {
+	fs := serveMap(t, map[string][]byte{
+		tarball:             bundle,
+		tarball + ".sha256": bytes.Repeat([]byte("#"), maxChecksumFile+10),
+	})
+	_, err, _ := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
+	wantClass(t, err, failure.Integrity)
+}

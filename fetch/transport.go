@@ -93,6 +93,7 @@ const (
 	kOversize              // more bytes than MaxBytes
 	kLocal                 // writing to TempDir failed: abort the whole Fetch
 	kPreempted             // another mirror's response won the race: not a failure of this one
+	kBadArchive            // the bytes are not an archive of the expected type (an HTML error page)
 )
 
 // fetchError is one failed attempt at one URL. It wraps the error that
@@ -284,6 +285,7 @@ func (w *watchReader) Read(p []byte) (int, error) {
 var (
 	errStalled  = errors.New("stalled")
 	errTimedOut = errors.New("timed out")
+	errTooLarge = errors.New("too large")
 )
 
 // ctxCause is the short cause for a context error.
@@ -371,7 +373,7 @@ func (s *session) readSmall(ctx context.Context, u *url.URL, limit int64) ([]byt
 		return nil, "", s.readError(ctx, u, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, "", &fetchError{kind: kFatal, url: urlString(u), cause: fmt.Sprintf("larger than %d bytes", limit)}
+		return nil, "", &fetchError{kind: kFatal, url: urlString(u), cause: fmt.Sprintf("larger than %d bytes", limit), err: errTooLarge}
 	}
 	return data, b.contentType, nil
 }
