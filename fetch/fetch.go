@@ -42,10 +42,13 @@ type Options struct {
 	// within it, the next mirror starts as well; 0 = DefaultRaceDelay, < 0 = never race (strictly one at a time).
 	RaceDelay time.Duration
 	Deadline  time.Duration // whole run; 0 = none
-	Retries   int           // extra attempts per URL on retryable failures (the CLI's default is 2); < 0 = 0
-	TempDir   string        // where downloads are written (caller cleans up via Artifact.Cleanup); "" = os.TempDir()
-	MaxBytes  int64         // cap on any single download (0 = DefaultMaxBytes); the index's size caps further
-	Log       zerolog.Logger
+	// HedgeGrace is how long a bundle download runs before its rate is
+	// judged for hedging (see the package comment); 0 = 2s, < 0 = never hedge.
+	HedgeGrace time.Duration
+	Retries    int    // extra attempts per URL on retryable failures (the CLI's default is 2); < 0 = 0
+	TempDir    string // where downloads are written (caller cleans up via Artifact.Cleanup); "" = os.TempDir()
+	MaxBytes   int64  // cap on any single download (0 = DefaultMaxBytes); the index's size caps further
+	Log        zerolog.Logger
 
 	CACertFile  string       // PEM file of CAs trusted in addition to the system's (an internal HTTPS AppHub)
 	Progress    ProgressMode // how a bundle download reports its progress
@@ -539,6 +542,13 @@ func newSession(o Options) (*session, []*mirror, error) {
 	s.stall = o.Stall
 	if s.stall <= 0 {
 		s.stall = s.timeout
+	}
+	s.hedgeGrace = o.HedgeGrace
+	switch {
+	case s.hedgeGrace == 0:
+		s.hedgeGrace = hedgeGrace
+	case s.hedgeGrace < 0:
+		s.hedgeGrace = 1<<62 - 1 // never hedge
 	}
 	s.raceDelay = o.RaceDelay
 	switch {

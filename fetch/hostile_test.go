@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -254,4 +255,71 @@ func TestChecksumFileTooLarge(t *testing.T) {
 	})
 	_, err, _ := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
 	wantClass(t, err, failure.Integrity)
+}
+
+// Item 3: a trickling first mirror loses to a healthy second one.
+func TestHedgeTrickle(t *testing.T) {
+	fs := faults(t)
+	o := opts(t, fs.URL+"/trickle-1000", fs.URL+"/good")
+	o.Stall = time.Minute // bytes keep coming: no stall
+	o.Deadline = time.Minute
+	a, err, _ := timed(t, 30*time.Second, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, a, big)
+	if a.Mirror != fs.URL+"/good" {
+		t.Errorf("mirror = %s", a.Mirror)
+	}
+	if n := fs.Hits("good", "/"+tarball); n != 1 {
+		t.Errorf("good mirror got %d requests for the bundle", n)
+	}
+}
+
+// The fleet: 20 concurrent fetches behind a 5 KB/s first mirror all
+// succeed, and the healthy mirror serves each bundle about once (the
+// hedge adds at most one extra download per fetch). Set HEDGE=off to see
+// the run without hedging (the "before" figure).
+func TestHedgeFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fleet test")
+	}
+	fs := faults(t)
+	const fleet = 20
+	var wg sync.WaitGroup
+	errs := make([]error, fleet)
+	start := time.Now()
+	for i := range fleet {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := opts(t, fs.URL+"/trickle-5000", fs.URL+"/good")
+			o.Log = zerolog.Nop()
+			o.Stall, o.Deadline = 5*time.Minute, 5*time.Minute
+			if os.Getenv("HEDGE") == "off" {
+				o.HedgeGrace = -1
+			}
+			a, err := Fetch(context.Background(), o)
+			if a != nil {
+				a.Cleanup()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("fetch %d: %v", i, err)
+		}
+	}
+	served := fs.Served("good")
+	t.Logf("%d concurrent fetches of %d bytes behind a 5 KB/s mirror: %s in all; healthy mirror served %d bytes (%.2f× the fleet's need)",
+		fleet, len(big), took.Round(time.Millisecond), served, float64(served)/float64(fleet*len(big)))
+	if float64(served) > 1.05*fleet*float64(len(big)) {
+		t.Errorf("healthy mirror served %d bytes, more than 1.05 × %d × %d", served, fleet, len(big))
+	}
+	if took > 2*time.Minute {
+		t.Errorf("took %s", took)
+	}
 }

@@ -45,6 +45,7 @@ type session struct {
 	maxBackoff time.Duration
 	client     *retryablehttp.Client
 	outOfTime  bool // a retry was dropped because it would pass the deadline
+	hedgeGrace time.Duration
 }
 
 func (s *session) close() { s.client.HTTPClient.CloseIdleConnections() }
@@ -86,14 +87,14 @@ func newClient(hc *http.Client, connect, header time.Duration, roots *x509.CertP
 type kind int
 
 const (
-	kNotFound  kind = iota // an answer (404, 403, 410, other 4xx, missing file): move on, never retry
-	kRetry                 // connection error, timeout, 408, 429, 5xx: try other mirrors, then retry
-	kFatal                 // neither (TLS certificate, redirect loop, bad listing): give up on the mirror
-	kIntegrity             // bytes failed verification
-	kOversize              // more bytes than MaxBytes
-	kLocal                 // writing to TempDir failed: abort the whole Fetch
-	kPreempted             // another mirror's response won the race: not a failure of this one
-	kBadArchive            // the bytes are not an archive of the expected type (an HTML error page)
+	kNotFound   kind = iota // an answer (404, 403, 410, other 4xx, missing file): move on, never retry
+	kRetry                  // connection error, timeout, 408, 429, 5xx: try other mirrors, then retry
+	kFatal                  // neither (TLS certificate, redirect loop, bad listing): give up on the mirror
+	kIntegrity              // bytes failed verification
+	kOversize               // more bytes than MaxBytes
+	kLocal                  // writing to TempDir failed: abort the whole Fetch
+	kPreempted              // another mirror's response won the race: not a failure of this one
+	kBadArchive             // the bytes are not an archive of the expected type (an HTML error page)
 )
 
 // fetchError is one failed attempt at one URL. It wraps the error that
@@ -438,7 +439,9 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 			return "", n, s.sizeError(u, b.size, limit, announced)
 		}
 		prog.setTotal(max(b.size, announced))
-		got, err := io.Copy(io.MultiWriter(fileWriter{f}, h, prog), &capReader{r: b.r, n: limit + 1 - n})
+		g := runOf(ctx)
+		g.downloading(max(b.size, announced))
+		got, err := io.Copy(io.MultiWriter(fileWriter{f}, h, prog, g), &capReader{r: b.r, n: limit + 1 - n})
 		b.close()
 		n += got
 		var we *writeError
