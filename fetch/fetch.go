@@ -66,6 +66,18 @@ type Options struct {
 	// direct URLs are used only when SHA256 pins the bytes.
 	RequireSignedIndex bool
 	IndexVerifier      func(index, sig []byte) error
+	// AcceptIndex, when set, judges every index a mirror serves once it is
+	// parsed (and, with RequireSignedIndex, its signature verified), before
+	// anything it names is downloaded: an error makes that index a fault
+	// of that mirror (an integrity failure: logged, the next mirror is
+	// tried; the run fails with class Integrity only when no mirror has an
+	// acceptable index). The installer passes its rollback rule here: a
+	// serial lower than the last one the receipt saw.
+	AcceptIndex func(*Index) error
+	// RequireChecksum refuses bytes nothing vouches for (Verification
+	// "none"): a mirror that publishes no checksum is then an integrity
+	// failure of that mirror, and the run moves on.
+	RequireChecksum bool
 }
 
 // Artifact is a downloaded and verified bundle.

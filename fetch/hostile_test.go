@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -321,5 +322,41 @@ func TestHedgeFleet(t *testing.T) {
 	}
 	if took > 2*time.Minute {
 		t.Errorf("took %s", took)
+	}
+}
+
+// Item 4: a stale (rolled back) signed index on the first mirror is that
+// mirror's fault; the up-to-date second mirror serves the bundle.
+func TestStaleIndexMovesOn(t *testing.T) {
+	idx := func(serial int) []byte {
+		return []byte(strings.Replace(string(indexJSON(bundleJSON("22.05.8", "x86_64", "../slurm-apk/b.tar.gz", bundle))), `"serial":1`, fmt.Sprintf(`"serial":%d`, serial), 1))
+	}
+	stale := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(3), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
+	fresh := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(7), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
+	accept := func(i *Index) error {
+		if i.Serial < 5 {
+			return fmt.Errorf("serial %d is below the last seen 5", i.Serial)
+		}
+		return nil
+	}
+	o := opts(t, stale.URL+"/good", fresh.URL+"/good")
+	o.RequireSignedIndex, o.IndexVerifier, o.AcceptIndex = true, func(_, _ []byte) error { return nil }, accept
+	a, err, _ := timed(t, 20*time.Second, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Mirror != fresh.URL+"/good" || a.IndexSerial != 7 {
+		t.Errorf("mirror %s serial %d", a.Mirror, a.IndexSerial)
+	}
+	if stale.Hits("good", "/"+apk+"b.tar.gz") != 0 {
+		t.Error("the stale index's bundle was downloaded")
+	}
+	// Only stale mirrors: integrity (exit 5), naming the cause.
+	o = opts(t, stale.URL+"/good")
+	o.RequireSignedIndex, o.IndexVerifier, o.AcceptIndex = true, func(_, _ []byte) error { return nil }, accept
+	_, err, _ = timed(t, 20*time.Second, o)
+	wantClass(t, err, failure.Integrity)
+	if !strings.Contains(err.Error(), "below the last seen") {
+		t.Errorf("err = %v", err)
 	}
 }

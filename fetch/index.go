@@ -187,6 +187,15 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 		}
 		s.log.Warn().Str("url", urlString(st.url)).Time("expires", idx.Expires).Msg("index has expired; using it anyway (no key is pinned)")
 	}
+	if s.o.AcceptIndex != nil {
+		if err := s.o.AcceptIndex(idx); err != nil {
+			s.log.Warn().Str("url", urlString(st.url)).Int64("serial", idx.Serial).Err(err).Msg("index refused; trying the next mirror")
+			fe := s.integrity(st.url, "index refused: "+Redact(err.Error()),
+				"the mirror serves an index this run does not accept (stale or rolled back): use an up-to-date mirror")
+			fe.err = err
+			return nil, fe
+		}
+	}
 	b := idx.Find(s.version, s.arch)
 	if b == nil {
 		s.log.Info().Str("url", urlString(st.url)).Str("version", s.version).Str("arch", s.arch).

@@ -272,6 +272,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	cfg.policy.seenSerial = lastSerial(prev)
 	art, err := obtain(ctx, cfg, t, tmp, log)
 	if err != nil {
 		return nil, err
