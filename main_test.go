@@ -52,6 +52,8 @@ func TestScript(t *testing.T) {
 			srv := httptest.NewServer(mirrorHandler(mirror))
 			e.Defer(srv.Close)
 			e.Setenv("MIRROR", srv.URL)
+			// Issue 13: the same mirrors with credentials in the URL (the test servers ignore them).
+			e.Setenv("AUTH_MIRROR", strings.Replace(srv.URL, "http://", "http://alice:s3cr3tPa55@", 1))
 			e.Setenv("DEAD", "http://"+closedPort(e.T().(testing.TB)))
 			fs, err := faultserver.New(http.FileServer(http.Dir(mirror))) // issue 4: $FAULT/<mode>, $BLACKHOLE, $REFUSED
 			if err != nil {
@@ -59,6 +61,7 @@ func TestScript(t *testing.T) {
 			}
 			e.Defer(fs.Close)
 			e.Setenv("FAULT", fs.URL)
+			e.Setenv("AUTH_FAULT", strings.Replace(fs.URL, "http://", "http://alice:s3cr3tPa55@", 1))
 			e.Setenv("BLACKHOLE", fs.Blackhole)
 			e.Setenv("REFUSED", fs.Refused)
 			e.Setenv("HOSTARCH", map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH])

@@ -73,6 +73,8 @@ type installConfig struct {
 	requested string
 	net       netConfig
 	policy    *policy
+
+	requireChecksum bool // --require-checksum: refuse bytes nothing vouches for (exit 5)
 }
 
 func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, err error) {
@@ -120,6 +122,15 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	}
 	if cfg.timeout <= 0 {
 		return nil, failure.New(failure.Usage, "--timeout must be positive")
+	}
+	if cfg.deadline <= 0 {
+		// A run without a deadline can be parked by one Retry-After, holding the lock (issue 13).
+		return nil, failure.New(failure.Usage, "--deadline must be positive (got %s)", cfg.deadline).
+			WithHint("give the whole download a bound, e.g. --deadline 5m")
+	}
+	cfg.requireChecksum = flag(c, "require-checksum")
+	if lookup(c, "sha256").IsSet("sha256") && cfg.sha == "" {
+		st.log.Info().Msg("--sha256 is empty: the bundle's digest is not pinned")
 	}
 	if cfg.net, err = parseNetConfig(c); err != nil {
 		return nil, err
@@ -180,7 +191,7 @@ func runInstall(c *cli.Context) error {
 	res := &result{Arch: t.Arch, Libc: t.Libc}
 	if cfg.dryRun {
 		res.Status = "dry-run"
-		log.Info().Strs("mirrors", cfg.mirrors).Str("version", cfg.version).Str("prefix", in.Options().Prefix).
+		log.Info().Strs("mirrors", fetch.RedactAll(cfg.mirrors)).Str("version", cfg.version).Str("prefix", in.Options().Prefix).
 			Str("bin_dir", in.Options().BinDir).Str("root", cfg.rootDir).Msg("dry run: would fetch, verify and install; nothing changed")
 		return finish(cfg, res, start)
 	}
@@ -251,7 +262,7 @@ func fallback(cfg *installConfig, t *target, in *install.Installer, prev *instal
 func finish(cfg *installConfig, res *result, start time.Time) error {
 	res.Seconds = time.Since(start).Seconds()
 	if cfg.json {
-		enc := json.NewEncoder(st.stdout)
+		enc := json.NewEncoder(fetch.RedactWriter(st.stdout))
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
@@ -376,7 +387,8 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 		}
 	}
 	fo := fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
-		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log}
+		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
+		RequireChecksum: cfg.requireChecksum}
 	cfg.net.apply(&fo)
 	cfg.policy.fetchOptions(&fo, log)
 	art, err := fetch.Fetch(ctx, fo)
