@@ -90,6 +90,8 @@ type Artifact struct {
 	Layout         string    // "direct", "index", "tarball", "tree", "file"
 	SHA256         string    // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
 	ChecksumSource string    // "--sha256", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
+	Verification   string    // how the bytes were verified: one of the Verified* values
+	Origin         string    // the URL the bytes came from originally (for a cached bundle, where it was downloaded); redacted
 	Version        string    // version if known (from index, URL or the tree's VERSION file)
 	Size           int64     // bytes downloaded (tree: sum of its files)
 	IndexSerial    int64     // serial of the index that named the bundle (Layout "index"), else 0
@@ -97,6 +99,17 @@ type Artifact struct {
 	IndexSigned    bool      // that index's signature passed Options.IndexVerifier
 	Cleanup        func()    // removes Path; safe to call more than once
 }
+
+// How an artifact's bytes were verified (Artifact.Verification), for the
+// receipt, status, verify and --json.
+const (
+	VerifiedPinned      = "pinned"       // --sha256
+	VerifiedSignedIndex = "signed-index" // the digest of an index whose signature the pinned key verified
+	VerifiedIndex       = "index"        // the digest of an unsigned index
+	VerifiedSidecar     = "sidecar"      // <artifact>.sha256 beside it (for latest: the versioned name's)
+	VerifiedSHA256SUMS  = "sha256sums"   // SHA256SUMS beside it (tree: in its directory)
+	VerifiedNone        = "none"         // nothing vouches for the bytes
+)
 
 // ArchiveSuffixes are the file name endings that make a mirror entry a
 // direct artifact URL.

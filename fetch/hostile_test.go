@@ -360,3 +360,75 @@ func TestStaleIndexMovesOn(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Item 11: honest verification state. The seed layout publishes checksums
+// for versioned names only; a latest download is verified against the
+// checksum of the version its VERSION names.
+func TestLatestVerifiedByVersionedChecksum(t *testing.T) {
+	b := tgzOf("22.05.8\n")
+	latest := apk + "slurm-client-latest-x86_64-alpine.tar.gz"
+	versioned := apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz"
+	latestOpts := func(mirrors ...string) Options {
+		o := opts(t, mirrors...)
+		o.Version = "latest"
+		return o
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string][]byte
+		how   string
+		class failure.Class
+	}{
+		{"sidecar", map[string][]byte{latest: b, versioned: b, versioned + ".sha256": []byte(sum(b) + "  slurm-client-22.05.8-x86_64-alpine.tar.gz\n")}, VerifiedSidecar, 0},
+		{"sha256sums", map[string][]byte{latest: b, apk + "SHA256SUMS": []byte(sum(b) + "  slurm-client-22.05.8-x86_64-alpine.tar.gz\n")}, VerifiedSHA256SUMS, 0},
+		{"mismatch", map[string][]byte{latest: b, versioned + ".sha256": []byte(sum([]byte("x")) + "\n")}, "", failure.Integrity},
+		{"none", map[string][]byte{latest: b}, VerifiedNone, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := serveMap(t, tc.files)
+			a, err := Fetch(context.Background(), latestOpts(fs.URL+"/good"))
+			if tc.class != 0 {
+				wantClass(t, err, tc.class)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Cleanup()
+			if a.Verification != tc.how {
+				t.Errorf("verification = %q, want %q (%s)", a.Verification, tc.how, a.ChecksumSource)
+			}
+			if tc.how != VerifiedNone && a.Version != "22.05.8" {
+				t.Errorf("version = %q", a.Version)
+			}
+			if a.Origin != a.URL {
+				t.Errorf("origin %q", a.Origin)
+			}
+		})
+	}
+	// --require-checksum: the unverified mirror is a fault of that mirror; a
+	// verified second mirror serves; alone it is exit 5.
+	bare := serveMap(t, map[string][]byte{latest: b})
+	good := serveMap(t, map[string][]byte{latest: b, versioned + ".sha256": []byte(sum(b) + "\n")})
+	o := latestOpts(bare.URL+"/good", good.URL+"/good")
+	o.RequireChecksum = true
+	a, err := Fetch(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Cleanup()
+	if a.Verification != VerifiedSidecar || a.Mirror != good.URL+"/good" {
+		t.Errorf("verification %q from %s", a.Verification, a.Mirror)
+	}
+	o = latestOpts(bare.URL + "/good")
+	o.RequireChecksum = true
+	_, err = Fetch(context.Background(), o)
+	wantClass(t, err, failure.Integrity)
+	// Pinned and index.
+	o = opts(t, good.URL+"/good")
+	o.Version, o.SHA256 = "latest", sum(b)
+	if a, err = Fetch(context.Background(), o); err != nil || a.Verification != VerifiedPinned {
+		t.Fatalf("%v %+v", err, a)
+	}
+	a.Cleanup()
+}

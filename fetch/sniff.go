@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 )
 
@@ -133,4 +135,47 @@ func describe(head []byte) string {
 		return "JSON"
 	}
 	return fmt.Sprintf("starts with %q", truncate(string(head[:min(len(head), 16)]), 16))
+}
+
+// archiveVersion reads the bundle's VERSION (usr/local/slurm/VERSION, or a
+// VERSION at the top) from a gzip or bzip2 tar at p, reading at most
+// 256 MiB of the stream and 50000 entries; "" when it finds none.
+func archiveVersion(p, name string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var zr io.Reader
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return ""
+		}
+		defer gz.Close()
+		zr = gz
+	case strings.HasSuffix(lower, ".tar.bz2"):
+		zr = bzip2.NewReader(f)
+	default:
+		return ""
+	}
+	tr := tar.NewReader(io.LimitReader(zr, 256<<20))
+	for range 50000 {
+		h, err := tr.Next()
+		if err != nil {
+			return ""
+		}
+		n := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if h.Typeflag != tar.TypeReg || (n != "usr/local/slurm/VERSION" && n != "VERSION") {
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(tr, 4096))
+		if v := firstLine(b); validVersion(v) && v != "latest" {
+			return v
+		}
+		return ""
+	}
+	return ""
 }

@@ -299,6 +299,11 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	if !hasBin || !hasVersion {
 		return nil, notFound(st.url, "listing has no bin/ and VERSION")
 	}
+	if !hasSums && s.want == "" && s.o.RequireChecksum {
+		// Refuse before downloading anything.
+		return nil, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
+			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
+	}
 	if s.version != "latest" {
 		// The tree's path carries no version: read VERSION before
 		// downloading anything, and treat another version as a miss so
@@ -368,10 +373,10 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	}
 
 	// Verify against SHA256SUMS, both ways.
-	source := "none published"
+	source, how := "none published", VerifiedNone
 	var manifestDigest string
 	if sums != nil {
-		source = "SHA256SUMS " + urlString(sumsURL)
+		source, how = "SHA256SUMS "+urlString(sumsURL), VerifiedSHA256SUMS
 		for _, f := range files {
 			want, listed := sums[f.rel]
 			switch {
@@ -399,7 +404,11 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 			return nil, s.integrity(st.url, fmt.Sprintf("checksum mismatch: expected %s (from --sha256), got %s (the tree's manifest)", s.want, manifestDigest),
 				"for the tree layout --sha256 is the digest of its SHA256SUMS (or, without one, of the manifest `sha256sum` prints for its files, sorted)")
 		}
-		source = "--sha256"
+		source, how = "--sha256", VerifiedPinned
+	}
+	if sums == nil && s.want == "" && s.o.RequireChecksum {
+		return nil, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
+			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
 	}
 	if sums == nil && s.want == "" {
 		s.log.Warn().Str("url", urlString(st.url)).Str("sha256", manifestDigest).
@@ -419,7 +428,7 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	ok = true
 	return &Artifact{
 		Path: dir, Tree: true, Name: path.Base(strings.TrimSuffix(st.url.Path, "/")), URL: urlString(st.url),
-		Layout: "tree", SHA256: manifestDigest, ChecksumSource: source, Version: version, Size: total,
+		Layout: "tree", SHA256: manifestDigest, ChecksumSource: source, Verification: how, Origin: urlString(st.url), Version: version, Size: total,
 		Cleanup: func() { os.RemoveAll(dir) },
 	}, nil
 }

@@ -358,7 +358,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	}
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
-		Source: art.URL, Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
+		Source: firstOf(art.Origin, art.URL), Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
 		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
@@ -377,11 +377,17 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 		if err := cfg.policy.checkLocal(cfg); err != nil {
 			return nil, err
 		}
-		return fromFile(cfg, log)
+		art, err := fromFile(cfg, log)
+		if err == nil && cfg.requireChecksum && art.Verification == fetch.VerifiedNone {
+			return nil, failure.New(failure.Integrity, "--require-checksum: --from %s has no checksum (no --sha256, no .sha256 beside it)", cfg.from).
+				WithHint("pass --sha256, or put the bundle's .sha256 beside it")
+		}
+		return art, err
 	}
 	c := &cache{dir: cfg.cacheDir, log: log}
 	if cfg.sha != "" {
 		if art := c.lookup(cfg.sha, t.Arch, cfg.version); art != nil {
+			art.Verification = fetch.VerifiedPinned // its content hashes to --sha256
 			log.Info().Str("file", art.Path).Msg("using the cached bundle that matches --sha256; nothing downloaded")
 			return art, nil
 		}
@@ -396,8 +402,8 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 		// With a key pinned a cached bundle is used only when --sha256 names it (above): the
 		// cache does not remember whether a signed index vouched for it.
 		if failure.ClassOf(err) == failure.Download && cfg.sha == "" && fo.IndexVerifier == nil {
-			if cached := c.lookup("", t.Arch, cfg.version); cached != nil {
-				log.Warn().Err(err).Str("file", cached.Path).Msg("no mirror answered; using the bundle cached for this version (its checksum was verified when it was downloaded)")
+			if cached := c.lookup("", t.Arch, cfg.version); cached != nil && !(cfg.requireChecksum && cached.Verification == fetch.VerifiedNone) {
+				log.Warn().Err(err).Str("file", cached.Path).Str("verified", cached.Verification).Msg("no mirror answered; using the bundle cached for this version")
 				return cached, nil
 			}
 		}
