@@ -167,7 +167,7 @@ func mkbundle(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	dir, version := ts.MkAbs(args[0]), args[1]
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	var nosha, badsha, corrupt, etc, noversion bool
+	var nosha, badsha, corrupt, etc, noversion, nolatestsha bool
 	for i := 2; i < len(args); i++ {
 		switch args[i] {
 		case "-arch":
@@ -183,6 +183,8 @@ func mkbundle(ts *testscript.TestScript, neg bool, args []string) {
 			etc = true
 		case "-noversion":
 			noversion = true
+		case "-nolatestsha": // like the seed layout: only versioned names have a .sha256
+			nolatestsha = true
 		default:
 			ts.Fatalf("mkbundle: unknown option %s", args[i])
 		}
@@ -247,7 +249,7 @@ func mkbundle(ts *testscript.TestScript, neg bool, args []string) {
 			os.Remove(filepath.Join(apk, n))
 			ts.Check(os.Symlink(name, filepath.Join(apk, n)))
 		}
-		if !nosha {
+		if !nosha && !(nolatestsha && strings.Contains(n, "latest")) {
 			ts.Check(os.WriteFile(filepath.Join(apk, n+".sha256"), []byte(sum+"  "+n+"\n"), 0o644))
 		}
 	}
