@@ -17,7 +17,11 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/safeio"
 )
+
+// maxCACertFile caps the --ca-cert file (a PEM bundle of every public CA is ~250 KiB).
+const maxCACertFile = 4 << 20
 
 // Defaults for zero Options fields.
 const (
@@ -159,6 +163,7 @@ type mirror struct {
 	cause     *fetchError
 	started   bool
 	refuse    *fetchError // set when the mirror cannot serve under the options (a direct URL when a signed index is required)
+	fileRoot  string      // file:// mirrors: the directory every read is confined to
 }
 
 type mirrorState int
@@ -202,6 +207,7 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 	if m.refuse != nil {
 		return nil, m.refuse
 	}
+	ctx = withFileRoot(ctx, m)
 	var notFound []*fetchError
 	for m.next < len(m.steps) {
 		st := m.steps[m.next]
@@ -458,6 +464,9 @@ func planMirror(raw, version, arch string) (*mirror, error) {
 				v = version
 			}
 			m.steps = append(m.steps, step{kind: stepFile, url: u, layout: "direct", version: v})
+			if u.Scheme == "file" {
+				m.fileRoot = path.Dir(path.Clean(u.Path))
+			}
 		}
 		return m, nil
 	}
@@ -471,6 +480,9 @@ func planMirror(raw, version, arch string) (*mirror, error) {
 		if base.RawPath != "" {
 			base.RawPath += "/"
 		}
+	}
+	if base.Scheme == "file" {
+		m.fileRoot = path.Clean(base.Path)
 	}
 	rel := func(p string) *url.URL { return base.ResolveReference(&url.URL{Path: p}) }
 	v := version
@@ -584,7 +596,7 @@ func newSession(o Options) (*session, []*mirror, error) {
 	}
 	var roots *x509.CertPool
 	if o.CACertFile != "" {
-		pem, err := os.ReadFile(o.CACertFile)
+		pem, err := safeio.ReadFile(o.CACertFile, maxCACertFile)
 		if err != nil {
 			return nil, nil, failure.New(failure.Usage, "--ca-cert: %w", err)
 		}

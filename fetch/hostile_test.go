@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -431,4 +433,71 @@ func TestLatestVerifiedByVersionedChecksum(t *testing.T) {
 		t.Fatalf("%v %+v", err, a)
 	}
 	a.Cleanup()
+}
+
+// Item 6: a file:// mirror is confined to its directory: symlinks and ".."
+// leading out of it are refused, a FIFO does not hang the run.
+func TestFileMirrorConfined(t *testing.T) {
+	outside := t.TempDir()
+	secret := tgzOf("host file\n")
+	os.WriteFile(outside+"/host.tgz", secret, 0o644)
+	os.WriteFile(outside+"/shadow", []byte("root:$6$secrethash:19000:0:99999:7:::\n"), 0o600)
+
+	dir := t.TempDir()
+	os.MkdirAll(dir+"/pkgs/slurm-apk", 0o755)
+	os.MkdirAll(dir+"/pkgs/slurm", 0o755)
+	os.Symlink(outside+"/host.tgz", dir+"/"+tarball)
+	_, err := Fetch(context.Background(), opts(t, "file://"+dir))
+	if err == nil {
+		t.Fatal("a symlink out of the mirror was followed")
+	}
+	if !strings.Contains(err.Error(), "outside the mirror directory") {
+		t.Errorf("err = %v", err)
+	}
+	// A relative link that climbs out, and a sidecar linked to a host file.
+	os.Remove(dir + "/" + tarball)
+	rel, _ := filepath.Rel(dir+"/pkgs/slurm-apk", outside+"/host.tgz")
+	os.Symlink(rel, dir+"/"+tarball)
+	_, err = Fetch(context.Background(), opts(t, "file://"+dir))
+	if err == nil {
+		t.Fatal("a ../ link out of the mirror was followed")
+	}
+	os.Remove(dir + "/" + tarball)
+	os.WriteFile(dir+"/"+tarball, bundle, 0o644)
+	os.Symlink(outside+"/shadow", dir+"/"+tarball+".sha256")
+	a, err := Fetch(context.Background(), opts(t, "file://"+dir))
+	if err == nil {
+		a.Cleanup()
+		if a.Verification != VerifiedNone {
+			t.Errorf("verified by a file outside the mirror: %s", a.ChecksumSource)
+		}
+	} else if strings.Contains(err.Error(), "secrethash") || strings.Contains(failure.HintOf(err), "secrethash") {
+		t.Errorf("the linked host file's contents are in the error: %v", err)
+	}
+	// An index naming ../../ outside the mirror.
+	os.Remove(dir + "/" + tarball + ".sha256")
+	os.Remove(dir + "/" + tarball)
+	relIdx, _ := filepath.Rel(dir+"/pkgs/slurm", outside+"/host.tgz")
+	os.WriteFile(dir+"/pkgs/slurm/index.json", indexJSON(bundleJSON("22.05.8", "x86_64", relIdx, secret)), 0o644)
+	if a, err := Fetch(context.Background(), opts(t, "file://"+dir)); err == nil {
+		a.Cleanup()
+		t.Fatal("the index led out of the mirror")
+	}
+
+	// A FIFO as a direct file:// mirror (and as the tarball) is refused at once.
+	fifo := dir + "/pkgs/slurm-apk/fifo.tar.gz"
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Fetch(context.Background(), opts(t, "file://"+fifo)); done <- err }()
+	select {
+	case err := <-done:
+		wantClass(t, err, failure.Download)
+		if !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("err = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a FIFO mirror hangs the run")
+	}
 }

@@ -168,7 +168,7 @@ func (s *session) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
 // answers 200 with the whole body; body.partial says which it was.
 func (s *session) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
 	if u.Scheme == "file" {
-		return s.openFile(u)
+		return s.openFile(ctx, u)
 	}
 	actx, cancel := context.WithCancel(ctx)
 	var stalled atomic.Bool
@@ -240,22 +240,6 @@ func contentRangeStart(v string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
 	return n, err == nil && n >= 0
-}
-
-func (s *session) openFile(u *url.URL) (*body, *fetchError) {
-	f, err := os.Open(u.Path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, notFound(u, "no such file")
-		}
-		return nil, &fetchError{kind: kNotFound, url: urlString(u), cause: err.Error(), err: err}
-	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, notFound(u, "not a regular file")
-	}
-	return &body{r: f, size: fi.Size(), close: func() { f.Close() }}, nil
 }
 
 // watchReader resets the stall watchdog on every read that brings bytes.

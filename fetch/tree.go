@@ -157,26 +157,7 @@ type treeFile struct {
 // a local directory for file://).
 func (s *session) list(ctx context.Context, u *url.URL) ([]Entry, *fetchError) {
 	if u.Scheme == "file" {
-		des, err := os.ReadDir(u.Path)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, notFound(u, "no such directory")
-			}
-			return nil, &fetchError{kind: kNotFound, url: urlString(u), cause: err.Error(), err: err}
-		}
-		var out []Entry
-		for _, de := range des {
-			fi, err := os.Stat(filepath.Join(u.Path, de.Name()))
-			if err != nil || !safeName(de.Name()) || !(fi.IsDir() || fi.Mode().IsRegular()) {
-				continue
-			}
-			e := Entry{Name: de.Name(), Dir: fi.IsDir(), Size: -1}
-			if !e.Dir {
-				e.Size = fi.Size()
-			}
-			out = append(out, e)
-		}
-		return out, nil
+		return s.listFile(ctx, u)
 	}
 	data, ct, ferr := s.readSmall(ctx, u, maxListingSize)
 	if ferr != nil {

@@ -18,6 +18,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/rootfs"
 	"slurm-installer/verify"
 )
@@ -32,6 +33,10 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return nil, failure.New(failure.Usage, "--from %s: %w", cfg.from, err)
+	}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		// A FIFO or a device would hang or never end (issue 13).
+		return nil, failure.New(failure.Usage, "--from %s: not a regular file or directory", cfg.from)
 	}
 	art := &fetch.Artifact{Path: p, Name: filepath.Base(p), URL: "file://" + p, Mirror: "--from", Layout: "file", Size: fi.Size(),
 		Verification: fetch.VerifiedNone}
@@ -48,7 +53,7 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 	want, source, how := cfg.sha, "--sha256", fetch.VerifiedPinned
 	if want == "" {
 		how = fetch.VerifiedSidecar
-		if b, err := os.ReadFile(p + ".sha256"); err == nil {
+		if b, err := safeio.ReadFile(p+".sha256", 1<<20); err == nil {
 			if want, err = fetch.ParseSHA256Sidecar(b, filepath.Base(p)); err != nil {
 				return nil, failure.New(failure.Integrity, "%s.sha256: %w", p, err)
 			}
@@ -70,7 +75,7 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 }
 
 func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
+	f, _, err := safeio.Open(p) // regular files only: the type may change after a Stat
 	if err != nil {
 		return "", err
 	}
