@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -499,5 +500,100 @@ func TestFileMirrorConfined(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("a FIFO mirror hangs the run")
+	}
+}
+
+// Item 5: a listing fanning out into thousands of directories is cut off
+// as it grows, and the next mirror serves.
+func TestTreeFanOutBounded(t *testing.T) {
+	var mu sync.Mutex
+	listings := 0
+	fan := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/pkgs/slurm-binaries/x86_64/VERSION" {
+			fmt.Fprint(w, "22.05.8\n")
+			return
+		}
+		if !strings.HasPrefix(r.URL.Path, "/pkgs/slurm-binaries/x86_64/") || !strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		listings++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		var es []string
+		if r.URL.Path == "/pkgs/slurm-binaries/x86_64/" {
+			es = append(es, `{"name":"bin","type":"directory"}`, `{"name":"VERSION","type":"file","size":8}`)
+		}
+		for i := range 40 {
+			es = append(es, fmt.Sprintf(`{"name":"d%d","type":"directory"}`, i))
+		}
+		fmt.Fprint(w, "["+strings.Join(es, ",")+"]")
+	}))
+	defer fan.Close()
+	fs := faults(t)
+	o := opts(t, fan.URL, fs.URL+"/good")
+	a, err, _ := timed(t, 60*time.Second, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Mirror != fs.URL+"/good" {
+		t.Errorf("mirror %s", a.Mirror)
+	}
+	_, err, _ = timed(t, 60*time.Second, opts(t, fan.URL))
+	mu.Lock()
+	n := listings
+	mu.Unlock()
+	t.Logf("%d listings fetched in all", n)
+	if n > 2*(maxTreeListings+10) {
+		t.Errorf("%d listings fetched", n)
+	}
+	wantClass(t, err, failure.Archive)
+	if !strings.Contains(err.Error(), "too large") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// Item 5: parallel tree files share one byte budget: what lands on disk
+// stays within the limit (not 4× it).
+func TestTreeBytesBudget(t *testing.T) {
+	const limit = 1 << 20
+	files := map[string][]byte{}
+	var tf []treeFile
+	srvFiles := map[string][]byte{}
+	for i := range 8 {
+		b := bytes.Repeat([]byte{byte(i)}, 600<<10)
+		name := fmt.Sprintf("lib/f%d", i)
+		files[name] = b
+		srvFiles[name] = b
+	}
+	fs := serveMap(t, srvFiles)
+	s, _, err := newSession(Options{Mirrors: []string{fs.URL}, Arch: "x86_64", MaxBytes: limit, TempDir: t.TempDir(), Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	for name := range files {
+		u, _ := url.Parse(fs.URL + "/good/" + name)
+		tf = append(tf, treeFile{rel: name, url: u, size: -1})
+	}
+	dir := t.TempDir()
+	os.MkdirAll(dir+"/lib", 0o755)
+	root, _ := os.OpenRoot(dir)
+	defer root.Close()
+	_, _, ferr := s.downloadTree(context.Background(), root, tf)
+	if ferr == nil || ferr.kind != kOversize {
+		t.Fatalf("err = %v", ferr)
+	}
+	var onDisk int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, _ error) error {
+		if fi != nil && fi.Mode().IsRegular() {
+			onDisk += fi.Size()
+		}
+		return nil
+	})
+	t.Logf("%d bytes on disk for a %d-byte limit", onDisk, limit)
+	if onDisk > limit+64<<10 {
+		t.Errorf("wrote %d bytes, limit %d", onDisk, limit)
 	}
 }

@@ -425,11 +425,14 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 		prog.setTotal(max(b.size, announced))
 		g := runOf(ctx)
 		g.downloading(max(b.size, announced))
-		got, err := io.Copy(io.MultiWriter(fileWriter{f}, h, prog, g), &capReader{r: b.r, n: limit + 1 - n})
+		bud := budgetOf(ctx)
+		got, err := io.Copy(io.MultiWriter(bud, fileWriter{f}, h, prog, g), &capReader{r: b.r, n: limit + 1 - n})
 		b.close()
 		n += got
 		var we *writeError
 		switch {
+		case errors.Is(err, errOverBudget):
+			return "", n, &fetchError{kind: kOversize, url: urlString(u), cause: fmt.Sprintf("the tree is larger than the download limit (%d bytes)", s.maxBytes), err: err}
 		case errors.As(err, &we):
 			return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: we.err.Error(), err: we.err}
 		case err != nil:

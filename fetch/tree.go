@@ -19,15 +19,23 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Limits on a tree download.
+// The walk is bounded as it goes (issue 13): depth, entries (files and
+// directories together), listings fetched and listing bytes; the download
+// by one byte budget shared by every file (the listing's sizes are checked
+// against it first, and bytes are counted as they arrive).
 const (
-	maxTreeDepth   = 8
-	maxTreeFiles   = 20000
-	maxListingSize = 4 << 20
-	treeWorkers    = 4
+	maxTreeDepth    = 8
+	maxTreeFiles    = 20000
+	maxTreeEntries  = 20000    // files and directories
+	maxTreeListings = 1000     // directories listed
+	maxListingBytes = 32 << 20 // all listings together
+	maxListingSize  = 4 << 20
+	treeWorkers     = 4
 )
 
 // Entry is one name in a directory listing. Size is -1 when the listing
@@ -220,11 +228,19 @@ func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]tr
 	queue := []pending{{rel: "", u: dir, depth: 0, entries: top}}
 	var files []treeFile
 	var dirs []string
+	var listings int
+	var listed, announced int64
+	over := func(cause string) *fetchError {
+		return &fetchError{kind: kOversize, url: urlString(dir), cause: "the tree is too large: " + cause}
+	}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
 		es := p.entries
 		if es == nil {
+			if listings++; listings > maxTreeListings {
+				return nil, nil, over(fmt.Sprintf("more than %d directories to list", maxTreeListings))
+			}
 			ferr := s.retrying(ctx, "listing", func() *fetchError {
 				var ferr *fetchError
 				es, ferr = s.list(ctx, p.u)
@@ -236,6 +252,15 @@ func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]tr
 				}
 				return nil, nil, ferr
 			}
+			for _, e := range es {
+				listed += int64(len(e.Name)) + 64
+			}
+			if listed > maxListingBytes {
+				return nil, nil, over(fmt.Sprintf("its listings hold more than %d bytes", maxListingBytes))
+			}
+		}
+		if len(files)+len(dirs)+len(es) > maxTreeEntries {
+			return nil, nil, over(fmt.Sprintf("more than %d entries", maxTreeEntries))
 		}
 		for _, e := range es {
 			rel := path.Join(p.rel, e.Name)
@@ -254,6 +279,11 @@ func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]tr
 				return nil, nil, &fetchError{kind: kOversize, url: urlString(dir), cause: fmt.Sprintf("more than %d files", maxTreeFiles)}
 			}
 			files = append(files, treeFile{rel: rel, url: child(p.u, e.Name, false), size: e.Size})
+			if e.Size > 0 {
+				if announced += e.Size; announced > s.maxBytes {
+					return nil, nil, over(fmt.Sprintf("its listing announces more than the download limit (%d bytes)", s.maxBytes))
+				}
+			}
 		}
 	}
 	return files, dirs, nil
@@ -434,6 +464,11 @@ func canonicalManifestDigest(digests map[string]string) string {
 func (s *session) downloadTree(ctx context.Context, root *os.Root, files []treeFile) (map[string]string, int64, *fetchError) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// One budget for every file, spent as bytes arrive: parallel files
+	// cannot together write more than the limit.
+	b := &budget{}
+	b.left.Store(s.maxBytes)
+	ctx = context.WithValue(ctx, budgetKey{}, b)
 	var (
 		mu      sync.Mutex
 		digests = map[string]string{}
@@ -527,4 +562,27 @@ func firstLine(b []byte) string {
 		v = strings.TrimSpace(v[:i])
 	}
 	return v
+}
+
+// budget is the bytes a tree download may still write.
+type budget struct{ left atomic.Int64 }
+
+type budgetKey struct{}
+
+var errOverBudget = errors.New("over the download limit")
+
+func budgetOf(ctx context.Context) *budget {
+	b, _ := ctx.Value(budgetKey{}).(*budget)
+	return b
+}
+
+// Write spends len(p) of the budget; it fails once the budget is gone.
+func (b *budget) Write(p []byte) (int, error) {
+	if b == nil {
+		return len(p), nil
+	}
+	if b.left.Add(-int64(len(p))) < 0 {
+		return 0, errOverBudget
+	}
+	return len(p), nil
 }
