@@ -597,3 +597,21 @@ func TestTreeBytesBudget(t *testing.T) {
 		t.Errorf("wrote %d bytes, limit %d", onDisk, limit)
 	}
 }
+
+// Item 10: a local write failure names the URL and the directory, not a
+// temp file, and mentions TMPDIR only when Fetch chose the directory.
+func TestLocalWriteFailureMessage(t *testing.T) {
+	fs := faults(t)
+	notDir := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(notDir, nil, 0o644)
+	o := opts(t, fs.URL+"/good")
+	o.TempDir = notDir
+	_, err := Fetch(context.Background(), o)
+	wantClass(t, err, failure.FileSystem)
+	if !strings.Contains(err.Error(), fs.URL+"/good/") || strings.Contains(err.Error(), "slurm-fetch-") {
+		t.Errorf("err = %v", err)
+	}
+	if h := failure.HintOf(err); strings.Contains(h, "TMPDIR") || !strings.Contains(h, notDir) {
+		t.Errorf("hint = %q", h)
+	}
+}
