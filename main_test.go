@@ -52,6 +52,8 @@ func TestScript(t *testing.T) {
 			srv := httptest.NewServer(mirrorHandler(mirror))
 			e.Defer(srv.Close)
 			e.Setenv("MIRROR", srv.URL)
+			// Issue 13: the same mirrors with credentials in the URL (the test servers ignore them).
+			e.Setenv("AUTH_MIRROR", strings.Replace(srv.URL, "http://", "http://alice:s3cr3tPa55@", 1))
 			e.Setenv("DEAD", "http://"+closedPort(e.T().(testing.TB)))
 			fs, err := faultserver.New(http.FileServer(http.Dir(mirror))) // issue 4: $FAULT/<mode>, $BLACKHOLE, $REFUSED
 			if err != nil {
@@ -59,6 +61,7 @@ func TestScript(t *testing.T) {
 			}
 			e.Defer(fs.Close)
 			e.Setenv("FAULT", fs.URL)
+			e.Setenv("AUTH_FAULT", strings.Replace(fs.URL, "http://", "http://alice:s3cr3tPa55@", 1))
 			e.Setenv("BLACKHOLE", fs.Blackhole)
 			e.Setenv("REFUSED", fs.Refused)
 			e.Setenv("HOSTARCH", map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH])
@@ -164,7 +167,7 @@ func mkbundle(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	dir, version := ts.MkAbs(args[0]), args[1]
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
-	var nosha, badsha, corrupt, etc, noversion bool
+	var nosha, badsha, corrupt, etc, noversion, nolatestsha bool
 	for i := 2; i < len(args); i++ {
 		switch args[i] {
 		case "-arch":
@@ -180,6 +183,8 @@ func mkbundle(ts *testscript.TestScript, neg bool, args []string) {
 			etc = true
 		case "-noversion":
 			noversion = true
+		case "-nolatestsha": // like the seed layout: only versioned names have a .sha256
+			nolatestsha = true
 		default:
 			ts.Fatalf("mkbundle: unknown option %s", args[i])
 		}
@@ -244,7 +249,7 @@ func mkbundle(ts *testscript.TestScript, neg bool, args []string) {
 			os.Remove(filepath.Join(apk, n))
 			ts.Check(os.Symlink(name, filepath.Join(apk, n)))
 		}
-		if !nosha {
+		if !nosha && !(nolatestsha && strings.Contains(n, "latest")) {
 			ts.Check(os.WriteFile(filepath.Join(apk, n+".sha256"), []byte(sum+"  "+n+"\n"), 0o644))
 		}
 	}

@@ -151,6 +151,7 @@ func truncate(s string, n int) string {
 type expected struct {
 	digest string
 	source string // "--sha256", "index <url>", "sidecar <url>", "SHA256SUMS <url>", "none published"
+	how    string // one of the Verified* values
 }
 
 // published looks for a checksum published beside the artifact at u: the
@@ -167,9 +168,12 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 		d, err := ParseSHA256Sidecar(data, name)
 		if err != nil {
 			return expected{}, s.integrity(&side, "checksum file is unusable: "+err.Error(),
-				"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", side.String())
+				"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", urlString(&side))
 		}
-		return expected{d, "sidecar " + urlString(&side)}, nil
+		return expected{d, "sidecar " + urlString(&side), VerifiedSidecar}, nil
+	case errors.Is(ferr, errTooLarge):
+		return expected{}, s.integrity(&side, "checksum file is unusable: "+ferr.cause,
+			"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", urlString(&side))
 	case ferr.kind != kNotFound:
 		return expected{}, ferr
 	}
@@ -180,16 +184,19 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 		m, err := ParseSHA256SUMS(data)
 		if err != nil {
 			return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+err.Error(),
-				"re-publish %s with sha256sum, or pin the digest with --sha256", sums.String())
+				"re-publish %s with sha256sum, or pin the digest with --sha256", urlString(sums))
 		}
 		if d, ok := m[name]; ok {
-			return expected{d, "SHA256SUMS " + urlString(sums)}, nil
+			return expected{d, "SHA256SUMS " + urlString(sums), VerifiedSHA256SUMS}, nil
 		}
 		s.log.Warn().Str("url", urlString(sums)).Str("file", name).Msg("SHA256SUMS has no line for this file")
+	case errors.Is(ferr, errTooLarge):
+		return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+ferr.cause,
+			"re-publish %s with sha256sum, or pin the digest with --sha256", urlString(sums))
 	case ferr.kind != kNotFound:
 		return expected{}, ferr
 	}
-	return expected{source: "none published"}, nil
+	return expected{source: "none published", how: VerifiedNone}, nil
 }
 
 func (s *session) integrity(u *url.URL, cause, hint string, args ...any) *fetchError {
@@ -226,12 +233,17 @@ func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Arti
 		return nil, &fetchError{kind: kLocal, url: urlString(u), cause: err.Error(), err: err}
 	}
 
+	version := st.version
 	var exp expected
 	switch {
 	case s.want != "":
-		exp = expected{s.want, "--sha256"}
+		exp = expected{s.want, "--sha256", VerifiedPinned}
 	case idx != nil:
-		exp = expected{strings.ToLower(idx.bundle.SHA256), "index " + idx.indexURL}
+		how := VerifiedIndex
+		if s.o.RequireSignedIndex {
+			how = VerifiedSignedIndex
+		}
+		exp = expected{strings.ToLower(idx.bundle.SHA256), "index " + idx.indexURL, how}
 	default:
 		exp, ferr = s.published(ctx, u)
 		if ferr != nil {
@@ -239,7 +251,38 @@ func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Arti
 		}
 	}
 	if exp.digest == "" {
-		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).
+		// Nothing vouches for these bytes: make sure they are at least an
+		// archive before the mirror is taken at its word (a 200 with an
+		// HTML error page must send the run to the next mirror).
+		if ferr := s.sniff(tmp, u, name); ferr != nil {
+			return nil, ferr
+		}
+		// The seed layout publishes checksums for versioned names only:
+		// a "latest" download is verified against the checksum of the
+		// version its VERSION file names, before anything is extracted.
+		if version == "" && strings.Contains(name, "latest") {
+			if v := archiveVersion(tmp, name); v != "" {
+				vu := *u
+				vu.Path = path.Join(path.Dir(u.Path), strings.Replace(name, "latest", v, 1))
+				vu.RawPath = ""
+				e2, ferr := s.published(ctx, &vu)
+				if ferr != nil {
+					return nil, ferr
+				}
+				if e2.digest != "" {
+					s.log.Info().Str("url", urlString(u)).Str("version", v).Str("source", e2.source).
+						Msg("no checksum for the latest name; verifying against the checksum of the version the bundle says it is")
+					exp, version = e2, v
+				}
+			}
+		}
+	}
+	if exp.digest == "" {
+		if s.o.RequireChecksum {
+			return nil, s.integrity(u, "no checksum published (--require-checksum)",
+				"--require-checksum refuses bytes nothing vouches for: publish %s.sha256 or SHA256SUMS on the mirror, pin the digest with --sha256, or pin a key", urlString(u))
+		}
+		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).Str("verified", VerifiedNone).
 			Msgf("no checksum published for %s; download is unverified (pass --sha256 to pin one)", urlString(u))
 	} else if exp.digest != digest {
 		cause := fmt.Sprintf("checksum mismatch: expected %s (from %s), got %s", exp.digest, exp.source, digest)
@@ -247,10 +290,9 @@ func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Arti
 		s.log.Error().Str("url", urlString(u)).Str("expected", exp.digest).Str("actual", digest).Str("source", exp.source).Msg("checksum mismatch")
 		return nil, fe
 	} else {
-		s.log.Info().Str("url", urlString(u)).Str("sha256", digest).Str("source", exp.source).Msg("checksum verified")
+		s.log.Info().Str("url", urlString(u)).Str("sha256", digest).Str("source", exp.source).Str("verified", exp.how).Msg("checksum verified")
 	}
 	ok = true
-	version := st.version
 	layout := st.layout
 	if idx != nil {
 		version, layout = idx.bundle.Version, "index"
@@ -260,7 +302,7 @@ func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Arti
 	}
 	return &Artifact{
 		Path: tmp, Name: name, URL: urlString(u), Layout: layout, SHA256: digest,
-		ChecksumSource: exp.source, Version: version, Size: n,
+		ChecksumSource: exp.source, Verification: exp.how, Version: version, Size: n, Origin: urlString(u),
 		Cleanup: func() { os.Remove(tmp) },
 	}, nil
 }

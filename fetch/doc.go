@@ -24,9 +24,33 @@
 //     not answered within Options.RaceDelay, and at once when a go fails
 //     (refused, 404, 5xx, 429). The first 200 for the bundle wins and every
 //     other go is cancelled; Fetch returns only after all its goroutines.
+//   - Hedging a slow download: once the go that claimed the download has
+//     been downloading for 2 s (Options.HedgeGrace), its rate is judged
+//     every 250 ms. When the size is known (Content-Length or the index's
+//     size) and the estimated time to finish is more than twice the time
+//     spent so far, or, with no size known, when it brings less than
+//     64 KiB/s, the next mirror in order starts as well. At most one such
+//     extra go runs at a time; it may download in parallel, the first of
+//     the two to finish wins and the other is cancelled; if the slow one
+//     fails, the extra one carries on alone. A healthy download (ETA under
+//     twice its elapsed time) is never hedged, so the extra load is
+//     bounded by one more download per run, and only for slow ones.
 //   - A 404 (and any other 4xx answer but 408 and 429) is an answer, never
-//     retried. Retries back off exponentially with jitter and honour
-//     Retry-After, within the deadline.
+//     retried. Retry waits are go-retryablehttp's
+//     (RateLimitLinearJitterBackoff: Retry-After in seconds or as an HTTP
+//     date on 429 and 503, else linear backoff with jitter), capped by
+//     Options.MaxBackoff (Retry-After by 5 minutes) and always by what is
+//     left of the deadline: a wait that would pass it gives the mirror up.
+//   - Per-mirror faults stay per-mirror: a 200 whose unverified bytes are
+//     not an archive of the named type (an HTML error page), a checksum
+//     mismatch, an unusable index (too large, redirect loop, garbage) move
+//     the run on; the final error lists every mirror's cause, redacted.
+//   - Errors wrap their causes: errors.Is(err, context.DeadlineExceeded)
+//     holds when the deadline cut a go short, and a run whose caller's
+//     context was cancelled (SIGINT, SIGTERM) returns an error wrapping
+//     context.Canceled with no class of its own, never a download failure.
+//   - Credentials in mirror URLs never leave fetch: every name, URL, cause
+//     and hint passes through [Redact].
 //   - With Options.RequireSignedIndex the bundle comes only from an index
 //     that Options.IndexVerifier accepted, unless Options.SHA256 pins it.
 //   - Downloads are streamed to files under Options.TempDir, never held in

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,7 +17,11 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/safeio"
 )
+
+// maxCACertFile caps the --ca-cert file (a PEM bundle of every public CA is ~250 KiB).
+const maxCACertFile = 4 << 20
 
 // Defaults for zero Options fields.
 const (
@@ -43,10 +46,13 @@ type Options struct {
 	// within it, the next mirror starts as well; 0 = DefaultRaceDelay, < 0 = never race (strictly one at a time).
 	RaceDelay time.Duration
 	Deadline  time.Duration // whole run; 0 = none
-	Retries   int           // extra attempts per URL on retryable failures (the CLI's default is 2); < 0 = 0
-	TempDir   string        // where downloads are written (caller cleans up via Artifact.Cleanup); "" = os.TempDir()
-	MaxBytes  int64         // cap on any single download (0 = DefaultMaxBytes); the index's size caps further
-	Log       zerolog.Logger
+	// HedgeGrace is how long a bundle download runs before its rate is
+	// judged for hedging (see the package comment); 0 = 2s, < 0 = never hedge.
+	HedgeGrace time.Duration
+	Retries    int    // extra attempts per URL on retryable failures (the CLI's default is 2); < 0 = 0
+	TempDir    string // where downloads are written (caller cleans up via Artifact.Cleanup); "" = os.TempDir()
+	MaxBytes   int64  // cap on any single download (0 = DefaultMaxBytes); the index's size caps further
+	Log        zerolog.Logger
 
 	CACertFile  string       // PEM file of CAs trusted in addition to the system's (an internal HTTPS AppHub)
 	Progress    ProgressMode // how a bundle download reports its progress
@@ -64,6 +70,18 @@ type Options struct {
 	// direct URLs are used only when SHA256 pins the bytes.
 	RequireSignedIndex bool
 	IndexVerifier      func(index, sig []byte) error
+	// AcceptIndex, when set, judges every index a mirror serves once it is
+	// parsed (and, with RequireSignedIndex, its signature verified), before
+	// anything it names is downloaded: an error makes that index a fault
+	// of that mirror (an integrity failure: logged, the next mirror is
+	// tried; the run fails with class Integrity only when no mirror has an
+	// acceptable index). The installer passes its rollback rule here: a
+	// serial lower than the last one the receipt saw.
+	AcceptIndex func(*Index) error
+	// RequireChecksum refuses bytes nothing vouches for (Verification
+	// "none"): a mirror that publishes no checksum is then an integrity
+	// failure of that mirror, and the run moves on.
+	RequireChecksum bool
 }
 
 // Artifact is a downloaded and verified bundle.
@@ -76,6 +94,8 @@ type Artifact struct {
 	Layout         string    // "direct", "index", "tarball", "tree", "file"
 	SHA256         string    // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
 	ChecksumSource string    // "--sha256", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
+	Verification   string    // how the bytes were verified: one of the Verified* values
+	Origin         string    // the URL the bytes came from originally (for a cached bundle, where it was downloaded); redacted
 	Version        string    // version if known (from index, URL or the tree's VERSION file)
 	Size           int64     // bytes downloaded (tree: sum of its files)
 	IndexSerial    int64     // serial of the index that named the bundle (Layout "index"), else 0
@@ -83,6 +103,17 @@ type Artifact struct {
 	IndexSigned    bool      // that index's signature passed Options.IndexVerifier
 	Cleanup        func()    // removes Path; safe to call more than once
 }
+
+// How an artifact's bytes were verified (Artifact.Verification), for the
+// receipt, status, verify and --json.
+const (
+	VerifiedPinned      = "pinned"       // --sha256
+	VerifiedSignedIndex = "signed-index" // the digest of an index whose signature the pinned key verified
+	VerifiedIndex       = "index"        // the digest of an unsigned index
+	VerifiedSidecar     = "sidecar"      // <artifact>.sha256 beside it (for latest: the versioned name's)
+	VerifiedSHA256SUMS  = "sha256sums"   // SHA256SUMS beside it (tree: in its directory)
+	VerifiedNone        = "none"         // nothing vouches for the bytes
+)
 
 // ArchiveSuffixes are the file name endings that make a mirror entry a
 // direct artifact URL.
@@ -107,20 +138,22 @@ func Fetch(ctx context.Context, o Options) (*Artifact, error) {
 		return nil, err
 	}
 	defer s.close()
+	parent := ctx
 	if o.Deadline > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Deadline)
 		defer cancel()
 	}
 
-	r := &racer{s: s, ms: mirrors, results: make(chan goResult), nudge: make(chan struct{}, 1)}
+	r := &racer{s: s, parent: parent, ms: mirrors, results: make(chan goResult), nudge: make(chan struct{}, 1)}
 	return r.race(ctx)
 }
 
 // mirror is one entry of Options.Mirrors with its resolution plan and
 // retry state.
 type mirror struct {
-	raw       string
+	raw       string // as given: may hold a password, used for requests only
+	name      string // raw, redacted: for every log line, error and result
 	direct    bool
 	steps     []step
 	next      int // the step to try next
@@ -130,6 +163,7 @@ type mirror struct {
 	cause     *fetchError
 	started   bool
 	refuse    *fetchError // set when the mirror cannot serve under the options (a direct URL when a signed index is required)
+	fileRoot  string      // file:// mirrors: the directory every read is confined to
 }
 
 type mirrorState int
@@ -173,6 +207,7 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 	if m.refuse != nil {
 		return nil, m.refuse
 	}
+	ctx = withFileRoot(ctx, m)
 	var notFound []*fetchError
 	for m.next < len(m.steps) {
 		st := m.steps[m.next]
@@ -187,16 +222,16 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 			art, err = s.fetchTree(ctx, st)
 		}
 		if err == nil {
-			art.Mirror = m.raw
+			art.Mirror = m.name
 			return art, nil
 		}
 		if err.kind != kNotFound {
 			if m.next > 0 && len(notFound) > 0 {
-				s.log.Debug().Str("mirror", m.raw).Msg("earlier layouts on this mirror were not found")
+				s.log.Debug().Str("mirror", m.name).Msg("earlier layouts on this mirror were not found")
 			}
 			return nil, err
 		}
-		s.log.Debug().Str("mirror", m.raw).Str("url", err.url).Str("cause", err.cause).Msg("not on this mirror; trying the next layout")
+		s.log.Debug().Str("mirror", m.name).Str("url", err.url).Str("cause", err.cause).Msg("not on this mirror; trying the next layout")
 		notFound = append(notFound, err)
 		m.next++
 		m.attempts = 0
@@ -208,7 +243,7 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 	for _, e := range notFound {
 		names = append(names, e.short())
 	}
-	return nil, &fetchError{kind: kNotFound, url: m.raw, cause: "not found (" + strings.Join(names, ", ") + ")"}
+	return nil, &fetchError{kind: kNotFound, url: m.name, cause: "not found (" + strings.Join(names, ", ") + ")"}
 }
 
 // settle records a failed go at m, logs it, and schedules a retry when the
@@ -220,16 +255,12 @@ func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more b
 	if err.kind == kNotFound {
 		ev = s.log.Info()
 	}
-	ev = ev.Str("mirror", m.raw).Str("url", err.url).Int("attempt", m.attempts+1).Str("cause", err.cause)
+	ev = ev.Str("mirror", m.name).Str("url", err.url).Int("attempt", m.attempts+1).Str("cause", err.cause)
 	next := "giving up on this mirror"
 	if err.kind == kRetry && m.attempts < s.retries && ctx.Err() == nil {
-		wait := s.backoff(m.attempts + 1)
-		if err.retryAfter > 0 {
-			wait = err.retryAfter
-		}
-		dl, hasDL := ctx.Deadline()
+		wait, ok := s.retryWait(ctx, m.attempts+1, err)
 		switch {
-		case hasDL && time.Now().Add(wait).After(dl):
+		case !ok:
 			next = fmt.Sprintf("giving up on this mirror: a retry in %s would pass the deadline", wait.Round(time.Millisecond))
 			s.outOfTime = true
 		default:
@@ -246,7 +277,7 @@ func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more b
 		m.next++
 		m.attempts = 0
 		m.state = stateRetry
-		m.notBefore = time.Now().Add(s.backoff(1))
+		m.notBefore = time.Now().Add(s.minBackoff / 2)
 		next = "skipping its index; trying the bundle's own layouts"
 	}
 	if more {
@@ -255,38 +286,48 @@ func (s *session) settle(ctx context.Context, m *mirror, err *fetchError, more b
 	ev.Str("next", next).Msg("mirror failed")
 }
 
-func (s *session) backoff(attempt int) time.Duration {
-	d := s.minBackoff
-	for i := 1; i < attempt && d < s.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, s.maxBackoff)
-	// Jitter: between half and the whole of d.
-	return d/2 + rand.N(d/2+1)
-}
-
 // finalError sums up why no mirror served the bundle, with the class of
-// the worst failure: integrity over archive (size) over download.
-func (s *session) finalError(ctx context.Context, ms []*mirror) error {
+// the worst failure: integrity over archive (size) over download. It lists
+// each mirror's cause (redacted) and wraps them all, so errors.Is finds
+// context.DeadlineExceeded when the deadline cut a go short. claimer is the
+// go that held the download when the run ended, if any.
+func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) error {
 	class := failure.Download
 	var parts []string
+	var causes []error
 	for _, m := range ms {
-		c := "not tried before the deadline"
-		if m.cause != nil {
+		var c string
+		switch {
+		case m.cause != nil:
 			c = m.cause.short()
 			switch {
 			case m.cause.kind == kIntegrity:
 				class = failure.Integrity
-			case m.cause.kind == kOversize && class == failure.Download:
+			case (m.cause.kind == kOversize || m.cause.kind == kBadArchive) && class == failure.Download:
 				class = failure.Archive
 			}
+			if m.cause.url != m.name && !strings.HasPrefix(c, m.cause.url) {
+				c = m.cause.url + ": " + c
+			}
+			if !errors.Is(m.cause, context.Canceled) {
+				causes = append(causes, m.cause)
+			}
+		case claimer != nil && claimer.m == m:
+			c = "still downloading when the deadline passed"
+		case m.state == stateRunning:
+			c = "still waiting for an answer when the deadline passed"
+		case m.started:
+			c = "waiting to retry when the deadline passed"
+		default:
+			c = "not tried before the deadline"
 		}
-		if m.cause != nil && m.cause.url != m.raw && !strings.HasPrefix(c, m.cause.url) {
-			c = m.cause.url + ": " + c
-		}
-		parts = append(parts, redact(m.raw)+" → "+c)
+		parts = append(parts, m.name+" → "+c)
+	}
+	if err := ctx.Err(); err != nil {
+		causes = append(causes, err)
 	}
 	what := fmt.Sprintf("SLURM client %s for %s", s.version, s.arch)
+	all := &mirrorErrors{msg: Redact(strings.Join(parts, "; ")), errs: causes}
 	var e *failure.Error
 	switch class {
 	case failure.Integrity:
@@ -297,10 +338,15 @@ func (s *session) finalError(ctx context.Context, ms []*mirror) error {
 				break
 			}
 		}
-		e = failure.New(class, "no mirror served a verified %s: %s", what, strings.Join(parts, "; ")).WithHint("%s", hint)
+		e = failure.New(class, "no mirror served a verified %s: %w", what, all).WithHint("%s", Redact(hint))
 	case failure.Archive:
-		e = failure.New(class, "no mirror served %s within the size limits: %s", what, strings.Join(parts, "; ")).
-			WithHint("raise --max-size if the bundle is really that large, or fix the mirror")
+		hint := "raise --max-size if the bundle is really that large, or fix the mirror"
+		for _, m := range ms {
+			if m.cause != nil && m.cause.kind == kBadArchive {
+				hint = m.cause.hint
+			}
+		}
+		e = failure.New(class, "no mirror served a usable archive of %s (within the size limits): %w", what, all).WithHint("%s", hint)
 	default:
 		when := ""
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) || s.outOfTime {
@@ -313,16 +359,25 @@ func (s *session) finalError(ctx context.Context, ms []*mirror) error {
 		}
 		for _, m := range ms {
 			if m.cause != nil && m.cause.hint != "" {
-				e = failure.New(class, "no mirror served %s%s: %s", what, when, strings.Join(parts, "; ")).WithHint("%s", m.cause.hint)
-				return e
+				return failure.New(class, "no mirror served %s%s: %w", what, when, all).WithHint("%s", Redact(m.cause.hint))
 			}
 		}
-		e = failure.New(class, "no mirror served %s%s: %s", what, when, strings.Join(parts, "; ")).
+		e = failure.New(class, "no mirror served %s%s: %w", what, when, all).
 			WithHint("check that the mirrors are reachable from here and serve pkgs/slurm-apk/slurm-client-%s-%s-alpine.tar.gz (or pkgs/slurm/index.json, or a tree under pkgs/slurm-binaries/%s/); check --slurm-version and --arch; raise --timeout/--deadline for slow mirrors",
 				s.version, s.arch, s.arch)
 	}
 	return e
 }
+
+// mirrorErrors is the list of every mirror's failure: its text is the
+// summary, and it unwraps to each cause.
+type mirrorErrors struct {
+	msg  string
+	errs []error
+}
+
+func (e *mirrorErrors) Error() string   { return e.msg }
+func (e *mirrorErrors) Unwrap() []error { return e.errs }
 
 // planMirrors parses the mirror list into resolution plans; a bad entry is
 // a usage error.
@@ -348,6 +403,11 @@ func planMirrors(raw []string, version, arch string) ([]*mirror, error) {
 
 func parseMirrorURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error quotes the URL, password and all.
+		err = errors.New(Redact(strings.TrimPrefix(err.Error(), "parse ")))
+	}
+	raw = Redact(raw) // only ever shown from here on
 	hint := "mirrors are http://, https:// or file:// base URLs, or direct artifact URLs ending in " + strings.Join(ArchiveSuffixes, " ")
 	if err != nil {
 		return nil, failure.New(failure.Usage, "bad mirror URL %q: %w", raw, err).WithHint("%s", hint)
@@ -376,7 +436,7 @@ func parseMirrorURL(raw string) (*url.URL, error) {
 }
 
 func planMirror(raw, version, arch string) (*mirror, error) {
-	m := &mirror{raw: raw}
+	m := &mirror{raw: raw, name: Redact(raw)}
 	probe := strings.NewReplacer("{version}", "v", "{arch}", "a").Replace(raw)
 	pu, err := parseMirrorURL(probe)
 	if err != nil {
@@ -404,6 +464,9 @@ func planMirror(raw, version, arch string) (*mirror, error) {
 				v = version
 			}
 			m.steps = append(m.steps, step{kind: stepFile, url: u, layout: "direct", version: v})
+			if u.Scheme == "file" {
+				m.fileRoot = path.Dir(path.Clean(u.Path))
+			}
 		}
 		return m, nil
 	}
@@ -417,6 +480,9 @@ func planMirror(raw, version, arch string) (*mirror, error) {
 		if base.RawPath != "" {
 			base.RawPath += "/"
 		}
+	}
+	if base.Scheme == "file" {
+		m.fileRoot = path.Clean(base.Path)
 	}
 	rel := func(p string) *url.URL { return base.ResolveReference(&url.URL{Path: p}) }
 	v := version
@@ -477,7 +543,7 @@ func newSession(o Options) (*session, []*mirror, error) {
 		// Only a verified index may name the bytes: drop every other layout.
 		for _, m := range mirrors {
 			if m.direct {
-				m.refuse = &fetchError{kind: kIntegrity, url: redact(m.raw),
+				m.refuse = &fetchError{kind: kIntegrity, url: m.name,
 					cause: "a direct URL carries no signed index",
 					hint:  "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: give the mirror's base URL, or pin the bundle's digest with --sha256"}
 				continue
@@ -514,6 +580,13 @@ func newSession(o Options) (*session, []*mirror, error) {
 	if s.stall <= 0 {
 		s.stall = s.timeout
 	}
+	s.hedgeGrace = o.HedgeGrace
+	switch {
+	case s.hedgeGrace == 0:
+		s.hedgeGrace = hedgeGrace
+	case s.hedgeGrace < 0:
+		s.hedgeGrace = 1<<62 - 1 // never hedge
+	}
 	s.raceDelay = o.RaceDelay
 	switch {
 	case s.raceDelay == 0:
@@ -523,7 +596,7 @@ func newSession(o Options) (*session, []*mirror, error) {
 	}
 	var roots *x509.CertPool
 	if o.CACertFile != "" {
-		pem, err := os.ReadFile(o.CACertFile)
+		pem, err := safeio.ReadFile(o.CACertFile, maxCACertFile)
 		if err != nil {
 			return nil, nil, failure.New(failure.Usage, "--ca-cert: %w", err)
 		}
@@ -538,13 +611,4 @@ func newSession(o Options) (*session, []*mirror, error) {
 	}
 	s.client = newClient(o.HTTPClient, s.connect, s.timeout, roots)
 	return s, mirrors, nil
-}
-
-// redact drops a URL's password for logs and errors.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

@@ -1,6 +1,9 @@
 package fetch
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -194,7 +197,20 @@ func checkFile(t *testing.T, a *Artifact, want []byte) {
 
 const apk = "pkgs/slurm-apk/"
 
-var bundle = []byte("pretend this is a gzipped tarball of the SLURM client")
+var bundle = tgzOf("pretend this is a gzipped tarball of the SLURM client")
+
+// tgzOf is a real .tar.gz holding one file, VERSION, with content: bytes
+// that pass the archive sniff of unverified downloads.
+func tgzOf(content string) []byte {
+	var b bytes.Buffer
+	gz := gzip.NewWriter(&b)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "usr/local/slurm/VERSION", Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg})
+	tw.Write([]byte(content))
+	tw.Close()
+	gz.Close()
+	return b.Bytes()
+}
 
 func TestDirectURLSubstitution(t *testing.T) {
 	m := newMirror(t, map[string][]byte{

@@ -165,6 +165,18 @@ type indexPick struct {
 func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchError) {
 	signed := s.o.RequireSignedIndex
 	data, _, ferr := s.readSmall(ctx, st.url, maxIndexFile)
+	if ferr != nil && ferr.kind == kFatal && ctx.Err() == nil {
+		// Too large, a redirect loop, a broken answer: the index is
+		// unusable, which (like garbage JSON) is not the mirror's end.
+		if signed && s.want == "" {
+			ferr.kind = kIntegrity
+			ferr.cause = "unusable signed index: " + ferr.cause
+			ferr.hint = "the mirror's pkgs/slurm/index.json cannot be read: re-publish it with `slurm-installer pack`, or use another mirror"
+			return nil, ferr
+		}
+		s.log.Warn().Str("url", urlString(st.url)).Str("cause", ferr.cause).Msg("ignoring unusable index; trying the seed layouts")
+		return nil, &fetchError{kind: kNotFound, url: ferr.url, cause: "unusable index: " + ferr.cause, err: ferr}
+	}
 	if ferr != nil {
 		if ferr.kind == kNotFound {
 			ferr.cause = "no index (" + ferr.cause + ")"
@@ -195,6 +207,15 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 				"the mirror's index is out of date: re-sign it with `slurm-installer pack`")
 		}
 		s.log.Warn().Str("url", urlString(st.url)).Time("expires", idx.Expires).Msg("index has expired; using it anyway (no key is pinned)")
+	}
+	if s.o.AcceptIndex != nil {
+		if err := s.o.AcceptIndex(idx); err != nil {
+			s.log.Warn().Str("url", urlString(st.url)).Int64("serial", idx.Serial).Err(err).Msg("index refused; trying the next mirror")
+			fe := s.integrity(st.url, "index refused: "+Redact(err.Error()),
+				"the mirror serves an index this run does not accept (stale or rolled back): use an up-to-date mirror")
+			fe.err = err
+			return nil, fe
+		}
 	}
 	b := idx.Find(s.version, s.arch)
 	if b == nil {

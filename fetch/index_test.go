@@ -32,7 +32,7 @@ func TestIndex(t *testing.T) {
 		apk + "other.tar.gz":                            other,
 		apk + "b-22.05.8.tar.gz":                        bundle,
 		"pkgs/slurm/arm/b.tar.gz":                       arm,
-		apk + "slurm-client-9.9.9-x86_64-alpine.tar.gz": []byte("seed"),
+		apk + "slurm-client-9.9.9-x86_64-alpine.tar.gz": tgzOf("seed"),
 	}
 	m := newMirror(t, files)
 

@@ -45,6 +45,7 @@ type session struct {
 	maxBackoff time.Duration
 	client     *retryablehttp.Client
 	outOfTime  bool // a retry was dropped because it would pass the deadline
+	hedgeGrace time.Duration
 }
 
 func (s *session) close() { s.client.HTTPClient.CloseIdleConnections() }
@@ -86,34 +87,59 @@ func newClient(hc *http.Client, connect, header time.Duration, roots *x509.CertP
 type kind int
 
 const (
-	kNotFound  kind = iota // an answer (404, 403, 410, other 4xx, missing file): move on, never retry
-	kRetry                 // connection error, timeout, 408, 429, 5xx: try other mirrors, then retry
-	kFatal                 // neither (TLS certificate, redirect loop, bad listing): give up on the mirror
-	kIntegrity             // bytes failed verification
-	kOversize              // more bytes than MaxBytes
-	kLocal                 // writing to TempDir failed: abort the whole Fetch
-	kPreempted             // another mirror's response won the race: not a failure of this one
+	kNotFound   kind = iota // an answer (404, 403, 410, other 4xx, missing file): move on, never retry
+	kRetry                  // connection error, timeout, 408, 429, 5xx: try other mirrors, then retry
+	kFatal                  // neither (TLS certificate, redirect loop, bad listing): give up on the mirror
+	kIntegrity              // bytes failed verification
+	kOversize               // more bytes than MaxBytes
+	kLocal                  // writing to TempDir failed: abort the whole Fetch
+	kPreempted              // another mirror's response won the race: not a failure of this one
+	kBadArchive             // the bytes are not an archive of the expected type (an HTML error page)
 )
 
-// fetchError is one failed attempt at one URL.
+// fetchError is one failed attempt at one URL. It wraps the error that
+// caused it (err), so errors.Is(err, context.Canceled) and friends hold
+// through it; cause is the short text for logs.
 type fetchError struct {
-	kind       kind
-	url        string // redacted
-	cause      string // short, lower-case: "404 not found", "connection refused"
-	retryAfter time.Duration
-	err        error  // underlying, if any
-	hint       string // for kIntegrity: what to do about it
+	kind  kind
+	url   string         // redacted
+	cause string         // short, lower-case: "404 not found", "connection refused"
+	resp  *http.Response // status and headers of a retryable answer (Retry-After), nil if none
+	err   error          // underlying, if any
+	hint  string         // for kIntegrity: what to do about it
 }
 
-func (e *fetchError) Error() string { return e.url + ": " + e.cause }
+func (e *fetchError) Error() string { return Redact(e.url + ": " + e.cause) }
 func (e *fetchError) short() string { return e.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
 
-func (e *fetchError) asLocal() error {
-	return failure.New(failure.FileSystem, "writing the download to disk: %w", e.err).
-		WithHint("check that the temporary directory is writable and has space (set TMPDIR)")
+// asLocal is a failure to write the download: it names the URL and the
+// directory, not the temp file, and mentions TMPDIR only when Fetch chose
+// the directory itself.
+func (e *fetchError) asLocal(s *session) error {
+	cause := e.err
+	var pe *fs.PathError
+	if errors.As(cause, &pe) {
+		cause = pe.Err
+	}
+	hint := fmt.Sprintf("check that %s is writable and has space", s.tempDir)
+	if s.o.TempDir == "" {
+		hint += " (or set TMPDIR to another directory)"
+	}
+	return failure.New(failure.FileSystem, "writing the download of %s to %s: %w", Redact(e.url), s.tempDir, &wrapped{msg: cause.Error(), err: e.err}).
+		WithHint("%s", hint)
 }
 
-func urlString(u *url.URL) string { return u.Redacted() }
+// wrapped shows msg and unwraps to err.
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w *wrapped) Error() string { return w.msg }
+func (w *wrapped) Unwrap() error { return w.err }
+
+func urlString(u *url.URL) string { return Redact(u.Redacted()) }
 
 func notFound(u *url.URL, cause string) *fetchError {
 	return &fetchError{kind: kNotFound, url: urlString(u), cause: cause}
@@ -142,7 +168,7 @@ func (s *session) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
 // answers 200 with the whole body; body.partial says which it was.
 func (s *session) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
 	if u.Scheme == "file" {
-		return s.openFile(u)
+		return s.openFile(ctx, u)
 	}
 	actx, cancel := context.WithCancel(ctx)
 	var stalled atomic.Bool
@@ -216,22 +242,6 @@ func contentRangeStart(v string) (int64, bool) {
 	return n, err == nil && n >= 0
 }
 
-func (s *session) openFile(u *url.URL) (*body, *fetchError) {
-	f, err := os.Open(u.Path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, notFound(u, "no such file")
-		}
-		return nil, &fetchError{kind: kNotFound, url: urlString(u), cause: err.Error(), err: err}
-	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, notFound(u, "not a regular file")
-	}
-	return &body{r: f, size: fi.Size(), close: func() { f.Close() }}, nil
-}
-
 // watchReader resets the stall watchdog on every read that brings bytes.
 type watchReader struct {
 	r       io.Reader
@@ -257,7 +267,19 @@ func (w *watchReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-var errStalled = errors.New("stalled")
+var (
+	errStalled  = errors.New("stalled")
+	errTimedOut = errors.New("timed out")
+	errTooLarge = errors.New("too large")
+)
+
+// ctxCause is the short cause for a context error.
+func ctxCause(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "deadline exceeded"
+	}
+	return "interrupted"
+}
 
 func statusError(u *url.URL, resp *http.Response) *fetchError {
 	cause := strings.ToLower(resp.Status)
@@ -266,30 +288,12 @@ func statusError(u *url.URL, resp *http.Response) *fetchError {
 	}
 	switch c := resp.StatusCode; {
 	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || (c >= 500 && c != http.StatusNotImplemented) || c < 200:
-		return &fetchError{kind: kRetry, url: urlString(u), cause: cause, retryAfter: retryAfter(resp.Header.Get("Retry-After"))}
+		// Keep the status and headers only: go-retryablehttp's backoff reads Retry-After from them.
+		return &fetchError{kind: kRetry, url: urlString(u), cause: cause, resp: &http.Response{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}}
 	default:
 		// 404, 403, 410, other 4xx, 501, and 2xx/3xx we cannot use: an answer.
 		return &fetchError{kind: kNotFound, url: urlString(u), cause: cause}
 	}
-}
-
-// retryAfter parses a Retry-After header (seconds or an HTTP date); 0 when
-// absent or unparseable.
-func retryAfter(v string) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		return time.Duration(min(n, 24*3600)) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
 }
 
 // transportError classifies an error from the HTTP client or a body read.
@@ -298,14 +302,15 @@ func (s *session) transportError(ctx context.Context, u *url.URL, err error, sta
 	var ne net.Error
 	switch {
 	case ctx.Err() != nil:
-		fe.cause = "deadline exceeded"
-		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			fe.cause = "interrupted"
-		}
+		// The run's deadline, an interrupt, or another mirror won: wrap
+		// the context's error itself, not the transport's view of it.
+		fe.cause, fe.err = ctxCause(ctx.Err()), ctx.Err()
 	case errors.Is(err, errStalled):
-		fe.cause = fmt.Sprintf("stalled: no body bytes for %s", s.stall)
+		fe.cause, fe.err = fmt.Sprintf("stalled: no body bytes for %s", s.stall), errStalled
 	case stalled:
-		fe.cause = fmt.Sprintf("timed out: no response within %s", s.connect+s.timeout)
+		// The watchdog cancelled the request: that is a timeout of this
+		// mirror, not a cancellation of the run.
+		fe.cause, fe.err = fmt.Sprintf("timed out: no response within %s", s.connect+s.timeout), errTimedOut
 	case isDialTimeout(err):
 		fe.cause = fmt.Sprintf("connect timed out after %s", s.connect)
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -353,7 +358,7 @@ func (s *session) readSmall(ctx context.Context, u *url.URL, limit int64) ([]byt
 		return nil, "", s.readError(ctx, u, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, "", &fetchError{kind: kFatal, url: urlString(u), cause: fmt.Sprintf("larger than %d bytes", limit)}
+		return nil, "", &fetchError{kind: kFatal, url: urlString(u), cause: fmt.Sprintf("larger than %d bytes", limit), err: errTooLarge}
 	}
 	return data, b.contentType, nil
 }
@@ -418,11 +423,16 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 			return "", n, s.sizeError(u, b.size, limit, announced)
 		}
 		prog.setTotal(max(b.size, announced))
-		got, err := io.Copy(io.MultiWriter(fileWriter{f}, h, prog), &capReader{r: b.r, n: limit + 1 - n})
+		g := runOf(ctx)
+		g.downloading(max(b.size, announced))
+		bud := budgetOf(ctx)
+		got, err := io.Copy(io.MultiWriter(bud, fileWriter{f}, h, prog, g), &capReader{r: b.r, n: limit + 1 - n})
 		b.close()
 		n += got
 		var we *writeError
 		switch {
+		case errors.Is(err, errOverBudget):
+			return "", n, &fetchError{kind: kOversize, url: urlString(u), cause: fmt.Sprintf("the tree is larger than the download limit (%d bytes)", s.maxBytes), err: err}
 		case errors.As(err, &we):
 			return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: we.err.Error(), err: we.err}
 		case err != nil:

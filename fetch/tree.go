@@ -19,15 +19,23 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Limits on a tree download.
+// The walk is bounded as it goes (issue 13): depth, entries (files and
+// directories together), listings fetched and listing bytes; the download
+// by one byte budget shared by every file (the listing's sizes are checked
+// against it first, and bytes are counted as they arrive).
 const (
-	maxTreeDepth   = 8
-	maxTreeFiles   = 20000
-	maxListingSize = 4 << 20
-	treeWorkers    = 4
+	maxTreeDepth    = 8
+	maxTreeFiles    = 20000
+	maxTreeEntries  = 20000    // files and directories
+	maxTreeListings = 1000     // directories listed
+	maxListingBytes = 32 << 20 // all listings together
+	maxListingSize  = 4 << 20
+	treeWorkers     = 4
 )
 
 // Entry is one name in a directory listing. Size is -1 when the listing
@@ -157,26 +165,7 @@ type treeFile struct {
 // a local directory for file://).
 func (s *session) list(ctx context.Context, u *url.URL) ([]Entry, *fetchError) {
 	if u.Scheme == "file" {
-		des, err := os.ReadDir(u.Path)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil, notFound(u, "no such directory")
-			}
-			return nil, &fetchError{kind: kNotFound, url: urlString(u), cause: err.Error(), err: err}
-		}
-		var out []Entry
-		for _, de := range des {
-			fi, err := os.Stat(filepath.Join(u.Path, de.Name()))
-			if err != nil || !safeName(de.Name()) || !(fi.IsDir() || fi.Mode().IsRegular()) {
-				continue
-			}
-			e := Entry{Name: de.Name(), Dir: fi.IsDir(), Size: -1}
-			if !e.Dir {
-				e.Size = fi.Size()
-			}
-			out = append(out, e)
-		}
-		return out, nil
+		return s.listFile(ctx, u)
 	}
 	data, ct, ferr := s.readSmall(ctx, u, maxListingSize)
 	if ferr != nil {
@@ -216,21 +205,14 @@ func (s *session) retrying(ctx context.Context, what string, f func() *fetchErro
 		if ferr == nil || ferr.kind != kRetry || attempt > s.retries || ctx.Err() != nil {
 			return ferr
 		}
-		wait := s.backoff(attempt)
-		if ferr.retryAfter > 0 {
-			wait = min(ferr.retryAfter, s.maxBackoff*4)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
+		wait, ok := s.retryWait(ctx, attempt, ferr)
+		if !ok {
 			return ferr
 		}
 		s.log.Warn().Str("url", ferr.url).Int("attempt", attempt).Str("cause", ferr.cause).
 			Str("next", fmt.Sprintf("retrying in %s", wait.Round(time.Millisecond))).Msg(what + " failed")
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ferr
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return &fetchError{kind: kRetry, url: ferr.url, cause: ferr.cause + "; " + ctxCause(err), err: err}
 		}
 	}
 }
@@ -246,11 +228,19 @@ func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]tr
 	queue := []pending{{rel: "", u: dir, depth: 0, entries: top}}
 	var files []treeFile
 	var dirs []string
+	var listings int
+	var listed, announced int64
+	over := func(cause string) *fetchError {
+		return &fetchError{kind: kOversize, url: urlString(dir), cause: "the tree is too large: " + cause}
+	}
 	for len(queue) > 0 {
 		p := queue[0]
 		queue = queue[1:]
 		es := p.entries
 		if es == nil {
+			if listings++; listings > maxTreeListings {
+				return nil, nil, over(fmt.Sprintf("more than %d directories to list", maxTreeListings))
+			}
 			ferr := s.retrying(ctx, "listing", func() *fetchError {
 				var ferr *fetchError
 				es, ferr = s.list(ctx, p.u)
@@ -262,6 +252,15 @@ func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]tr
 				}
 				return nil, nil, ferr
 			}
+			for _, e := range es {
+				listed += int64(len(e.Name)) + 64
+			}
+			if listed > maxListingBytes {
+				return nil, nil, over(fmt.Sprintf("its listings hold more than %d bytes", maxListingBytes))
+			}
+		}
+		if len(files)+len(dirs)+len(es) > maxTreeEntries {
+			return nil, nil, over(fmt.Sprintf("more than %d entries", maxTreeEntries))
 		}
 		for _, e := range es {
 			rel := path.Join(p.rel, e.Name)
@@ -280,6 +279,11 @@ func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]tr
 				return nil, nil, &fetchError{kind: kOversize, url: urlString(dir), cause: fmt.Sprintf("more than %d files", maxTreeFiles)}
 			}
 			files = append(files, treeFile{rel: rel, url: child(p.u, e.Name, false), size: e.Size})
+			if e.Size > 0 {
+				if announced += e.Size; announced > s.maxBytes {
+					return nil, nil, over(fmt.Sprintf("its listing announces more than the download limit (%d bytes)", s.maxBytes))
+				}
+			}
 		}
 	}
 	return files, dirs, nil
@@ -305,6 +309,11 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	}
 	if !hasBin || !hasVersion {
 		return nil, notFound(st.url, "listing has no bin/ and VERSION")
+	}
+	if !hasSums && s.want == "" && s.o.RequireChecksum {
+		// Refuse before downloading anything.
+		return nil, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
+			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
 	}
 	if s.version != "latest" {
 		// The tree's path carries no version: read VERSION before
@@ -375,10 +384,10 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	}
 
 	// Verify against SHA256SUMS, both ways.
-	source := "none published"
+	source, how := "none published", VerifiedNone
 	var manifestDigest string
 	if sums != nil {
-		source = "SHA256SUMS " + urlString(sumsURL)
+		source, how = "SHA256SUMS "+urlString(sumsURL), VerifiedSHA256SUMS
 		for _, f := range files {
 			want, listed := sums[f.rel]
 			switch {
@@ -406,7 +415,11 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 			return nil, s.integrity(st.url, fmt.Sprintf("checksum mismatch: expected %s (from --sha256), got %s (the tree's manifest)", s.want, manifestDigest),
 				"for the tree layout --sha256 is the digest of its SHA256SUMS (or, without one, of the manifest `sha256sum` prints for its files, sorted)")
 		}
-		source = "--sha256"
+		source, how = "--sha256", VerifiedPinned
+	}
+	if sums == nil && s.want == "" && s.o.RequireChecksum {
+		return nil, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
+			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
 	}
 	if sums == nil && s.want == "" {
 		s.log.Warn().Str("url", urlString(st.url)).Str("sha256", manifestDigest).
@@ -426,7 +439,7 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	ok = true
 	return &Artifact{
 		Path: dir, Tree: true, Name: path.Base(strings.TrimSuffix(st.url.Path, "/")), URL: urlString(st.url),
-		Layout: "tree", SHA256: manifestDigest, ChecksumSource: source, Version: version, Size: total,
+		Layout: "tree", SHA256: manifestDigest, ChecksumSource: source, Verification: how, Origin: urlString(st.url), Version: version, Size: total,
 		Cleanup: func() { os.RemoveAll(dir) },
 	}, nil
 }
@@ -451,6 +464,11 @@ func canonicalManifestDigest(digests map[string]string) string {
 func (s *session) downloadTree(ctx context.Context, root *os.Root, files []treeFile) (map[string]string, int64, *fetchError) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// One budget for every file, spent as bytes arrive: parallel files
+	// cannot together write more than the limit.
+	b := &budget{}
+	b.left.Store(s.maxBytes)
+	ctx = context.WithValue(ctx, budgetKey{}, b)
 	var (
 		mu      sync.Mutex
 		digests = map[string]string{}
@@ -544,4 +562,27 @@ func firstLine(b []byte) string {
 		v = strings.TrimSpace(v[:i])
 	}
 	return v
+}
+
+// budget is the bytes a tree download may still write.
+type budget struct{ left atomic.Int64 }
+
+type budgetKey struct{}
+
+var errOverBudget = errors.New("over the download limit")
+
+func budgetOf(ctx context.Context) *budget {
+	b, _ := ctx.Value(budgetKey{}).(*budget)
+	return b
+}
+
+// Write spends len(p) of the budget; it fails once the budget is gone.
+func (b *budget) Write(p []byte) (int, error) {
+	if b == nil {
+		return len(p), nil
+	}
+	if b.left.Add(-int64(len(p))) < 0 {
+		return 0, errOverBudget
+	}
+	return len(p), nil
 }

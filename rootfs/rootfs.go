@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slurm-installer/internal/safeio"
 	"sort"
 	"strings"
 	"syscall"
@@ -187,22 +188,27 @@ func (r *FS) IsRegular(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// Open opens p for reading.
+// Open opens p for reading if it is a regular file: a FIFO or a device
+// at /bin/sh is refused without blocking (see package safeio).
 func (r *FS) Open(p string) (*os.File, error) {
 	h, err := r.Resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(h)
+	f, _, err := safeio.Open(h)
+	return f, err
 }
 
-// ReadFile reads the file p.
+// maxReadFile caps ReadFile (os-release, linker paths: small text files).
+const maxReadFile = 16 << 20
+
+// ReadFile reads the regular file p, at most maxReadFile bytes.
 func (r *FS) ReadFile(p string) ([]byte, error) {
 	h, err := r.Resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(h)
+	return safeio.ReadFile(h, maxReadFile)
 }
 
 // ReadDir lists the directory p, sorted by name.

@@ -11,6 +11,7 @@ import (
 	"aead.dev/minisign"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 )
 
 // PasswordEnv holds the password of an encrypted minisign secret key.
@@ -45,16 +46,15 @@ func ParseKey(s, source string) (*Key, error) {
 	}
 	text := []byte(s)
 	if !looksLikeKey(s) {
-		fi, err := os.Stat(s)
-		if err != nil {
+		// A regular file only, read with a cap: /dev/zero or a FIFO
+		// must not exhaust memory or hang the run (issue 13).
+		var err error
+		if text, err = safeio.ReadFile(s, maxKeyFile); err != nil {
+			if errors.Is(err, safeio.ErrTooLarge) {
+				return nil, failure.New(failure.Usage, "%s %s: file too large for a public key", source, s)
+			}
 			return nil, failure.New(failure.Usage, "%s %q is neither a minisign public key (RW...) nor a readable key file: %w", source, s, err).
 				WithHint("pass the key line from the publisher's minisign.pub, or the path of that file")
-		}
-		if fi.Size() > maxKeyFile {
-			return nil, failure.New(failure.Usage, "%s %s: file too large for a public key", source, s)
-		}
-		if text, err = os.ReadFile(s); err != nil {
-			return nil, failure.New(failure.Usage, "%s: %w", source, err)
 		}
 		source = source + " " + s
 	}
@@ -147,14 +147,10 @@ func (s *Signer) PublicKey() *Key {
 // key is decrypted with the password in SLURM_INSTALLER_SIGN_PASSWORD; a key
 // made with `minisign -G -W` needs none.
 func LoadSigner(file string) (*Signer, error) {
-	fi, err := os.Stat(file)
-	if err != nil {
-		return nil, failure.New(failure.Usage, "--sign-key: %w", err)
-	}
-	if fi.Size() > maxKeyFile {
+	b, err := safeio.ReadFile(file, maxKeyFile)
+	if errors.Is(err, safeio.ErrTooLarge) {
 		return nil, failure.New(failure.Usage, "--sign-key %s: file too large for a secret key", file)
 	}
-	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, failure.New(failure.Usage, "--sign-key: %w", err)
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -59,14 +60,36 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 			continue
 		}
 		name := strings.TrimPrefix(filepath.Base(m), sha+"-")
-		return &fetch.Artifact{Path: m, Name: name, URL: "file://" + m, Mirror: "--cache-dir", Layout: "cache", SHA256: sha,
-			ChecksumSource: "cache (content re-hashed)"}
+		art := &fetch.Artifact{Path: m, Name: name, URL: "file://" + m, Mirror: "--cache-dir", Layout: "cache", SHA256: sha,
+			ChecksumSource: "cache (content re-hashed)", Verification: fetch.VerifiedNone}
+		// How the bytes were verified when they were downloaded, and where
+		// from (issue 13): the receipt records the origin, not the cache file.
+		var meta cacheMeta
+		if b, err := os.ReadFile(m + ".origin"); err == nil && len(b) < 64<<10 && json.Unmarshal(b, &meta) == nil {
+			art.Origin, art.Verification, art.Version = fetch.Redact(meta.Origin), meta.Verification, meta.Version
+			if art.Verification == "" {
+				art.Verification = fetch.VerifiedNone
+			}
+			art.ChecksumSource = "cache (content re-hashed; verified by " + art.Verification + " when downloaded)"
+		}
+		return art
 	}
 	return nil
 }
 
 // store copies a verified archive into the cache and remembers its sha for
 // arch/version. Failures only warn: the cache is an optimisation.
+// cacheMeta is <entry>.origin: where a cached bundle came from and how it
+// was verified then.
+type cacheMeta struct {
+	Origin       string `json:"origin"`
+	Verification string `json:"verification"`
+	Version      string `json:"version,omitempty"`
+}
+
+// store keeps the bundle with how it was verified (<entry>.origin): the
+// cache must not turn an unverified download into one that looks verified
+// later.
 func (c *cache) store(art *fetch.Artifact, arch, version string) {
 	if c == nil || c.dir == "" || art.Tree || art.SHA256 == "" || art.Layout == "cache" {
 		return
@@ -111,6 +134,9 @@ func (c *cache) put(art *fetch.Artifact, arch, version string) error {
 			os.Remove(tmp.Name())
 			return fmt.Errorf("write %s: %w", dst, err)
 		}
+	}
+	if b, err := json.Marshal(cacheMeta{Origin: fetch.Redact(firstOf(art.Origin, art.URL)), Verification: art.Verification, Version: art.Version}); err == nil {
+		_ = os.WriteFile(dst+".origin", b, 0o644)
 	}
 	for _, v := range []string{version, art.Version} {
 		if v != "" {

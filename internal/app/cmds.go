@@ -18,6 +18,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/rootfs"
 	"slurm-installer/verify"
 )
@@ -33,7 +34,12 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 	if err != nil {
 		return nil, failure.New(failure.Usage, "--from %s: %w", cfg.from, err)
 	}
-	art := &fetch.Artifact{Path: p, Name: filepath.Base(p), URL: "file://" + p, Mirror: "--from", Layout: "file", Size: fi.Size()}
+	if !fi.IsDir() && !fi.Mode().IsRegular() {
+		// A FIFO or a device would hang or never end (issue 13).
+		return nil, failure.New(failure.Usage, "--from %s: not a regular file or directory", cfg.from)
+	}
+	art := &fetch.Artifact{Path: p, Name: filepath.Base(p), URL: "file://" + p, Mirror: "--from", Layout: "file", Size: fi.Size(),
+		Verification: fetch.VerifiedNone}
 	if fi.IsDir() {
 		art.Tree, art.ChecksumSource = true, "none (local directory)"
 		log.Warn().Str("from", p).Msg("installing a local directory: it is not checksummed")
@@ -44,9 +50,10 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 		return nil, failure.New(failure.FileSystem, "read %s: %w", p, err)
 	}
 	art.SHA256 = got
-	want, source := cfg.sha, "--sha256"
+	want, source, how := cfg.sha, "--sha256", fetch.VerifiedPinned
 	if want == "" {
-		if b, err := os.ReadFile(p + ".sha256"); err == nil {
+		how = fetch.VerifiedSidecar
+		if b, err := safeio.ReadFile(p+".sha256", 1<<20); err == nil {
 			if want, err = fetch.ParseSHA256Sidecar(b, filepath.Base(p)); err != nil {
 				return nil, failure.New(failure.Integrity, "%s.sha256: %w", p, err)
 			}
@@ -62,13 +69,13 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 		return nil, failure.New(failure.Integrity, "checksum mismatch for %s: expected %s (%s), got %s", p, want, source, got).
 			WithHint("the file is corrupt or not the bundle you meant; fetch it again")
 	}
-	art.ChecksumSource = source
+	art.ChecksumSource, art.Verification = source, how
 	log.Info().Str("from", p).Str("checksum", source).Msg("local bundle verified")
 	return art, nil
 }
 
 func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
+	f, _, err := safeio.Open(p) // regular files only: the type may change after a Stat
 	if err != nil {
 		return "", err
 	}
@@ -119,10 +126,11 @@ func runFetch(c *cli.Context) error {
 	if err := place(art.Path, dst); err != nil {
 		return failure.New(failure.FileSystem, "write %s: %w", dst, err)
 	}
-	if !art.Tree && art.SHA256 != "" {
+	if !art.Tree && art.SHA256 != "" && art.Verification != fetch.VerifiedNone {
+		// A checksum beside unverified bytes would vouch for them later (issue 13).
 		_ = os.WriteFile(dst+".sha256", []byte(art.SHA256+"  "+filepath.Base(dst)+"\n"), 0o644)
 	}
-	st.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Msg("bundle fetched and verified")
+	st.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Str("verified", art.Verification).Msg("bundle fetched")
 	fmt.Fprintln(st.stdout, dst)
 	return nil
 }

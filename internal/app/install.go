@@ -73,6 +73,8 @@ type installConfig struct {
 	requested string
 	net       netConfig
 	policy    *policy
+
+	requireChecksum bool // --require-checksum: refuse bytes nothing vouches for (exit 5)
 }
 
 func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, err error) {
@@ -119,6 +121,15 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	}
 	if cfg.timeout <= 0 {
 		return nil, failure.New(failure.Usage, "--timeout must be positive")
+	}
+	if cfg.deadline <= 0 {
+		// A run without a deadline can be parked by one Retry-After, holding the lock (issue 13).
+		return nil, failure.New(failure.Usage, "--deadline must be positive (got %s)", cfg.deadline).
+			WithHint("give the whole download a bound, e.g. --deadline 5m")
+	}
+	cfg.requireChecksum = flag(c, "require-checksum")
+	if lookup(c, "sha256").IsSet("sha256") && cfg.sha == "" {
+		st.log.Info().Msg("--sha256 is empty: the bundle's digest is not pinned")
 	}
 	if cfg.net, err = parseNetConfig(c); err != nil {
 		return nil, err
@@ -180,7 +191,7 @@ func runInstall(c *cli.Context) error {
 	res := &result{Arch: t.Arch, Libc: t.Libc}
 	if cfg.dryRun {
 		res.Status = "dry-run"
-		log.Info().Strs("mirrors", cfg.mirrors).Str("version", cfg.version).Str("prefix", in.Options().Prefix).
+		log.Info().Strs("mirrors", fetch.RedactAll(cfg.mirrors)).Str("version", cfg.version).Str("prefix", in.Options().Prefix).
 			Str("bin_dir", in.Options().BinDir).Str("root", cfg.rootDir).Msg("dry run: would fetch, verify and install; nothing changed")
 		return finish(cfg, res, start)
 	}
@@ -277,7 +288,7 @@ func failed(cfg *installConfig, res *result, err error, status string, start tim
 func finish(cfg *installConfig, res *result, start time.Time) error {
 	res.Seconds = time.Since(start).Seconds()
 	if cfg.json {
-		enc := json.NewEncoder(st.stdout)
+		enc := json.NewEncoder(fetch.RedactWriter(st.stdout))
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
@@ -298,6 +309,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	cfg.policy.seenSerial = lastSerial(prev)
 	art, err := obtain(ctx, cfg, t, tmp, log)
 	if err != nil {
 		return nil, err
@@ -372,7 +384,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	}
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
-		Source: art.URL, Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
+		Source: firstOf(art.Origin, art.URL), Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
 		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
@@ -392,17 +404,24 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 		if err := cfg.policy.checkLocal(cfg); err != nil {
 			return nil, err
 		}
-		return fromFile(cfg, log)
+		art, err := fromFile(cfg, log)
+		if err == nil && cfg.requireChecksum && art.Verification == fetch.VerifiedNone {
+			return nil, failure.New(failure.Integrity, "--require-checksum: --from %s has no checksum (no --sha256, no .sha256 beside it)", cfg.from).
+				WithHint("pass --sha256, or put the bundle's .sha256 beside it")
+		}
+		return art, err
 	}
 	c := &cache{dir: cfg.cacheDir, log: log}
 	if cfg.sha != "" {
 		if art := c.lookup(cfg.sha, t.Arch, cfg.version); art != nil {
+			art.Verification = fetch.VerifiedPinned // its content hashes to --sha256
 			log.Info().Str("file", art.Path).Msg("using the cached bundle that matches --sha256; nothing downloaded")
 			return art, nil
 		}
 	}
 	fo := fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
-		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log}
+		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
+		RequireChecksum: cfg.requireChecksum}
 	cfg.net.apply(&fo)
 	cfg.policy.fetchOptions(&fo, log)
 	art, err := fetch.Fetch(ctx, fo)
@@ -410,8 +429,8 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 		// With a key pinned a cached bundle is used only when --sha256 names it (above): the
 		// cache does not remember whether a signed index vouched for it.
 		if failure.ClassOf(err) == failure.Download && cfg.sha == "" && fo.IndexVerifier == nil {
-			if cached := c.lookup("", t.Arch, cfg.version); cached != nil {
-				log.Warn().Err(err).Str("file", cached.Path).Msg("no mirror answered; using the bundle cached for this version (its checksum was verified when it was downloaded)")
+			if cached := c.lookup("", t.Arch, cfg.version); cached != nil && !(cfg.requireChecksum && cached.Verification == fetch.VerifiedNone) {
+				log.Warn().Err(err).Str("file", cached.Path).Str("verified", cached.Verification).Msg("no mirror answered; using the bundle cached for this version")
 				return cached, nil
 			}
 		}

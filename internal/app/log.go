@@ -9,6 +9,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
 )
 
@@ -28,6 +29,7 @@ func newLogger(w io.Writer, format, level string, quiet bool) (zerolog.Logger, e
 		tty = isatty.IsTerminal(f.Fd())
 	}
 	var out io.Writer
+	w = fetch.RedactWriter(w) // no log line carries a password from a mirror URL (issue 13)
 	switch format {
 	case "json":
 		out = w

@@ -40,6 +40,7 @@ type policy struct {
 	allowDowngrade bool
 	minVersion     string
 	now            func() time.Time
+	seenSerial     int64 // the highest index serial the receipt remembers (set before a fetch)
 }
 
 // parsePolicy reads --pubkey (or the built-in key), --allow-downgrade and
@@ -72,6 +73,15 @@ func (p *policy) fetchOptions(o *fetch.Options, log zerolog.Logger) {
 	}
 	o.RequireSignedIndex = true
 	o.IndexVerifier = p.key.VerifyIndex
+	// The rollback rule per mirror (issue 13): a stale mirror listed first
+	// is skipped, not the end of the run. checkArtifact stays the backstop.
+	seen := p.seenSerial
+	o.AcceptIndex = func(idx *fetch.Index) error {
+		if idx.Serial < seen {
+			return refuse(ruleSerial, "the signed index has serial %d, but this root already saw serial %d", idx.Serial, seen)
+		}
+		return nil
+	}
 	log.Info().Str("key_id", p.key.ID()).Str("from", p.key.Source).Msg("key pinned: the bundle must come from an index signed by it")
 }
 

@@ -19,12 +19,20 @@
 // MinFault bytes (the bundle), not checksum files or indexes.
 //
 //	hang            accepts the request and never answers
+//	trickle-BPS     bodies of at least MinFault bytes are sent at BPS bytes
+//	                a second (Content-Length announced); others served normally
+//	html            any archive name (.tar.gz, .tgz, ...) answers 200 with an
+//	                HTML error page, like a proxy's or a CDN's; all else 404
+//	loop            every request redirects to itself
+//
+// status-CODE-radate sends Retry-After as an HTTP date a year ahead.
 //
 // Besides the HTTP server, Blackhole is a TCP address that accepts
 // connections and never answers, and Refused one where nothing listens.
 package faultserver
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -52,16 +60,17 @@ type Server struct {
 	quit  chan struct{}
 	wg    sync.WaitGroup
 
-	mu    sync.Mutex
-	hits  map[string]int // by mode+path
-	flaky map[string]int // by mode
-	conns []net.Conn
+	mu     sync.Mutex
+	hits   map[string]int   // by mode+path
+	flaky  map[string]int   // by mode
+	served map[string]int64 // body bytes by mode
+	conns  []net.Conn
 }
 
 // New starts a fault server over files (e.g. http.FileServer(http.Dir(d))
 // or Files(map)).
 func New(files http.Handler) (*Server, error) {
-	s := &Server{files: files, quit: make(chan struct{}), hits: map[string]int{}, flaky: map[string]int{}}
+	s := &Server{files: files, quit: make(chan struct{}), hits: map[string]int{}, flaky: map[string]int{}, served: map[string]int64{}}
 	bh, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -126,6 +135,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.flaky[mode]++
 	nm := s.flaky[mode]
 	s.mu.Unlock()
+	w = &countingWriter{ResponseWriter: w, s: s, mode: mode}
 	r2 := r.Clone(r.Context())
 	r2.URL.Path, r2.URL.RawPath = rest, ""
 	name, arg, _ := strings.Cut(mode, "-")
@@ -145,7 +155,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if code < 100 {
 			code = 500
 		}
-		if ra != "" {
+		if ra == "date" {
+			w.Header().Set("Retry-After", time.Now().Add(365*24*time.Hour).UTC().Format(http.TimeFormat))
+		} else if ra != "" {
 			w.Header().Set("Retry-After", ra)
 		} else if code == 429 || code == 503 {
 			w.Header().Set("Retry-After", "1")
@@ -208,6 +220,24 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+	case "trickle":
+		bps, _ := strconv.Atoi(arg)
+		body, ok := s.get(r2)
+		if !ok || len(body) < MinFault || bps <= 0 {
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+		s.trickle(w, r, body, bps)
+	case "html":
+		if !isArchive(rest) {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("<!DOCTYPE html><html><head><title>Service unavailable</title></head><body><h1>Our mirror is under maintenance</h1><p>Please try again later.</p></body></html>\n"))
+	case "loop":
+		http.Redirect(w, r, r.URL.Path, http.StatusFound)
 	case "hang":
 		select {
 		case <-r.Context().Done():
@@ -216,6 +246,46 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// trickle sends body at bps bytes a second, in pieces of at most bps/10
+// bytes every 100 ms, until the client goes away or the server closes.
+func (s *Server) trickle(w http.ResponseWriter, r *http.Request, body []byte, bps int) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	piece := max(bps/10, 1)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for off := 0; off < len(body); off += piece {
+		if _, err := w.Write(body[off:min(off+piece, len(body))]); err != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+func isArchive(p string) bool {
+	p = strings.ToLower(p)
+	for _, suf := range []string{".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.bz2", ".zip"} {
+		if strings.HasSuffix(p, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+// Served says how many body bytes mode has sent, over all its paths.
+func (s *Server) Served(mode string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served[mode]
 }
 
 // get returns the bytes files serves for r, if it serves 200.
@@ -279,4 +349,29 @@ func Files(m map[string][]byte) http.Handler {
 		w.Header().Set("ETag", etag(b))
 		http.ServeContent(w, r, "", time.Unix(1700000000, 0), bytes.NewReader(b))
 	})
+}
+
+// countingWriter counts the body bytes a mode sends.
+type countingWriter struct {
+	http.ResponseWriter
+	s    *Server
+	mode string
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.s.mu.Lock()
+	c.s.served[c.mode] += int64(n)
+	c.s.mu.Unlock()
+	return n, err
+}
+
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (c *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return c.ResponseWriter.(http.Hijacker).Hijack()
 }

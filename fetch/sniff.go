@@ -1,0 +1,181 @@
+package fetch
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+)
+
+// Magic numbers of the archive formats a bundle comes in.
+var (
+	magicGzip  = []byte{0x1f, 0x8b}
+	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	magicBzip2 = []byte("BZh")
+	magicZip   = []byte("PK\x03\x04")
+	magicZip0  = []byte("PK\x05\x06") // an empty zip
+)
+
+// sniff checks that the file at p plausibly is an archive of the type its
+// name says (any known type when the name says none): the magic number,
+// and for gzip and bzip2 a tar header in the first block. A 200 that
+// carries an HTML error page, or anything else that will not open, is a
+// fault of the mirror that served it (kBadArchive): the run moves on to
+// the next mirror as it does after a checksum mismatch.
+func (s *session) sniff(p string, u *url.URL, name string) *fetchError {
+	f, err := os.Open(p)
+	if err != nil {
+		return &fetchError{kind: kLocal, url: urlString(u), cause: err.Error(), err: err}
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return &fetchError{kind: kLocal, url: urlString(u), cause: err.Error(), err: err}
+	}
+	lower := strings.ToLower(name)
+	want := ""
+	switch {
+	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
+		want = "gzip"
+	case strings.HasSuffix(lower, ".tar.xz"):
+		want = "xz"
+	case strings.HasSuffix(lower, ".tar.zst"):
+		want = "zstd"
+	case strings.HasSuffix(lower, ".tar.bz2"):
+		want = "bzip2"
+	case strings.HasSuffix(lower, ".zip"):
+		want = "zip"
+	}
+	got := ""
+	switch {
+	case bytes.HasPrefix(head, magicGzip):
+		got = "gzip"
+	case bytes.HasPrefix(head, magicXz):
+		got = "xz"
+	case bytes.HasPrefix(head, magicZstd):
+		got = "zstd"
+	case bytes.HasPrefix(head, magicBzip2):
+		got = "bzip2"
+	case bytes.HasPrefix(head, magicZip), bytes.HasPrefix(head, magicZip0):
+		got = "zip"
+	}
+	bad := func(cause string) *fetchError {
+		s.log.Warn().Str("url", urlString(u)).Str("cause", cause).Msg("the mirror served something that is not the bundle")
+		return &fetchError{kind: kBadArchive, url: urlString(u), cause: cause,
+			hint: "a mirror answered 200 with something that is not an archive (an error page from a proxy or a misconfigured nginx): fix the mirror, or list a good one"}
+	}
+	switch {
+	case got == "":
+		return bad(fmt.Sprintf("not an archive (%s)", describe(head)))
+	case want != "" && got != want:
+		return bad(fmt.Sprintf("named like a %s archive but the bytes are %s", want, got))
+	}
+	var zr io.Reader
+	switch got {
+	case "gzip":
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return bad("corrupt gzip header: " + err.Error())
+		}
+		defer gz.Close()
+		zr = gz
+	case "bzip2":
+		zr = bzip2.NewReader(f)
+	default:
+		return nil
+	}
+	block := make([]byte, 512)
+	if _, err := io.ReadFull(zr, block); err != nil {
+		return bad("compressed stream does not open: " + err.Error())
+	}
+	if !isTarHeader(block) {
+		return bad("compressed, but not a tar archive")
+	}
+	return nil
+}
+
+// isTarHeader checks a tar header block's checksum (every tar flavour has one).
+func isTarHeader(b []byte) bool {
+	if len(b) < 512 {
+		return false
+	}
+	var sum int64
+	for i, c := range b[:512] {
+		if i >= 148 && i < 156 {
+			c = ' '
+		}
+		sum += int64(c)
+	}
+	field := strings.Trim(string(b[148:156]), " \x00")
+	var want int64
+	if _, err := fmt.Sscanf(field, "%o", &want); err != nil {
+		return false
+	}
+	return sum == want
+}
+
+// describe names what the first bytes look like, for the log.
+func describe(head []byte) string {
+	t := strings.ToLower(strings.TrimSpace(string(head[:min(len(head), 64)])))
+	switch {
+	case len(head) == 0:
+		return "empty"
+	case strings.HasPrefix(t, "<!doctype html") || strings.HasPrefix(t, "<html") || strings.Contains(t, "<head"):
+		return "an HTML page"
+	case strings.HasPrefix(t, "{") || strings.HasPrefix(t, "["):
+		return "JSON"
+	}
+	return fmt.Sprintf("starts with %q", truncate(string(head[:min(len(head), 16)]), 16))
+}
+
+// archiveVersion reads the bundle's VERSION (usr/local/slurm/VERSION, or a
+// VERSION at the top) from a gzip or bzip2 tar at p, reading at most
+// 256 MiB of the stream and 50000 entries; "" when it finds none.
+func archiveVersion(p, name string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var zr io.Reader
+	lower := strings.ToLower(name)
+	switch {
+	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			return ""
+		}
+		defer gz.Close()
+		zr = gz
+	case strings.HasSuffix(lower, ".tar.bz2"):
+		zr = bzip2.NewReader(f)
+	default:
+		return ""
+	}
+	tr := tar.NewReader(io.LimitReader(zr, 256<<20))
+	for range 50000 {
+		h, err := tr.Next()
+		if err != nil {
+			return ""
+		}
+		n := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if h.Typeflag != tar.TypeReg || (n != "usr/local/slurm/VERSION" && n != "VERSION") {
+			continue
+		}
+		b, _ := io.ReadAll(io.LimitReader(tr, 4096))
+		if v := firstLine(b); validVersion(v) && v != "latest" {
+			return v
+		}
+		return ""
+	}
+	return ""
+}
