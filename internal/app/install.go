@@ -130,7 +130,9 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	if cfg.policy, err = parsePolicy(c); err != nil {
 		return nil, err
 	}
-	if needSource && cfg.from == "" && len(cfg.mirrors) == 0 {
+	// --repair without a source takes the receipt's (runRepair): it knows where the
+	// installed bundle came from and its sha256.
+	if needSource && !cfg.repair && cfg.from == "" && len(cfg.mirrors) == 0 {
 		return nil, failure.New(failure.Usage, "no mirrors given").
 			WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), or --from FILE for a local bundle")
 	}
