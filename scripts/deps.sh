@@ -57,10 +57,10 @@ for p in "${PKGS[@]}"; do
 done
 
 if ((${#missing[@]})); then
-  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/tmp/deps-apt.$$.log 2>&1; then
+  if ! apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/tmp/deps-apt.$$.log 2>&1; then
     # Stale lists (404 on a superseded version) are the usual cause: update once and retry.
     apt_update
-    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/tmp/deps-apt.$$.log 2>&1; then
+    if ! apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" </dev/null >/tmp/deps-apt.$$.log 2>&1; then
       cat /tmp/deps-apt.$$.log >&2
       rm -f /tmp/deps-apt.$$.log
       echo "deps: apt-get install failed" >&2
