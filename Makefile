@@ -35,6 +35,7 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags torture ./torture/
+	$(GO) vet -tags 'e2e docker' ./e2e/
 
 unit:
 	$(GO) test -count=1 ./...
