@@ -466,6 +466,38 @@ func TestDocker(t *testing.T) {
 			"--target", "backend-strict", "--build-arg", "APPHUB_MIRRORS="+bareURL)...)
 		wantBuild(t, "Dockerfile.example --target backend-strict, no checksum published", b, 5)
 	})
+	// The credentials recipe in Dockerfile.example's comment: a mirror URL with a password
+	// given as a BuildKit secret leaves it nowhere — not in the log, the history, the config
+	// or the receipt in the image.
+	t.Run("SecretMirrorCredentials", func(t *testing.T) {
+		const pw = "s3cret-e2e"
+		dir := t.TempDir()
+		withCreds := "http://apphub:" + pw + "@" + strings.TrimPrefix(sc, "http://")
+		writeFile(t, dir, "apphub-mirrors", []byte(withCreds))
+		writeFile(t, dir, "Dockerfile", []byte("FROM "+alpineImage+"\n"+
+			"COPY --from="+installerImage+" /slurm-installer /usr/local/sbin/slurm-installer\n"+
+			"RUN --mount=type=secret,id=apphub SLURM_INSTALLER_MIRRORS=\"$(cat /run/secrets/apphub)\" slurm-installer --fallback fail\n"))
+		b := dockerBuild(t, "secret-mirrors", true, dir, filepath.Join(dir, "Dockerfile"), "-t", "e2e/secret",
+			"--secret", "id=apphub,src="+filepath.Join(dir, "apphub-mirrors"))
+		wantBuild(t, "mirrors with credentials from a BuildKit secret", b, 0)
+		wantLog(t, "secret mirrors", b.out, "SLURM client installed", "apphub:xxxxx@")
+		if strings.Contains(b.out, pw) {
+			t.Errorf("the build log shows the mirror password")
+		}
+		for _, args := range [][]string{
+			{"history", "--no-trunc", "e2e/secret"},
+			{"image", "inspect", "e2e/secret"},
+			{"run", "--rm", "--network", "none", "e2e/secret", "cat", "/var/lib/slurm-installer/receipt.json"},
+			{"run", "--rm", "--network", "none", "e2e/secret", "slurm-installer", "status", "--json"},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			r := execute(t, dockerCommand(ctx, nil, args...))
+			cancel()
+			if r.code != 0 || strings.Contains(r.stdout+r.stderr, pw) {
+				t.Errorf("docker %s: exit %d, or it shows the mirror password:\n%s", strings.Join(args, " "), r.code, tail(r.stdout+r.stderr, 20))
+			}
+		}
+	})
 	t.Run("DockerIgnore", func(t *testing.T) {
 		df := "FROM " + alpineImage + "\nCOPY . /ctx\nRUN test -f /ctx/go.mod && test -f /ctx/go.sum && test ! -e /ctx/build && test ! -e /ctx/bin && test ! -e /ctx/.git && du -sk /ctx\n"
 		p := filepath.Join(t.TempDir(), "Dockerfile")

@@ -84,7 +84,8 @@ EOF
     setsid "$DOCKERD" --config-file "$st/daemon.json" --data-root "$st/data" --exec-root "$st/exec" \
       --pidfile "$st/dockerd.pid" -H "unix://$st/docker.sock" --iptables=false --ip6tables=false \
       --bridge=none </dev/null >"$st/dockerd.log" 2>&1 &
-  local pid=$! i
+  local pid=$! i t0
+  t0=$(date +%s%N)
   echo "$pid" >"$st/dockerd.launch.pid"
   for ((i = 0; i < 600; i++)); do
     if ! alive "$pid"; then
@@ -94,7 +95,7 @@ EOF
     if DOCKER_HOST=unix://$st/docker.sock DOCKER_CONFIG=$st/client "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
       local drv
       drv=$(DOCKER_HOST=unix://$st/docker.sock DOCKER_CONFIG=$st/client "$DOCKER" info --format '{{.Driver}}' 2>/dev/null || echo unknown)
-      log "private dockerd $pid ready in $((i / 10)).$((i % 10)) s: unix://$st/docker.sock (storage $drv, no bridge, no iptables, proxy 127.0.0.1:9; log $st/dockerd.log)"
+      log "private dockerd $pid ready in $((($(date +%s%N) - t0) / 1000000)) ms: unix://$st/docker.sock (storage $drv, no bridge, no iptables, proxy 127.0.0.1:9; log $st/dockerd.log)"
       echo "DOCKER_HOST=unix://$st/docker.sock"
       return 0
     fi

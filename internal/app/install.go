@@ -348,7 +348,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	}
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
-		Source: art.URL, Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
+		Source: redactURL(art.URL), Mirror: redactURL(art.Mirror), Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
 		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {

@@ -113,6 +113,9 @@ func receiptSources(prev *install.Receipt) []string {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
 			return
 		}
+		if pw, ok := u.User.Password(); ok && pw == redactedPassword {
+			return // the receipt keeps no credentials: this one needs --mirrors
+		}
 		if direct && !slices.ContainsFunc(fetch.ArchiveSuffixes, func(x string) bool { return strings.HasSuffix(strings.ToLower(u.Path), x) }) {
 			return
 		}
@@ -127,13 +130,22 @@ func receiptSources(prev *install.Receipt) []string {
 	return out
 }
 
+// redactedPassword is what url.URL.Redacted puts in place of a password.
+const redactedPassword = "xxxxx"
+
+// redactURL drops a URL's password (design §6: credentials never reach the
+// receipt, which stays in the image).
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
+}
+
 func redactAll(us []string) []string {
 	out := make([]string, len(us))
 	for i, s := range us {
-		if u, err := url.Parse(s); err == nil && u.User != nil {
-			s = u.Redacted()
-		}
-		out[i] = s
+		out[i] = redactURL(s)
 	}
 	return out
 }
