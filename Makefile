@@ -9,13 +9,14 @@ LDFLAGS := -s -w -X main.version=$(VERSION)$(if $(PUBKEY), -X slurm-installer/in
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags "$(LDFLAGS)"
 BUILD ?= $(CURDIR)/build
 
-.PHONY: help build test unit lint e2e demo fuzz fuzz-smoke bench bench-smoke torture clean
+.PHONY: help build test unit lint e2e e2e-docker demo fuzz fuzz-smoke bench bench-smoke torture clean
 
 help:
 	@echo "make demo   build, serve a real SLURM bundle on loopback, install it into a scratch root, run sinfo there"
 	@echo "make test   everything CI runs: lint, unit and CLI script tests, the real end-to-end suite"
 	@echo "make build  static binaries for linux/amd64 and linux/arm64 in bin/"
 	@echo "make e2e    only the end-to-end suite (nginx, real Debian SLURM client, chroot roots)"
+	@echo "make e2e-docker  RUN slurm-installer in real Docker builds (private offline dockerd; installs docker.io if missing)"
 	@echo "make torture  the kill matrix: SIGKILL installs/upgrades at TRIALS (default 60) moments, check the root after each"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 60s); make fuzz-smoke: 3s each (part of make test)"
 	@echo "make bench  slurm-installer against the wget/tar recipe (~5 min): docs/BENCHMARKS.md, docs/bench-medians.svg"
@@ -34,12 +35,13 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags torture ./torture/
+	$(GO) vet -tags 'e2e docker' ./e2e/
 
 # scripts/gotest.sh: go test -v with the log in build/test-logs/; under CI=true a skip fails.
 unit:
 	bash scripts/gotest.sh -count=1 ./...
 
-test: lint unit fuzz-smoke e2e
+test: lint unit fuzz-smoke e2e e2e-docker
 	$(MAKE) torture TRIALS=15
 
 # The kill matrix (issues 6, 12): SIGKILL, SIGINT and SIGTERM installs and upgrades at spread-out
@@ -51,6 +53,12 @@ torture:
 e2e: build
 	bash scripts/deps.sh
 	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer VERBOSE=1 bash scripts/gotest.sh -count=1 -tags e2e -timeout 20m ./e2e/
+
+# Real Docker builds (issue 16): a private dockerd that cannot reach anything, base images from
+# docker import of the e2e roots, Dockerfile.example's stages and both builders; part of `make test`.
+e2e-docker: build
+	bash scripts/deps.sh
+	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer bash scripts/e2e-docker.sh
 
 demo: build
 	bash scripts/deps.sh

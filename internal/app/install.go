@@ -140,7 +140,9 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	if cfg.policy, err = parsePolicy(c); err != nil {
 		return nil, err
 	}
-	if needSource && cfg.from == "" && len(cfg.mirrors) == 0 {
+	// --repair without a source takes the receipt's (runRepair): it knows where the
+	// installed bundle came from and its sha256.
+	if needSource && !cfg.repair && cfg.from == "" && len(cfg.mirrors) == 0 {
 		return nil, failure.New(failure.Usage, "no mirrors given").
 			WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), or --from FILE for a local bundle")
 	}
@@ -384,7 +386,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	}
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
-		Source: firstOf(art.Origin, art.URL), Mirror: art.Mirror, Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
+		Source: fetch.Redact(firstOf(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
 		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}

@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
 )
@@ -42,6 +45,16 @@ func runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.I
 	cfg.version = prev.Version
 	if cfg.sha == "" && prev.Layout != "tree" {
 		cfg.sha = prev.SHA256 // the cache is looked up by it, and a download must match it
+	}
+	if cfg.from == "" && len(cfg.mirrors) == 0 {
+		cfg.mirrors = receiptSources(prev)
+		if len(cfg.mirrors) == 0 && cfg.cacheDir == "" {
+			return failure.New(failure.Usage, "nothing to repair from: no --mirrors, --from or --cache-dir given and the receipt names no source URL").
+				WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), --cache-dir DIR or --from FILE")
+		}
+		if len(cfg.mirrors) > 0 {
+			log.Info().Strs("sources", redactAll(cfg.mirrors)).Msg("no --mirrors given: repairing from where the receipt says the bundle came from")
+		}
 	}
 	tmp, err := downloadDir(in)
 	if err != nil {
@@ -87,4 +100,47 @@ func downloadDir(in *install.Installer) (string, error) {
 		return d, nil
 	}
 	return os.MkdirTemp("", "slurm-installer-")
+}
+
+// receiptSources are the URLs a repair with no --mirrors fetches from: the
+// artifact the receipt names (a direct URL, pinned by the receipt's sha256),
+// then the mirror it came from. Entries that are not URLs (a cache hit records
+// "--cache-dir" as its mirror) are left out.
+func receiptSources(prev *install.Receipt) []string {
+	var out []string
+	add := func(s string, direct bool) {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
+			return
+		}
+		if pw, ok := u.User.Password(); ok && pw == redactedPassword {
+			return // the receipt keeps no credentials: this one needs --mirrors
+		}
+		if direct && !slices.ContainsFunc(fetch.ArchiveSuffixes, func(x string) bool { return strings.HasSuffix(strings.ToLower(u.Path), x) }) {
+			return
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if prev.Layout != "tree" {
+		add(prev.Source, true)
+	}
+	add(prev.Mirror, false)
+	return out
+}
+
+// redactedPassword is what fetch.Redact puts in place of a password.
+const redactedPassword = fetch.Redacted
+
+// redactURL drops a URL's password (DESIGN.md §4: credentials never reach
+// the receipt, which stays in the image), through fetch's one choke point.
+func redactURL(s string) string { return fetch.Redact(s) }
+
+func redactAll(us []string) []string {
+	out := make([]string, len(us))
+	for i, s := range us {
+		out[i] = redactURL(s)
+	}
+	return out
 }

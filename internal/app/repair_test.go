@@ -1,0 +1,45 @@
+package app
+
+import (
+	"slices"
+	"testing"
+
+	"slurm-installer/install"
+)
+
+func TestReceiptSources(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rc   install.Receipt
+		want []string
+	}{
+		{"tarball", install.Receipt{Source: "http://a/pkgs/slurm-apk/x.tar.gz", Mirror: "http://a/", Layout: "tarball"},
+			[]string{"http://a/pkgs/slurm-apk/x.tar.gz", "http://a/"}},
+		{"direct", install.Receipt{Source: "http://a/x.tgz", Mirror: "http://a/x.tgz", Layout: "direct"},
+			[]string{"http://a/x.tgz"}},
+		{"tree", install.Receipt{Source: "http://a/pkgs/slurm-binaries/x86_64/", Mirror: "http://a/", Layout: "tree"},
+			[]string{"http://a/"}},
+		{"cache", install.Receipt{Source: "file:///var/cache/s/abc-x.tar.gz", Mirror: "--cache-dir", Layout: "cache"},
+			[]string{"file:///var/cache/s/abc-x.tar.gz"}},
+		{"redacted", install.Receipt{Source: "http://u:xxxxx@a/x.tar.gz", Mirror: "http://u:xxxxx@a/", Layout: "tarball"}, nil},
+		{"user only", install.Receipt{Source: "http://u@a/x.tar.gz", Mirror: "http://u@a/", Layout: "tarball"},
+			[]string{"http://u@a/x.tar.gz", "http://u@a/"}},
+		{"none", install.Receipt{}, nil},
+	} {
+		if got := receiptSources(&tc.rc); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: receiptSources = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://u:s3cret@a/x": "http://u:xxxxx@a/x",
+		"http://a/x":          "http://a/x",
+		"--cache-dir":         "--cache-dir",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
