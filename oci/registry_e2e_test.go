@@ -93,12 +93,12 @@ func TestPushPullSelectors(t *testing.T) {
 	b8 := push(t, ref, "22.05.8", true, log)
 	b11 := push(t, ref, "22.05.11", true, log)
 	b23 := push(t, ref, "23.02.1", true, log)
-	push(t, ref, "21.08.1", false, log) // --latest=false: latest stays at 23.02.1
+	push(t, ref, "21.08.1", false, log)  // --latest=false: latest stays at 23.02.1
 	push(t, ref, "22.050.1", false, log) // not in series 22.05
 
 	for _, c := range []struct {
 		sel, arch, want string
-		b           bundle
+		b               bundle
 	}{
 		{"22.05.8", "x86_64", "22.05.8", b8},
 		{"22.05.8", "amd64", "22.05.8", b8},
