@@ -49,7 +49,7 @@ torture:
 
 e2e: build
 	bash scripts/deps.sh
-	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer $(GO) test -count=1 -tags e2e -timeout 20m -v ./e2e/
+	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer $(GO) test -count=1 -tags e2e -timeout 20m -v ./e2e/ ./oci/
 
 demo: build
 	bash scripts/deps.sh

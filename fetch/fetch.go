@@ -18,6 +18,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/oci"
 )
 
 // Defaults for zero Options fields.
@@ -185,6 +186,8 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 			art, err = s.fetchIndex(ctx, st)
 		case stepTree:
 			art, err = s.fetchTree(ctx, st)
+		case stepOCI:
+			art, err = s.fetchOCI(ctx, m.raw) // oci.go
 		}
 		if err == nil {
 			art.Mirror = m.raw
@@ -348,7 +351,7 @@ func planMirrors(raw []string, version, arch string) ([]*mirror, error) {
 
 func parseMirrorURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	hint := "mirrors are http://, https:// or file:// base URLs, or direct artifact URLs ending in " + strings.Join(ArchiveSuffixes, " ")
+	hint := "mirrors are http://, https:// or file:// base URLs, direct artifact URLs ending in " + strings.Join(ArchiveSuffixes, " ") + ", or oci://HOST/REPO registries"
 	if err != nil {
 		return nil, failure.New(failure.Usage, "bad mirror URL %q: %w", raw, err).WithHint("%s", hint)
 	}
@@ -376,6 +379,9 @@ func parseMirrorURL(raw string) (*url.URL, error) {
 }
 
 func planMirror(raw, version, arch string) (*mirror, error) {
+	if oci.IsRef(raw) {
+		return planOCI(raw) // oci.go
+	}
 	m := &mirror{raw: raw}
 	probe := strings.NewReplacer("{version}", "v", "{arch}", "a").Replace(raw)
 	pu, err := parseMirrorURL(probe)

@@ -46,9 +46,9 @@ type Options struct {
 	Client   ClientOptions
 	Stall    time.Duration // a body with no bytes for this long is cut and resumed (0 = DefaultStall)
 	Resumes  int           // how often a cut download is resumed (with Range where the registry allows); 0 = DefaultResumes, < 0 = never
-	// Claim, when set, is called once the bundle is resolved and before
-	// its bytes are downloaded; false means another mirror won the race
-	// and Fetch returns a KindPreempted error.
+	// Claim, when set, is called when the layer's response headers arrive
+	// (200 or 206) and before a byte of it is read; false means another
+	// mirror won the race and Fetch returns a KindPreempted error.
 	Claim func() bool
 	Log   zerolog.Logger
 }
@@ -150,9 +150,6 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, e
 	}
 	log.Info().Str("tag", tag).Str("version", cfg.Version).Int64("size", layer.Size).Str("sha256", sum).Msg("registry names a bundle")
-	if o.Claim != nil && !o.Claim() {
-		return nil, newErr(KindPreempted, r, nil, "another mirror answered first")
-	}
 	f, err := os.CreateTemp(o.TempDir, ".slurm-oci-*.tar.gz")
 	if err != nil {
 		return nil, newErr(KindLocal, r, err, "create temp file: %v", err)
@@ -375,7 +372,7 @@ func download(ctx context.Context, repo *remote.Repository, r Ref, layer ocispec
 	var off int64
 	ranges := false
 	for attempt := 0; ; attempt++ {
-		n, acceptRanges, err := downloadOnce(ctx, repo, r, blobURL, layer.Size, off, f, h, o.Stall)
+		n, acceptRanges, err := downloadOnce(ctx, repo, r, blobURL, layer.Size, off, f, h, o.Stall, o.Claim)
 		off += n
 		ranges = ranges || acceptRanges
 		if err == nil {
@@ -410,7 +407,7 @@ func download(ctx context.Context, repo *remote.Repository, r Ref, layer ocispec
 
 // downloadOnce GETs blobURL from byte off and appends to f; it returns how
 // many bytes it appended and whether the registry offers ranges.
-func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL string, size, off int64, f *os.File, h hash.Hash, stall time.Duration) (int64, bool, error) {
+func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL string, size, off int64, f *os.File, h hash.Hash, stall time.Duration, claim func() bool) (int64, bool, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, blobURL, nil)
@@ -425,6 +422,9 @@ func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL s
 		return 0, false, classify(ctx, r, "download layer", err)
 	}
 	defer resp.Body.Close()
+	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent) && claim != nil && !claim() {
+		return 0, false, newErr(KindPreempted, r, nil, "another mirror answered first")
+	}
 	ranges := resp.Header.Get("Accept-Ranges") == "bytes"
 	switch resp.StatusCode {
 	case http.StatusOK:
