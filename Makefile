@@ -52,7 +52,7 @@ torture:
 
 e2e: build
 	bash scripts/deps.sh
-	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer VERBOSE=1 bash scripts/gotest.sh -count=1 -tags e2e -timeout 20m ./e2e/
+	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer VERBOSE=1 bash scripts/gotest.sh -count=1 -tags e2e -timeout 20m ./e2e/ ./oci/
 
 # Real Docker builds (issue 16): a private dockerd that cannot reach anything, base images from
 # docker import of the e2e roots, Dockerfile.example's stages and both builders; part of `make test`.

@@ -18,6 +18,7 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/safeio"
+	"slurm-installer/oci"
 )
 
 // maxCACertFile caps the --ca-cert file (a PEM bundle of every public CA is ~250 KiB).
@@ -220,6 +221,8 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 			art, err = s.fetchIndex(ctx, st)
 		case stepTree:
 			art, err = s.fetchTree(ctx, st)
+		case stepOCI:
+			art, err = s.fetchOCI(ctx, m.raw) // oci.go
 		}
 		if err == nil {
 			art.Mirror = m.name
@@ -408,7 +411,7 @@ func parseMirrorURL(raw string) (*url.URL, error) {
 		err = errors.New(Redact(strings.TrimPrefix(err.Error(), "parse ")))
 	}
 	raw = Redact(raw) // only ever shown from here on
-	hint := "mirrors are http://, https:// or file:// base URLs, or direct artifact URLs ending in " + strings.Join(ArchiveSuffixes, " ")
+	hint := "mirrors are http://, https:// or file:// base URLs, direct artifact URLs ending in " + strings.Join(ArchiveSuffixes, " ") + ", or oci://HOST/REPO registries"
 	if err != nil {
 		return nil, failure.New(failure.Usage, "bad mirror URL %q: %w", raw, err).WithHint("%s", hint)
 	}
@@ -436,6 +439,9 @@ func parseMirrorURL(raw string) (*url.URL, error) {
 }
 
 func planMirror(raw, version, arch string) (*mirror, error) {
+	if oci.IsRef(raw) {
+		return planOCI(raw) // oci.go
+	}
 	m := &mirror{raw: raw, name: Redact(raw)}
 	probe := strings.NewReplacer("{version}", "v", "{arch}", "a").Replace(raw)
 	pu, err := parseMirrorURL(probe)

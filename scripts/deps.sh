@@ -14,13 +14,14 @@
 #   ucf              slurm-client's maintainer scripts need it (pulled in anyway)
 #   util-linux       mount/umount for cluster.sh expose
 #   patchelf         pack --self-contained (publisher side only)
+#   docker-registry  the CNCF distribution server (2.8): registry mirrors, oci:// (issue 17)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh" # apt_get: waits for a concurrent apt run instead of failing
 
 PKGS=(nginx-light busybox-static musl musl-tools gcc libc6-dev file binutils curl
-      munge slurmctld slurmd slurm-client util-linux ca-certificates minisign patchelf)
+      munge slurmctld slurmd slurm-client util-linux ca-certificates minisign patchelf docker-registry)
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "deps.sh: must run as root" >&2

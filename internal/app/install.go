@@ -338,7 +338,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", staged.PackedPrefix, in.Options().Prefix)
 	}
 	version := firstOf(staged.Version, art.Version)
-	if cfg.version != "latest" && version != "" && version != cfg.version {
+	if cfg.version != "latest" && version != "" && version != cfg.version && !strings.HasPrefix(version, cfg.version+".") { // a series (22.05) names its newest 22.05.x
 		staged.Discard()
 		return nil, failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
 			WithHint("the mirror serves a mislabelled bundle; report it to the AppHub publisher")

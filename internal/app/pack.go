@@ -15,16 +15,17 @@ func packCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pack",
 		Usage:     "publisher side: build a bundle, its checksums and index.json in the AppHub layout",
-		UsageText: "slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR [--sign-key minisign.key] [--self-contained [--sysroot DIR] [--prefix P]]",
+		UsageText: "slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR|oci://HOST/REPO [--sign-key minisign.key] [--self-contained [--sysroot DIR] [--prefix P]]",
 		Flags: append(globalFlags(),
 			&cli.StringFlag{Name: "from", Usage: "payload directory holding bin/sinfo, lib/, VERSION", EnvVars: env("pack-from")},
 			&cli.StringFlag{Name: "slurm-version", Usage: "the bundle's SLURM version", EnvVars: env("slurm-version")},
 			&cli.StringFlag{Name: "arch", Usage: "x86_64|amd64|aarch64|arm64", EnvVars: env("arch")},
-			&cli.StringFlag{Name: "out", Usage: "AppHub document root (pkgs/ is written inside)", EnvVars: env("out")},
+			&cli.StringFlag{Name: "out", Usage: "AppHub document root (pkgs/ is written inside), or oci://HOST/REPO to push to a registry", EnvVars: env("out")},
 			&cli.BoolFlag{Name: "latest", Value: true, Usage: "also make this the latest bundle for its arch", EnvVars: env("latest")},
 			&cli.DurationFlag{Name: "expires", Value: 30 * 24 * time.Hour, Usage: "how long the index stays valid (installers with a pinned key refuse it after that)", EnvVars: env("expires")},
 			&cli.BoolFlag{Name: "self-contained", Usage: "also pack glibc's loader and libraries and point the ELFs at them (needs patchelf here), so the bundle runs on musl, distroless or any root of its arch; it installs only at --prefix", EnvVars: env("self-contained")},
 			&cli.StringFlag{Name: "sysroot", Value: "/", Usage: "with --self-contained: the root to take glibc from (the one the payload was built against)", EnvVars: env("sysroot")},
+			&cli.StringFlag{Name: "ca-cert", Usage: "with --out oci://: PEM file with a CA to trust besides the system's", EnvVars: env("ca-cert")},
 			&cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + trust.PasswordEnv + ")", EnvVars: env("sign-key")},
 		),
 		Before: setup,
@@ -39,6 +40,9 @@ func packCommand() *cli.Command {
 			}
 			if c.Duration("expires") <= 0 {
 				return failure.New(failure.Usage, "--expires must be positive")
+			}
+			if urlLike.MatchString(c.String("out")) {
+				return packToRegistry(c) // pack_oci.go: oci://HOST/REPO, any other URL is a usage error
 			}
 			var signer *trust.Signer
 			if k := c.String("sign-key"); k != "" {

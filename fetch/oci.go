@@ -1,0 +1,84 @@
+package fetch
+
+// Registry mirrors (issue 17). An oci://HOST/REPO entry in Options.Mirrors
+// is a mirror with one step that oci.Fetch serves inside the usual go at a
+// mirror, so it races and fails over with AppHub mirrors under the same
+// rules: it reports its wait for response headers to the racer (RaceDelay
+// starts the next mirror), claims the download before the layer's bytes
+// are fetched (a loser never downloads), and its failures map onto the
+// same kinds (404/unknown tag: move on; 5xx/connection: retry; digest:
+// integrity; descriptor over MaxBytes: oversize).
+//
+// The hooks outside this file: planMirror sends oci:// entries here, and
+// runMirror dispatches stepOCI to fetchOCI.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/oci"
+)
+
+// stepOCI: the whole mirror is one oci.Fetch.
+const stepOCI stepKind = 100
+
+func planOCI(raw string) (*mirror, error) {
+	if _, err := oci.ParseRef(raw); err != nil {
+		return nil, err
+	}
+	return &mirror{raw: raw, name: Redact(raw), steps: []step{{kind: stepOCI, layout: "oci"}}}, nil
+}
+
+func (s *session) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchError) {
+	if s.o.RequireSignedIndex && s.want == "" {
+		return nil, &fetchError{kind: kIntegrity, url: raw, cause: "a registry mirror carries no signed index",
+			hint: "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json or be pinned: pass its --sha256 (the layer digest `pack --out oci://…` prints)"}
+	}
+	g := runOf(ctx)
+	res, err := oci.Fetch(ctx, oci.Options{
+		Ref: raw, Version: s.version, Arch: s.arch, SHA256: s.want, MaxBytes: s.maxBytes, TempDir: s.tempDir,
+		Stall: s.stall, Claim: g.claim, Log: s.log,
+		Client: oci.ClientOptions{CACertFile: s.o.CACertFile, Connect: s.connect, Timeout: s.timeout,
+			HTTPClient: s.o.HTTPClient, Wait: g.waiting},
+	})
+	if err != nil {
+		return nil, ociError(raw, err)
+	}
+	return &Artifact{Path: res.Path, Name: res.Name, URL: res.URL, Mirror: raw, Layout: "oci", SHA256: res.SHA256,
+		ChecksumSource: res.ChecksumSource, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
+}
+
+func ociError(raw string, err error) *fetchError {
+	fe := &fetchError{url: raw, err: err, hint: failure.HintOf(err), cause: err.Error()}
+	var oe *oci.Error
+	if errors.As(err, &oe) {
+		fe.cause = oe.Cause
+		if oe.RetryAfter > 0 {
+			// The backoff reads Retry-After from a response, as for AppHub mirrors.
+			fe.resp = &http.Response{StatusCode: http.StatusServiceUnavailable,
+				Header: http.Header{"Retry-After": {strconv.Itoa(int(oe.RetryAfter.Seconds()))}}}
+		}
+	}
+	fe.cause = strings.TrimPrefix(fe.cause, raw+": ")
+	switch oci.KindOf(err) {
+	case oci.KindNotFound:
+		fe.kind = kNotFound
+	case oci.KindRetry:
+		fe.kind = kRetry
+	case oci.KindIntegrity:
+		fe.kind = kIntegrity
+	case oci.KindOversize:
+		fe.kind = kOversize
+	case oci.KindLocal:
+		fe.kind = kLocal
+	case oci.KindPreempted:
+		fe.kind = kPreempted
+	default:
+		fe.kind = kFatal
+	}
+	return fe
+}

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/oci"
+	"slurm-installer/pack"
+)
+
+// urlLike matches an --out that is a URL (scheme://...), not a directory.
+var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+
+// packToRegistry is `pack --out oci://HOST/REPO` (issue 17): build the
+// bundle as pack always does, in a scratch directory, and push it to the
+// registry as an OCI artifact tagged <version>-<arch> (and latest-<arch>
+// unless --latest=false). Any other URL is a usage error.
+func packToRegistry(c *cli.Context) error {
+	out := c.String("out")
+	if !oci.IsRef(out) {
+		return failure.New(failure.Usage, "--out %q: the only URL pack publishes to is an OCI registry, oci://HOST/REPO", redactURL(out)).
+			WithHint("give a local directory (the AppHub document root) or oci://HOST/REPO")
+	}
+	if _, err := oci.ParseRef(out); err != nil {
+		return err
+	}
+	if c.String("sign-key") != "" {
+		return failure.New(failure.Usage, "--sign-key signs index.json, which a registry does not carry").
+			WithHint("drop --sign-key for oci://; installers pin a registry bundle with --sha256 (printed below after a push)")
+	}
+	tmp, err := os.MkdirTemp("", "slurm-installer-pack-")
+	if err != nil {
+		return failure.New(failure.FileSystem, "create temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	r, err := pack.Pack(pack.Options{From: c.String("from"), Version: c.String("slurm-version"), Arch: c.String("arch"),
+		Out: tmp, Latest: false, Expires: c.Duration("expires"),
+		SelfContained: c.Bool("self-contained"), Sysroot: c.String("sysroot"), Prefix: str(c, "prefix")})
+	if err != nil {
+		return err
+	}
+	cfg := oci.Config{Version: c.String("slurm-version"), Arch: c.String("arch"), SelfContained: c.Bool("self-contained"),
+		Created: time.Now().UTC().Truncate(time.Second)}
+	if cfg.SelfContained {
+		cfg.Prefix = pack.DefaultPrefix
+		if p := str(c, "prefix"); p != "" {
+			cfg.Prefix = path.Clean(p)
+		}
+	} else {
+		cfg.GlibcNeed = oci.GlibcNeed(c.String("from"))
+	}
+	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: c.Bool("latest"),
+		Client: oci.ClientOptions{CACertFile: c.String("ca-cert")}, Log: st.log})
+	if err != nil {
+		return err
+	}
+	st.log.Info().Str("mirror", res.Mirror).Strs("tags", res.Tags).Str("manifest", res.Manifest).Str("sha256", res.SHA256).
+		Int64("bytes", res.Size).Int("files", r.Files).Str("glibc_need", cfg.GlibcNeed).
+		Msg("install with --mirrors " + res.Mirror + " (pin with --sha256 " + res.SHA256 + ")")
+	fmt.Fprintf(st.stdout, "%s:%s@%s\n", res.Mirror, res.Tags[0], res.Manifest)
+	return nil
+}
+

@@ -1,0 +1,512 @@
+package oci
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rs/zerolog"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/platform"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultMaxBytes = 2 << 30
+	DefaultStall    = 30 * time.Second
+	DefaultResumes  = 3
+	maxManifest     = 4 << 20
+)
+
+// Options says what to fetch from which registry mirror.
+type Options struct {
+	Ref      string // oci://HOST/REPO
+	Version  string // "latest" (also when empty), an exact version (22.05.8) or a series (22.05: newest 22.05.x)
+	Arch     string // any spelling (x86_64 ≡ amd64, aarch64 ≡ arm64)
+	SHA256   string // --sha256 pin, optional: must equal the layer digest
+	MaxBytes int64  // cap on the layer, checked against its descriptor before download (0 = DefaultMaxBytes)
+	TempDir  string // where the download is written ("" = os.TempDir()); Result.Cleanup removes it
+	Client   ClientOptions
+	Stall    time.Duration // a body with no bytes for this long is cut and resumed (0 = DefaultStall)
+	Resumes  int           // how often a cut download is resumed (with Range where the registry allows); 0 = DefaultResumes, < 0 = never
+	// Claim, when set, is called when the layer's response headers arrive
+	// (200 or 206) and before a byte of it is read; false means another
+	// mirror won the race and Fetch returns a KindPreempted error.
+	Claim func() bool
+	Log   zerolog.Logger
+}
+
+// Result is a downloaded and verified bundle, shaped like fetch.Artifact.
+type Result struct {
+	Path     string // local archive file (name ends in .tar.gz)
+	Name     string // artifact file name
+	URL      string // oci://HOST/REPO:TAG@MANIFEST-DIGEST (no credentials)
+	Mirror   string // oci://HOST/REPO
+	Tag      string // the tag it was resolved from
+	Manifest string // manifest digest
+	SHA256   string // hex digest of the archive (= layer digest, verified)
+	// ChecksumSource: "--sha256" when pinned, else "oci layer digest <URL>".
+	ChecksumSource string
+	Version        string
+	Arch           string // canonical
+	Size           int64
+	Config         Config
+	Resumed        int // how many times the download was resumed with Range
+	Cleanup        func()
+}
+
+// Fetch resolves the selector to a tag, checks the manifest, its config and
+// the layer's descriptor, and downloads the layer to a temp file whose
+// sha256 it verifies against the layer digest.
+func Fetch(ctx context.Context, o Options) (res *Result, err error) {
+	r, err := ParseRef(o.Ref)
+	if err != nil {
+		return nil, err
+	}
+	arch, err := platform.Normalize(o.Arch)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "%w", err)
+	}
+	version := strings.TrimSpace(o.Version)
+	if version == "" {
+		version = "latest"
+	}
+	if !validTagPart(version) {
+		return nil, failure.New(failure.Usage, "bad SLURM version %q", o.Version).WithHint("use a version like 22.05.8, a series like 22.05, or latest")
+	}
+	pin := strings.ToLower(strings.TrimSpace(o.SHA256))
+	if pin != "" {
+		if b, err := hex.DecodeString(pin); err != nil || len(b) != sha256.Size {
+			return nil, failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex digits)", o.SHA256)
+		}
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Stall <= 0 {
+		o.Stall = DefaultStall
+	}
+	switch {
+	case o.Resumes == 0:
+		o.Resumes = DefaultResumes
+	case o.Resumes < 0:
+		o.Resumes = 0
+	}
+	if o.TempDir == "" {
+		o.TempDir = os.TempDir()
+	}
+	repo, hc, err := repository(r, o.Client)
+	if err != nil {
+		return nil, err
+	}
+	defer closeIdle(hc)
+	log := o.Log.With().Str("mirror", r.String()).Logger()
+
+	tag, mdesc, man, err := resolve(ctx, repo, r, version, arch, log)
+	if err != nil {
+		return nil, err
+	}
+	url := r.String() + ":" + tag + "@" + mdesc.Digest.String()
+	layer, err := checkManifest(r, tag, man)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := readConfig(ctx, repo, r, tag, man.Config)
+	if err != nil {
+		return nil, err
+	}
+	if a, aerr := platform.Normalize(cfg.Arch); aerr != nil || a != arch {
+		return nil, newErr(KindIntegrity, r, nil, "tag %s names a bundle for arch %q, not %s", tag, cfg.Arch, arch)
+	}
+	if version != "latest" && cfg.Version != version && !strings.HasPrefix(cfg.Version, version+".") {
+		return nil, newErr(KindIntegrity, r, nil, "tag %s names version %q, not %s", tag, cfg.Version, version)
+	}
+	sum := layer.Digest.Encoded()
+	if pin != "" && pin != sum {
+		e := newErr(KindIntegrity, r, nil, "--sha256 %s differs from the layer digest sha256:%s of %s", pin, sum, tag)
+		e.Hint = "the registry serves another bundle than the pinned one: fix --sha256, or re-push the right bundle"
+		return nil, e
+	}
+	if layer.Size > o.MaxBytes {
+		e := newErr(KindOversize, r, nil, "layer of %s is %d bytes, over the %d-byte limit; nothing downloaded", tag, layer.Size, o.MaxBytes)
+		e.Hint = "raise --max-size if the bundle is really that large"
+		return nil, e
+	}
+	log.Info().Str("tag", tag).Str("version", cfg.Version).Int64("size", layer.Size).Str("sha256", sum).Msg("registry names a bundle")
+	f, err := os.CreateTemp(o.TempDir, ".slurm-oci-*.tar.gz")
+	if err != nil {
+		return nil, newErr(KindLocal, r, err, "create temp file: %v", err)
+	}
+	path := f.Name()
+	cleanup := func() { _ = os.Remove(path) }
+	defer func() {
+		if err != nil {
+			f.Close()
+			cleanup()
+		}
+	}()
+	resumed, err := download(ctx, repo, r, layer, f, o, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, newErr(KindLocal, r, err, "write temp file: %v", err)
+	}
+	src := "oci layer digest " + url
+	if pin != "" {
+		src = "--sha256"
+	}
+	name := layer.Annotations[ocispec.AnnotationTitle]
+	if name == "" || strings.ContainsAny(name, "/\\") || !strings.HasSuffix(name, ".tar.gz") {
+		name = fmt.Sprintf("slurm-client-%s-%s-alpine.tar.gz", cfg.Version, arch)
+	}
+	return &Result{Path: path, Name: name, URL: url, Mirror: r.String(), Tag: tag, Manifest: mdesc.Digest.String(),
+		SHA256: sum, ChecksumSource: src, Version: cfg.Version, Arch: arch, Size: layer.Size, Config: *cfg,
+		Resumed: resumed, Cleanup: cleanup}, nil
+}
+
+// resolve finds the tag for the selector: latest-<arch>, <version>-<arch>,
+// or for a series the newest <series>.x-<arch> in the tag list; every
+// spelling of the arch is tried, canonical first.
+func resolve(ctx context.Context, repo *remote.Repository, r Ref, version, arch string, log zerolog.Logger) (string, ocispec.Descriptor, *ocispec.Manifest, error) {
+	var tried []string
+	var firstErr error
+	try := func(tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
+		tried = append(tried, tag)
+		d, m, err := fetchManifest(ctx, repo, r, tag)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		return d, m, err
+	}
+	for _, a := range platform.Aliases(arch) {
+		tag := Tag(version, a)
+		if version == "latest" {
+			tag = LatestTag(a)
+		}
+		d, m, err := try(tag)
+		if err == nil {
+			return tag, d, m, nil
+		}
+		if KindOf(err) != KindNotFound || errors.Is(err, ErrUnauthorized) {
+			return "", d, nil, err
+		}
+	}
+	if version != "latest" && numeric(version) {
+		tag, err := newestInSeries(ctx, repo, r, version, arch)
+		if err != nil {
+			return "", ocispec.Descriptor{}, nil, err
+		}
+		if tag != "" {
+			log.Info().Str("series", version).Str("tag", tag).Msg("newest tag of the series")
+			d, m, err := try(tag)
+			return tag, d, m, err
+		}
+		tried = append(tried, version+".*")
+	}
+	return "", ocispec.Descriptor{}, nil, newErr(KindNotFound, r, firstErr, "no tag %s", strings.Join(tried, ", "))
+}
+
+func fetchManifest(ctx context.Context, repo *remote.Repository, r Ref, tag string) (ocispec.Descriptor, *ocispec.Manifest, error) {
+	d, rc, err := repo.Manifests().FetchReference(ctx, tag)
+	if err != nil {
+		return d, nil, classify(ctx, r, "tag "+tag, err)
+	}
+	defer rc.Close()
+	if d.Size > maxManifest {
+		return d, nil, newErr(KindIntegrity, r, nil, "manifest of %s is %d bytes: not a bundle manifest", tag, d.Size)
+	}
+	data, err := content.ReadAll(rc, d)
+	if err != nil {
+		return d, nil, readErr(ctx, r, "manifest of "+tag, err)
+	}
+	if d.MediaType != ocispec.MediaTypeImageManifest {
+		return d, nil, newErr(KindIntegrity, r, nil, "tag %s is a %s, not an OCI image manifest of a slurm-installer bundle", tag, d.MediaType)
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return d, nil, newErr(KindIntegrity, r, err, "manifest of %s: %v", tag, err)
+	}
+	return d, &m, nil
+}
+
+func readErr(ctx context.Context, r Ref, what string, err error) error {
+	if errors.Is(err, content.ErrMismatchedDigest) || errors.Is(err, content.ErrTrailingData) {
+		return newErr(KindIntegrity, r, err, "%s: %v", what, err)
+	}
+	return classify(ctx, r, "read "+what, err)
+}
+
+// checkManifest returns the bundle layer of a slurm-installer artifact.
+func checkManifest(r Ref, tag string, m *ocispec.Manifest) (ocispec.Descriptor, error) {
+	if m.Config.MediaType != ConfigMediaType && m.ArtifactType != ArtifactType {
+		return ocispec.Descriptor{}, newErr(KindIntegrity, r, nil, "tag %s is not a slurm-installer bundle (artifact type %q, config %q)", tag, m.ArtifactType, m.Config.MediaType)
+	}
+	var layers []ocispec.Descriptor
+	for _, l := range m.Layers {
+		if l.MediaType == LayerMediaType {
+			layers = append(layers, l)
+		}
+	}
+	if len(layers) != 1 {
+		return ocispec.Descriptor{}, newErr(KindIntegrity, r, nil, "tag %s has %d layers of type %s, want exactly one", tag, len(layers), LayerMediaType)
+	}
+	l := layers[0]
+	if l.Digest.Algorithm() != digest.SHA256 || l.Digest.Validate() != nil {
+		return ocispec.Descriptor{}, newErr(KindIntegrity, r, nil, "layer of %s has digest %q: want sha256", tag, l.Digest)
+	}
+	if l.Size <= 0 {
+		return ocispec.Descriptor{}, newErr(KindIntegrity, r, nil, "layer of %s has size %d", tag, l.Size)
+	}
+	if m.Config.MediaType != ConfigMediaType {
+		return ocispec.Descriptor{}, newErr(KindIntegrity, r, nil, "tag %s has config type %q, want %s", tag, m.Config.MediaType, ConfigMediaType)
+	}
+	return l, nil
+}
+
+func readConfig(ctx context.Context, repo *remote.Repository, r Ref, tag string, d ocispec.Descriptor) (*Config, error) {
+	if d.Size <= 0 || d.Size > maxConfig {
+		return nil, newErr(KindIntegrity, r, nil, "config of %s is %d bytes", tag, d.Size)
+	}
+	data, err := content.FetchAll(ctx, repo.Blobs(), d)
+	if err != nil {
+		return nil, readErr(ctx, r, "config of "+tag, err)
+	}
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, newErr(KindIntegrity, r, err, "config of %s: %v", tag, err)
+	}
+	if c.Schema != 1 {
+		return nil, newErr(KindIntegrity, r, nil, "config of %s has schema %d; this installer reads schema 1 (upgrade slurm-installer)", tag, c.Schema)
+	}
+	if !validTagPart(c.Version) || c.Version == "latest" {
+		return nil, newErr(KindIntegrity, r, nil, "config of %s has bad version %q", tag, c.Version)
+	}
+	return &c, nil
+}
+
+// newestInSeries lists the tags and returns the newest <series>.x-<arch>
+// (any spelling of arch), or "".
+func newestInSeries(ctx context.Context, repo *remote.Repository, r Ref, series, arch string) (string, error) {
+	best, bestV := "", ""
+	err := repo.Tags(ctx, "", func(tags []string) error {
+		for _, t := range tags {
+			for _, a := range platform.Aliases(arch) {
+				v, ok := strings.CutSuffix(t, "-"+a)
+				if !ok || !strings.HasPrefix(v, series+".") || !numeric(v) {
+					continue
+				}
+				if best == "" || compareVersions(v, bestV) > 0 {
+					best, bestV = t, v
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", classify(ctx, r, "list tags", err)
+	}
+	return best, nil
+}
+
+func numeric(v string) bool {
+	for _, p := range strings.Split(v, ".") {
+		if _, err := strconv.ParseUint(p, 10, 64); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// compareVersions compares dotted numeric versions; missing parts are 0.
+func compareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range max(len(as), len(bs)) {
+		var x, y uint64
+		if i < len(as) {
+			x, _ = strconv.ParseUint(as[i], 10, 64)
+		}
+		if i < len(bs) {
+			y, _ = strconv.ParseUint(bs[i], 10, 64)
+		}
+		switch {
+		case x < y:
+			return -1
+		case x > y:
+			return 1
+		}
+	}
+	return 0
+}
+
+var errStalled = errors.New("no bytes received within the stall timeout")
+
+// download writes the layer into f, resuming a cut body with Range when the
+// registry allows it (else from the start), and checks the sha256.
+func download(ctx context.Context, repo *remote.Repository, r Ref, layer ocispec.Descriptor, f *os.File, o Options, log zerolog.Logger) (resumed int, err error) {
+	ref := registry.Reference{Registry: r.Host, Repository: r.Repo, Reference: layer.Digest.String()}
+	ctx = auth.AppendRepositoryScope(ctx, ref, auth.ActionPull)
+	scheme := "https"
+	if r.PlainHTTP {
+		scheme = "http"
+	}
+	blobURL := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", scheme, r.Host, r.Repo, layer.Digest)
+	h := sha256.New()
+	var off int64
+	ranges := false
+	for attempt := 0; ; attempt++ {
+		n, acceptRanges, err := downloadOnce(ctx, repo, r, blobURL, layer.Size, off, f, h, o.Stall, o.Claim)
+		off += n
+		ranges = ranges || acceptRanges
+		if err == nil {
+			break
+		}
+		if KindOf(err) != KindRetry || ctx.Err() != nil || attempt >= o.Resumes {
+			return resumed, err
+		}
+		if !ranges && off > 0 {
+			log.Info().Int64("at", off).Msg("download cut; the registry does not offer ranges: starting again")
+			if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+				return resumed, newErr(KindLocal, r, serr, "rewind temp file: %v", serr)
+			}
+			if terr := f.Truncate(0); terr != nil {
+				return resumed, newErr(KindLocal, r, terr, "truncate temp file: %v", terr)
+			}
+			off = 0
+			h.Reset()
+			continue
+		}
+		resumed++
+		log.Info().Int64("at", off).Int64("size", layer.Size).Err(err).Msg("download cut; resuming with Range")
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != layer.Digest.Encoded() {
+		e := newErr(KindIntegrity, r, nil, "layer %s: downloaded bytes have sha256 %s", layer.Digest, got)
+		e.Hint = "the registry served bytes that do not match the layer digest (corrupt storage or a tampering proxy): fix the registry or use another mirror"
+		return resumed, e
+	}
+	return resumed, nil
+}
+
+// downloadOnce GETs blobURL from byte off and appends to f; it returns how
+// many bytes it appended and whether the registry offers ranges.
+func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL string, size, off int64, f *os.File, h hash.Hash, stall time.Duration, claim func() bool) (int64, bool, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, blobURL, nil)
+	if err != nil {
+		return 0, false, newErr(KindFatal, r, err, "blob request: %v", err)
+	}
+	if off > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+	}
+	resp, err := repo.Client.Do(req)
+	if err != nil {
+		return 0, false, classify(ctx, r, "download layer", err)
+	}
+	defer resp.Body.Close()
+	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent) && claim != nil && !claim() {
+		return 0, false, newErr(KindPreempted, r, nil, "another mirror answered first")
+	}
+	ranges := resp.Header.Get("Accept-Ranges") == "bytes"
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if off > 0 {
+			// The registry ignored the Range: start again from 0.
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return 0, false, newErr(KindLocal, r, err, "rewind temp file: %v", err)
+			}
+			if err := f.Truncate(0); err != nil {
+				return 0, false, newErr(KindLocal, r, err, "truncate temp file: %v", err)
+			}
+			h.Reset()
+			n, _, err := downloadBody(ctx, rctx, cancel, r, resp, size, f, h, stall, -off)
+			return n, false, err
+		}
+		if resp.ContentLength >= 0 && resp.ContentLength != size {
+			return 0, ranges, newErr(KindIntegrity, r, nil, "layer is announced as %d bytes but the registry sends %d", size, resp.ContentLength)
+		}
+	case http.StatusPartialContent:
+		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
+		if off == 0 || !ok || start != off {
+			return 0, false, newErr(KindFatal, r, nil, "registry answered Range bytes=%d- with Content-Range %q", off, resp.Header.Get("Content-Range"))
+		}
+		ranges = true
+	default:
+		return 0, ranges, statusErr(r, "download layer", resp.StatusCode, resp.Header, fmt.Errorf("GET %s: %s", blobURL, resp.Status))
+	}
+	n, _, err := downloadBody(ctx, rctx, cancel, r, resp, size-off, f, h, stall, 0)
+	return n, ranges, err
+}
+
+// downloadBody copies at most want bytes of resp's body into f and h,
+// cutting it when no bytes come for stall. delta is added to the count
+// returned (a restart from 0 returns a negative delta for the bytes it
+// dropped).
+func downloadBody(ctx, rctx context.Context, cancel context.CancelCauseFunc, r Ref, resp *http.Response, want int64, f *os.File, h hash.Hash, stall time.Duration, delta int64) (int64, bool, error) {
+	t := time.AfterFunc(stall, func() { cancel(errStalled) })
+	defer t.Stop()
+	var n int64
+	buf := make([]byte, 64<<10)
+	lr := io.LimitReader(resp.Body, want+1)
+	for {
+		m, rerr := lr.Read(buf)
+		if m > 0 {
+			t.Reset(stall)
+			if n+int64(m) > want {
+				return n + delta, true, newErr(KindIntegrity, r, nil, "registry sends more bytes than the layer's %d", want)
+			}
+			if _, werr := f.Write(buf[:m]); werr != nil {
+				return n + delta, true, newErr(KindLocal, r, werr, "write temp file: %v", werr)
+			}
+			h.Write(buf[:m])
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			if n < want {
+				return n + delta, true, newErr(KindRetry, r, io.ErrUnexpectedEOF, "layer cut after %d of %d bytes", n, want)
+			}
+			return n + delta, true, nil
+		}
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return n + delta, true, classify(ctx, r, "download layer", rerr)
+			}
+			if errors.Is(context.Cause(rctx), errStalled) {
+				return n + delta, true, newErr(KindRetry, r, errStalled, "download layer: no bytes for %s", stall)
+			}
+			return n + delta, true, newErr(KindRetry, r, rerr, "download layer: %v", rerr)
+		}
+	}
+}
+
+func contentRangeStart(v string) (int64, bool) {
+	// bytes START-END/TOTAL
+	v, ok := strings.CutPrefix(v, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	s, _, ok := strings.Cut(v, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}

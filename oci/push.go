@@ -1,0 +1,166 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/rs/zerolog"
+	"oras.land/oras-go/v2"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/platform"
+)
+
+// Config is the artifact's config blob: what `pack` knows about the bundle.
+type Config struct {
+	Schema        int       `json:"schema"` // 1
+	Version       string    `json:"version"`
+	Arch          string    `json:"arch"`                 // canonical: x86_64 | aarch64
+	GlibcNeed     string    `json:"glibc_need,omitempty"` // highest GLIBC_x.y the ELFs need, "" if unknown or none
+	SelfContained bool      `json:"self_contained"`
+	Prefix        string    `json:"prefix,omitempty"` // the --prefix a self-contained bundle was packed for
+	Created       time.Time `json:"created,omitzero"`
+}
+
+// maxConfig caps the config blob download.
+const maxConfig = 64 << 10
+
+// PushOptions says what to push where.
+type PushOptions struct {
+	Ref     string // oci://HOST/REPO
+	Tarball string // the bundle file (as pack writes it)
+	Config  Config
+	Latest  bool // also move latest-<arch> to it
+	Client  ClientOptions
+	Log     zerolog.Logger
+}
+
+// PushResult says what was pushed.
+type PushResult struct {
+	Mirror   string   // oci://HOST/REPO
+	Manifest string   // manifest digest, sha256:...
+	SHA256   string   // hex digest of the bundle (= the layer digest)
+	Size     int64    // bundle bytes
+	Tags     []string // tags set, versioned first
+}
+
+// Tag returns the tag of version and canonical arch: "22.05.8-x86_64".
+func Tag(version, arch string) string { return version + "-" + arch }
+
+// LatestTag returns the moving tag of a canonical arch: "latest-x86_64".
+func LatestTag(arch string) string { return "latest-" + arch }
+
+// Push uploads the bundle as one layer, its config, the manifest, and tags
+// it. Blobs the registry already has are not uploaded again.
+func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
+	r, err := ParseRef(o.Ref)
+	if err != nil {
+		return nil, err
+	}
+	arch, err := platform.Normalize(o.Config.Arch)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "--arch: %w", err)
+	}
+	cfg := o.Config
+	cfg.Arch, cfg.Schema = arch, 1
+	if cfg.Version == "" || cfg.Version == "latest" || !validTagPart(cfg.Version) {
+		return nil, failure.New(failure.Usage, "--slurm-version %q cannot be a registry tag (letters, digits, . _ -; at most 100)", cfg.Version)
+	}
+	repo, hc, err := repository(r, o.Client)
+	if err != nil {
+		return nil, err
+	}
+	defer closeIdle(hc)
+
+	f, err := os.Open(o.Tarball)
+	if err != nil {
+		return nil, failure.New(failure.FileSystem, "open bundle: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return nil, failure.New(failure.FileSystem, "read bundle: %w", err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	layer := ocispec.Descriptor{MediaType: LayerMediaType, Digest: digest.NewDigestFromEncoded(digest.SHA256, sum), Size: size,
+		Annotations: map[string]string{ocispec.AnnotationTitle: fmt.Sprintf("slurm-client-%s-%s-alpine.tar.gz", cfg.Version, arch)}}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, failure.New(failure.Internal, "encode config: %w", err)
+	}
+	cfgDesc := ocispec.Descriptor{MediaType: ConfigMediaType, Digest: digest.FromBytes(cfgJSON), Size: int64(len(cfgJSON))}
+
+	upload := func(d ocispec.Descriptor, open func() (io.Reader, error), what string) error {
+		ok, err := repo.Exists(ctx, d)
+		if err == nil && ok {
+			o.Log.Debug().Str("blob", d.Digest.String()).Msg("registry already has the " + what)
+			return nil
+		}
+		rd, err := open()
+		if err != nil {
+			return failure.New(failure.FileSystem, "read bundle: %w", err)
+		}
+		if err := repo.Push(ctx, d, rd); err != nil {
+			return classify(ctx, r, "upload "+what, err)
+		}
+		return nil
+	}
+	if err := upload(layer, func() (io.Reader, error) {
+		_, err := f.Seek(0, io.SeekStart)
+		return f, err
+	}, "bundle layer"); err != nil {
+		return nil, err
+	}
+	if err := upload(cfgDesc, func() (io.Reader, error) { return bytes.NewReader(cfgJSON), nil }, "config"); err != nil {
+		return nil, err
+	}
+	ann := map[string]string{
+		"org.opencontainers.image.version": cfg.Version,
+		"org.opencontainers.image.title":   "SLURM client " + cfg.Version + " for " + arch,
+	}
+	if !cfg.Created.IsZero() {
+		ann[ocispec.AnnotationCreated] = cfg.Created.UTC().Format(time.RFC3339)
+	}
+	man := ocispec.Manifest{
+		MediaType: ocispec.MediaTypeImageManifest, ArtifactType: ArtifactType,
+		Config: cfgDesc, Layers: []ocispec.Descriptor{layer}, Annotations: ann,
+	}
+	man.SchemaVersion = 2
+	manJSON, err := json.Marshal(man)
+	if err != nil {
+		return nil, failure.New(failure.Internal, "encode manifest: %w", err)
+	}
+	manDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manJSON), Size: int64(len(manJSON)), ArtifactType: ArtifactType}
+	tags := []string{Tag(cfg.Version, arch)}
+	if o.Latest {
+		tags = append(tags, LatestTag(arch))
+	}
+	if _, err := oras.TagBytesN(ctx, repo, ocispec.MediaTypeImageManifest, manJSON, tags, oras.DefaultTagBytesNOptions); err != nil {
+		return nil, classify(ctx, r, "push manifest and tags", err)
+	}
+	o.Log.Info().Str("mirror", r.String()).Strs("tags", tags).Str("manifest", manDesc.Digest.String()).Str("sha256", sum).Int64("bytes", size).Msg("bundle pushed to the registry")
+	return &PushResult{Mirror: r.String(), Manifest: manDesc.Digest.String(), SHA256: sum, Size: size, Tags: tags}, nil
+}
+
+func validTagPart(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for i, c := range s {
+		ok := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || (i > 0 && (c == '.' || c == '-'))
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

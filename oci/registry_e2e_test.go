@@ -1,0 +1,323 @@
+//go:build e2e
+
+package oci_test
+
+// Against the real CNCF distribution server (Debian's docker-registry 2.8),
+// started per test on a free loopback port: `make e2e` installs it.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/registrytest"
+	"slurm-installer/oci"
+)
+
+type bundle struct {
+	path, sha string
+	size      int64
+}
+
+func mkBundle(t *testing.T, n int) bundle {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	p := filepath.Join(t.TempDir(), "b.tar.gz")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return bundle{p, hex.EncodeToString(s[:]), int64(n)}
+}
+
+func push(t *testing.T, ref, version string, latest bool, log zerolog.Logger) bundle {
+	t.Helper()
+	b := mkBundle(t, 100<<10)
+	res, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: b.path, Latest: latest, Log: log,
+		Config: oci.Config{Version: version, Arch: "amd64", GlibcNeed: "GLIBC_2.34"}})
+	if err != nil {
+		t.Fatalf("push %s: %v", version, err)
+	}
+	if res.SHA256 != b.sha || res.Size != b.size {
+		t.Fatalf("push result %+v, want sha %s", res, b.sha)
+	}
+	return b
+}
+
+func pull(t *testing.T, o oci.Options) (*oci.Result, error) {
+	t.Helper()
+	if o.TempDir == "" {
+		o.TempDir = t.TempDir()
+	}
+	res, err := oci.Fetch(context.Background(), o)
+	if err == nil {
+		t.Cleanup(res.Cleanup)
+	}
+	return res, err
+}
+
+func wantFile(t *testing.T, res *oci.Result, b bundle) {
+	t.Helper()
+	data, err := os.ReadFile(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(data)
+	if hex.EncodeToString(s[:]) != b.sha || res.SHA256 != b.sha {
+		t.Fatalf("pulled %s (result says %s), want %s", hex.EncodeToString(s[:]), res.SHA256, b.sha)
+	}
+	if !strings.HasSuffix(res.Path, ".tar.gz") || !strings.HasSuffix(res.Name, ".tar.gz") {
+		t.Fatalf("path %q name %q: want .tar.gz", res.Path, res.Name)
+	}
+}
+
+func TestPushPullSelectors(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("hpc/slurm-client")
+	log := zerolog.Nop()
+	b8 := push(t, ref, "22.05.8", true, log)
+	b11 := push(t, ref, "22.05.11", true, log)
+	b23 := push(t, ref, "23.02.1", true, log)
+	push(t, ref, "21.08.1", false, log)  // --latest=false: latest stays at 23.02.1
+	push(t, ref, "22.050.1", false, log) // not in series 22.05
+
+	for _, c := range []struct {
+		sel, arch, want string
+		b               bundle
+	}{
+		{"22.05.8", "x86_64", "22.05.8", b8},
+		{"22.05.8", "amd64", "22.05.8", b8},
+		{"22.05", "x86_64", "22.05.11", b11},
+		{"latest", "amd64", "23.02.1", b23},
+		{"", "x86_64", "23.02.1", b23},
+	} {
+		res, err := pull(t, oci.Options{Ref: ref, Version: c.sel, Arch: c.arch})
+		if err != nil {
+			t.Fatalf("%s/%s: %v", c.sel, c.arch, err)
+		}
+		if res.Version != c.want || res.Arch != "x86_64" || res.Config.GlibcNeed != "GLIBC_2.34" {
+			t.Fatalf("%s/%s: got %+v, want version %s", c.sel, c.arch, res, c.want)
+		}
+		if !strings.HasPrefix(res.URL, ref+":") || !strings.Contains(res.URL, "@sha256:") {
+			t.Fatalf("url %q", res.URL)
+		}
+		wantFile(t, res, c.b)
+	}
+	// Another arch has nothing.
+	_, err := pull(t, oci.Options{Ref: ref, Version: "latest", Arch: "arm64"})
+	if !errors.Is(err, oci.ErrNotFound) || failure.ClassOf(err) != failure.Download {
+		t.Fatalf("arm64: %v (class %v), want not found", err, failure.ClassOf(err))
+	}
+}
+
+func TestPinMissingTagAndSizeLimit(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("slurm")
+	b := push(t, ref, "22.05.8", true, zerolog.Nop())
+
+	// The pin equals the layer digest: fine, and recorded as the source.
+	res, err := pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", SHA256: strings.ToUpper(b.sha)})
+	if err != nil || res.ChecksumSource != "--sha256" {
+		t.Fatalf("pinned: %v %+v", err, res)
+	}
+	// A pin that differs: integrity, exit 5, nothing left in TempDir.
+	tmp := t.TempDir()
+	_, err = pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", SHA256: strings.Repeat("ab", 32), TempDir: tmp})
+	if failure.ClassOf(err) != failure.Integrity || !strings.Contains(err.Error(), b.sha) {
+		t.Fatalf("wrong pin: %v (class %v)", err, failure.ClassOf(err))
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Fatalf("temp files left: %v", ents)
+	}
+	// Missing tag and missing repository: not found, class download (move on).
+	for _, o := range []oci.Options{{Ref: ref, Version: "99.1.1"}, {Ref: ref, Version: "99.1"}, {Ref: reg.Ref("nope"), Version: "latest"}} {
+		o.Arch = "x86_64"
+		_, err := pull(t, o)
+		if !errors.Is(err, oci.ErrNotFound) || failure.ClassOf(err) != failure.Download || oci.KindOf(err) != oci.KindNotFound {
+			t.Fatalf("%+v: %v, want not found", o, err)
+		}
+	}
+	// Size limit: refused from the descriptor, the blob is never requested.
+	var blobGets atomic.Int32
+	hc := &http.Client{Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
+		if strings.Contains(req.URL.Path, "/blobs/sha256:"+b.sha) {
+			blobGets.Add(1)
+		}
+		return http.DefaultTransport.RoundTrip(req)
+	})}
+	_, err = pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", MaxBytes: b.size - 1, Client: oci.ClientOptions{HTTPClient: hc}})
+	if failure.ClassOf(err) != failure.Archive || oci.KindOf(err) != oci.KindOversize {
+		t.Fatalf("size limit: %v (class %v)", err, failure.ClassOf(err))
+	}
+	if n := blobGets.Load(); n != 0 {
+		t.Fatalf("the layer was requested %d times despite the size limit", n)
+	}
+	// A cancelled context stays a cancellation.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = oci.Fetch(ctx, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", TempDir: t.TempDir()})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// The registry's own storage is corrupted: the bytes it serves do not match
+// the layer digest. Integrity (5), and nothing is left behind.
+func TestDigestMismatchFromRegistry(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("slurm")
+	b := push(t, ref, "22.05.8", true, zerolog.Nop())
+	data := filepath.Join(reg.Dir, "docker/registry/v2/blobs/sha256", b.sha[:2], b.sha, "data")
+	raw, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0xff
+	if err := os.WriteFile(data, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	_, err = pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", TempDir: tmp})
+	if failure.ClassOf(err) != failure.Integrity || oci.KindOf(err) != oci.KindIntegrity {
+		t.Fatalf("corrupt blob: %v (class %v)", err, failure.ClassOf(err))
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Fatalf("temp files left: %v", ents)
+	}
+}
+
+// A body cut half way is resumed with Range (the registry serves ranges).
+func TestResumeWithRange(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("slurm")
+	b := push(t, ref, "22.05.8", true, zerolog.Nop())
+	var cut atomic.Bool
+	var ranges []string
+	hc := &http.Client{Transport: roundTrip(func(req *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil || !strings.Contains(req.URL.Path, "/blobs/sha256:"+b.sha) {
+			return resp, err
+		}
+		ranges = append(ranges, req.Header.Get("Range"))
+		if cut.CompareAndSwap(false, true) {
+			resp.Body = cutBody{r: io.LimitReader(resp.Body, b.size/3), c: resp.Body}
+		}
+		return resp, nil
+	})}
+	res, err := pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", Client: oci.ClientOptions{HTTPClient: hc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, res, b)
+	if res.Resumed != 1 || len(ranges) != 2 || ranges[0] != "" || !strings.HasPrefix(ranges[1], "bytes=") {
+		t.Fatalf("resumed %d, ranges %q", res.Resumed, ranges)
+	}
+}
+
+type cutBody struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (b cutBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+func (b cutBody) Close() error { return b.c.Close() }
+
+// htpasswd auth: credentials from DOCKER_CONFIG or REGISTRY_AUTH_FILE; none
+// or wrong ones are a clear error; a password never reaches a log or error.
+func TestAuth(t *testing.T) {
+	const user, pass = "builder", "s3cret-Pa55word"
+	reg := registrytest.Start(t, map[string]string{user: pass})
+	ref := reg.Ref("hpc/slurm")
+	var logs bytes.Buffer
+	log := zerolog.New(&logs).Level(zerolog.DebugLevel)
+	secret := []string{pass, base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}
+	clean := func(what, s string) {
+		t.Helper()
+		for _, x := range secret {
+			if strings.Contains(s, x) {
+				t.Fatalf("%s holds a credential: %s", what, s)
+			}
+		}
+	}
+
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // empty: no credentials
+	b := mkBundle(t, 50<<10)
+	_, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: b.path, Latest: true, Log: log, Config: oci.Config{Version: "22.05.8", Arch: "x86_64"}})
+	if !errors.Is(err, oci.ErrUnauthorized) || !strings.Contains(failure.HintOf(err), "docker login") {
+		t.Fatalf("push without credentials: %v", err)
+	}
+
+	dir, err := registrytest.DockerConfig(t.TempDir(), reg.Host, user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+	if _, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: b.path, Latest: true, Log: log, Config: oci.Config{Version: "22.05.8", Arch: "x86_64"}}); err != nil {
+		t.Fatalf("push with DOCKER_CONFIG: %v", err)
+	}
+	res, err := pull(t, oci.Options{Ref: ref, Version: "22.05", Arch: "x86_64", Log: log})
+	if err != nil {
+		t.Fatalf("pull with DOCKER_CONFIG: %v", err)
+	}
+	wantFile(t, res, b)
+	clean("result", res.URL+res.Mirror+res.ChecksumSource)
+
+	// Wrong password, then none: a clear error naming what to do.
+	bad, _ := registrytest.DockerConfig(t.TempDir(), reg.Host, user, "wrong-"+pass[:3])
+	t.Setenv("DOCKER_CONFIG", bad)
+	_, err = pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", Log: log})
+	if !errors.Is(err, oci.ErrUnauthorized) || errors.Is(err, oci.ErrNotFound) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	clean("error", err.Error()+failure.HintOf(err))
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	_, err = pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", Log: log})
+	if !errors.Is(err, oci.ErrUnauthorized) || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("no credentials: %v", err)
+	}
+
+	// REGISTRY_AUTH_FILE (podman's auth.json) works as well.
+	af, _ := registrytest.DockerConfig(t.TempDir(), reg.Host, user, pass)
+	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(af, "config.json"))
+	if _, err := pull(t, oci.Options{Ref: ref, Version: "latest", Arch: "x86_64", Log: log}); err != nil {
+		t.Fatalf("pull with REGISTRY_AUTH_FILE: %v", err)
+	}
+
+	// Credentials in the reference are refused (usage), and not echoed.
+	_, err = pull(t, oci.Options{Ref: "oci://" + user + ":" + pass + "@" + reg.Host + "/hpc/slurm", Arch: "x86_64"})
+	if failure.ClassOf(err) != failure.Usage {
+		t.Fatalf("userinfo: %v", err)
+	}
+	clean("userinfo error", err.Error())
+	clean("logs", logs.String())
+	if !strings.Contains(logs.String(), "bundle pushed") || !strings.Contains(logs.String(), "registry names a bundle") {
+		t.Fatalf("logs miss the push/pull lines:\n%s", logs.String())
+	}
+}

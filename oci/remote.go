@@ -1,0 +1,261 @@
+package oci
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+
+	"slurm-installer/internal/failure"
+)
+
+// Scheme is the URL scheme of registry mirrors.
+const Scheme = "oci"
+
+// Media types of the artifact.
+const (
+	ArtifactType    = "application/vnd.slurm-installer.bundle.v1"
+	LayerMediaType  = "application/vnd.slurm-installer.bundle.v1.tar+gzip"
+	ConfigMediaType = "application/vnd.slurm-installer.bundle.config.v1+json"
+)
+
+// Ref is a parsed oci://HOST/REPO mirror.
+type Ref struct {
+	Host      string // host[:port]
+	Repo      string // repository path
+	PlainHTTP bool   // loopback host: http://, as Docker does
+}
+
+// String is the mirror as given, oci://HOST/REPO.
+func (r Ref) String() string { return Scheme + "://" + r.Host + "/" + r.Repo }
+
+// IsRef reports whether raw is an oci:// reference (whatever its validity).
+func IsRef(raw string) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), Scheme+"://")
+}
+
+const refHint = "a registry mirror is oci://HOST[:PORT]/REPO, e.g. oci://registry.example:5000/hpc/slurm-client; credentials come from the Docker config (docker login), never from the URL"
+
+// ParseRef parses oci://HOST[:PORT]/REPO. Anything else, a reference with
+// user info, a tag or digest, a query or fragment, is a usage error.
+func ParseRef(raw string) (Ref, error) {
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Ref{}, failure.New(failure.Usage, "bad registry mirror %q: %w", redactRaw(raw), err).WithHint("%s", refHint)
+	}
+	bad := func(why string) (Ref, error) {
+		return Ref{}, failure.New(failure.Usage, "bad registry mirror %q: %s", u.Redacted(), why).WithHint("%s", refHint)
+	}
+	switch {
+	case !strings.EqualFold(u.Scheme, Scheme):
+		return bad("not an oci:// URL")
+	case u.User != nil:
+		return bad("credentials in the URL are not accepted (they would end up in logs and process lists): use docker login / the Docker config, or REGISTRY_AUTH_FILE")
+	case u.Host == "":
+		return bad("no host")
+	case u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return bad("no query or fragment allowed")
+	}
+	repo := strings.Trim(u.Path, "/")
+	if repo == "" {
+		return bad("no repository (oci://HOST/REPO)")
+	}
+	if strings.ContainsAny(repo, "@:") {
+		return bad("give the repository only: tags are chosen by --slurm-version and --arch")
+	}
+	r := Ref{Host: u.Host, Repo: repo, PlainHTTP: isLoopback(u.Hostname())}
+	ref := registry.Reference{Registry: r.Host, Repository: r.Repo}
+	if err := ref.Validate(); err != nil {
+		return bad(err.Error())
+	}
+	return r, nil
+}
+
+func redactRaw(raw string) string {
+	if i := strings.Index(raw, "@"); i >= 0 {
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			return raw[:j+3] + "xxxxx" + raw[i:]
+		}
+	}
+	return raw
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// ClientOptions are the connection settings shared by Push and Fetch.
+type ClientOptions struct {
+	CACertFile string        // PEM CAs trusted besides the system's
+	Connect    time.Duration // TCP connect and TLS handshake (0 = 5s)
+	Timeout    time.Duration // wait for response headers (0 = 30s)
+	HTTPClient *http.Client  // for tests: used as is
+	// Wait, when set, is called with true when a request starts waiting
+	// for response headers and with false when they arrived (or it failed).
+	Wait func(on bool)
+}
+
+// RegistryAuthFileEnv names a containers-auth.json (podman/skopeo/buildah)
+// read before the Docker config.
+const RegistryAuthFileEnv = "REGISTRY_AUTH_FILE"
+
+// credentialStore is REGISTRY_AUTH_FILE (when set) then the Docker config.
+func credentialStore() (credentials.Store, error) {
+	var stores []credentials.Store
+	if p := os.Getenv(RegistryAuthFileEnv); p != "" {
+		s, err := credentials.NewStore(p, credentials.StoreOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", RegistryAuthFileEnv, p, scrub(err))
+		}
+		stores = append(stores, s)
+	}
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			dir = filepath.Join(home, ".docker")
+		}
+	}
+	if dir != "" {
+		p := filepath.Join(dir, "config.json")
+		s, err := credentials.NewStore(p, credentials.StoreOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("docker config %s: %w", p, scrub(err))
+		}
+		stores = append(stores, s)
+	}
+	if len(stores) == 0 {
+		return credentials.NewMemoryStore(), nil
+	}
+	return credentials.NewStoreWithFallbacks(stores[0], stores[1:]...), nil
+}
+
+// scrub keeps a config parse error's message but drops its details (a JSON
+// syntax error can quote bytes of the file, which may be a credential).
+func scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, ": invalid config format"); i >= 0 {
+		return errors.New("not a valid config file (invalid JSON or auth entry)")
+	}
+	if strings.Contains(msg, "auth") || strings.Contains(msg, "token") {
+		return errors.New("not a valid config file")
+	}
+	return err
+}
+
+// repository opens r with credentials from the user's config files.
+func repository(r Ref, o ClientOptions) (*remote.Repository, *http.Client, error) {
+	hc := o.HTTPClient
+	if hc == nil {
+		var err error
+		if hc, err = httpClient(o); err != nil {
+			return nil, nil, err
+		}
+	} else if o.Wait != nil {
+		c := *hc
+		base := c.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		c.Transport = waitTransport{base: base, wait: o.Wait}
+		hc = &c
+	}
+	store, err := credentialStore()
+	if err != nil {
+		return nil, nil, failure.New(failure.Usage, "registry credentials: %w", err).
+			WithHint("fix or remove the file; credentials are read from %s, $DOCKER_CONFIG/config.json or ~/.docker/config.json", RegistryAuthFileEnv)
+	}
+	repo, err := remote.NewRepository(r.Host + "/" + r.Repo)
+	if err != nil {
+		return nil, nil, failure.New(failure.Usage, "bad registry mirror %s: %w", r, err).WithHint("%s", refHint)
+	}
+	repo.PlainHTTP = r.PlainHTTP
+	repo.TagListMaxPages = 100
+	repo.Client = &auth.Client{
+		Client:     hc,
+		Cache:      auth.NewCache(),
+		Credential: credentials.Credential(store),
+		Header:     http.Header{"User-Agent": {"slurm-installer"}},
+	}
+	return repo, hc, nil
+}
+
+func httpClient(o ClientOptions) (*http.Client, error) {
+	connect, header := o.Connect, o.Timeout
+	if connect <= 0 {
+		connect = 5 * time.Second
+	}
+	if header <= 0 {
+		header = 30 * time.Second
+	}
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: header,
+		IdleConnTimeout:       30 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		ForceAttemptHTTP2:     true,
+	}
+	if o.CACertFile != "" {
+		pem, err := os.ReadFile(o.CACertFile)
+		if err != nil {
+			return nil, failure.New(failure.Usage, "--ca-cert: %w", err)
+		}
+		roots, err := x509.SystemCertPool()
+		if err != nil || roots == nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, failure.New(failure.Usage, "--ca-cert %s: no PEM certificate in the file", o.CACertFile).
+				WithHint("pass the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	var rt http.RoundTripper = tr
+	if o.Wait != nil {
+		rt = waitTransport{base: tr, wait: o.Wait}
+	}
+	return &http.Client{Transport: rt}, nil
+}
+
+// waitTransport reports the wait for response headers (the racer in fetch
+// starts the next mirror when one keeps it waiting).
+type waitTransport struct {
+	base http.RoundTripper
+	wait func(bool)
+}
+
+func (t waitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.wait(true)
+	defer t.wait(false)
+	return t.base.RoundTrip(req)
+}
+
+// closeIdle drops the client's idle connections (no connection outlives a call).
+func closeIdle(hc *http.Client) {
+	if hc != nil {
+		hc.CloseIdleConnections()
+	}
+}
