@@ -66,4 +66,3 @@ func packToRegistry(c *cli.Context) error {
 	fmt.Fprintf(st.stdout, "%s:%s@%s\n", res.Mirror, res.Tags[0], res.Manifest)
 	return nil
 }
-
