@@ -17,7 +17,7 @@ else
   grep -E '^(ok|FAIL|\?|panic:|--- FAIL|--- SKIP)' "$log"
   if ((rc != 0)); then
     echo "---- go test failed (exit $rc); the failing tests' output (whole log: $log):"
-    grep -nE -- '--- FAIL|^\s+[a-z_A-Z0-9]+\.go:[0-9]+:' "$log" | tail -60
+    grep -nE -- '^\s*--- FAIL|^\s+FAIL: |^\s+[a-z_A-Z0-9]+\.go:[0-9]+:' "$log" | tail -60
     echo "---- last 150 lines of $log:"
     tail -150 "$log"
   fi
