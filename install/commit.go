@@ -15,13 +15,14 @@ import (
 
 // Commit is a committed payload whose previous state can still be restored.
 type Commit struct {
-	in        *Installer
-	undo      []func() error
-	oldDirRel string // previous payload dir (one of our versioned ones), removed by Finalize
-	staged    *Staged
-	prev      *Receipt // the valid receipt on disk before this commit, nil if none
-	carried   int      // CreatedDirs[:carried] come from earlier installs
-	pending   []Backup // backups this commit made, journaled until Finalize
+	in         *Installer
+	hadLdCache bool // the root had /etc/ld.so.cache before this commit
+	undo       []func() error
+	oldDirRel  string // previous payload dir (one of our versioned ones), removed by Finalize
+	staged     *Staged
+	prev       *Receipt // the valid receipt on disk before this commit, nil if none
+	carried    int      // CreatedDirs[:carried] come from earlier installs
+	pending    []Backup // backups this commit made, journaled until Finalize
 
 	PayloadRel string   // in-root path of the new versioned payload dir
 	Links      []Link   // command links now in place
@@ -58,6 +59,8 @@ func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:
 // receipt); those the new payload no longer has are removed.
 func (in *Installer) Commit(ctx context.Context, st *Staged, version string, prevLinks []Link) (c *Commit, err error) {
 	c = &Commit{in: in, staged: st, prev: in.prevReceipt()}
+	_, lerr := in.root.Lstat(rel(ldCache))
+	c.hadLdCache = lerr == nil
 	if c.prev != nil {
 		c.Backups = append(c.Backups, c.prev.Backups...)
 		c.CreatedDirs = append(c.CreatedDirs, c.prev.CreatedDirs...)

@@ -3,7 +3,9 @@ package install
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -161,11 +163,23 @@ func (in *Installer) hasGlibcConf() bool {
 	return false
 }
 
+// ldCache is glibc's loader cache, which ldconfig writes.
+const ldCache = "/etc/ld.so.cache"
+
 // rerunLdconfig refreshes the loader cache after a rollback (glibc only).
+// A cache that only this commit's ldconfig created is removed instead: the
+// root had none, and must be left as it was.
 func (in *Installer) rerunLdconfig(c *Commit) {
 	if in.opt.Libc == "musl" && !in.hasGlibcConf() {
 		return
 	}
+	if !c.hadLdCache {
+		if err := in.root.Remove(rel(ldCache)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			in.opt.Log.Warn().Err(err).Str("file", ldCache).Msg("could not remove the loader cache this run created")
+		}
+		return
+	}
+	// The run's own context may be cancelled (a signal): the rollback still finishes.
 	_ = in.ldconfig(context.Background())
 }
 
