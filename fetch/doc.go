@@ -12,9 +12,14 @@
 //   - Fetch never returns unverified bytes as verified: an [Artifact] is
 //     only returned after its bytes were hashed while they were written to
 //     disk and compared with the expected digest (--sha256, the index, a
-//     .sha256 sidecar or SHA256SUMS, in that order). When no digest is
-//     published, the artifact says so (ChecksumSource "none published") and
-//     a warning is logged; a mismatch is never returned.
+//     .sha256 sidecar or SHA256SUMS, in that order; a "latest" name with
+//     none is checked against the checksum of the version its VERSION file
+//     names). Artifact.Verification says how: pinned, signed-index, index,
+//     sidecar, sha256sums or none. When no digest is published the bytes
+//     must at least be an archive of the named type, the artifact says
+//     "none" and a warning is logged, or, with Options.RequireChecksum,
+//     that mirror fails with an integrity error. A mismatch is never
+//     returned.
 //   - Every network wait is bounded: Options.Connect bounds a connect and
 //     TLS handshake, Options.Timeout the wait for response headers,
 //     Options.Stall a body that brings no bytes (it is then resumed with
@@ -56,7 +61,12 @@
 //   - Downloads are streamed to files under Options.TempDir, never held in
 //     memory, and capped by Options.MaxBytes and the index's size.
 //   - Tree downloads are written through [os.Root], so a hostile listing
-//     cannot write outside the download directory.
+//     cannot write outside the download directory; the walk is bounded
+//     as it goes (depth, entries, listings, listing bytes) and all files
+//     share one byte budget (MaxBytes) spent as bytes arrive.
+//   - file:// mirrors are read through an [os.Root] on the mirror's
+//     directory (no symlink or ".." leads out of it), regular files only,
+//     opened without blocking (a FIFO cannot hang the run).
 //
 // Errors carry a [failure.Class]: Usage for a bad mirror list, Download
 // when no mirror served the bundle in time, Integrity when a mirror served
