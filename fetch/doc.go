@@ -33,12 +33,12 @@
 //     been downloading for 2 s (Options.HedgeGrace), its rate is judged
 //     every 250 ms. When the size is known (Content-Length or the index's
 //     size) and the estimated time to finish is more than twice the time
-//     spent so far, or, with no size known, when it brings less than
+//     spent so far and more than 3 s, or, with no size known, when it brings less than
 //     64 KiB/s, the next mirror in order starts as well. At most one such
 //     extra go runs at a time; it may download in parallel, the first of
 //     the two to finish wins and the other is cancelled; if the slow one
 //     fails, the extra one carries on alone. A healthy download (ETA under
-//     twice its elapsed time) is never hedged, so the extra load is
+//     twice its elapsed time, or under 3 s) is never hedged, so the extra load is
 //     bounded by one more download per run, and only for slow ones.
 //   - A 404 (and any other 4xx answer but 408 and 429) is an answer, never
 //     retried. Retry waits are go-retryablehttp's

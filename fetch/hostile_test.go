@@ -615,3 +615,21 @@ func TestLocalWriteFailureMessage(t *testing.T) {
 		t.Errorf("hint = %q", h)
 	}
 }
+
+// A download that is slow but on course to finish soon is not hedged:
+// the extra load is only for downloads that would clearly lose.
+func TestHedgeSparesHealthyDownload(t *testing.T) {
+	fs := faults(t)
+	o := opts(t, fs.URL+"/slow-3000", fs.URL+"/good")
+	o.Stall, o.Deadline = time.Minute, time.Minute
+	a, err, _ := timed(t, 30*time.Second, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Mirror != fs.URL+"/slow-3000" {
+		t.Errorf("mirror = %s", a.Mirror)
+	}
+	if n := fs.Hits("good", "/"+tarball); n != 0 {
+		t.Errorf("hedged a download on course: good mirror got %d bundle requests", n)
+	}
+}
