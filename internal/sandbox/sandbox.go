@@ -303,8 +303,14 @@ func (s *started) output(w io.Writer) (*os.File, error) {
 	return pw, nil
 }
 
+// refused are clone flags tests pretend the kernel refuses.
+var refused uintptr
+
 // start starts the helper with the clone flags.
 func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.Writer) (*started, error) {
+	if flags&refused != 0 {
+		return nil, fmt.Errorf("%w: start the helper: %w", ErrSetup, &os.SyscallError{Syscall: "clone", Err: syscall.EPERM})
+	}
 	b, err := json.Marshal(cs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
