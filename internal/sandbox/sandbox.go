@@ -384,9 +384,32 @@ func stdoutFile(w io.Writer) *os.File {
 	return f
 }
 
+type allowed struct {
+	flags   uintptr
+	refused []string
+}
+
+var (
+	allowedMu    sync.Mutex
+	allowedCache = map[uintptr]allowed{}
+)
+
 // allowedFlags returns the clone flags the kernel accepts: all of flags
 // when it takes them together, else each one that a probe start accepts.
+// The answer is kept for the life of the process.
 func allowedFlags(flags uintptr) (uintptr, []string) {
+	allowedMu.Lock()
+	defer allowedMu.Unlock()
+	key := flags | refused<<32
+	if a, ok := allowedCache[key]; ok {
+		return a.flags, a.refused
+	}
+	f, r := probeFlags(flags)
+	allowedCache[key] = allowed{f, r}
+	return f, r
+}
+
+func probeFlags(flags uintptr) (uintptr, []string) {
 	if flags == 0 || probe(flags) == nil {
 		return flags, nil
 	}
