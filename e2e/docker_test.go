@@ -281,7 +281,8 @@ func imageDemo(t *testing.T, image string) {
 	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, r)
 	}
-	if !s.Demo || !strings.Contains(s.Reason, "ld-linux-x86-64.so.2") {
+	loader := map[string]string{"x86_64": "ld-linux-x86-64.so.2", "aarch64": "ld-linux-aarch64.so.1"}[suite.arch]
+	if !s.Demo || !strings.Contains(s.Reason, loader) {
 		t.Fatalf("status --json in %s: %+v; want demo with the missing glibc loader as reason", image, s)
 	}
 	r = dockerRun(t, "run", "--rm", "--network", "none", image, "sh", "-lc", `echo "demo=$SLURM_DEMO_MODE"`)
