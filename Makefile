@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)$(if $(PUBKEY), -X slurm-installer/in
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags "$(LDFLAGS)"
 BUILD ?= $(CURDIR)/build
 
-.PHONY: help build test unit lint e2e e2e-docker demo fuzz fuzz-smoke bench bench-smoke torture clean
+.PHONY: help build test unit lint e2e e2e-docker demo fuzz fuzz-smoke bench bench-smoke bench-fleet torture clean
 
 help:
 	@echo "make demo   build, serve a real SLURM bundle on loopback, install it into a scratch root, run sinfo there"
@@ -20,6 +20,7 @@ help:
 	@echo "make torture  the kill matrix: SIGKILL installs/upgrades at TRIALS (default 60) moments, check the root after each"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 60s); make fuzz-smoke: 3s each (part of make test)"
 	@echo "make bench  slurm-installer against the wget/tar recipe (~5 min): docs/BENCHMARKS.md, docs/bench-medians.svg"
+	@echo "make bench-fleet  20 and 50 concurrent installs from nginx, a registry, behind a trickling and a dead mirror (~10 min)"
 
 build: bin/slurm-installer-linux-amd64 bin/slurm-installer-linux-arm64
 	@ln -sf slurm-installer-linux-$(shell $(GO) env GOARCH) bin/slurm-installer
@@ -75,6 +76,13 @@ bench-smoke: build
 	bash scripts/deps.sh
 	bash scripts/build-bundle.sh
 	BENCH_SMOKE=1 bash scripts/bench.sh
+
+# A fleet of concurrent installs (issue 17); not part of `make test`. FLEET_N, FLEET_SCENARIOS,
+# FLEET_DEADLINE, FLEET_TRICKLE_BPS tune it; results in build/bench/fleet/.
+bench-fleet: build
+	bash scripts/deps.sh
+	bash scripts/build-bundle.sh
+	bash scripts/bench-fleet.sh
 
 # Fuzz targets (package:target); seeds in <package>/testdata/fuzz/<target>/.
 FUZZ_TARGETS := install:FuzzCheckEntry fetch:FuzzParseIndex fetch:FuzzParseSHA256Sidecar \

@@ -12,9 +12,14 @@
 //   - Fetch never returns unverified bytes as verified: an [Artifact] is
 //     only returned after its bytes were hashed while they were written to
 //     disk and compared with the expected digest (--sha256, the index, a
-//     .sha256 sidecar or SHA256SUMS, in that order). When no digest is
-//     published, the artifact says so (ChecksumSource "none published") and
-//     a warning is logged; a mismatch is never returned.
+//     .sha256 sidecar or SHA256SUMS, in that order; a "latest" name with
+//     none is checked against the checksum of the version its VERSION file
+//     names). Artifact.Verification says how: pinned, signed-index, index,
+//     sidecar, sha256sums or none. When no digest is published the bytes
+//     must at least be an archive of the named type, the artifact says
+//     "none" and a warning is logged, or, with Options.RequireChecksum,
+//     that mirror fails with an integrity error. A mismatch is never
+//     returned.
 //   - Every network wait is bounded: Options.Connect bounds a connect and
 //     TLS handshake, Options.Timeout the wait for response headers,
 //     Options.Stall a body that brings no bytes (it is then resumed with
@@ -28,12 +33,12 @@
 //     been downloading for 2 s (Options.HedgeGrace), its rate is judged
 //     every 250 ms. When the size is known (Content-Length or the index's
 //     size) and the estimated time to finish is more than twice the time
-//     spent so far, or, with no size known, when it brings less than
+//     spent so far and more than 3 s, or, with no size known, when it brings less than
 //     64 KiB/s, the next mirror in order starts as well. At most one such
 //     extra go runs at a time; it may download in parallel, the first of
 //     the two to finish wins and the other is cancelled; if the slow one
 //     fails, the extra one carries on alone. A healthy download (ETA under
-//     twice its elapsed time) is never hedged, so the extra load is
+//     twice its elapsed time, or under 3 s) is never hedged, so the extra load is
 //     bounded by one more download per run, and only for slow ones.
 //   - A 404 (and any other 4xx answer but 408 and 429) is an answer, never
 //     retried. Retry waits are go-retryablehttp's
@@ -56,7 +61,12 @@
 //   - Downloads are streamed to files under Options.TempDir, never held in
 //     memory, and capped by Options.MaxBytes and the index's size.
 //   - Tree downloads are written through [os.Root], so a hostile listing
-//     cannot write outside the download directory.
+//     cannot write outside the download directory; the walk is bounded
+//     as it goes (depth, entries, listings, listing bytes) and all files
+//     share one byte budget (MaxBytes) spent as bytes arrive.
+//   - file:// mirrors are read through an [os.Root] on the mirror's
+//     directory (no symlink or ".." leads out of it), regular files only,
+//     opened without blocking (a FIFO cannot hang the run).
 //
 // Errors carry a [failure.Class]: Usage for a bad mirror list, Download
 // when no mirror served the bundle in time, Integrity when a mirror served

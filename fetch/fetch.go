@@ -60,8 +60,8 @@ type Options struct {
 	ProgressOut io.Writer    // where ProgressLive draws (nil = os.Stderr)
 
 	HTTPClient *http.Client  // optional, for tests; its transport should bound connects itself
-	MinBackoff time.Duration // first retry wait (0 = DefaultMinBackoff); doubles per attempt, with jitter
-	MaxBackoff time.Duration // cap on a retry wait (0 = DefaultMaxBackoff); Retry-After may ask for more
+	MinBackoff time.Duration // retry n waits n × [MinBackoff/2, MinBackoff] (go-retryablehttp's linear jitter); 0 = DefaultMinBackoff
+	MaxBackoff time.Duration // cap on a retry wait (0 = DefaultMaxBackoff); Retry-After may ask for more (up to 5 min), never past the deadline
 
 	// RequireSignedIndex makes the bundle come only from an index whose
 	// signature (pkgs/slurm/index.json.minisig beside index.json) passes

@@ -615,3 +615,39 @@ func TestLocalWriteFailureMessage(t *testing.T) {
 		t.Errorf("hint = %q", h)
 	}
 }
+
+// A download that is slow but on course to finish soon is not hedged:
+// the extra load is only for downloads that would clearly lose.
+func TestHedgeSparesHealthyDownload(t *testing.T) {
+	fs := faults(t)
+	o := opts(t, fs.URL+"/slow-3000", fs.URL+"/good")
+	o.Stall, o.Deadline = time.Minute, time.Minute
+	a, err, _ := timed(t, 30*time.Second, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Mirror != fs.URL+"/slow-3000" {
+		t.Errorf("mirror = %s", a.Mirror)
+	}
+	if n := fs.Hits("good", "/"+tarball); n != 0 {
+		t.Errorf("hedged a download on course: good mirror got %d bundle requests", n)
+	}
+}
+
+// Item 4: an expired signed index on the first mirror is that mirror's
+// fault too.
+func TestExpiredIndexMovesOn(t *testing.T) {
+	fresh := indexJSON(bundleJSON("22.05.8", "x86_64", "../slurm-apk/b.tar.gz", bundle))
+	expired := []byte(strings.Replace(string(fresh), "2099-05-22", "2001-05-22", 1))
+	old := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": expired, "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
+	good := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": fresh, "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
+	o := opts(t, old.URL+"/good", good.URL+"/good")
+	o.RequireSignedIndex, o.IndexVerifier = true, func(_, _ []byte) error { return nil }
+	a, err, _ := timed(t, 20*time.Second, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Mirror != good.URL+"/good" || a.Verification != VerifiedSignedIndex {
+		t.Errorf("mirror %s verification %s", a.Mirror, a.Verification)
+	}
+}

@@ -218,12 +218,13 @@ func (r *racer) frontWait(now time.Time) (time.Duration, bool) {
 // The hedging rule (see the package comment): once the claimer has
 // downloaded for hedgeGrace, and another mirror can be started, the next
 // mirror starts as well when the claimer's estimated time to finish is
-// more than hedgeFactor times what it took so far, or, with no size
+// more than hedgeFactor times what it took so far (and over hedgeMinETA), or, with no size
 // known, when it brings less than hedgeMinRate.
 const (
 	hedgeGrace   = 2 * time.Second
 	hedgeFactor  = 2
-	hedgeMinRate = 64 << 10 // bytes per second
+	hedgeMinRate = 64 << 10        // bytes per second
+	hedgeMinETA  = 3 * time.Second // never hedge what will be done sooner
 	hedgeEvery   = 250 * time.Millisecond
 )
 
@@ -251,7 +252,7 @@ func (r *racer) slow(g *run, now time.Time) string {
 			return fmt.Sprintf("no bytes in %s", el.Round(time.Millisecond))
 		}
 		eta := time.Duration(float64(total-got) / rate * float64(time.Second))
-		if eta > hedgeFactor*el {
+		if eta > hedgeFactor*el && eta > hedgeMinETA {
 			return fmt.Sprintf("%s/s: %s of %s after %s, about %s to go",
 				humanBytes(int64(rate)), humanBytes(got), humanBytes(total), el.Round(time.Millisecond), eta.Round(time.Second))
 		}

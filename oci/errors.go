@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"oras.land/oras-go/v2/errdef"
@@ -116,7 +117,16 @@ func classify(ctx context.Context, r Ref, what string, err error) error {
 		e.Hint = "pass the registry's CA with --ca-cert (verification is never turned off)"
 		return e
 	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return newErr(KindRetry, r, err, "%s: connection refused", what)
+	case errors.Is(err, syscall.ECONNRESET):
+		return newErr(KindRetry, r, err, "%s: connection reset", what)
+	}
 	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return newErr(KindRetry, r, err, "%s: timed out", what)
+	}
 	if errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, errors.ErrUnsupported) {
 		return newErr(KindRetry, r, err, "%s: %v", what, err)
 	}

@@ -216,9 +216,9 @@ func Cluster(ctx context.Context, in RunInput) (string, error) {
 		if failure.ClassOf(err) == failure.Verify && ClassifyClusterOutput(stderr+"\n"+stdout) == FailProtocol {
 			client := t.clientVersion(ctx, env)
 			return "", failure.New(failure.Verify, "%w: the controller and this client do not speak the same SLURM protocol "+
-				"(`Zero Bytes were transmitted or received` is SLURM's signature of a protocol-version mismatch, not of a network fault); %s",
+				"(`Zero Bytes were transmitted or received` is what SLURM prints for a protocol-version mismatch; a network fault reads `Unable to contact slurm controller`); %s",
 				err, windowText(client)).
-				WithHint("install the client bundle of the controller's SLURM major release (or one inside its window): `slurm-installer install --slurm-version <the controller's major, e.g. 22.05>`; the controller's log says `Invalid Protocol Version`")
+				WithHint("install the client bundle of the controller's SLURM major release, or of one whose window includes it: `slurm-installer install --slurm-version <the controller's major, such as 22.05>`; the controller's log says `Invalid Protocol Version`")
 		}
 		host, port := t.controller()
 		return "", failure.Wrap(failure.Verify, withHint(err, fmt.Sprintf(

@@ -143,16 +143,52 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-// missing returns the collected problems, sorted.
+// missing returns the collected problems, sorted. GLIBC_ versions missing
+// from any of glibc's libraries (libc.so.6, libm.so.6, ...) are one
+// problem: the glibc release, which libc.so.6's definitions tell (libm's
+// highest GLIBC_ version is older than the release it belongs to).
 func (s *symvers) missing() []MissingVersion {
 	var out []MissingVersion
+	var glibc *MissingVersion
+	by := map[string]bool{}
 	for k, mv := range s.byKey {
+		if mv.Family == "GLIBC" && mv.Need != "" {
+			if glibc == nil {
+				glibc = &MissingVersion{Library: "libc.so.6", File: s.libc, Family: "GLIBC", Have: s.glibcHave}
+				if glibc.File == "" {
+					glibc.File = mv.File
+				}
+			}
+			if glibc.Need == "" || rootfs.CompareVersions(mv.Need, glibc.Need) > 0 {
+				glibc.Need = mv.Need
+			}
+			if s.glibcHave == "" && (glibc.Have == "" || rootfs.CompareVersions(mv.Have, glibc.Have) > 0) {
+				glibc.Have = mv.Have
+			}
+			for _, v := range mv.Versions {
+				if !contains(glibc.Versions, v) {
+					glibc.Versions = append(glibc.Versions, v)
+				}
+			}
+			for b := range s.miss[k] {
+				by[b] = true
+			}
+			continue
+		}
 		for b := range s.miss[k] {
 			mv.NeededBy = append(mv.NeededBy, b)
 		}
 		sort.Strings(mv.NeededBy)
 		sort.Slice(mv.Versions, func(i, j int) bool { return versionLess(mv.Versions[i], mv.Versions[j]) })
 		out = append(out, *mv)
+	}
+	if glibc != nil {
+		for b := range by {
+			glibc.NeededBy = append(glibc.NeededBy, b)
+		}
+		sort.Strings(glibc.NeededBy)
+		sort.Slice(glibc.Versions, func(i, j int) bool { return versionLess(glibc.Versions[i], glibc.Versions[j]) })
+		out = append(out, *glibc)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Family != out[j].Family {

@@ -36,6 +36,12 @@ GLIBC_PRIVATE { global: spriv; } GLIBC_2.39;
 	plugin39Src = "int s239(void); int s236(void);\nint plugin_init(void){ return s239() + s236(); }\n"
 	lib236Src   = "int s236(void);\nint lib_init(void){ return s236(); }\n"
 	cxxUserSrc  = "int x3432(void); int s225(void);\nint cxx_init(void){ return x3432() + s225(); }\n"
+	// libm's own highest GLIBC_ version is older than its glibc release
+	// (Debian 12's libm.so.6 defines up to GLIBC_2.35 in glibc 2.36).
+	libmOld  = "GLIBC_2.2.5 { global: m225; local: *; };\nGLIBC_2.35 { global: m235; } GLIBC_2.2.5;\n"
+	libmNew  = "GLIBC_2.2.5 { global: m225; local: *; };\nGLIBC_2.35 { global: m235; } GLIBC_2.2.5;\nGLIBC_2.39 { global: m239; } GLIBC_2.35;\n"
+	libmSrc  = "int m225(void){return 0;} int m235(void){return 0;} int m239(void){return 0;}\n"
+	mUserSrc = "int m239(void); int s225(void);\nint lua_init(void){ return m239() + s225(); }\n"
 )
 
 var (
@@ -63,7 +69,8 @@ func symBins(t *testing.T) string {
 			}
 		}
 		files := map[string]string{"libc.map": libcNew, "libc.c": libcSrc, "cxxnew.map": stdcxxNew, "cxx.c": stdcxxSrc,
-			"cxxold.map": stdcxxOld, "cxxo.c": stdcxxOSrc, "cmd.c": cmd238Src, "plugin.c": plugin39Src, "lib.c": lib236Src, "cxxuser.c": cxxUserSrc}
+			"cxxold.map": stdcxxOld, "cxxo.c": stdcxxOSrc, "cmd.c": cmd238Src, "plugin.c": plugin39Src, "lib.c": lib236Src, "cxxuser.c": cxxUserSrc,
+			"mold.map": libmOld, "mnew.map": libmNew, "libm.c": libmSrc, "muser.c": mUserSrc}
 		for n, c := range files {
 			if symErr = os.WriteFile(filepath.Join(d, n), []byte(c), 0o644); symErr != nil {
 				return
@@ -92,6 +99,9 @@ func symBins(t *testing.T) string {
 			so("plugin239.so", "", "", "plugin.c", "new/libc.so.6"),
 			so("lib236.so", "lib236.so", "", "lib.c", "new/libc.so.6"),
 			so("cxxuser.so", "cxxuser.so", "", "cxxuser.c", "new/libstdc++.so.6", "new/libc.so.6"),
+			so("old/libm.so.6", "libm.so.6", "mold.map", "libm.c"),
+			so("new/libm.so.6", "libm.so.6", "mnew.map", "libm.c"),
+			so("muser.so", "muser.so", "", "muser.c", "new/libm.so.6", "new/libc.so.6"),
 		}
 		for _, c := range cmds {
 			cmd := exec.Command(c[0], c[1:]...)
@@ -168,6 +178,8 @@ func TestPreflightSymbolVersions(t *testing.T) {
 	in := func(p string) string { return filepath.Join(s, p) }
 	bundle := []entry{file("bin/sinfo", in("cmd238")), file("lib/lib236.so", in("lib236.so")),
 		file("lib/slurm/plugin_a.so", in("plugin239.so")), file("lib/slurm/plugin_b.so", in("plugin239.so"))}
+	oldLibm := rt.Debian(t)
+	rt.Copy(t, oldLibm, in("old/libm.so.6"), "/usr/lib/"+rt.Triplet()+"/libm.so.6")
 	oldCxx := rt.Debian(t)
 	rt.Copy(t, oldCxx, in("old/libstdc++.so.6"), "/usr/lib/"+rt.Triplet()+"/libstdc++.so.6")
 
@@ -188,6 +200,9 @@ func TestPreflightSymbolVersions(t *testing.T) {
 		{name: "a self-contained bundle carries its libc", root: rt.Debian(t),
 			files:  append([]entry{file("lib/libc.so.6", in("new/libc.so.6"))}, bundle...),
 			detail: "the payload needs up to GLIBC_2.39; /usr/local/slurm/lib/libc.so.6 is glibc 2.39"},
+		{name: "a GLIBC_2.39 need from libm names the glibc release", root: oldLibm,
+			files:   []entry{file("bin/sinfo", filepath.Join(cBins(t), "hello")), file("lib/liblua.so", in("muser.so"))},
+			wantErr: []string{"it needs glibc 2.39 but the root's /lib/" + rt.Triplet() + "/libc.so.6 is glibc 2.3", "(GLIBC_2.39 needed by lib/liblua.so)"}},
 		{name: "an old bundle in the Debian 12 root", root: rt.Debian(t), files: []entry{file("lib/lib236.so", in("lib236.so")), file("bin/sinfo", filepath.Join(cBins(t), "hello"))}},
 		{name: "libstdc++ too old", root: oldCxx, files: []entry{file("bin/sinfo", filepath.Join(cBins(t), "hello")), file("lib/libcxxuser.so", in("cxxuser.so"))},
 			wantErr: []string{"it needs GLIBCXX_3.4.32 from libstdc++.so.6 but the root's /lib/" + rt.Triplet() + "/libstdc++.so.6 defines up to GLIBCXX_3.4.30 (GLIBCXX_3.4.32 needed by lib/libcxxuser.so)"},

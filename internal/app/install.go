@@ -457,7 +457,10 @@ func runVerify0(ctx context.Context, rootDir string, o install.Options, want str
 	if err != nil {
 		return "", err
 	}
-	log.Info().Str("sinfo", res.Output).Str("sandbox", res.Sandbox).Msg("sinfo --version ran in the target")
+	if res.Sandbox != "" {
+		log.Info().Msg(res.Sandbox) // which protections the run had
+	}
+	log.Info().Str("sinfo", res.Output).Msg("sinfo --version ran in the target")
 	return fmt.Sprintf("%s --version printed %q", filepath.Join(o.BinDir, "sinfo"), res.Output), nil
 }
 

@@ -126,7 +126,12 @@ func readOnly(root string) error {
 		// A mount with locked flags (noexec, ...) must keep them.
 		var st unix.Statfs_t
 		if unix.Statfs(root, &st) == nil {
-			flags |= uintptr(st.Flags) & (unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+			for _, m := range [][2]int64{{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME},
+				{unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME}} {
+				if st.Flags&m[0] != 0 {
+					flags |= uintptr(m[1])
+				}
+			}
 			if err2 := unix.Mount("", root, "", flags, ""); err2 == nil {
 				return nil
 			}

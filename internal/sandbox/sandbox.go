@@ -303,8 +303,14 @@ func (s *started) output(w io.Writer) (*os.File, error) {
 	return pw, nil
 }
 
+// refused are clone flags tests pretend the kernel refuses.
+var refused uintptr
+
 // start starts the helper with the clone flags.
 func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.Writer) (*started, error) {
+	if flags&refused != 0 {
+		return nil, fmt.Errorf("%w: start the helper: %w", ErrSetup, &os.SyscallError{Syscall: "clone", Err: syscall.EPERM})
+	}
 	b, err := json.Marshal(cs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
@@ -378,9 +384,32 @@ func stdoutFile(w io.Writer) *os.File {
 	return f
 }
 
+type allowed struct {
+	flags   uintptr
+	refused []string
+}
+
+var (
+	allowedMu    sync.Mutex
+	allowedCache = map[uintptr]allowed{}
+)
+
 // allowedFlags returns the clone flags the kernel accepts: all of flags
 // when it takes them together, else each one that a probe start accepts.
+// The answer is kept for the life of the process.
 func allowedFlags(flags uintptr) (uintptr, []string) {
+	allowedMu.Lock()
+	defer allowedMu.Unlock()
+	key := flags | refused<<32
+	if a, ok := allowedCache[key]; ok {
+		return a.flags, a.refused
+	}
+	f, r := probeFlags(flags)
+	allowedCache[key] = allowed{f, r}
+	return f, r
+}
+
+func probeFlags(flags uintptr) (uintptr, []string) {
 	if flags == 0 || probe(flags) == nil {
 		return flags, nil
 	}

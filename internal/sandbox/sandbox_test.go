@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,3 +283,26 @@ func TestNotWired(t *testing.T) {
 }
 
 func killPid(pid int) error { return syscallKill(pid) }
+
+// A namespace the kernel refuses (a container without CAP_SYS_ADMIN) is
+// given up and reported; the others stay.
+func TestRunNamespaceRefused(t *testing.T) {
+	requireRoot(t)
+	refused = syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC
+	defer func() { refused = 0 }()
+	root := newRoot(t)
+	rep, _, stderr, err := run(t, context.Background(), Spec{Root: root, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContained(t, root, stderr)
+	dis, en := strings.Join(rep.Disabled, "; "), strings.Join(rep.Enabled, ", ")
+	for _, want := range []string{"network namespace: operation not permitted", "ipc namespace: operation not permitted"} {
+		if !strings.Contains(dis, want) {
+			t.Errorf("Disabled %q lacks %q", dis, want)
+		}
+	}
+	if strings.Contains(en, "network namespace") || !strings.Contains(en, "pid namespace") || !strings.Contains(en, "mount namespace") {
+		t.Errorf("Enabled %q", en)
+	}
+}
