@@ -154,19 +154,23 @@ func openInstalled(c *cli.Context) (*install.Installer, *install.Receipt, error)
 
 // statusView is `status --json`.
 type statusView struct {
-	Installed bool      `json:"installed"`
-	Demo      bool      `json:"demo"`
-	Mode      string    `json:"mode"` // real, demo, none
-	Version   string    `json:"version,omitempty"`
-	Arch      string    `json:"arch,omitempty"`
-	Libc      string    `json:"libc,omitempty"`
-	Prefix    string    `json:"prefix,omitempty"`
-	Source    string    `json:"source,omitempty"`
-	SHA256    string    `json:"sha256,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Verified  string    `json:"verified,omitempty"`
-	Time      time.Time `json:"time,omitzero"`
-	Installer string    `json:"installer_version,omitempty"`
+	Installed bool   `json:"installed"`
+	Demo      bool   `json:"demo"`
+	Mode      string `json:"mode"` // real, demo, none
+	Version   string `json:"version,omitempty"`
+	Arch      string `json:"arch,omitempty"`
+	Libc      string `json:"libc,omitempty"`
+	Prefix    string `json:"prefix,omitempty"`
+	Source    string `json:"source,omitempty"`
+	SHA256    string `json:"sha256,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Verified  string `json:"verified,omitempty"`
+	// Verification: how the bytes were verified before they were unpacked
+	// (pinned, signed-index, index, sidecar, sha256sums, none).
+	Verification   string    `json:"verification,omitempty"`
+	ChecksumSource string    `json:"checksum_source,omitempty"`
+	Time           time.Time `json:"time,omitzero"`
+	Installer      string    `json:"installer_version,omitempty"`
 	// SelfContained: the bundle carries its own glibc (no linker config).
 	SelfContained bool `json:"self_contained"`
 	// PluginDir is what the site slurm.conf must name: SLURM reads it from
@@ -191,7 +195,7 @@ func runStatus(c *cli.Context) error {
 	if r != nil {
 		v = statusView{Installed: r.Mode == install.ModeReal, Demo: r.Mode == install.ModeDemo, Mode: r.Mode, Version: r.Version,
 			Arch: r.Arch, Libc: r.Libc, Prefix: r.Prefix, Source: r.Source, SHA256: r.SHA256, Reason: r.Reason,
-			Verified: r.Verified, Time: r.Time, Installer: r.InstallerVersion, SelfContained: r.SelfContained}
+			Verified: r.Verified, Verification: r.Verification, ChecksumSource: r.ChecksumSource, Time: r.Time, Installer: r.InstallerVersion, SelfContained: r.SelfContained}
 		if r.Mode == install.ModeReal {
 			v.PluginDir = pluginDir(r.Prefix)
 			v.Problems = in.CheckIntact(r, false)
@@ -220,6 +224,9 @@ func runStatus(c *cli.Context) error {
 			if v.Source != "" {
 				fmt.Fprintf(st.stdout, "source:    %s\n", v.Source)
 				fmt.Fprintf(st.stdout, "sha256:    %s\n", v.SHA256)
+			}
+			if v.Verification != "" {
+				fmt.Fprintf(st.stdout, "checksum:  %s\n", describeVerification(v.Verification, v.ChecksumSource))
 			}
 			fmt.Fprintf(st.stdout, "time:      %s\n", v.Time.Format(time.RFC3339))
 			if v.Installed {
@@ -287,6 +294,13 @@ func runVerify(c *cli.Context) error {
 		return err
 	}
 	add("receipt", nil, fmt.Sprintf("%s %s for %s/%s from %s", r.Mode, r.Version, r.Arch, r.Libc, r.Source))
+	switch r.Verification {
+	case "":
+	case fetch.VerifiedNone:
+		checks = append(checks, check{Name: "checksum", OK: true, Skipped: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
+	default:
+		checks = append(checks, check{Name: "checksum", OK: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
+	}
 	probs := in.CheckIntact(r, c.Bool("deep"))
 	what := "files"
 	if c.Bool("deep") {
@@ -392,6 +406,17 @@ func runUninstall(c *cli.Context) error {
 		st.log.Info().Str("version", r.Version).Str("mode", r.Mode).Msg("uninstalled")
 	}
 	return nil
+}
+
+// describeVerification says how an install's bytes were verified, in words.
+func describeVerification(how, source string) string {
+	if how == fetch.VerifiedNone {
+		return "UNVERIFIED: no checksum was published for these bytes (--require-checksum refuses such bundles)"
+	}
+	if source != "" && source != how {
+		return how + ": " + source
+	}
+	return how
 }
 
 // linkerDirs are the directories the linker config of r's install adds:

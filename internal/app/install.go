@@ -159,17 +159,20 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 
 // result is what install prints with --json and logs at the end.
 type result struct {
-	Status   string   `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
-	Version  string   `json:"version,omitempty"`
-	Arch     string   `json:"arch"`
-	Libc     string   `json:"libc"`
-	Source   string   `json:"source,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
-	Class    string   `json:"failure_class,omitempty"`
-	Verified string   `json:"verified,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
-	Seconds  float64  `json:"seconds"`
-	Exit     int      `json:"exit_code"`
+	Status   string `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
+	Version  string `json:"version,omitempty"`
+	Arch     string `json:"arch"`
+	Libc     string `json:"libc"`
+	Source   string `json:"source,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Class    string `json:"failure_class,omitempty"`
+	Verified string `json:"verified,omitempty"`
+	// Verification: how the bytes were verified (pinned, signed-index,
+	// index, sidecar, sha256sums, none).
+	Verification string   `json:"verification,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Seconds      float64  `json:"seconds"`
+	Exit         int      `json:"exit_code"`
 }
 
 func runInstall(c *cli.Context) error {
@@ -212,7 +215,7 @@ func runInstall(c *cli.Context) error {
 	}
 	working := prev != nil && prev.Mode == install.ModeReal && len(in.CheckIntact(prev, false)) == 0
 	if working && !cfg.force && (cfg.version == "latest" || cfg.version == prev.Version) && prev.Arch == t.Arch {
-		res.Status, res.Version, res.Source = "unchanged", prev.Version, prev.Source
+		res.Status, res.Version, res.Source, res.Verification = "unchanged", prev.Version, prev.Source, prev.Verification
 		log.Info().Str("version", prev.Version).Str("installed", prev.Time.Format(time.RFC3339)).
 			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[cfg.version == "latest"] + ")")
 		return finish(cfg, res, start)
@@ -220,6 +223,7 @@ func runInstall(c *cli.Context) error {
 	rc, err := installOnce(ctx, cfg, t, in, prev, log)
 	if err == nil {
 		res.Status, res.Version, res.Source, res.Verified, res.Warnings = "installed", rc.Version, rc.Source, rc.Verified, rc.warnings
+		res.Verification = rc.Verification
 		log.Info().Str("version", rc.Version).Str("prefix", rc.Prefix).Str("verified", rc.Verified).
 			Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("SLURM client installed")
 		return finish(cfg, res, start)
@@ -387,7 +391,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
 		Source: fetch.Redact(firstOf(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
-		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
+		Verification: art.Verification, Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
