@@ -1,0 +1,43 @@
+package app
+
+// The uninstall command: undo exactly what the receipt lists.
+import (
+	"github.com/urfave/cli/v2"
+
+	"slurm-installer/install"
+)
+
+func runUninstall(c *cli.Context) error {
+	in, r, err := openInstalled(c)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	unlock, err := in.Lock(c.Context, dur(c, "lock-timeout"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if r != nil {
+		// The receipt's libc decides which linker config to refresh: an
+		// installer opened with its prefix, bin-dir, arch and libc does the
+		// undoing (the lock stays with the first).
+		byReceipt, err := install.Open(install.Options{RootDir: in.Options().RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Arch: r.Arch, Libc: r.Libc, Log: st.log})
+		if err != nil {
+			return err
+		}
+		defer byReceipt.Close()
+		in = byReceipt
+	}
+	notes, err := in.Uninstall(r)
+	for _, n := range notes {
+		st.log.Info().Msg(n)
+	}
+	if err != nil {
+		return err
+	}
+	if r != nil {
+		st.log.Info().Str("version", r.Version).Str("mode", r.Mode).Msg("uninstalled")
+	}
+	return nil
+}
