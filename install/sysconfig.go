@@ -57,10 +57,7 @@ func LinkerDirs(prefix string, files []Entry) []string {
 // directory of old (or musl's defaults when old is empty) and adds dirs,
 // plus the directories it added.
 func MergeMuslPath(old []byte, dirs []string) ([]byte, []string) {
-	var keep []string
-	for _, f := range strings.FieldsFunc(string(old), func(r rune) bool { return r == '\n' || r == ':' || r == ' ' || r == '\t' }) {
-		keep = append(keep, f)
-	}
+	keep := strings.FieldsFunc(string(old), func(r rune) bool { return r == '\n' || r == ':' || r == ' ' || r == '\t' })
 	if len(keep) == 0 {
 		keep = append(keep, muslDefaults...)
 	}
