@@ -194,7 +194,9 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 	if in.opt.Arch != "" && platform.Host() != "" && in.opt.Arch != platform.Host() {
 		return fmt.Errorf("ldconfig not run: the target is %s and this host is %s; run ldconfig in the image (it runs under emulation in cross builds)", in.opt.Arch, platform.Host())
 	}
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	// Not cancelled with the run: ldconfig killed half-way leaves its
+	// ld.so.cache~ behind. It is quick; a signal takes effect right after.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	if bin == "" {
 		return in.hostLdconfig(ctx)

@@ -12,16 +12,33 @@ import (
 	"slurm-installer/internal/failure"
 )
 
-func runFetch(c *cli.Context) error {
-	cfg, err := parseInstallConfig(c, true)
-	if err != nil {
+// fetchOptions are fetch's: install's source flags, --root (for the
+// architecture) and --out.
+type fetchOptions struct {
+	installConfig
+	out string
+}
+
+func fetchCommand() *cli.Command {
+	o, b := &fetchOptions{}, &binder{}
+	flags := append(o.installConfig.out.flags(b), rootFlag(b, &o.rootDir))
+	flags = append(flags, o.sourceFlags(b)...)
+	flags = append(flags, b.String(&o.out, &cli.StringFlag{Name: "out", Usage: "file or directory to write the verified bundle to", Category: catOutput}))
+	o.flagsSet = b.isSet
+	return &cli.Command{Name: "fetch", Usage: "download and verify only, into --out (or --cache-dir)", Flags: flags,
+		Before: before(b, &o.installConfig.out), Action: func(c *cli.Context) error { return runFetch(c, o) }}
+}
+
+func runFetch(c *cli.Context, o *fetchOptions) error {
+	cfg := &o.installConfig
+	if err := cfg.validate(c, true); err != nil {
 		return err
 	}
-	out := c.String("out")
+	out := o.out
 	if out == "" && cfg.cacheDir == "" {
 		return failure.New(failure.Usage, "fetch needs --out FILE or DIR, or --cache-dir")
 	}
-	t, err := detect(c, st.log)
+	t, err := detect(cfg.rootDir, cfg.arch, st.log)
 	if err != nil {
 		return err
 	}

@@ -29,9 +29,9 @@ type target struct {
 	fs                 *rootfs.FS
 }
 
-func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
-	t := &target{fs: rootfs.New(str(c, "root"))}
-	if a := strings.TrimSpace(str(c, "arch")); a != "" {
+func detect(rootDir, arch string, log zerolog.Logger) (*target, error) {
+	t := &target{fs: rootfs.New(rootDir)}
+	if a := strings.TrimSpace(arch); a != "" {
 		n, err := platform.Normalize(a)
 		if err != nil {
 			return nil, failure.New(failure.Usage, "--arch: %w", err)
@@ -51,64 +51,54 @@ func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
 	return t, nil
 }
 
+// installConfig is the options of install and fetch, bound to their flags
+// (flags.go) and checked by validate.
 type installConfig struct {
-	mirrors   []string
-	version   string
-	sha       string
-	from      string
-	fallback  string
-	force     bool
-	repair    bool
-	dryRun    bool
-	json      bool
-	limits    install.Limits
-	timeout   time.Duration
-	deadline  time.Duration
-	retries   int
-	lockWait  time.Duration
-	rootDir   string
-	cacheDir  string
-	prefix    string
-	binDir    string
-	requested string
-	net       netConfig
-	policy    *policy
+	out outputOptions
+	targetOptions
+	lockWait time.Duration
 
+	mirrors         []string
+	version         string
+	arch            string
+	sha             string
+	from            string
+	cacheDir        string
+	fallback        string
+	strict          bool
+	force           bool
+	repair          bool
+	dryRun          bool
+	json            bool
 	requireChecksum bool // --require-checksum: refuse bytes nothing vouches for (exit 5)
+	limits          install.Limits
+	timeout         time.Duration
+	deadline        time.Duration
+	retries         int
+	net             netConfig
+	policyRaw       policyFlags
+
+	requested string // the --slurm-version asked for, before resolution
+	policy    *policy
+	flagsSet  func(name string) bool // whether a flag was given (even empty)
 }
 
-func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, err error) {
+// validate checks the options and derives the rest of the configuration;
+// needSource: a bundle source (mirrors or --from) is required.
+func (cfg *installConfig) validate(c *cli.Context, needSource bool) (err error) {
 	if c.NArg() > 0 {
-		return nil, unknownCommand(c.App, c.Args().First())
+		return unknownCommand(c.App, c.Args().First())
 	}
-	cfg = &installConfig{
-		mirrors:  list(c, "mirrors"),
-		version:  strings.TrimSpace(str(c, "slurm-version")),
-		sha:      strings.ToLower(strings.TrimSpace(str(c, "sha256"))),
-		from:     str(c, "from"),
-		fallback: str(c, "fallback"),
-		force:    flag(c, "force"),
-		repair:   flag(c, "repair"),
-		dryRun:   flag(c, "dry-run"),
-		json:     flag(c, "json"),
-		limits:   install.Limits{MaxSize: size(c, "max-size"), MaxEntries: lookup(c, "max-entries").Int("max-entries")},
-		timeout:  dur(c, "timeout"),
-		deadline: dur(c, "deadline"),
-		retries:  lookup(c, "retries").Int("retries"),
-		lockWait: dur(c, "lock-timeout"),
-		rootDir:  str(c, "root"),
-		cacheDir: str(c, "cache-dir"),
-		prefix:   str(c, "prefix"),
-		binDir:   str(c, "bin-dir"),
-	}
+	cfg.version = strings.TrimSpace(cfg.version)
+	cfg.sha = strings.ToLower(strings.TrimSpace(cfg.sha))
 	if cfg.fallback == "" {
 		cfg.fallback = "demo" // an empty SLURM_INSTALLER_FALLBACK means the default
 	}
-	if flag(c, "strict") {
+	if cfg.strict {
 		cfg.fallback = "fail"
 	}
 	if cfg.fallback != "demo" && cfg.fallback != "fail" {
-		return nil, failure.New(failure.Usage, "--fallback %q: use demo or fail", cfg.fallback)
+		return failure.New(failure.Usage, "--fallback %q: use demo or fail", cfg.fallback)
 	}
 	if cfg.version == "" {
 		cfg.version = "latest"
@@ -116,34 +106,33 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	cfg.requested = cfg.version
 	if cfg.sha != "" {
 		if b, err := hex.DecodeString(cfg.sha); err != nil || len(b) != 32 {
-			return nil, failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
+			return failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
 		}
 	}
 	if cfg.timeout <= 0 {
-		return nil, failure.New(failure.Usage, "--timeout must be positive")
+		return failure.New(failure.Usage, "--timeout must be positive")
 	}
 	if cfg.deadline <= 0 {
 		// A run without a deadline can be parked by one Retry-After, holding the lock (issue 13).
-		return nil, failure.New(failure.Usage, "--deadline must be positive (got %s)", cfg.deadline).
+		return failure.New(failure.Usage, "--deadline must be positive (got %s)", cfg.deadline).
 			WithHint("give the whole download a bound, e.g. --deadline 5m")
 	}
-	cfg.requireChecksum = flag(c, "require-checksum")
-	if lookup(c, "sha256").IsSet("sha256") && cfg.sha == "" {
+	if cfg.flagsSet != nil && cfg.flagsSet("sha256") && cfg.sha == "" {
 		st.log.Info().Msg("--sha256 is empty: the bundle's digest is not pinned")
 	}
-	if cfg.net, err = parseNetConfig(c); err != nil {
-		return nil, err
+	if err := cfg.net.validate(cfg.out); err != nil {
+		return err
 	}
 	if cfg.retries < 0 {
-		return nil, failure.New(failure.Usage, "--retries must not be negative")
+		return failure.New(failure.Usage, "--retries must not be negative")
 	}
-	if cfg.policy, err = parsePolicy(c); err != nil {
-		return nil, err
+	if cfg.policy, err = parsePolicy(cfg.policyRaw); err != nil {
+		return err
 	}
 	// --repair without a source takes the receipt's (runRepair): it knows where the
 	// installed bundle came from and its sha256.
 	if needSource && !cfg.repair && cfg.from == "" && len(cfg.mirrors) == 0 {
-		return nil, failure.New(failure.Usage, "no mirrors given").
+		return failure.New(failure.Usage, "no mirrors given").
 			WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), or --from FILE for a local bundle")
 	}
 	if cfg.rootDir == "" {
@@ -151,10 +140,10 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	}
 	abs, err := filepath.Abs(cfg.rootDir)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--root %q: %w", cfg.rootDir, err)
+		return failure.New(failure.Usage, "--root %q: %w", cfg.rootDir, err)
 	}
 	cfg.rootDir = abs
-	return cfg, nil
+	return nil
 }
 
 // result is what install prints with --json and logs at the end.
@@ -175,15 +164,27 @@ type result struct {
 	Exit         int      `json:"exit_code"`
 }
 
-func runInstall(c *cli.Context) error {
+// installCommand is install (name "install") or the app's default action
+// (name ""): the same options and flags.
+func installCommand(name string) *cli.Command {
+	cfg, b := &installConfig{}, &binder{}
+	flags := append(cfg.out.flags(b), cfg.targetOptions.flags(b)...)
+	flags = append(flags, lockFlag(b, &cfg.lockWait))
+	flags = append(flags, cfg.sourceFlags(b)...)
+	flags = append(flags, cfg.installFlags(b)...)
+	cfg.flagsSet = b.isSet
+	return &cli.Command{Name: name, Usage: "download, verify and install (the default)", Flags: flags,
+		Before: before(b, &cfg.out), Action: func(c *cli.Context) error { return runInstall(c, cfg) }}
+}
+
+func runInstall(c *cli.Context, cfg *installConfig) error {
 	start := time.Now()
 	log := st.log
-	cfg, err := parseInstallConfig(c, true)
-	if err != nil {
+	if err := cfg.validate(c, true); err != nil {
 		return err
 	}
 	ctx := c.Context
-	t, err := detect(c, log)
+	t, err := detect(cfg.rootDir, cfg.arch, log)
 	if err != nil {
 		return err
 	}

@@ -15,12 +15,27 @@ import (
 	"slurm-installer/internal/failure"
 )
 
-func openInstalled(c *cli.Context) (*install.Installer, *install.Receipt, error) {
+// statusOptions are status's.
+type statusOptions struct {
+	out outputOptions
+	targetOptions
+	json bool
+}
+
+func statusCommand() *cli.Command {
+	o, b := &statusOptions{}, &binder{}
+	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
+	flags = append(flags, b.Bool(&o.json, &cli.BoolFlag{Name: "json", Usage: "print as JSON on stdout", Category: catOutput}))
+	return &cli.Command{Name: "status", Usage: "what is installed: real or demo, version, arch, source, how verified, intact", Flags: flags,
+		Before: before(b, &o.out), Action: func(c *cli.Context) error { return runStatus(c, o) }}
+}
+
+func openInstalled(c *cli.Context, t targetOptions) (*install.Installer, *install.Receipt, error) {
 	if c.NArg() > 0 {
 		return nil, nil, unknownCommand(c.App, c.Args().First())
 	}
-	root, _ := filepath.Abs(str(c, "root"))
-	in, err := install.Open(install.Options{RootDir: root, Prefix: str(c, "prefix"), BinDir: str(c, "bin-dir"), Log: st.log})
+	root, _ := filepath.Abs(t.rootDir)
+	in, err := install.Open(install.Options{RootDir: root, Prefix: t.prefix, BinDir: t.binDir, Log: st.log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -65,8 +80,8 @@ type statusView struct {
 // Problem is one way the install differs from its receipt.
 type Problem = install.Problem
 
-func runStatus(c *cli.Context) error {
-	in, r, err := openInstalled(c)
+func runStatus(c *cli.Context, o *statusOptions) error {
+	in, r, err := openInstalled(c, o.targetOptions)
 	if err != nil {
 		return err
 	}
@@ -82,7 +97,7 @@ func runStatus(c *cli.Context) error {
 			v.Intact = len(v.Problems) == 0
 		}
 	}
-	if c.Bool("json") {
+	if o.json {
 		enc := json.NewEncoder(st.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(v); err != nil {

@@ -2,18 +2,35 @@ package app
 
 // The uninstall command: undo exactly what the receipt lists.
 import (
+	"time"
+
 	"github.com/urfave/cli/v2"
 
 	"slurm-installer/install"
 )
 
-func runUninstall(c *cli.Context) error {
-	in, r, err := openInstalled(c)
+// uninstallOptions are uninstall's.
+type uninstallOptions struct {
+	out outputOptions
+	targetOptions
+	lockWait time.Duration
+}
+
+func uninstallCommand() *cli.Command {
+	o, b := &uninstallOptions{}, &binder{}
+	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
+	flags = append(flags, lockFlag(b, &o.lockWait))
+	return &cli.Command{Name: "uninstall", Usage: "undo exactly what the receipt lists, putting back what it moved aside", Flags: flags,
+		Before: before(b, &o.out), Action: func(c *cli.Context) error { return runUninstall(c, o) }}
+}
+
+func runUninstall(c *cli.Context, o *uninstallOptions) error {
+	in, r, err := openInstalled(c, o.targetOptions)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	unlock, err := in.Lock(c.Context, dur(c, "lock-timeout"))
+	unlock, err := in.Lock(c.Context, o.lockWait)
 	if err != nil {
 		return err
 	}

@@ -26,8 +26,26 @@ type check struct {
 	Detail  string `json:"detail,omitempty"`
 }
 
-func runVerify(c *cli.Context) error {
-	in, r, err := openInstalled(c)
+// verifyOptions are verify's.
+type verifyOptions struct {
+	out outputOptions
+	targetOptions
+	deep, cluster, json bool
+}
+
+func verifyCommand() *cli.Command {
+	o, b := &verifyOptions{}, &binder{}
+	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
+	flags = append(flags,
+		b.Bool(&o.deep, &cli.BoolFlag{Name: "deep", Usage: "hash every installed file against the receipt"}),
+		b.Bool(&o.cluster, &cli.BoolFlag{Name: "cluster", Usage: "also ask the controller for its nodes and version (needs /etc/slurm/slurm.conf)"}),
+		b.Bool(&o.json, &cli.BoolFlag{Name: "json", Usage: "print the checks as JSON on stdout", Category: catOutput}))
+	return &cli.Command{Name: "verify", Usage: "check an existing install", Flags: flags,
+		Before: before(b, &o.out), Action: func(c *cli.Context) error { return runVerify(c, o) }}
+}
+
+func runVerify(c *cli.Context, o *verifyOptions) error {
+	in, r, err := openInstalled(c, o.targetOptions)
 	if err != nil {
 		return err
 	}
@@ -51,7 +69,7 @@ func runVerify(c *cli.Context) error {
 		}
 		err := &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (%s)", mode)}
 		add("receipt", err, "")
-		printChecks(c, checks)
+		printChecks(o.json, checks)
 		return err
 	}
 	add("receipt", nil, fmt.Sprintf("%s %s for %s/%s from %s", r.Mode, r.Version, r.Arch, r.Libc, r.Source))
@@ -62,9 +80,9 @@ func runVerify(c *cli.Context) error {
 	default:
 		checks = append(checks, check{Name: "checksum", OK: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
 	}
-	probs := in.CheckIntact(r, c.Bool("deep"))
+	probs := in.CheckIntact(r, o.deep)
 	what := "files"
-	if c.Bool("deep") {
+	if o.deep {
 		what = "files (hashed)"
 	}
 	if len(probs) > 0 {
@@ -91,9 +109,9 @@ func runVerify(c *cli.Context) error {
 	add("elf", err, "loaders and libraries resolve")
 	add("plugindir", checkPluginDir(fsys, r.Prefix), "PluginDir the site slurm.conf must name: "+pluginDir(r.Prefix))
 	if err == nil {
-		o := in.Options()
-		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: o.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
-			Want: wantVersion(r.Version), Chroot: o.RootDir != "/", Timeout: 30 * time.Second})
+		io := in.Options()
+		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: io.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
+			Want: wantVersion(r.Version), Chroot: io.RootDir != "/", Timeout: 30 * time.Second})
 		for _, w := range res.Warnings {
 			st.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
 		}
@@ -102,17 +120,17 @@ func runVerify(c *cli.Context) error {
 		} else {
 			add("run", err, "sinfo --version printed "+res.Output)
 		}
-		if c.Bool("cluster") && err == nil {
-			nodes, err := verify.Cluster(c.Context, verify.RunInput{RootDir: o.RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Chroot: o.RootDir != "/", Timeout: 30 * time.Second})
+		if o.cluster && err == nil {
+			nodes, err := verify.Cluster(c.Context, verify.RunInput{RootDir: io.RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Chroot: io.RootDir != "/", Timeout: 30 * time.Second})
 			add("cluster", err, strings.TrimSpace(nodes))
 		}
 	}
-	printChecks(c, checks)
+	printChecks(o.json, checks)
 	return firstErr
 }
 
-func printChecks(c *cli.Context, checks []check) {
-	if c.Bool("json") {
+func printChecks(asJSON bool, checks []check) {
+	if asJSON {
 		enc := json.NewEncoder(st.stdout)
 		enc.SetIndent("", "  ")
 		ok := true
