@@ -2,6 +2,7 @@ package app
 
 // The fetch command: download and verify only.
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,7 +60,7 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 	}
 	dst := out
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		dst = filepath.Join(out, firstOf(art.Name, filepath.Base(art.Path)))
+		dst = filepath.Join(out, cmp.Or(art.Name, filepath.Base(art.Path)))
 	}
 	place := os.Rename
 	if art.Layout == "cache" {

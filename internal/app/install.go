@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -328,7 +329,7 @@ func (u *ui) installOnce(ctx context.Context, cfg *installConfig, t *target, in 
 		return nil, err
 	}
 	if cfg.version != "latest" || art.Version != "" {
-		if err := cfg.policy.checkVersion(firstOf(art.Version, cfg.version), prev); err != nil {
+		if err := cfg.policy.checkVersion(cmp.Or(art.Version, cfg.version), prev); err != nil {
 			return nil, err
 		}
 	}
@@ -363,12 +364,12 @@ func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *instal
 			art.URL, st.PackedPrefix, prefix, st.PackedPrefix).
 			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", st.PackedPrefix, prefix)
 	}
-	version = firstOf(st.Version, art.Version)
+	version = cmp.Or(st.Version, art.Version)
 	if cfg.version != "latest" && version != "" && version != cfg.version && !strings.HasPrefix(version, cfg.version+".") { // a series (22.05) names its newest 22.05.x
 		return nil, "", failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
 			WithHint("the mirror serves a mislabelled bundle; report it to the AppHub publisher")
 	}
-	version = firstOf(version, cfg.version)
+	version = cmp.Or(version, cfg.version)
 	if err := cfg.policy.checkVersion(version, prev); err != nil {
 		return nil, "", err
 	}
@@ -418,7 +419,7 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 	o := in.Options()
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
 		Prefix: o.Prefix, BinDir: o.BinDir, PayloadDir: commit.PayloadRel,
-		Source: fetch.Redact(firstOf(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout,
+		Source: fetch.Redact(cmp.Or(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout,
 		SHA256: art.SHA256, ChecksumSource: art.ChecksumSource, Verification: art.Verification, Verified: verified,
 		Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
@@ -499,13 +500,4 @@ func wantVersion(v string) string {
 		return ""
 	}
 	return v
-}
-
-func firstOf(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -68,7 +68,7 @@ func (u *ui) runPack(c *cli.Context, o *packOptions) error {
 		}
 		signer = s
 	}
-	r, err := pack.Pack(pack.Options{From: o.from, Version: o.version, Arch: o.arch,
+	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: o.dest, Latest: o.latest, Expires: o.expires, Signer: signer,
 		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
 	if err != nil {

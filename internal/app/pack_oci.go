@@ -39,7 +39,7 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 		return failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	r, err := pack.Pack(pack.Options{From: o.from, Version: o.version, Arch: o.arch,
+	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: tmp, Latest: false, Expires: o.expires,
 		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
 	if err != nil {

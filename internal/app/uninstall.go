@@ -46,7 +46,7 @@ func (u *ui) runUninstall(c *cli.Context, o *uninstallOptions) error {
 		defer byReceipt.Close()
 		in = byReceipt
 	}
-	notes, err := in.Uninstall(r)
+	notes, err := in.Uninstall(c.Context, r)
 	for _, n := range notes {
 		u.log.Info().Msg(n)
 	}
