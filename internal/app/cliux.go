@@ -231,11 +231,3 @@ func humanSize(n int64) string {
 	}
 	return strconv.FormatInt(n, 10)
 }
-
-// size reads a size flag.
-func size(c *cli.Context, name string) int64 {
-	if v, ok := lookup(c, name).Generic(name).(*sizeValue); ok && v != nil {
-		return v.n
-	}
-	return 0
-}
