@@ -230,6 +230,7 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 	}
 	ctx = withFileRoot(ctx, m)
 	var notFound []*fetchError
+	unrunnable := false
 	for m.next < len(m.steps) {
 		st := m.steps[m.next]
 		var art *Artifact
@@ -250,7 +251,9 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 			art.Mirror = m.name
 			return art, nil
 		}
-		if err.kind != kNotFound {
+		if err.kind == kUnrunnable && st.kind != stepIndex {
+			unrunnable = true // a listed layout had nothing that runs: its other layouts may
+		} else if err.kind != kNotFound {
 			if m.next > 0 && len(notFound) > 0 {
 				s.log.Debug().Str("mirror", m.name).Msg("earlier layouts on this mirror were not found")
 			}
@@ -268,7 +271,11 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 	for _, e := range notFound {
 		names = append(names, e.short())
 	}
-	return nil, &fetchError{kind: kNotFound, url: m.name, cause: "not found (" + strings.Join(names, ", ") + ")"}
+	k := kNotFound
+	if unrunnable {
+		k = kUnrunnable
+	}
+	return nil, &fetchError{kind: k, url: m.name, cause: "not found (" + strings.Join(names, ", ") + ")"}
 }
 
 // settle records a failed go at m, logs it, and schedules a retry when the

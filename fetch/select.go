@@ -218,17 +218,24 @@ func (s *session) fetchListed(ctx context.Context, st step, mirror string) (*Art
 		cands = append(cands, c)
 	}
 	sort.Slice(cands, func(i, j int) bool { return slurmver.Compare(cands[i].version, cands[j].version) > 0 })
+	var skipped []Skip
 	for _, c := range cands {
 		ok, why := s.accepts(c.version)
 		if !ok {
 			if slurmver.Matches(s.version, c.version) {
 				s.log.Info().Str("url", urlString(st.url)).Str("version", c.version).Msg("skipping " + c.version + ": " + why)
+				skipped = append(skipped, Skip{Version: c.version, Reason: why})
 			}
 			continue
 		}
 		s.log.Info().Str("url", urlString(st.url)).Str("version", c.version).Str("file", c.name).
 			Msgf("the listing's newest bundle of SLURM %s for %s is %s", s.version, s.arch, c.version)
 		return s.fetchFile(ctx, step{kind: stepFile, url: child(st.url, c.name, false), layout: "tarball", version: c.version}, nil)
+	}
+	if len(skipped) > 0 {
+		fe := s.unrunnable(st.url, skipped)
+		fe.cause = strings.Replace(fe.cause, "the index's bundles", "the listed bundles", 1)
+		return nil, fe
 	}
 	return nil, notFound(st.url, fmt.Sprintf("the listing has no bundle of SLURM %s for %s", s.version, s.arch))
 }

@@ -333,6 +333,8 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 		if ok, why := s.accepts(got); !ok {
 			if why == "not SLURM "+s.version {
 				why = "not the requested " + s.version
+			} else {
+				return nil, &fetchError{kind: kUnrunnable, url: urlString(st.url), cause: fmt.Sprintf("the tree holds SLURM %q, %s", truncate(got, 40), why)}
 			}
 			// The tree holds one version only (select.go): it matches a
 			// series iff its VERSION does.

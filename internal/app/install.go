@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/slurmver"
 	"slurm-installer/rootfs"
 	"slurm-installer/verify"
 )
@@ -26,7 +28,11 @@ import (
 type target struct {
 	Arch, ArchEvidence string
 	Libc, LibcEvidence string
-	fs                 *rootfs.FS
+	// Glibc is the root's glibc version ("2.36", from its libc.so.6's
+	// version definitions; "" when it has none or it cannot be read),
+	// GlibcFile the in-root file it was read from.
+	Glibc, GlibcFile string
+	fs               *rootfs.FS
 }
 
 func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
@@ -47,7 +53,16 @@ func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
 	}
 	libc, ev := rootfs.DetectLibc(t.fs, t.Arch)
 	t.Libc, t.LibcEvidence = string(libc), ev
-	log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence).Msg("target detected")
+	ev2 := log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence)
+	if libc == rootfs.Glibc {
+		if v, file, err := rootfs.GlibcVersion(t.fs, t.Arch); err == nil {
+			t.Glibc, t.GlibcFile = v, file
+			ev2 = ev2.Str("glibc", v).Str("glibc_from", file)
+		} else {
+			ev2 = ev2.Str("glibc", "unknown ("+err.Error()+")")
+		}
+	}
+	ev2.Msg("target detected")
 	return t, nil
 }
 
@@ -75,7 +90,16 @@ type installConfig struct {
 	policy    *policy
 
 	requireChecksum bool // --require-checksum: refuse bytes nothing vouches for (exit 5)
+
+	// accept narrows the selection (fetch.Options.Accept): set by
+	// resolveCluster for --slurm-version cluster.
+	accept     func(version string) string
+	controller string // the controller's version (--slurm-version cluster)
+	window     string // the client majors it accepts, "21.08 to 23.02"
 }
+
+// cluster: --slurm-version cluster, the newest bundle the site's controller accepts.
+func (cfg *installConfig) cluster() bool { return slurmver.KindOf(cfg.version) == slurmver.Cluster }
 
 func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, err error) {
 	if c.NArg() > 0 {
@@ -211,13 +235,20 @@ func runInstall(c *cli.Context) error {
 		return runRepair(ctx, cfg, t, in, prev, res, start)
 	}
 	working := prev != nil && prev.Mode == install.ModeReal && len(in.CheckIntact(prev, false)) == 0
-	if working && !cfg.force && (cfg.version == "latest" || cfg.version == prev.Version) && prev.Arch == t.Arch {
+	if cfg.cluster() {
+		if err := resolveCluster(ctx, cfg, t, in, prev, working, log); err != nil {
+			return fallback(ctx, cfg, t, in, prev, working, err, res, start)
+		}
+	}
+	// latest, a series the installed version belongs to, or that version: nothing to do.
+	if working && !cfg.force && !cfg.cluster() && slurmver.Matches(cfg.version, prev.Version) && prev.Arch == t.Arch {
 		res.Status, res.Version, res.Source = "unchanged", prev.Version, prev.Source
 		log.Info().Str("version", prev.Version).Str("installed", prev.Time.Format(time.RFC3339)).
-			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[cfg.version == "latest"] + ")")
+			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[slurmver.KindOf(cfg.version) != slurmver.Exact] + ")")
 		return finish(cfg, res, start)
 	}
 	rc, err := installOnce(ctx, cfg, t, in, prev, log)
+	err = clusterError(cfg, err)
 	if err == nil {
 		res.Status, res.Version, res.Source, res.Verified, res.Warnings = "installed", rc.Version, rc.Source, rc.Verified, rc.warnings
 		log.Info().Str("version", rc.Version).Str("prefix", rc.Prefix).Str("verified", rc.Verified).
@@ -322,7 +353,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	if err := cfg.policy.checkArtifact(art, prev); err != nil {
 		return nil, err
 	}
-	if cfg.version != "latest" || art.Version != "" {
+	if slurmver.KindOf(cfg.version) == slurmver.Exact || art.Version != "" {
 		if err := cfg.policy.checkVersion(firstOf(art.Version, cfg.version), prev); err != nil {
 			return nil, err
 		}
@@ -338,10 +369,17 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", staged.PackedPrefix, in.Options().Prefix)
 	}
 	version := firstOf(staged.Version, art.Version)
-	if cfg.version != "latest" && version != "" && version != cfg.version && !strings.HasPrefix(version, cfg.version+".") { // a series (22.05) names its newest 22.05.x
+	if version != "" && !slurmver.Matches(cfg.version, version) { // a series (22.05) names its newest 22.05.x
 		staged.Discard()
 		return nil, failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
 			WithHint("the mirror serves a mislabelled bundle; report it to the AppHub publisher")
+	}
+	if version != "" && cfg.accept != nil {
+		if why := cfg.accept(version); why != "" {
+			staged.Discard()
+			return nil, failure.New(failure.Verify, "the bundle from %s is SLURM %s, %s", art.URL, version, why).
+				WithHint("the mirror served a bundle the selection did not ask for (a direct URL or a latest name): publish an index, or pass an exact --slurm-version")
+		}
 	}
 	if version == "" {
 		version = cfg.version
@@ -413,7 +451,14 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 		}
 		return art, err
 	}
+	if cfg.cluster() && cfg.accept == nil {
+		return nil, failure.New(failure.Usage, "--slurm-version cluster works with install only (it asks the controller through the installed client)").
+			WithHint("pass the controller's series, e.g. --slurm-version 22.05")
+	}
 	c := &cache{dir: cfg.cacheDir, log: log}
+	if cfg.cluster() {
+		c = &cache{log: log} // a cached bundle knows nothing of the controller's window
+	}
 	if cfg.sha != "" {
 		if art := c.lookup(cfg.sha, t.Arch, cfg.version); art != nil {
 			art.Verification = fetch.VerifiedPinned // its content hashes to --sha256
@@ -421,9 +466,14 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 			return art, nil
 		}
 	}
-	fo := fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
+	version := cfg.version
+	if cfg.cluster() {
+		version = "latest" // narrowed by cfg.accept: the controller's window (resolveCluster)
+	}
+	fo := fetch.Options{Mirrors: cfg.mirrors, Version: version, Arch: t.Arch, SHA256: cfg.sha,
 		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
-		RequireChecksum: cfg.requireChecksum}
+		RequireChecksum: cfg.requireChecksum,
+		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix), Accept: cfg.accept}
 	cfg.net.apply(&fo)
 	cfg.policy.fetchOptions(&fo, log)
 	art, err := fetch.Fetch(ctx, fo)
@@ -465,7 +515,7 @@ func runVerify0(ctx context.Context, rootDir string, o install.Options, want str
 }
 
 func wantVersion(v string) string {
-	if v == "latest" || v == "unknown" {
+	if slurmver.KindOf(v) != slurmver.Exact || v == "unknown" {
 		return ""
 	}
 	return v
@@ -478,4 +528,12 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// cleanPrefix is --prefix as the installer uses it ("" stays "": no judgement).
+func cleanPrefix(p string) string {
+	if p == "" {
+		return ""
+	}
+	return path.Clean("/" + p)
 }
