@@ -102,6 +102,9 @@ type Options struct {
 	// controller's protocol window). With Version "latest" it makes the
 	// tarball layout list its versions instead of taking the latest name.
 	Accept func(version string) string
+	// Selector is what the caller was asked for, for messages when it
+	// differs from Version ("cluster" resolves to latest plus Accept).
+	Selector string
 }
 
 // Artifact is a downloaded and verified bundle.
@@ -361,6 +364,9 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 		causes = append(causes, err)
 	}
 	what := fmt.Sprintf("SLURM client %s for %s", s.version, s.arch)
+	if sel := s.o.Selector; sel != "" && sel != s.version {
+		what = fmt.Sprintf("a SLURM client (--slurm-version %s) for %s", sel, s.arch)
+	}
 	all := &mirrorErrors{msg: Redact(strings.Join(parts, "; ")), errs: causes}
 	var e *failure.Error
 	switch class {
@@ -378,7 +384,7 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 		if s.o.RootGlibc != "" {
 			root += " (" + s.o.RootGlibc + ")"
 		}
-		e = failure.New(class, "no bundle of SLURM %s for %s can run in this root: %w", s.version, s.arch, all).
+		e = failure.New(class, "no bundle of %s for %s can run in this root: %w", s.selection(), s.arch, all).
 			WithHint("publish a bundle built on a distro whose glibc is no newer than %s, or a self-contained one "+
 				"(`slurm-installer pack --self-contained --sysroot <a root with a new enough glibc>`); or build the image on a newer distro; "+
 				"--slurm-version <an older series or version> picks another explicitly", root)
@@ -404,6 +410,11 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 			if m.cause != nil && m.cause.hint != "" {
 				return failure.New(class, "no mirror served %s%s: %w", what, when, all).WithHint("%s", Redact(m.cause.hint))
 			}
+		}
+		if s.listing() {
+			return failure.New(class, "no mirror served %s%s: %w", what, when, all).
+				WithHint("a series is resolved from pkgs/slurm/index.json, or from an autoindex listing of pkgs/slurm-apk/ (slurm-client-<version>-%s-alpine.tar.gz) or the VERSION of pkgs/slurm-binaries/%s/; "+
+					"where a mirror cannot list, pass an exact --slurm-version; check --arch and that the mirrors are reachable", s.arch, s.arch)
 		}
 		e = failure.New(class, "no mirror served %s%s: %w", what, when, all).
 			WithHint("check that the mirrors are reachable from here and serve pkgs/slurm-apk/slurm-client-%s-%s-alpine.tar.gz (or pkgs/slurm/index.json, or a tree under pkgs/slurm-binaries/%s/); check --slurm-version and --arch; raise --timeout/--deadline for slow mirrors",

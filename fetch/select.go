@@ -125,6 +125,25 @@ func sortSkips(s []Skip) {
 	sort.SliceStable(s, func(i, j int) bool { return slurmver.Compare(s[i].Version, s[j].Version) > 0 })
 }
 
+// selection names what is being selected, for messages: "SLURM 22.05",
+// "any SLURM version" (latest), "a SLURM version the controller accepts".
+func (s *session) selection() string {
+	sel := s.o.Selector
+	if sel == "" {
+		sel = s.version
+	}
+	switch slurmver.KindOf(sel) {
+	case slurmver.Latest:
+		if s.o.Accept != nil {
+			return "an accepted SLURM version"
+		}
+		return "any SLURM version"
+	case slurmver.Cluster:
+		return "a SLURM version the controller accepts"
+	}
+	return "SLURM " + sel
+}
+
 // listing says whether the mirror's versions must be listed to resolve
 // the selector: a series, or latest narrowed by Options.Accept.
 func (s *session) listing() bool {
@@ -229,7 +248,7 @@ func (s *session) fetchListed(ctx context.Context, st step, mirror string) (*Art
 			continue
 		}
 		s.log.Info().Str("url", urlString(st.url)).Str("version", c.version).Str("file", c.name).
-			Msgf("the listing's newest bundle of SLURM %s for %s is %s", s.version, s.arch, c.version)
+			Msgf("the listing's newest bundle of %s for %s is %s", s.selection(), s.arch, c.version)
 		return s.fetchFile(ctx, step{kind: stepFile, url: child(st.url, c.name, false), layout: "tarball", version: c.version}, nil)
 	}
 	if len(skipped) > 0 {
@@ -237,7 +256,7 @@ func (s *session) fetchListed(ctx context.Context, st step, mirror string) (*Art
 		fe.cause = strings.Replace(fe.cause, "the index's bundles", "the listed bundles", 1)
 		return nil, fe
 	}
-	return nil, notFound(st.url, fmt.Sprintf("the listing has no bundle of SLURM %s for %s", s.version, s.arch))
+	return nil, notFound(st.url, fmt.Sprintf("the listing has no bundle of %s for %s", s.selection(), s.arch))
 }
 
 // unrunnable is the failure of a mirror whose index has bundles for the
@@ -248,5 +267,5 @@ func (s *session) unrunnable(u *url.URL, skipped []Skip) *fetchError {
 		parts = append(parts, sk.Version+": "+sk.Reason)
 	}
 	return &fetchError{kind: kUnrunnable, url: urlString(u),
-		cause: fmt.Sprintf("none of the index's bundles of SLURM %s for %s can run in this root (%s)", s.version, s.arch, strings.Join(parts, "; "))}
+		cause: fmt.Sprintf("none of the index's bundles of %s for %s can run in this root (%s)", s.selection(), s.arch, strings.Join(parts, "; "))}
 }

@@ -472,8 +472,8 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 	}
 	fo := fetch.Options{Mirrors: cfg.mirrors, Version: version, Arch: t.Arch, SHA256: cfg.sha,
 		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
-		RequireChecksum: cfg.requireChecksum,
-		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix), Accept: cfg.accept}
+		RequireChecksum: cfg.requireChecksum, Selector: cfg.version, Accept: cfg.accept,
+		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
 	cfg.net.apply(&fo)
 	cfg.policy.fetchOptions(&fo, log)
 	art, err := fetch.Fetch(ctx, fo)
