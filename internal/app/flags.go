@@ -35,7 +35,7 @@ func globalFlags() []cli.Flag {
 func fetchFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringSliceFlag{Name: "mirrors", Aliases: []string{"mirror", "m"}, Usage: "AppHub base URLs or direct artifact URLs, in order of preference (comma-separated and/or repeated)", EnvVars: env("mirrors"), Category: catSource},
-		&cli.StringFlag{Name: "slurm-version", Value: "latest", Usage: "SLURM version to install", EnvVars: env("slurm-version"), Category: catSource},
+		&cli.StringFlag{Name: "slurm-version", Value: "latest", Usage: "SLURM version to install: exact (22.05.8), a series (22.05: the newest 22.05.x), latest, or cluster (the newest the controller accepts)", EnvVars: env("slurm-version"), Category: catSource},
 		&cli.StringFlag{Name: "arch", Usage: "target architecture (x86_64|amd64|aarch64|arm64; default: detected from the root's /bin/sh)", EnvVars: env("arch"), Category: catTarget},
 		&cli.StringFlag{Name: "sha256", Usage: "expected SHA-256 of the bundle (overrides published checksums)", EnvVars: env("sha256"), Category: catSource},
 		&cli.StringFlag{Name: "cache-dir", Usage: "keep verified bundles here by sha256; a matching cached bundle is used without downloading", EnvVars: env("cache-dir"), Category: catSource},
