@@ -72,15 +72,9 @@ func (idx *Index) Select(sel, arch string, o *Options) (pick *Bundle, skipped []
 	if err != nil {
 		return nil, nil, false
 	}
-	kind := slurmver.KindOf(sel)
 	latest := ""
-	if kind == slurmver.Latest {
-		for a, v := range idx.Latest {
-			if na, _ := platform.Normalize(a); na == arch {
-				latest = v
-				break
-			}
-		}
+	if slurmver.KindOf(sel) == slurmver.Latest {
+		latest = idx.latestFor(arch)
 	}
 	var cands []*Bundle
 	for i := range idx.Bundles {
@@ -119,6 +113,16 @@ func (idx *Index) Select(sel, arch string, o *Options) (pick *Bundle, skipped []
 		return firstDoubt, skipped, true
 	}
 	return nil, skipped, false
+}
+
+// latestFor is the index's latest version for the canonical arch, "" if none.
+func (idx *Index) latestFor(arch string) string {
+	for a, v := range idx.Latest {
+		if na, _ := platform.Normalize(a); na == arch {
+			return v
+		}
+	}
+	return ""
 }
 
 func sortSkips(s []Skip) {
@@ -268,4 +272,146 @@ func (s *session) unrunnable(u *url.URL, skipped []Skip) *fetchError {
 	}
 	return &fetchError{kind: kUnrunnable, url: urlString(u),
 		cause: fmt.Sprintf("none of the index's bundles of %s for %s can run in this root (%s)", s.selection(), s.arch, strings.Join(parts, "; "))}
+}
+
+// Candidates lists, newest first, the versions of the bundles for o.Arch
+// that can run in the root o describes (see Options.RootGlibc; Accept and
+// Version are ignored: every version is a candidate), from the first
+// mirror that can list them: its index (signature checked when
+// RequireSignedIndex), else an autoindex listing of its tarball layout.
+// Skipped bundles are logged with the reason. It is how `install
+// --slurm-version cluster` finds what to probe when no installed client
+// can ask the controller. Mirrors are asked one after the other, each
+// step bounded by Options.Timeout, the whole by Options.Deadline. An
+// empty list with a nil error means no mirror could list a candidate.
+func Candidates(ctx context.Context, o Options) ([]string, error) {
+	o.Version, o.Accept, o.Selector = "latest", nil, ""
+	s, _, err := newSession(o)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if o.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Deadline)
+		defer cancel()
+	}
+	for _, raw := range o.Mirrors {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		m, err := planMirrorFor(raw, "latest", s.arch, true)
+		if err != nil {
+			return nil, err
+		}
+		if m.direct || m.refuse != nil {
+			continue
+		}
+		mctx := withFileRoot(ctx, m)
+		var vs []string
+		var cause string
+		for _, st := range m.steps {
+			switch st.kind {
+			case stepIndex:
+				vs, cause = s.indexCandidates(mctx, st)
+			case stepList:
+				if s.o.RequireSignedIndex && s.want == "" {
+					continue
+				}
+				vs, cause = s.listCandidates(mctx, st)
+			default:
+				continue
+			}
+			if len(vs) > 0 {
+				return vs, nil
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("listing the candidate bundles: %w", err)
+			}
+			if cause != "" {
+				s.log.Info().Str("mirror", m.name).Str("url", urlString(st.url)).Str("cause", cause).Msg("no candidates here")
+			}
+		}
+	}
+	return nil, nil
+}
+
+// indexCandidates is Candidates for one index.
+func (s *session) indexCandidates(ctx context.Context, st step) ([]string, string) {
+	data, _, ferr := s.readSmall(ctx, st.url, maxIndexFile)
+	if ferr != nil {
+		return nil, ferr.cause
+	}
+	if s.o.RequireSignedIndex {
+		if ferr := s.verifyIndex(ctx, st.url, data); ferr != nil {
+			return nil, ferr.cause
+		}
+	}
+	idx, err := ParseIndex(data)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if s.o.AcceptIndex != nil {
+		if err := s.o.AcceptIndex(idx); err != nil {
+			return nil, Redact(err.Error())
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	rest := *idx
+	rest.Latest = nil
+	rest.Bundles = nil
+	for _, b := range idx.Bundles { // the publisher's latest pointer caps the candidates
+		if na, _ := platform.Normalize(b.Arch); na == s.arch {
+			if l := idx.latestFor(s.arch); l == "" || slurmver.Compare(b.Version, l) <= 0 {
+				rest.Bundles = append(rest.Bundles, b)
+			}
+		}
+	}
+	for {
+		b, skipped, _ := rest.Select("latest", s.arch, &s.o)
+		for _, sk := range skipped {
+			if !seen[sk.Version] {
+				seen[sk.Version] = true
+				s.log.Info().Str("index", urlString(st.url)).Str("version", sk.Version).Msg("skipping " + sk.Version + ": " + sk.Reason)
+			}
+		}
+		if b == nil {
+			break
+		}
+		out = append(out, b.Version)
+		// Take b out and ask again: the next newest that runs.
+		var keep []Bundle
+		for _, x := range rest.Bundles {
+			if x.Version != b.Version {
+				keep = append(keep, x)
+			}
+		}
+		rest.Bundles = keep
+	}
+	if len(out) == 0 {
+		return nil, "the index has no bundle for " + s.arch + " that can run in this root"
+	}
+	return out, ""
+}
+
+// listCandidates is Candidates for the tarball layout's listing.
+func (s *session) listCandidates(ctx context.Context, st step) ([]string, string) {
+	es, ferr := s.list(ctx, st.url)
+	if ferr != nil {
+		return nil, "cannot list versions of the tarball layout (no autoindex: " + ferr.cause + ")"
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range es {
+		v, a, ok := tarballName(e.Name)
+		if e.Dir || !ok || a != "" && a != s.arch || seen[v] {
+			continue
+		}
+		seen[v] = true
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return slurmver.Compare(out[i], out[j]) > 0 })
+	return out, "the listing has no bundle for " + s.arch
 }

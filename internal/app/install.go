@@ -95,6 +95,9 @@ type installConfig struct {
 	// resolveCluster for --slurm-version cluster.
 	accept     func(version string) string
 	controller string // the controller's version (--slurm-version cluster)
+	// probe, when set, runs after the verification run of a committed
+	// candidate; an error rolls it back (--slurm-version cluster probing).
+	probe func(ctx context.Context) error
 	window     string // the client majors it accepts, "21.08 to 23.02"
 }
 
@@ -235,8 +238,9 @@ func runInstall(c *cli.Context) error {
 		return runRepair(ctx, cfg, t, in, prev, res, start)
 	}
 	working := prev != nil && prev.Mode == install.ModeReal && len(in.CheckIntact(prev, false)) == 0
+	probe := false
 	if cfg.cluster() {
-		if err := resolveCluster(ctx, cfg, t, in, prev, working, log); err != nil {
+		if probe, err = resolveCluster(ctx, cfg, t, in, prev, working, log); err != nil {
 			return fallback(ctx, cfg, t, in, prev, working, err, res, start)
 		}
 	}
@@ -247,7 +251,12 @@ func runInstall(c *cli.Context) error {
 			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[slurmver.KindOf(cfg.version) != slurmver.Exact] + ")")
 		return finish(cfg, res, start)
 	}
-	rc, err := installOnce(ctx, cfg, t, in, prev, log)
+	var rc *installed
+	if probe {
+		rc, err = probeCluster(ctx, cfg, t, in, prev, log)
+	} else {
+		rc, err = installOnce(ctx, cfg, t, in, prev, log)
+	}
 	err = clusterError(cfg, err)
 	if err == nil {
 		res.Status, res.Version, res.Source, res.Verified, res.Warnings = "installed", rc.Version, rc.Source, rc.Verified, rc.warnings
@@ -416,6 +425,9 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		log.Info().Str("file", p).Msg("kept the site's file; the bundle's copy was not installed")
 	}
 	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), version, log)
+	if err == nil && cfg.probe != nil {
+		err = cfg.probe(ctx) // --slurm-version cluster: does this client talk to the controller?
+	}
 	if err != nil {
 		if rerr := commit.Rollback(); rerr != nil {
 			log.Error().Err(rerr).Msg("rollback incomplete")
@@ -466,16 +478,7 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 			return art, nil
 		}
 	}
-	version := cfg.version
-	if cfg.cluster() {
-		version = "latest" // narrowed by cfg.accept: the controller's window (resolveCluster)
-	}
-	fo := fetch.Options{Mirrors: cfg.mirrors, Version: version, Arch: t.Arch, SHA256: cfg.sha,
-		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
-		RequireChecksum: cfg.requireChecksum, Selector: cfg.version, Accept: cfg.accept,
-		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
-	cfg.net.apply(&fo)
-	cfg.policy.fetchOptions(&fo, log)
+	fo := fetchOptions(cfg, t, tmp, log)
 	art, err := fetch.Fetch(ctx, fo)
 	if err != nil {
 		// With a key pinned a cached bundle is used only when --sha256 names it (above): the
@@ -490,6 +493,22 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 	}
 	c.store(art, t.Arch, cfg.version)
 	return art, nil
+}
+
+// fetchOptions are the fetch.Options of this run: mirrors, bounds, trust,
+// and what the root can run (design.md §9).
+func fetchOptions(cfg *installConfig, t *target, tmp string, log zerolog.Logger) fetch.Options {
+	version := cfg.version
+	if cfg.cluster() {
+		version = "latest" // narrowed by cfg.accept: the controller's window (resolveCluster)
+	}
+	fo := fetch.Options{Mirrors: cfg.mirrors, Version: version, Arch: t.Arch, SHA256: cfg.sha,
+		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
+		RequireChecksum: cfg.requireChecksum, Selector: cfg.version, Accept: cfg.accept,
+		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
+	cfg.net.apply(&fo)
+	cfg.policy.fetchOptions(&fo, log)
+	return fo
 }
 
 // runVerify0 runs the installed sinfo the way a backend would; it returns

@@ -191,7 +191,11 @@ func main() {
 	}
 	sc := bufio.NewScanner(f)
 	controller := "" // FakeControllerVersion=V in the conf: scontrol show config reaches a controller of V
+	accepts := ""    // FakeControllerAccepts=22.05,21.08: the client majors it talks to (default all)
 	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.EqualFold(strings.TrimSpace(k), "FakeControllerAccepts") {
+			accepts = strings.TrimSpace(v)
+		}
 		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.EqualFold(strings.TrimSpace(k), "FakeControllerVersion") {
 			controller = strings.TrimSpace(v)
 		}
@@ -204,6 +208,10 @@ func main() {
 	}
 	f.Close()
 	if len(os.Args) == 3 && os.Args[1] == "show" && os.Args[2] == "config" && controller != "" {
+		if major := strings.Join(strings.SplitN(version, ".", 3)[:2], "."); accepts != "" && !strings.Contains(","+accepts+",", ","+major+",") {
+			fmt.Fprintf(os.Stderr, "%s: error: slurm_load_ctl_conf error: Zero Bytes were transmitted or received\n", name)
+			os.Exit(1)
+		}
 		fmt.Printf("Configuration data as of 2026-12-01T00:00:00\nClusterName             = fake\nSLURM_VERSION           = %s\n", controller)
 		return
 	}
