@@ -97,8 +97,8 @@ type installConfig struct {
 	controller string // the controller's version (--slurm-version cluster)
 	// probe, when set, runs after the verification run of a committed
 	// candidate; an error rolls it back (--slurm-version cluster probing).
-	probe func(ctx context.Context) error
-	window     string // the client majors it accepts, "21.08 to 23.02"
+	probe  func(ctx context.Context) error
+	window string // the client majors it accepts, "21.08 to 23.02"
 }
 
 // cluster: --slurm-version cluster, the newest bundle the site's controller accepts.
