@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -251,5 +252,49 @@ func TestTarballName(t *testing.T) {
 		if !ok || v != want[0] || a != want[1] {
 			t.Errorf("%s = %s/%s/%v, want %v", name, v, a, ok, want)
 		}
+	}
+}
+
+// TestCandidates: what `install --slurm-version cluster` probes: the
+// index's bundles that can run, newest first, capped by its latest
+// pointer; else the tarball listing; nothing from a mirror that cannot list.
+func TestCandidates(t *testing.T) {
+	x := []byte("x")
+	m := newMirror(t, map[string][]byte{
+		"pkgs/slurm/index.json": []byte(`{"schema":1,"created":"2026-11-23T07:00:00Z","serial":1,"latest":{"x86_64":"24.11.5"},"bundles":[` + strings.Join([]string{
+			needJSON("25.05.1", "x86_64", "p.tar.gz", x, "2.31", false, ""), // a preview above latest
+			needJSON("24.11.5", "x86_64", "a.tar.gz", x, "2.99", false, ""),
+			needJSON("22.05.8", "x86_64", "e.tar.gz", x, "2.31", false, ""),
+			needJSON("22.05.10", "x86_64", "d.tar.gz", x, "2.36", false, ""),
+			needJSON("23.02.1", "aarch64", "f.tar.gz", x, "2.31", false, ""),
+		}, ",") + `]}`),
+	})
+	o := opts(t, m.URL())
+	o.RootGlibc, o.Libc = "2.36", "glibc"
+	vs, err := Candidates(context.Background(), o)
+	if err != nil || strings.Join(vs, " ") != "22.05.10 22.05.8" {
+		t.Errorf("index candidates = %v, %v", vs, err)
+	}
+
+	l := newMirror(t, map[string][]byte{
+		apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz":  x,
+		apk + "slurm-client-22.05.10-x86_64-alpine.tar.gz": x,
+		apk + "slurm-client-23.02.1-aarch64-alpine.tar.gz": x,
+		apk + "slurm-client-21.08.2-alpine.tar.gz":         x,
+	})
+	l.json = true
+	dead := newMirror(t, nil)
+	vs, err = Candidates(context.Background(), opts(t, dead.URL(), l.URL()))
+	if err != nil || strings.Join(vs, " ") != "22.05.10 22.05.8 21.08.2" {
+		t.Errorf("listing candidates = %v, %v", vs, err)
+	}
+	vs, err = Candidates(context.Background(), opts(t, dead.URL()))
+	if err != nil || len(vs) != 0 {
+		t.Errorf("nothing listable = %v, %v", vs, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Candidates(ctx, opts(t, l.URL())); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
 	}
 }
