@@ -100,6 +100,11 @@ func runFetch(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if !lookup(c, "root").IsSet("root") {
+		// Fetching for some other root (a cache warmed on a build host):
+		// judge no bundle by this host's glibc (design.md §9).
+		t.Glibc, t.GlibcFile, t.Libc = "", "", ""
+	}
 	if out == "" {
 		return fetchToCache(c, cfg, t)
 	}
