@@ -384,10 +384,13 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 		if s.o.RootGlibc != "" {
 			root += " (" + s.o.RootGlibc + ")"
 		}
-		e = failure.New(class, "no bundle of %s for %s can run in this root: %w", s.selection(), s.arch, all).
-			WithHint("publish a bundle built on a distro whose glibc is no newer than %s, or a self-contained one "+
-				"(`slurm-installer pack --self-contained --sysroot <a root with a new enough glibc>`); or build the image on a newer distro; "+
-				"--slurm-version <an older series or version> picks another explicitly", root)
+		hint := fmt.Sprintf("publish a bundle built on a distro whose glibc is no newer than %s, or a self-contained one "+
+			"(`slurm-installer pack --self-contained --sysroot <a root with a new enough glibc>`); or build the image on a newer distro; "+
+			"--slurm-version <an older series or version> picks another explicitly", root)
+		if strings.Contains(all.msg, "packed for --prefix") {
+			hint += "; a self-contained bundle installs only at the --prefix it was packed for: pass that --prefix"
+		}
+		e = failure.New(class, "no bundle of %s for %s can run in this root: %w", s.selection(), s.arch, all).WithHint("%s", hint)
 	case failure.Archive:
 		hint := "raise --max-size if the bundle is really that large, or fix the mirror"
 		for _, m := range ms {
