@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/rootfs"
 )
 
 // SiteConf is where the cluster's slurm.conf sits in a root.
@@ -29,13 +30,16 @@ func AskController(ctx context.Context, in RunInput) (controller, client string,
 		in.Timeout = 15 * time.Second
 	}
 	in.Command = "scontrol"
+	if in.RootDir == "" {
+		in.RootDir = "/"
+	}
+	if !rootfs.New(in.RootDir).Exists(siteConf) {
+		return "", "", failure.New(failure.Usage, "asking the controller needs %s in the root", siteConf).
+			WithHint("mount or copy the cluster's slurm.conf to %s (and munge's key to /etc/munge/munge.key) and retry", siteConf)
+	}
 	t, err := prepare(in, in.Timeout)
 	if err != nil {
 		return "", "", err
-	}
-	if !t.fs.Exists(siteConf) {
-		return "", "", failure.New(failure.Usage, "asking the controller needs %s in the root", siteConf).
-			WithHint("mount or copy the cluster's slurm.conf to %s (and munge's key to /etc/munge/munge.key) and retry", siteConf)
 	}
 	env := []string{"SLURM_CONF=" + t.hostOrRoot(siteConf)}
 	client = "unknown"
