@@ -30,33 +30,32 @@ type state struct {
 
 var st = &state{log: zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, NoColor: true}), stdout: os.Stdout, stderr: os.Stderr}
 
-// New returns the CLI application.
+// New returns the CLI application: one command per file, each with its
+// own options bound to its own flags (flags.go).
 func New() *cli.App {
+	install := installCommand("install")
 	a := &cli.App{
 		Name:  "slurm-installer",
 		Usage: "install a verified SLURM client from AppHub mirrors into this image or a --root",
 		Description: "With no command, installs (the same as `install`). Every flag can also be set through\n" +
 			"an environment variable SLURM_INSTALLER_<FLAG>, e.g. SLURM_INSTALLER_MIRRORS.\n\n" +
 			"Exit codes: 0 ok (or demo fallback), 1 bug, 2 usage, 3 demo/not installed, 4 download,\n" +
-			"5 integrity, 6 archive rejected, 7 file system, 8 verification, 9 locked.",
-		Version:                Version,
-		Flags:                  append(globalFlags(), installFlags()...),
-		Action:                 runInstall,
-		Before:                 setup,
+			"5 integrity, 6 archive rejected, 7 file system, 8 verification, 9 locked,\n" +
+			"130/143 stopped by SIGINT/SIGTERM (nothing recorded).",
+		Version: Version,
+		// No command is install: the app takes install's flags (which also
+		// lets the target and output flags come before any command name).
+		Flags:                  installCommand("").Flags,
+		Action:                 install.Action,
+		Before:                 install.Before,
 		ExitErrHandler:         func(*cli.Context, error) {},
 		UseShortOptionHandling: true,
 		Commands: []*cli.Command{
-			{Name: "install", Usage: "download, verify and install (the default)", Flags: append(globalFlags(), installFlags()...), Action: runInstall, Before: setup},
-			{Name: "fetch", Usage: "download and verify only, into --out", Flags: append(append(globalFlags(), fetchFlags()...),
-				&cli.StringFlag{Name: "out", Usage: "file or directory to write the verified bundle to", EnvVars: env("out")}), Action: runFetch, Before: setup},
-			{Name: "verify", Usage: "check an existing install", Flags: append(globalFlags(),
-				&cli.BoolFlag{Name: "deep", Usage: "hash every installed file against the receipt", EnvVars: env("deep")},
-				&cli.BoolFlag{Name: "cluster", Usage: "also ask the controller for its nodes (needs /etc/slurm/slurm.conf)", EnvVars: env("cluster")},
-				&cli.BoolFlag{Name: "json", Usage: "print the checks as JSON on stdout", EnvVars: env("json")},
-			), Action: runVerify, Before: setup},
-			{Name: "status", Usage: "what is installed: real or demo, version, arch, source, when", Flags: append(globalFlags(),
-				&cli.BoolFlag{Name: "json", Usage: "print as JSON on stdout", EnvVars: env("json")}), Action: runStatus, Before: setup},
-			{Name: "uninstall", Usage: "remove exactly what the receipt lists", Flags: globalFlags(), Action: runUninstall, Before: setup},
+			install,
+			fetchCommand(),
+			verifyCommand(),
+			statusCommand(),
+			uninstallCommand(),
 			packCommand(),
 			{Name: "version", Usage: "print the installer's version", Action: func(c *cli.Context) error {
 				printVersion()
@@ -75,12 +74,20 @@ func New() *cli.App {
 	return a
 }
 
+// before loads a command's bound options and sets up its logger.
+func before(b *binder, out *outputOptions) cli.BeforeFunc {
+	return func(c *cli.Context) error {
+		b.load(c)
+		return setupLog(*out)
+	}
+}
+
 func printVersion() {
 	fmt.Fprintf(st.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-func setup(c *cli.Context) error {
-	l, err := newLogger(st.stderr, str(c, "log-format"), str(c, "log-level"), flag(c, "quiet"))
+func setupLog(o outputOptions) error {
+	l, err := newLogger(st.stderr, o.logFormat, o.logLevel, o.quiet)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func probeCluster(ctx context.Context, cfg *installConfig, t *target, in *instal
 	}
 	defer os.RemoveAll(tmp)
 	cfg.policy.seenSerial = lastSerial(prev)
-	fo := fetchOptions(cfg, t, tmp, log)
+	fo := fetchOpts(cfg, t, tmp, log)
 	vs, err := fetch.Candidates(ctx, fo)
 	if err != nil {
 		return nil, err

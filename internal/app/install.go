@@ -35,9 +35,9 @@ type target struct {
 	fs               *rootfs.FS
 }
 
-func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
-	t := &target{fs: rootfs.New(str(c, "root"))}
-	if a := strings.TrimSpace(str(c, "arch")); a != "" {
+func detect(rootDir, arch string, log zerolog.Logger) (*target, error) {
+	t := &target{fs: rootfs.New(rootDir)}
+	if a := strings.TrimSpace(arch); a != "" {
 		n, err := platform.Normalize(a)
 		if err != nil {
 			return nil, failure.New(failure.Usage, "--arch: %w", err)
@@ -66,76 +66,66 @@ func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
 	return t, nil
 }
 
+// installConfig is the options of install and fetch, bound to their flags
+// (flags.go) and checked by validate.
 type installConfig struct {
-	mirrors   []string
-	version   string
-	sha       string
-	from      string
-	fallback  string
-	force     bool
-	repair    bool
-	dryRun    bool
-	json      bool
-	limits    install.Limits
-	timeout   time.Duration
-	deadline  time.Duration
-	retries   int
-	lockWait  time.Duration
-	rootDir   string
-	cacheDir  string
-	prefix    string
-	binDir    string
-	requested string
-	net       netConfig
-	policy    *policy
+	out outputOptions
+	targetOptions
+	lockWait time.Duration
 
+	mirrors         []string
+	version         string
+	arch            string
+	sha             string
+	from            string
+	cacheDir        string
+	fallback        string
+	strict          bool
+	force           bool
+	repair          bool
+	dryRun          bool
+	json            bool
 	requireChecksum bool // --require-checksum: refuse bytes nothing vouches for (exit 5)
+	limits          install.Limits
+	timeout         time.Duration
+	deadline        time.Duration
+	retries         int
+	net             netConfig
+	policyRaw       policyFlags
+
+	requested string // the --slurm-version asked for, before resolution
+	policy    *policy
+	flagsSet  func(name string) bool // whether a flag was given (even empty)
 
 	// accept narrows the selection (fetch.Options.Accept): set by
 	// resolveCluster for --slurm-version cluster.
 	accept     func(version string) string
 	controller string // the controller's version (--slurm-version cluster)
+	window     string // the client majors it accepts, "21.08 to 23.02"
 	// probe, when set, runs after the verification run of a committed
 	// candidate; an error rolls it back (--slurm-version cluster probing).
-	probe  func(ctx context.Context) error
-	window string // the client majors it accepts, "21.08 to 23.02"
+	probe func(ctx context.Context) error
 }
 
 // cluster: --slurm-version cluster, the newest bundle the site's controller accepts.
 func (cfg *installConfig) cluster() bool { return slurmver.KindOf(cfg.version) == slurmver.Cluster }
 
-func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, err error) {
+// validate checks the options and derives the rest of the configuration;
+// needSource: a bundle source (mirrors or --from) is required.
+func (cfg *installConfig) validate(c *cli.Context, needSource bool) (err error) {
 	if c.NArg() > 0 {
-		return nil, unknownCommand(c.App, c.Args().First())
+		return unknownCommand(c.App, c.Args().First())
 	}
-	cfg = &installConfig{
-		mirrors:  list(c, "mirrors"),
-		version:  strings.TrimSpace(str(c, "slurm-version")),
-		sha:      strings.ToLower(strings.TrimSpace(str(c, "sha256"))),
-		from:     str(c, "from"),
-		fallback: str(c, "fallback"),
-		force:    flag(c, "force"),
-		repair:   flag(c, "repair"),
-		dryRun:   flag(c, "dry-run"),
-		json:     flag(c, "json"),
-		limits:   install.Limits{MaxSize: size(c, "max-size"), MaxEntries: lookup(c, "max-entries").Int("max-entries")},
-		timeout:  dur(c, "timeout"),
-		deadline: dur(c, "deadline"),
-		retries:  lookup(c, "retries").Int("retries"),
-		lockWait: dur(c, "lock-timeout"),
-		rootDir:  str(c, "root"),
-		cacheDir: str(c, "cache-dir"),
-		prefix:   str(c, "prefix"),
-		binDir:   str(c, "bin-dir"),
-	}
+	cfg.version = strings.TrimSpace(cfg.version)
+	cfg.sha = strings.ToLower(strings.TrimSpace(cfg.sha))
 	if cfg.fallback == "" {
 		cfg.fallback = "demo" // an empty SLURM_INSTALLER_FALLBACK means the default
 	}
-	if flag(c, "strict") {
+	if cfg.strict {
 		cfg.fallback = "fail"
 	}
 	if cfg.fallback != "demo" && cfg.fallback != "fail" {
-		return nil, failure.New(failure.Usage, "--fallback %q: use demo or fail", cfg.fallback)
+		return failure.New(failure.Usage, "--fallback %q: use demo or fail", cfg.fallback)
 	}
 	if cfg.version == "" {
 		cfg.version = "latest"
@@ -143,34 +133,33 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	cfg.requested = cfg.version
 	if cfg.sha != "" {
 		if b, err := hex.DecodeString(cfg.sha); err != nil || len(b) != 32 {
-			return nil, failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
+			return failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
 		}
 	}
 	if cfg.timeout <= 0 {
-		return nil, failure.New(failure.Usage, "--timeout must be positive")
+		return failure.New(failure.Usage, "--timeout must be positive")
 	}
 	if cfg.deadline <= 0 {
 		// A run without a deadline can be parked by one Retry-After, holding the lock (issue 13).
-		return nil, failure.New(failure.Usage, "--deadline must be positive (got %s)", cfg.deadline).
+		return failure.New(failure.Usage, "--deadline must be positive (got %s)", cfg.deadline).
 			WithHint("give the whole download a bound, e.g. --deadline 5m")
 	}
-	cfg.requireChecksum = flag(c, "require-checksum")
-	if lookup(c, "sha256").IsSet("sha256") && cfg.sha == "" {
+	if cfg.flagsSet != nil && cfg.flagsSet("sha256") && cfg.sha == "" {
 		st.log.Info().Msg("--sha256 is empty: the bundle's digest is not pinned")
 	}
-	if cfg.net, err = parseNetConfig(c); err != nil {
-		return nil, err
+	if err := cfg.net.validate(cfg.out); err != nil {
+		return err
 	}
 	if cfg.retries < 0 {
-		return nil, failure.New(failure.Usage, "--retries must not be negative")
+		return failure.New(failure.Usage, "--retries must not be negative")
 	}
-	if cfg.policy, err = parsePolicy(c); err != nil {
-		return nil, err
+	if cfg.policy, err = parsePolicy(cfg.policyRaw); err != nil {
+		return err
 	}
 	// --repair without a source takes the receipt's (runRepair): it knows where the
 	// installed bundle came from and its sha256.
 	if needSource && !cfg.repair && cfg.from == "" && len(cfg.mirrors) == 0 {
-		return nil, failure.New(failure.Usage, "no mirrors given").
+		return failure.New(failure.Usage, "no mirrors given").
 			WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), or --from FILE for a local bundle")
 	}
 	if cfg.rootDir == "" {
@@ -178,36 +167,51 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	}
 	abs, err := filepath.Abs(cfg.rootDir)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--root %q: %w", cfg.rootDir, err)
+		return failure.New(failure.Usage, "--root %q: %w", cfg.rootDir, err)
 	}
 	cfg.rootDir = abs
-	return cfg, nil
+	return nil
 }
 
 // result is what install prints with --json and logs at the end.
 type result struct {
-	Status   string   `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
-	Version  string   `json:"version,omitempty"`
-	Arch     string   `json:"arch"`
-	Libc     string   `json:"libc"`
-	Source   string   `json:"source,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
-	Class    string   `json:"failure_class,omitempty"`
-	Verified string   `json:"verified,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
-	Seconds  float64  `json:"seconds"`
-	Exit     int      `json:"exit_code"`
+	Status   string `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
+	Version  string `json:"version,omitempty"`
+	Arch     string `json:"arch"`
+	Libc     string `json:"libc"`
+	Source   string `json:"source,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Class    string `json:"failure_class,omitempty"`
+	Verified string `json:"verified,omitempty"`
+	// Verification: how the bytes were verified (pinned, signed-index,
+	// index, sidecar, sha256sums, none).
+	Verification string   `json:"verification,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Seconds      float64  `json:"seconds"`
+	Exit         int      `json:"exit_code"`
 }
 
-func runInstall(c *cli.Context) error {
+// installCommand is install (name "install") or the app's default action
+// (name ""): the same options and flags.
+func installCommand(name string) *cli.Command {
+	cfg, b := &installConfig{}, &binder{}
+	flags := append(cfg.out.flags(b), cfg.targetOptions.flags(b)...)
+	flags = append(flags, lockFlag(b, &cfg.lockWait))
+	flags = append(flags, cfg.sourceFlags(b)...)
+	flags = append(flags, cfg.installFlags(b)...)
+	cfg.flagsSet = b.isSet
+	return &cli.Command{Name: name, Usage: "download, verify and install (the default)", Flags: flags,
+		Before: before(b, &cfg.out), Action: func(c *cli.Context) error { return runInstall(c, cfg) }}
+}
+
+func runInstall(c *cli.Context, cfg *installConfig) error {
 	start := time.Now()
 	log := st.log
-	cfg, err := parseInstallConfig(c, true)
-	if err != nil {
+	if err := cfg.validate(c, true); err != nil {
 		return err
 	}
 	ctx := c.Context
-	t, err := detect(c, log)
+	t, err := detect(cfg.rootDir, cfg.arch, log)
 	if err != nil {
 		return err
 	}
@@ -246,7 +250,7 @@ func runInstall(c *cli.Context) error {
 	}
 	// latest, a series the installed version belongs to, or that version: nothing to do.
 	if working && !cfg.force && !cfg.cluster() && slurmver.Matches(cfg.version, prev.Version) && prev.Arch == t.Arch {
-		res.Status, res.Version, res.Source = "unchanged", prev.Version, prev.Source
+		res.Status, res.Version, res.Source, res.Verification = "unchanged", prev.Version, prev.Source, prev.Verification
 		log.Info().Str("version", prev.Version).Str("installed", prev.Time.Format(time.RFC3339)).
 			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[slurmver.KindOf(cfg.version) != slurmver.Exact] + ")")
 		return finish(cfg, res, start)
@@ -260,6 +264,7 @@ func runInstall(c *cli.Context) error {
 	err = clusterError(cfg, err)
 	if err == nil {
 		res.Status, res.Version, res.Source, res.Verified, res.Warnings = "installed", rc.Version, rc.Source, rc.Verified, rc.warnings
+		res.Verification = rc.Verification
 		log.Info().Str("version", rc.Version).Str("prefix", rc.Prefix).Str("verified", rc.Verified).
 			Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("SLURM client installed")
 		return finish(cfg, res, start)
@@ -437,7 +442,7 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
 		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
 		Source: fetch.Redact(firstOf(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
-		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
+		Verification: art.Verification, Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
@@ -478,7 +483,7 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 			return art, nil
 		}
 	}
-	fo := fetchOptions(cfg, t, tmp, log)
+	fo := fetchOpts(cfg, t, tmp, log)
 	art, err := fetch.Fetch(ctx, fo)
 	if err != nil {
 		// With a key pinned a cached bundle is used only when --sha256 names it (above): the
@@ -495,9 +500,9 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 	return art, nil
 }
 
-// fetchOptions are the fetch.Options of this run: mirrors, bounds, trust,
+// fetchOpts are the fetch.Options of this run: mirrors, bounds, trust,
 // and what the root can run (design.md §9).
-func fetchOptions(cfg *installConfig, t *target, tmp string, log zerolog.Logger) fetch.Options {
+func fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Logger) fetch.Options {
 	version := cfg.version
 	if cfg.cluster() {
 		version = "latest" // narrowed by cfg.accept: the controller's window (resolveCluster)

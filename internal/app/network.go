@@ -24,32 +24,24 @@ type netConfig struct {
 	progress  fetch.ProgressMode
 }
 
-func networkFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.DurationFlag{Name: "connect-timeout", Value: 5 * time.Second, Usage: "per connection: TCP connect and TLS handshake", EnvVars: env("connect-timeout"), Category: catNetwork},
-		&cli.DurationFlag{Name: "stall-timeout", Usage: "cut and resume a download that brings no bytes for this long (default: --timeout)", EnvVars: env("stall-timeout"), Category: catNetwork},
-		&cli.DurationFlag{Name: "race-delay", Value: fetch.DefaultRaceDelay, Usage: "start the next mirror as well when the current one has not answered within this (negative: one mirror at a time)", EnvVars: env("race-delay"), Category: catNetwork},
-		&cli.StringFlag{Name: "ca-cert", Usage: "PEM file with a CA to trust besides the system's (an internal HTTPS AppHub)", EnvVars: env("ca-cert"), Category: catNetwork},
-	}
-}
-
-func parseNetConfig(c *cli.Context) (netConfig, error) {
-	n := netConfig{connect: dur(c, "connect-timeout"), stall: dur(c, "stall-timeout"), raceDelay: dur(c, "race-delay"), caCert: str(c, "ca-cert")}
+// validate checks the network options and picks the progress mode for
+// the output options.
+func (n *netConfig) validate(out outputOptions) error {
 	if n.connect <= 0 {
-		return n, failure.New(failure.Usage, "--connect-timeout must be positive")
+		return failure.New(failure.Usage, "--connect-timeout must be positive")
 	}
 	if n.stall < 0 {
-		return n, failure.New(failure.Usage, "--stall-timeout must not be negative")
+		return failure.New(failure.Usage, "--stall-timeout must not be negative")
 	}
 	if n.caCert != "" {
 		if _, err := os.Stat(n.caCert); err != nil {
-			return n, failure.New(failure.Usage, "--ca-cert: %w", err)
+			return failure.New(failure.Usage, "--ca-cert: %w", err)
 		}
 	}
 	switch {
-	case flag(c, "quiet") || !strings.EqualFold(str(c, "log-level"), "info") && !strings.EqualFold(str(c, "log-level"), "debug"):
+	case out.quiet || !strings.EqualFold(out.logLevel, "info") && !strings.EqualFold(out.logLevel, "debug"):
 		n.progress = fetch.ProgressOff
-	case str(c, "log-format") != "json" && isTerminal(st.stderr):
+	case out.logFormat != "json" && isTerminal(st.stderr):
 		n.progress = fetch.ProgressLive
 	default:
 		n.progress = fetch.ProgressLog
@@ -57,7 +49,7 @@ func parseNetConfig(c *cli.Context) (netConfig, error) {
 	if n.raceDelay == 0 {
 		n.raceDelay = -1 // 0 on the command line: no racing
 	}
-	return n, nil
+	return nil
 }
 
 func (n netConfig) apply(o *fetch.Options) {

@@ -101,8 +101,14 @@ func TestParsePolicyBuiltInKey(t *testing.T) {
 	parse := func(args ...string) (*policy, error) {
 		var got *policy
 		var perr error
-		a := &cli.App{Flags: append(globalFlags(), installFlags()...), Action: func(c *cli.Context) error {
-			got, perr = parsePolicy(c)
+		cmd := installCommand("")
+		a := &cli.App{Flags: cmd.Flags, Before: cmd.Before, Action: func(c *cli.Context) error {
+			var cfg installConfig
+			b := &binder{}
+			cfg.sourceFlags(b)
+			cfg.installFlags(b)
+			b.load(c)
+			got, perr = parsePolicy(cfg.policyRaw)
 			return nil
 		}}
 		if err := a.Run(append([]string{"x"}, args...)); err != nil {
