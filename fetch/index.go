@@ -238,7 +238,7 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 	if doubt {
 		_, why := s.o.judge(b)
 		s.log.Warn().Str("index", urlString(st.url)).Str("version", b.Version).
-			Msgf("no bundle in the index is sure to run in this root; trying %s, which %s (preflight decides)", b.Version, why)
+			Msgf("no bundle in the index is sure to run in this root; trying %s anyway: %s", b.Version, why)
 	} else if slurmver.KindOf(s.version) != slurmver.Exact {
 		s.log.Info().Str("index", urlString(st.url)).Str("version", b.Version).
 			Msgf("the newest bundle of %s for %s that can run in this root is %s", s.selection(), s.arch, b.Version)

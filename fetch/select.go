@@ -21,7 +21,7 @@ import (
 // Verdicts on whether a bundle can run in the root.
 const (
 	runs     = iota // nothing known stops it (preflight has the last word)
-	doubtful        // it runs only if the root has something this cannot see (gcompat): taken only when nothing better is there
+	doubtful        // it runs only if the root has something this cannot see (gcompat), or at another --prefix: taken only when nothing better is there
 	cannot          // certain to fail here
 )
 
@@ -40,7 +40,9 @@ func (o *Options) judge(b *Bundle) (int, string) {
 	}
 	if b.SelfContained {
 		if b.Prefix != "" && o.Prefix != "" && b.Prefix != o.Prefix {
-			return cannot, fmt.Sprintf("self-contained and packed for --prefix %s, not %s (its commands name their loader under %s)", b.Prefix, o.Prefix, b.Prefix)
+			// Taken only when nothing else is there: the install then
+			// refuses the --prefix as a usage error naming both (exit 2).
+			return doubtful, fmt.Sprintf("self-contained and packed for --prefix %s, not %s (its commands name their loader under %s)", b.Prefix, o.Prefix, b.Prefix)
 		}
 		return runs, "" // it carries its own glibc
 	}

@@ -45,7 +45,8 @@ func TestSelectJudges(t *testing.T) {
 			"24.11.5: needs glibc 2.39, the root has 2.36 (/lib/x86_64-linux-gnu/libc.so.6)",
 			"24.11.1: self-contained and packed for --prefix /opt/slurm, not /usr/local/slurm (its commands name their loader under /opt/slurm)"}, false},
 		{"latest", &Options{RootGlibc: "2.41", Libc: "glibc", Prefix: "/opt/slurm"}, "24.11.5", nil, false},
-		{"24.11", deb12, "", []string{"24.11.5: needs glibc 2.39", "24.11.1: self-contained"}, false},
+		// Packed for another prefix: taken when nothing else is there (the install refuses the --prefix, exit 2).
+		{"24.11", deb12, "24.11.1", []string{"24.11.5: needs glibc 2.39"}, true},
 		{"24.11", &Options{RootGlibc: "2.36", Libc: "glibc", Prefix: "/opt/slurm"}, "24.11.1", []string{"24.11.5: needs glibc 2.39, the root has 2.36"}, false},
 		{"22.05", deb12, "22.05.10", nil, false}, // 22.05.10 > 22.05.8 numerically
 		{"22.05", &Options{RootGlibc: "2.31", Libc: "glibc"}, "22.05.8", []string{"22.05.10: needs glibc 2.36, the root has 2.31"}, false},
