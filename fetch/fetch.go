@@ -390,6 +390,7 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 		if strings.Contains(all.msg, "packed for --prefix") {
 			hint += "; a self-contained bundle installs only at the --prefix it was packed for: pass that --prefix"
 		}
+		all.errs = append(all.errs, ErrNoBundleRuns)
 		e = failure.New(class, "no bundle of %s for %s can run in this root: %w", s.selection(), s.arch, all).WithHint("%s", hint)
 	case failure.Archive:
 		hint := "raise --max-size if the bundle is really that large, or fix the mirror"

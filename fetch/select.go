@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -17,6 +18,11 @@ import (
 // autoindex of pkgs/slurm-apk/; the tree layout's one VERSION), the newest
 // bundle that matches the selector and the arch and can run in the root is
 // taken, and every newer one passed over is logged with the reason.
+
+// ErrNoBundleRuns is in the chain of a Fetch error (class Verify) when the
+// mirrors have bundles that match but none can run in the root (or none
+// Options.Accept takes). Test with errors.Is.
+var ErrNoBundleRuns = errors.New("no matching bundle can run in this root")
 
 // Verdicts on whether a bundle can run in the root.
 const (

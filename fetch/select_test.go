@@ -114,6 +114,9 @@ func TestSelectIndexFetch(t *testing.T) {
 	o.Version, o.RootGlibc, o.RootGlibcFile, o.Libc = "24.11", "2.36", "/lib/x86_64-linux-gnu/libc.so.6", "glibc"
 	_, err := Fetch(context.Background(), o)
 	wantClass(t, err, failure.Verify)
+	if !errors.Is(err, ErrNoBundleRuns) {
+		t.Errorf("not ErrNoBundleRuns: %v", err)
+	}
 	for _, want := range []string{"no bundle of SLURM 24.11 for x86_64 can run in this root",
 		"24.11.5: needs glibc 2.99, the root has 2.36 (/lib/x86_64-linux-gnu/libc.so.6)"} {
 		if !strings.Contains(err.Error(), want) {

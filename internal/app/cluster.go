@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -77,7 +78,7 @@ func resolveCluster(ctx context.Context, cfg *installConfig, t *target, in *inst
 
 // clusterError adds the controller to a failure of a cluster selection.
 func clusterError(cfg *installConfig, err error) error {
-	if !cfg.cluster() || cfg.controller == "" || failure.ClassOf(err) != failure.Verify {
+	if !cfg.cluster() || cfg.controller == "" || !errors.Is(err, fetch.ErrNoBundleRuns) {
 		return err
 	}
 	return failure.New(failure.Verify, "--slurm-version cluster: controller SLURM %s accepts clients of %s only: %w", cfg.controller, cfg.window, err).
