@@ -52,6 +52,11 @@ func resolveCluster(ctx context.Context, cfg *installConfig, t *target, in *inst
 		if ctx.Err() != nil {
 			return false, err
 		}
+		if k := verify.ClassifyClusterOutput(err.Error()); k != verify.FailProtocol && k != verify.FailOther {
+			// Unreachable or refused by munge: another client would fare no better.
+			return false, failure.New(failure.Verify, "--slurm-version cluster: the installed client (SLURM %s) cannot ask the controller its version (%s): %w", client, k, err).
+				WithHint("slurmctld (SlurmctldHost in %s) must be reachable from here and munged must run with the cluster's key; or pass the controller's series, e.g. --slurm-version 22.05", verify.SiteConf)
+		}
 		log.Warn().Err(err).Msgf("--slurm-version cluster: the installed client (SLURM %s) cannot learn the controller's version; probing the candidate bundles, newest first", client)
 		return true, nil
 	}
@@ -126,10 +131,12 @@ func probeCluster(ctx context.Context, cfg *installConfig, t *target, in *instal
 		}
 		c2 := *cfg
 		c2.version, c2.accept, c2.requested = v, nil, cfg.requested
+		var probeErr error // the probe's own failure (not a download or preflight one)
 		c2.probe = func(ctx context.Context) error {
 			ctl, client, err := verify.AskController(ctx, verify.RunInput{RootDir: cfg.rootDir, Prefix: o.Prefix, BinDir: o.BinDir,
 				Chroot: cfg.rootDir != "/", Timeout: min(clusterProbeTimeout, left)})
 			if err != nil {
+				probeErr = err
 				return err
 			}
 			if ok, _ := verify.CanTalk(client, ctl); !ok && client != "unknown" {
@@ -146,8 +153,16 @@ func probeCluster(ctx context.Context, cfg *installConfig, t *target, in *instal
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		log.Warn().Str("version", v).Err(err).Msg("candidate does not talk to the controller; rolled back, trying the next")
 		tried = append(tried, v+": "+err.Error())
+		if k := verify.ClassifyClusterOutput(fmt.Sprint(probeErr)); probeErr != nil && (k == verify.FailUnreachable || k == verify.FailAuth) {
+			// Not the protocol: another candidate would fare no better.
+			log.Warn().Str("version", v).Err(err).Msgf("candidate cannot reach the controller (%s); rolled back, not trying the others", k)
+			for _, rest := range vs[i+1:] {
+				tried = append(tried, rest+": not tried (the controller is "+k.String()+" from here)")
+			}
+			break
+		}
+		log.Warn().Str("version", v).Err(err).Msg("candidate does not talk to the controller; rolled back, trying the next")
 	}
 	return nil, failure.New(failure.Verify, "--slurm-version cluster: none of the candidate bundles talks to the controller (tried newest first, each rolled back): %s", strings.Join(tried, "; ")).
 		WithHint("check that slurmctld is reachable from here (SlurmctldHost in %s) and munged runs with the cluster's key; "+

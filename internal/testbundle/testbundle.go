@@ -207,7 +207,11 @@ func main() {
 		}
 	}
 	f.Close()
-	if len(os.Args) == 3 && os.Args[1] == "show" && os.Args[2] == "config" && controller != "" {
+	if len(os.Args) == 3 && os.Args[1] == "show" && os.Args[2] == "config" {
+		if controller == "" {
+			fmt.Fprintf(os.Stderr, "%s: error: slurm_load_ctl_conf error: Unable to contact slurm controller (connect failure)\n", name)
+			os.Exit(1)
+		}
 		if major := strings.Join(strings.SplitN(version, ".", 3)[:2], "."); accepts != "" && !strings.Contains(","+accepts+",", ","+major+",") {
 			fmt.Fprintf(os.Stderr, "%s: error: slurm_load_ctl_conf error: Zero Bytes were transmitted or received\n", name)
 			os.Exit(1)
