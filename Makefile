@@ -37,6 +37,8 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags torture ./torture/
 	$(GO) vet -tags 'e2e docker' ./e2e/
+	$(GO) vet -tags e2e ./oci/
+	$(GO) tool -modfile=tools/go.mod staticcheck ./...
 
 # scripts/gotest.sh: go test -v with the log in build/test-logs/; under CI=true a skip fails.
 unit:

@@ -432,7 +432,7 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 		g := runOf(ctx)
 		g.downloading(max(b.size, announced))
 		bud := budgetOf(ctx)
-		got, err := io.Copy(io.MultiWriter(bud, fileWriter{f}, h, prog, g), &capReader{r: b.r, n: limit + 1 - n})
+		got, err := io.Copy(io.MultiWriter(bud, fileWriter{f}, h, prog, g), io.LimitReader(b.r, limit+1-n))
 		b.close()
 		n += got
 		var we *writeError
@@ -476,24 +476,6 @@ func (s *session) sizeError(u *url.URL, n, limit, announced int64) *fetchError {
 	}
 	return &fetchError{kind: kOversize, url: urlString(u),
 		cause: fmt.Sprintf("larger than the download limit (%d > %d bytes)", n, limit)}
-}
-
-// capReader reads at most n bytes.
-type capReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.n <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > c.n {
-		p = p[:c.n]
-	}
-	n, err := c.r.Read(p)
-	c.n -= int64(n)
-	return n, err
 }
 
 // writeError marks a failure to write locally, as opposed to a failure to

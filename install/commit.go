@@ -2,6 +2,7 @@ package install
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -85,7 +86,7 @@ func (in *Installer) Commit(ctx context.Context, st *Staged, version string, pre
 			return r
 		}
 		return '_'
-	}, firstNonEmpty(version, "unknown"))
+	}, cmp.Or(version, "unknown"))
 	c.PayloadRel = path.Join(parent, in.versionedPrefix()+safeVersion+"-"+randomID())
 	if err := in.root.Rename(rel(st.PayloadRel), rel(c.PayloadRel)); err != nil {
 		return c, fsErr("move staged payload to", c.PayloadRel, err)

@@ -2,6 +2,7 @@ package install
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -314,7 +315,7 @@ func (x *extractor) add(ctx context.Context, e entry) error {
 		return failure.New(failure.Archive, "archive has more than %d entries: %w", x.limits.MaxEntries, ErrUnsafeEntry).
 			WithHint("raise --max-entries if this bundle is genuine")
 	}
-	name, err := CheckEntry(e.name, e.mode, firstNonEmpty(e.hardlink, e.linkDest), e.hardlink != "")
+	name, err := CheckEntry(e.name, e.mode, cmp.Or(e.hardlink, e.linkDest), e.hardlink != "")
 	if err != nil {
 		return err
 	}
@@ -405,15 +406,6 @@ func (x *extractor) writeFile(name string, perm fs.FileMode, open func() (io.Rea
 		return "", n, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func isNoSpace(err error) bool {

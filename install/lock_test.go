@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strconv"
@@ -67,4 +68,23 @@ func TestLockOfDeadProcessDoesNotBlock(t *testing.T) {
 		t.Fatalf("a dead holder blocked the lock: %v", err)
 	}
 	unlock()
+}
+
+// A run cancelled (a signal) while it waits for the lock is not "locked"
+// (exit 9): its error is the cancellation, which the CLI turns into 130/143.
+func TestLockWaitCancelled(t *testing.T) {
+	in := openT(t)
+	unlock, err := in.Lock(context.Background(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	in2, _ := Open(in.opt)
+	defer in2.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	_, err = in2.Lock(ctx, time.Minute)
+	if !errors.Is(err, context.Canceled) || failure.ClassOf(err) == failure.Locked {
+		t.Fatalf("want a cancellation, not class locked: %v (class %v)", err, failure.ClassOf(err))
+	}
 }

@@ -166,7 +166,7 @@ func TestHostileReceipts(t *testing.T) {
 		if p := in.CheckIntact(r, true); len(p) != 1 || !strings.Contains(p[0].What, "invalid receipt") && !strings.Contains(p[0].What, "no real install") {
 			t.Errorf("%s: CheckIntact = %v", name, p)
 		}
-		if _, err := in.Uninstall(r); !errors.Is(err, ErrBadReceipt) {
+		if _, err := in.Uninstall(context.Background(), r); !errors.Is(err, ErrBadReceipt) {
 			t.Errorf("%s: Uninstall acted on it: %v", name, err)
 		}
 	}

@@ -337,7 +337,11 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 		if b, err := in.root.ReadFile(rel(p)); err == nil && len(strings.TrimSpace(string(b))) > 0 {
 			holder = "pid " + strings.TrimSpace(string(b))
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("waiting for the lock on %s: %w", in.HostPath(p), context.Cause(ctx))
+		}
+		if time.Now().After(deadline) {
 			f.Close()
 			return nil, failure.New(failure.Locked, "%w (%s) on %s; waited %s", ErrLocked, holder, in.HostPath(p), timeout).
 				WithHint("wait for it to finish, or raise --lock-timeout")
@@ -368,7 +372,7 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 // that are empty now. Files placed in /etc/slurm are kept (site config).
 // It returns notes on what it kept and why. An invalid receipt is refused
 // before anything is touched.
-func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
+func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error) {
 	var notes []string
 	if r == nil {
 		return []string{"nothing installed: no receipt at " + ReceiptPath}, nil
@@ -459,7 +463,7 @@ func (in *Installer) Uninstall(r *Receipt) ([]string, error) {
 	}
 	in.removeCreatedDirs(dirs)
 	if r.Libc != "musl" || in.hasGlibcConf() {
-		_ = in.ldconfig(context.Background())
+		_ = in.ldconfig(ctx)
 	}
 	return notes, nil
 }

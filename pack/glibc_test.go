@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,7 @@ func TestSelfContainedRefusesOldSysroot(t *testing.T) {
 		t.Skipf("the host's glibc %s is not older than 2.38", host)
 	}
 	out := t.TempDir()
-	_, err = Pack(Options{From: newGlibcPayload(t), Version: "24.11.5", Arch: "x86_64", Out: out, SelfContained: true})
+	_, err = Pack(context.Background(), Options{From: newGlibcPayload(t), Version: "24.11.5", Arch: "x86_64", Out: out, SelfContained: true})
 	if err == nil || failure.ClassOf(err) != failure.Usage {
 		t.Fatalf("got %v (class %v), want a usage error", err, failure.ClassOf(err))
 	}
@@ -102,7 +103,7 @@ func TestSelfContainedErrorAfterCopy(t *testing.T) {
 			t.Fatalf("pack panicked: %v", r)
 		}
 	}()
-	_, err = Pack(Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: t.TempDir(), SelfContained: true, Sysroot: sys})
+	_, err = Pack(context.Background(), Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: t.TempDir(), SelfContained: true, Sysroot: sys})
 	if err == nil || failure.ClassOf(err) != failure.Usage || !strings.Contains(err.Error(), "no glibc loader") {
 		t.Fatalf("got %v, want the usage error about the missing loader", err)
 	}
@@ -118,7 +119,7 @@ func TestIndexRecordsGlibcAndSeries(t *testing.T) {
 	if err != nil || want == "" {
 		t.Fatalf("GlibcNeed(/bin/ls) = %q, %v", want, err)
 	}
-	r, err := Pack(Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: t.TempDir()})
+	r, err := Pack(context.Background(), Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

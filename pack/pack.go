@@ -84,7 +84,7 @@ type Result struct {
 const payloadPrefix = "usr/local/slurm/"
 
 // Pack builds and publishes one bundle.
-func Pack(o Options) (*Result, error) {
+func Pack(ctx context.Context, o Options) (*Result, error) {
 	arch, err := platform.Normalize(o.Arch)
 	if err != nil {
 		return nil, failure.New(failure.Usage, "--arch: %w", err)
@@ -121,7 +121,7 @@ func Pack(o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := selfCheck(data, o.From); err != nil {
+	if err := selfCheck(ctx, data, o.From); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(data)
@@ -194,7 +194,7 @@ func Pack(o Options) (*Result, error) {
 
 // selfCheck extracts the tarball with the installer's extractor, so a
 // payload the installer would reject is never published.
-func selfCheck(data []byte, from string) error {
+func selfCheck(ctx context.Context, data []byte, from string) error {
 	tmp, err := os.MkdirTemp("", "slurm-pack-check-")
 	if err != nil {
 		return failure.Wrap(failure.FileSystem, err)
@@ -208,7 +208,7 @@ func selfCheck(data []byte, from string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return failure.Wrap(failure.FileSystem, err)
 	}
-	if _, err := install.ExtractArchive(context.Background(), tgz, dir, install.Limits{}, zerolog.Nop()); err != nil {
+	if _, err := install.ExtractArchive(ctx, tgz, dir, install.Limits{}, zerolog.Nop()); err != nil {
 		if failure.ClassOf(err) == failure.FileSystem {
 			return err
 		}

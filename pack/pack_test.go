@@ -35,14 +35,14 @@ func payload(t *testing.T) string {
 func TestPackReproducibleAndInstallable(t *testing.T) {
 	src := payload(t)
 	out1, out2 := t.TempDir(), t.TempDir()
-	r1, err := Pack(Options{From: src, Version: "22.05.8", Arch: "amd64", Out: out1, Latest: true})
+	r1, err := Pack(context.Background(), Options{From: src, Version: "22.05.8", Arch: "amd64", Out: out1, Latest: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Different mtimes on the input do not change the output.
 	later := time.Now().Add(time.Hour)
 	os.Chtimes(filepath.Join(src, "bin/sinfo"), later, later)
-	r2, err := Pack(Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out2, Latest: true, Now: time.Now().Add(time.Minute)})
+	r2, err := Pack(context.Background(), Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out2, Latest: true, Now: time.Now().Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestPackReproducibleAndInstallable(t *testing.T) {
 	// A second version raises the serial and moves latest.
 	src2 := payload(t)
 	os.WriteFile(filepath.Join(src2, "VERSION"), []byte("23.02.1\n"), 0o644)
-	if _, err := Pack(Options{From: src2, Version: "23.02.1", Arch: "x86_64", Out: out1, Latest: true}); err != nil {
+	if _, err := Pack(context.Background(), Options{From: src2, Version: "23.02.1", Arch: "x86_64", Out: out1, Latest: true}); err != nil {
 		t.Fatal(err)
 	}
 	idx, _ = os.ReadFile(r1.Index)
@@ -131,7 +131,7 @@ func TestPackRefuses(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			o.Out = t.TempDir()
-			_, err := Pack(o)
+			_, err := Pack(context.Background(), o)
 			if failure.ClassOf(err) != failure.Usage {
 				t.Fatalf("want usage error, got %v", err)
 			}
@@ -150,7 +150,7 @@ func TestPackSigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
-	r, err := Pack(Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out, Latest: true, Signer: signer,
+	r, err := Pack(context.Background(), Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out, Latest: true, Signer: signer,
 		Now: now, Expires: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestPackSigns(t *testing.T) {
 		t.Fatalf("index times %v %v", ix.Created, ix.Expires)
 	}
 	// Re-packing unsigned removes the signature rather than leave one for another index.
-	if _, err := Pack(Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out, Latest: true}); err != nil {
+	if _, err := Pack(context.Background(), Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out, Latest: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(r.Sig); err == nil {

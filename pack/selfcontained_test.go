@@ -3,6 +3,7 @@ package pack
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"debug/elf"
 	"errors"
@@ -121,7 +122,7 @@ func TestSelfContainedNeedsPatchelf(t *testing.T) {
 	lookPath = func(string) (string, error) { return "", errors.New("not found") }
 	defer func() { lookPath = old }()
 	out := t.TempDir()
-	_, err := Pack(Options{From: payload(t), Version: "22.05.8", Arch: "x86_64", Out: out, SelfContained: true})
+	_, err := Pack(context.Background(), Options{From: payload(t), Version: "22.05.8", Arch: "x86_64", Out: out, SelfContained: true})
 	if err == nil || failure.ClassOf(err) != failure.Usage || !strings.Contains(err.Error(), "needs patchelf (apt-get install patchelf)") {
 		t.Fatalf("got %v, want a usage error naming patchelf", err)
 	}
@@ -159,7 +160,7 @@ func TestPackSelfContained(t *testing.T) {
 	src := hostELFPayload(t)
 	before := treeHash(t, src)
 	out := t.TempDir()
-	r, err := Pack(Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out, SelfContained: true, Prefix: "/opt/slurm"})
+	r, err := Pack(context.Background(), Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: out, SelfContained: true, Prefix: "/opt/slurm"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -22,18 +21,25 @@ import (
 // Version is stamped by main at build time.
 var Version = "dev"
 
-type state struct {
+// ui is a run's output: the logger (stderr) and the writers. It is passed
+// to every command; nothing in the package writes anywhere else.
+type ui struct {
 	log    zerolog.Logger
 	stdout io.Writer
 	stderr io.Writer
 }
 
-var st = &state{log: zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, NoColor: true}), stdout: os.Stdout, stderr: os.Stderr}
+// New returns the CLI application writing to stdout and stderr: one
+// command per file, each with its own options bound to its own flags
+// (flags.go).
+func New(stdout, stderr io.Writer) *cli.App {
+	u := &ui{stdout: stdout, stderr: stderr}
+	u.log = bootLogger(u.stderr, nil)
+	return u.app()
+}
 
-// New returns the CLI application: one command per file, each with its
-// own options bound to its own flags (flags.go).
-func New() *cli.App {
-	install := installCommand("install")
+func (u *ui) app() *cli.App {
+	install := u.installCommand("install")
 	a := &cli.App{
 		Name:  "slurm-installer",
 		Usage: "install a verified SLURM client from AppHub mirrors into this image or a --root",
@@ -45,28 +51,28 @@ func New() *cli.App {
 		Version: Version,
 		// No command is install: the app takes install's flags (which also
 		// lets the target and output flags come before any command name).
-		Flags:                  installCommand("").Flags,
+		Flags:                  u.installCommand("").Flags,
 		Action:                 install.Action,
 		Before:                 install.Before,
 		ExitErrHandler:         func(*cli.Context, error) {},
 		UseShortOptionHandling: true,
 		Commands: []*cli.Command{
 			install,
-			fetchCommand(),
-			verifyCommand(),
-			statusCommand(),
-			uninstallCommand(),
-			packCommand(),
+			u.fetchCommand(),
+			u.verifyCommand(),
+			u.statusCommand(),
+			u.uninstallCommand(),
+			u.packCommand(),
 			{Name: "version", Usage: "print the installer's version", Action: func(c *cli.Context) error {
-				printVersion()
+				u.printVersion()
 				return nil
 			}},
-			completionCommand(),
+			u.completionCommand(),
 		},
 	}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the installer's version and exit"}
-	cli.VersionPrinter = func(*cli.Context) { printVersion() }
-	a.Writer, a.ErrWriter = st.stdout, st.stderr
+	cli.VersionPrinter = func(*cli.Context) { u.printVersion() }
+	a.Writer, a.ErrWriter = u.stdout, u.stderr
 	a.OnUsageError = usageError
 	for _, c := range a.Commands {
 		c.OnUsageError = usageError
@@ -75,23 +81,23 @@ func New() *cli.App {
 }
 
 // before loads a command's bound options and sets up its logger.
-func before(b *binder, out *outputOptions) cli.BeforeFunc {
+func (u *ui) before(b *binder, out *outputOptions) cli.BeforeFunc {
 	return func(c *cli.Context) error {
 		b.load(c)
-		return setupLog(*out)
+		return u.setupLog(*out)
 	}
 }
 
-func printVersion() {
-	fmt.Fprintf(st.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+func (u *ui) printVersion() {
+	fmt.Fprintf(u.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-func setupLog(o outputOptions) error {
-	l, err := newLogger(st.stderr, o.logFormat, o.logLevel, o.quiet)
+func (u *ui) setupLog(o outputOptions) error {
+	l, err := newLogger(u.stderr, o.logFormat, o.logLevel, o.quiet)
 	if err != nil {
 		return err
 	}
-	st.log = l
+	u.log = l
 	return nil
 }
 
@@ -100,14 +106,19 @@ func setupLog(o outputOptions) error {
 // (exit 130/143) whatever error the interrupted step returned (a run that
 // finished its work before it noticed the signal succeeds); a panic ends
 // as an internal error (exit 1), never as another class.
-func Run(ctx context.Context, args []string) (err error) {
+//
+// The run's output goes to stdout and stderr; its final error, if any, is
+// logged once (with its class and hint) before Run returns it.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	u := &ui{stdout: stdout, stderr: stderr}
+	u.log = bootLogger(u.stderr, args)
 	defer func() {
 		if r := recover(); r != nil {
 			err = failure.New(failure.Internal, "panic: %v\n%s", r, debug.Stack())
 		}
+		u.report(err)
 	}()
-	st.log = bootLogger(args)
-	a := New()
+	a := u.app()
 	err = a.RunContext(ctx, args)
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) && !errors.As(err, new(*failure.Error)) {
@@ -130,13 +141,13 @@ func Run(ctx context.Context, args []string) (err error) {
 	return err
 }
 
-// Report logs a run's final error with its class and hint, once.
-func Report(err error) {
+// report logs a run's final error with its class and hint, once.
+func (u *ui) report(err error) {
 	if err == nil {
 		return
 	}
 	c := failure.ClassOf(err)
-	ev := st.log.Error().Str("class", c.String()).Int("exit", int(c))
+	ev := u.log.Error().Str("class", c.String()).Int("exit", int(c))
 	if h := failure.HintOf(err); h != "" {
 		ev = ev.Str("hint", h)
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -100,7 +101,7 @@ func (c *cache) store(art *fetch.Artifact, arch, version string) {
 
 // entryPath is where the cache keeps a verified archive: <sha256>-<name>.
 func (c *cache) entryPath(art *fetch.Artifact) string {
-	name := safeName.ReplaceAllString(firstOf(art.Name, filepath.Base(art.Path)), "_")
+	name := safeName.ReplaceAllString(cmp.Or(art.Name, filepath.Base(art.Path)), "_")
 	return filepath.Join(c.dir, art.SHA256+"-"+name)
 }
 
@@ -134,7 +135,7 @@ func (c *cache) put(art *fetch.Artifact, arch, version string) error {
 			return fmt.Errorf("write %s: %w", dst, err)
 		}
 	}
-	if b, err := json.Marshal(cacheMeta{Origin: fetch.Redact(firstOf(art.Origin, art.URL)), Verification: art.Verification, Version: art.Version}); err == nil {
+	if b, err := json.Marshal(cacheMeta{Origin: fetch.Redact(cmp.Or(art.Origin, art.URL)), Verification: art.Verification, Version: art.Version}); err == nil {
 		_ = os.WriteFile(dst+".origin", b, 0o644)
 	}
 	for _, v := range []string{version, art.Version} {

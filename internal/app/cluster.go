@@ -103,14 +103,14 @@ const (
 // the probes together 60 s); the first that talks stays, every other is
 // rolled back, so the root is as it was between candidates. None: a
 // refusal (class Verify) listing each candidate and why.
-func probeCluster(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
+func (u *ui) probeCluster(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
 	tmp, err := downloadDir(in)
 	if err != nil {
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	cfg.policy.seenSerial = lastSerial(prev)
-	fo := fetchOpts(cfg, t, tmp, log)
+	fo := u.fetchOpts(cfg, t, tmp, log)
 	vs, err := fetch.Candidates(ctx, fo)
 	if err != nil {
 		return nil, err
@@ -146,7 +146,7 @@ func probeCluster(ctx context.Context, cfg *installConfig, t *target, in *instal
 			log.Info().Str("controller", ctl).Str("client", client).Msgf("SLURM %s talks to the controller (SLURM %s)", client, ctl)
 			return nil
 		}
-		rc, err := installOnce(ctx, &c2, t, in, prev, log)
+		rc, err := u.installOnce(ctx, &c2, t, in, prev, log)
 		if err == nil {
 			return rc, nil
 		}

@@ -2,6 +2,7 @@ package app
 
 // The fetch command: download and verify only.
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,26 +20,26 @@ type fetchOptions struct {
 	out string
 }
 
-func fetchCommand() *cli.Command {
+func (u *ui) fetchCommand() *cli.Command {
 	o, b := &fetchOptions{}, &binder{}
 	flags := append(o.installConfig.out.flags(b), rootFlag(b, &o.rootDir))
 	flags = append(flags, o.sourceFlags(b)...)
 	flags = append(flags, b.String(&o.out, &cli.StringFlag{Name: "out", Usage: "file or directory to write the verified bundle to", Category: catOutput}))
 	o.flagsSet = b.isSet
 	return &cli.Command{Name: "fetch", Usage: "download and verify only, into --out (or --cache-dir)", Flags: flags,
-		Before: before(b, &o.installConfig.out), Action: func(c *cli.Context) error { return runFetch(c, o) }}
+		Before: u.before(b, &o.installConfig.out), Action: func(c *cli.Context) error { return u.runFetch(c, o) }}
 }
 
-func runFetch(c *cli.Context, o *fetchOptions) error {
+func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 	cfg := &o.installConfig
-	if err := cfg.validate(c, true); err != nil {
+	if err := cfg.validate(c, u, true); err != nil {
 		return err
 	}
 	out := o.out
 	if out == "" && cfg.cacheDir == "" {
 		return failure.New(failure.Usage, "fetch needs --out FILE or DIR, or --cache-dir")
 	}
-	t, err := detect(cfg.rootDir, cfg.arch, st.log)
+	t, err := detect(cfg.rootDir, cfg.arch, u.log)
 	if err != nil {
 		return err
 	}
@@ -48,14 +49,14 @@ func runFetch(c *cli.Context, o *fetchOptions) error {
 		t.Glibc, t.GlibcFile, t.Libc = "", "", ""
 	}
 	if out == "" {
-		return fetchToCache(c, cfg, t)
+		return u.fetchToCache(c, cfg, t)
 	}
 	tmp, err := tempDirIn(filepath.Dir(filepath.Clean(out)))
 	if err != nil {
 		return failure.New(failure.FileSystem, "--out %s: %w", out, err)
 	}
 	defer os.RemoveAll(tmp)
-	art, err := obtain(c.Context, cfg, t, tmp, st.log)
+	art, err := u.obtain(c.Context, cfg, t, tmp, u.log)
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func runFetch(c *cli.Context, o *fetchOptions) error {
 	}
 	dst := out
 	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		dst = filepath.Join(out, firstOf(art.Name, filepath.Base(art.Path)))
+		dst = filepath.Join(out, cmp.Or(art.Name, filepath.Base(art.Path)))
 	}
 	place := os.Rename
 	if art.Layout == "cache" {
@@ -77,7 +78,7 @@ func runFetch(c *cli.Context, o *fetchOptions) error {
 		// A checksum beside unverified bytes would vouch for them later (issue 13).
 		_ = os.WriteFile(dst+".sha256", []byte(art.SHA256+"  "+filepath.Base(dst)+"\n"), 0o644)
 	}
-	st.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Str("verified", art.Verification).Msg("bundle fetched")
-	fmt.Fprintln(st.stdout, dst)
+	u.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Str("verified", art.Verification).Msg("bundle fetched")
+	fmt.Fprintln(u.stdout, dst)
 	return nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -112,7 +113,7 @@ func (cfg *installConfig) cluster() bool { return slurmver.KindOf(cfg.version) =
 
 // validate checks the options and derives the rest of the configuration;
 // needSource: a bundle source (mirrors or --from) is required.
-func (cfg *installConfig) validate(c *cli.Context, needSource bool) (err error) {
+func (cfg *installConfig) validate(c *cli.Context, u *ui, needSource bool) (err error) {
 	if c.NArg() > 0 {
 		return unknownCommand(c.App, c.Args().First())
 	}
@@ -145,9 +146,9 @@ func (cfg *installConfig) validate(c *cli.Context, needSource bool) (err error) 
 			WithHint("give the whole download a bound, e.g. --deadline 5m")
 	}
 	if cfg.flagsSet != nil && cfg.flagsSet("sha256") && cfg.sha == "" {
-		st.log.Info().Msg("--sha256 is empty: the bundle's digest is not pinned")
+		u.log.Info().Msg("--sha256 is empty: the bundle's digest is not pinned")
 	}
-	if err := cfg.net.validate(cfg.out); err != nil {
+	if err := cfg.net.validate(cfg.out, u.stderr); err != nil {
 		return err
 	}
 	if cfg.retries < 0 {
@@ -193,7 +194,7 @@ type result struct {
 
 // installCommand is install (name "install") or the app's default action
 // (name ""): the same options and flags.
-func installCommand(name string) *cli.Command {
+func (u *ui) installCommand(name string) *cli.Command {
 	cfg, b := &installConfig{}, &binder{}
 	flags := append(cfg.out.flags(b), cfg.targetOptions.flags(b)...)
 	flags = append(flags, lockFlag(b, &cfg.lockWait))
@@ -201,13 +202,13 @@ func installCommand(name string) *cli.Command {
 	flags = append(flags, cfg.installFlags(b)...)
 	cfg.flagsSet = b.isSet
 	return &cli.Command{Name: name, Usage: "download, verify and install (the default)", Flags: flags,
-		Before: before(b, &cfg.out), Action: func(c *cli.Context) error { return runInstall(c, cfg) }}
+		Before: u.before(b, &cfg.out), Action: func(c *cli.Context) error { return u.runInstall(c, cfg) }}
 }
 
-func runInstall(c *cli.Context, cfg *installConfig) error {
+func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 	start := time.Now()
-	log := st.log
-	if err := cfg.validate(c, true); err != nil {
+	log := u.log
+	if err := cfg.validate(c, u, true); err != nil {
 		return err
 	}
 	ctx := c.Context
@@ -226,7 +227,7 @@ func runInstall(c *cli.Context, cfg *installConfig) error {
 		res.Status = "dry-run"
 		log.Info().Strs("mirrors", fetch.RedactAll(cfg.mirrors)).Str("version", cfg.version).Str("prefix", in.Options().Prefix).
 			Str("bin_dir", in.Options().BinDir).Str("root", cfg.rootDir).Msg("dry run: would fetch, verify and install; nothing changed")
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
 	unlock, err := in.Lock(ctx, cfg.lockWait)
 	if err != nil {
@@ -239,13 +240,13 @@ func runInstall(c *cli.Context, cfg *installConfig) error {
 		prev = nil
 	}
 	if cfg.repair {
-		return runRepair(ctx, cfg, t, in, prev, res, start)
+		return u.runRepair(ctx, cfg, t, in, prev, res, start)
 	}
 	working := prev != nil && prev.Mode == install.ModeReal && len(in.CheckIntact(prev, false)) == 0
 	probe := false
 	if cfg.cluster() {
 		if probe, err = resolveCluster(ctx, cfg, t, in, prev, working, log); err != nil {
-			return fallback(ctx, cfg, t, in, prev, working, err, res, start)
+			return u.fallback(ctx, cfg, t, in, prev, working, err, res, start)
 		}
 	}
 	// latest, a series the installed version belongs to, or that version: nothing to do.
@@ -253,13 +254,13 @@ func runInstall(c *cli.Context, cfg *installConfig) error {
 		res.Status, res.Version, res.Source, res.Verification = "unchanged", prev.Version, prev.Source, prev.Verification
 		log.Info().Str("version", prev.Version).Str("installed", prev.Time.Format(time.RFC3339)).
 			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[slurmver.KindOf(cfg.version) != slurmver.Exact] + ")")
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
 	var rc *installed
 	if probe {
-		rc, err = probeCluster(ctx, cfg, t, in, prev, log)
+		rc, err = u.probeCluster(ctx, cfg, t, in, prev, log)
 	} else {
-		rc, err = installOnce(ctx, cfg, t, in, prev, log)
+		rc, err = u.installOnce(ctx, cfg, t, in, prev, log)
 	}
 	err = clusterError(cfg, err)
 	if err == nil {
@@ -267,20 +268,20 @@ func runInstall(c *cli.Context, cfg *installConfig) error {
 		res.Verification = rc.Verification
 		log.Info().Str("version", rc.Version).Str("prefix", rc.Prefix).Str("verified", rc.Verified).
 			Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("SLURM client installed")
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
-	return fallback(ctx, cfg, t, in, prev, working, err, res, start)
+	return u.fallback(ctx, cfg, t, in, prev, working, err, res, start)
 }
 
 // fallback applies the --fallback policy to a failed install.
-func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, err error, res *result, start time.Time) error {
-	log := st.log
+func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, err error, res *result, start time.Time) error {
+	log := u.log
 	if serr := failure.Stopped(ctx, err); serr != nil {
 		// Interrupted: an interrupted build is not a failed mirror. Never demo.
 		if working {
 			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
 		}
-		return failed(cfg, res, serr, "interrupted", start)
+		return u.failed(cfg, res, serr, "interrupted", start)
 	}
 	class := failure.ClassOf(err)
 	// A refusal to touch what is not ours (issue 12) is not a failed
@@ -289,7 +290,7 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 		if working {
 			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
 		}
-		return failed(cfg, res, err, "failed", start)
+		return u.failed(cfg, res, err, "failed", start)
 	}
 	res.Reason, res.Class = err.Error(), class.String()
 	ev := log.Warn().Str("class", class.String()).Int("would_exit", int(class))
@@ -300,7 +301,7 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 		ev.Msg("install failed: " + err.Error())
 		log.Warn().Str("version", prev.Version).Msg("keeping the working install (a working install is never replaced by demo mode); exit 0 under --fallback demo, use --fallback fail to gate on it")
 		res.Status, res.Version = "kept-previous", prev.Version
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
 	ev.Msg("install failed: " + err.Error())
 	r := &install.Receipt{Reason: err.Error(), FailureClass: class.String(), Requested: cfg.requested,
@@ -315,27 +316,27 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 	}
 	log.Warn().Str("profile", install.ProfileScript).Msg("DEMO MODE recorded: SLURM_DEMO_MODE=1; the backend will serve demo data (status and verify exit 3)")
 	res.Status = "demo"
-	return finish(cfg, res, start)
+	return u.finish(cfg, res, start)
 }
 
 // failed prints the result of a run that ends with err (under --json) and
 // returns err.
-func failed(cfg *installConfig, res *result, err error, status string, start time.Time) error {
+func (u *ui) failed(cfg *installConfig, res *result, err error, status string, start time.Time) error {
 	c := failure.ClassOf(err)
 	res.Status, res.Reason, res.Class, res.Exit = status, err.Error(), c.String(), int(c)
 	if h := failure.HintOf(err); h != "" {
 		res.Warnings = append(res.Warnings, "hint: "+h)
 	}
-	if ferr := finish(cfg, res, start); ferr != nil {
+	if ferr := u.finish(cfg, res, start); ferr != nil {
 		return errors.Join(err, ferr)
 	}
 	return err
 }
 
-func finish(cfg *installConfig, res *result, start time.Time) error {
+func (u *ui) finish(cfg *installConfig, res *result, start time.Time) error {
 	res.Seconds = time.Since(start).Seconds()
 	if cfg.json {
-		enc := json.NewEncoder(fetch.RedactWriter(st.stdout))
+		enc := json.NewEncoder(fetch.RedactWriter(u.stdout))
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
@@ -350,14 +351,14 @@ type installed struct {
 // installOnce fetches, stages, preflights, commits and verifies one bundle.
 // On error nothing it started remains: the previous install (or nothing) is
 // exactly as it was.
-func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
+func (u *ui) installOnce(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
 	tmp, err := downloadDir(in)
 	if err != nil {
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	cfg.policy.seenSerial = lastSerial(prev)
-	art, err := obtain(ctx, cfg, t, tmp, log)
+	art, err := u.obtain(ctx, cfg, t, tmp, log)
 	if err != nil {
 		return nil, err
 	}
@@ -368,59 +369,87 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		return nil, err
 	}
 	if slurmver.KindOf(cfg.version) == slurmver.Exact || art.Version != "" {
-		if err := cfg.policy.checkVersion(firstOf(art.Version, cfg.version), prev); err != nil {
+		if err := cfg.policy.checkVersion(cmp.Or(art.Version, cfg.version), prev); err != nil {
 			return nil, err
 		}
 	}
-	staged, err := in.Stage(ctx, install.Source{Path: art.Path, Tree: art.Tree})
+	staged, version, err := stageChecked(ctx, cfg, t, in, prev, art, log)
 	if err != nil {
 		return nil, err
 	}
-	if staged.SelfContained && staged.PackedPrefix != "" && staged.PackedPrefix != in.Options().Prefix {
-		staged.Discard()
-		return nil, failure.New(failure.Usage, "the bundle from %s is self-contained and packed for --prefix %s, not --prefix %s: its commands name their loader under %s",
-			art.URL, staged.PackedPrefix, in.Options().Prefix, staged.PackedPrefix).
-			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", staged.PackedPrefix, in.Options().Prefix)
+	if err := ctx.Err(); err != nil {
+		staged.Discard() // stopped (a signal) before anything in the root changed
+		return nil, err
 	}
-	version := firstOf(staged.Version, art.Version)
+	return commitVerified(ctx, cfg, t, in, prev, art, staged, version, log)
+}
+
+// stageChecked extracts the artifact into staging and checks it before
+// anything in the root changes: its packed prefix, its version against the
+// request and the policy, and the ELF preflight. On error the staging is
+// gone.
+func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, art *fetch.Artifact, log zerolog.Logger) (_ *install.Staged, version string, err error) {
+	st, err := in.Stage(ctx, install.Source{Path: art.Path, Tree: art.Tree})
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() {
+		if err != nil {
+			st.Discard() // every refusal below leaves no staging behind
+		}
+	}()
+	prefix := in.Options().Prefix
+	if st.SelfContained && st.PackedPrefix != "" && st.PackedPrefix != prefix {
+		return nil, "", failure.New(failure.Usage, "the bundle from %s is self-contained and packed for --prefix %s, not --prefix %s: its commands name their loader under %s",
+			art.URL, st.PackedPrefix, prefix, st.PackedPrefix).
+			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", st.PackedPrefix, prefix)
+	}
+	version = cmp.Or(st.Version, art.Version)
 	if version != "" && !slurmver.Matches(cfg.version, version) { // a series (22.05) names its newest 22.05.x
-		staged.Discard()
-		return nil, failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
+		return nil, "", failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
 			WithHint("the mirror serves a mislabelled bundle; report it to the AppHub publisher")
 	}
 	if version != "" && cfg.accept != nil {
 		if why := cfg.accept(version); why != "" {
-			staged.Discard()
-			return nil, failure.New(failure.Verify, "the bundle from %s is SLURM %s, %s", art.URL, version, why).
+			return nil, "", failure.New(failure.Verify, "the bundle from %s is SLURM %s, %s", art.URL, version, why).
 				WithHint("the mirror served a bundle the selection did not ask for (a direct URL or a latest name): publish an index, or pass an exact --slurm-version")
 		}
 	}
-	if version == "" {
-		version = cfg.version
-	}
+	version = cmp.Or(version, cfg.version)
 	if err := cfg.policy.checkVersion(version, prev); err != nil {
-		staged.Discard()
-		return nil, err
+		return nil, "", err
 	}
-	log.Info().Str("version", version).Int("files", len(staged.Files)).Strs("commands", staged.Commands).
-		Str("took", staged.Took.Round(time.Millisecond).String()).Msg("bundle extracted and checked")
-	linkerDirs := install.LinkerDirs(in.Options().Prefix, staged.Files)
-	if staged.SelfContained {
+	log.Info().Str("version", version).Int("files", len(st.Files)).Strs("commands", st.Commands).
+		Str("took", st.Took.Round(time.Millisecond).String()).Msg("bundle extracted and checked")
+	linkerDirs := install.LinkerDirs(prefix, st.Files)
+	if st.SelfContained {
 		linkerDirs = nil // its RUNPATHs alone must resolve everything
 	}
-	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: staged.PayloadDir(), Prefix: in.Options().Prefix,
+	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: st.PayloadDir(), Prefix: prefix,
 		Root: t.fs, Arch: t.Arch, Libc: rootfs.Libc(t.Libc), LinkerDirs: linkerDirs})
 	if err != nil {
-		staged.Discard()
-		return nil, err
+		return nil, "", err
 	}
 	log.Info().Int("checks", len(rep.Checks)).Msg("preflight passed: every binary's loader and libraries resolve in the target")
+	return st, version, nil
+}
+
+// commitVerified commits the staged payload, runs the installed sinfo in
+// the target and writes the receipt; on any error the commit is rolled
+// back and the root is as it was.
+func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, art *fetch.Artifact, staged *install.Staged, version string, log zerolog.Logger) (*installed, error) {
 	var prevLinks []install.Link
 	if prev != nil {
 		prevLinks = prev.Links
 	}
 	commit, err := in.Commit(ctx, staged, version, prevLinks)
 	if err != nil {
+		return nil, err
+	}
+	rollback := func(err error) (*installed, error) {
+		if rerr := commit.Rollback(); rerr != nil {
+			log.Error().Err(rerr).Msg("rollback incomplete")
+		}
 		return nil, err
 	}
 	for _, w := range commit.Warnings {
@@ -434,29 +463,25 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 		err = cfg.probe(ctx) // --slurm-version cluster: does this client talk to the controller?
 	}
 	if err != nil {
-		if rerr := commit.Rollback(); rerr != nil {
-			log.Error().Err(rerr).Msg("rollback incomplete")
-		}
-		return nil, err
+		return rollback(err)
 	}
+	o := in.Options()
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
-		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
-		Source: fetch.Redact(firstOf(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
-		Verification: art.Verification, Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
+		Prefix: o.Prefix, BinDir: o.BinDir, PayloadDir: commit.PayloadRel,
+		Source: fetch.Redact(cmp.Or(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout,
+		SHA256: art.SHA256, ChecksumSource: art.ChecksumSource, Verification: art.Verification, Verified: verified,
+		Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
-		if rerr := commit.Rollback(); rerr != nil {
-			log.Error().Err(rerr).Msg("rollback incomplete")
-		}
-		return nil, err
+		return rollback(err)
 	}
 	commit.Finalize()
 	return &installed{Receipt: rc, warnings: commit.Warnings}, nil
 }
 
 // obtain returns the verified artifact: a local --from file, or a download.
-func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log zerolog.Logger) (*fetch.Artifact, error) {
+func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log zerolog.Logger) (*fetch.Artifact, error) {
 	if cfg.from != "" {
 		if err := cfg.policy.checkLocal(cfg); err != nil {
 			return nil, err
@@ -483,7 +508,7 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 			return art, nil
 		}
 	}
-	fo := fetchOpts(cfg, t, tmp, log)
+	fo := u.fetchOpts(cfg, t, tmp, log)
 	art, err := fetch.Fetch(ctx, fo)
 	if err != nil {
 		// With a key pinned a cached bundle is used only when --sha256 names it (above): the
@@ -502,7 +527,7 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 
 // fetchOpts are the fetch.Options of this run: mirrors, bounds, trust,
 // and what the root can run (design.md §9).
-func fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Logger) fetch.Options {
+func (u *ui) fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Logger) fetch.Options {
 	version := cfg.version
 	if cfg.cluster() {
 		version = "latest" // narrowed by cfg.accept: the controller's window (resolveCluster)
@@ -511,7 +536,7 @@ func fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Logger) fe
 		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
 		RequireChecksum: cfg.requireChecksum, Selector: cfg.version, Accept: cfg.accept,
 		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
-	cfg.net.apply(&fo)
+	cfg.net.apply(&fo, u.stderr)
 	cfg.policy.fetchOptions(&fo, log)
 	return fo
 }
@@ -543,15 +568,6 @@ func wantVersion(v string) string {
 		return ""
 	}
 	return v
-}
-
-func firstOf(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // cleanPrefix is --prefix as the installer uses it ("" stays "": no judgement).

@@ -26,7 +26,7 @@ type netConfig struct {
 
 // validate checks the network options and picks the progress mode for
 // the output options.
-func (n *netConfig) validate(out outputOptions) error {
+func (n *netConfig) validate(out outputOptions, stderr io.Writer) error {
 	if n.connect <= 0 {
 		return failure.New(failure.Usage, "--connect-timeout must be positive")
 	}
@@ -41,7 +41,7 @@ func (n *netConfig) validate(out outputOptions) error {
 	switch {
 	case out.quiet || !strings.EqualFold(out.logLevel, "info") && !strings.EqualFold(out.logLevel, "debug"):
 		n.progress = fetch.ProgressOff
-	case out.logFormat != "json" && isTerminal(st.stderr):
+	case out.logFormat != "json" && isTerminal(stderr):
 		n.progress = fetch.ProgressLive
 	default:
 		n.progress = fetch.ProgressLog
@@ -52,9 +52,9 @@ func (n *netConfig) validate(out outputOptions) error {
 	return nil
 }
 
-func (n netConfig) apply(o *fetch.Options) {
+func (n netConfig) apply(o *fetch.Options, progressOut io.Writer) {
 	o.Connect, o.Stall, o.RaceDelay, o.CACertFile = n.connect, n.stall, n.raceDelay, n.caCert
-	o.Progress, o.ProgressOut = n.progress, st.stderr
+	o.Progress, o.ProgressOut = n.progress, progressOut
 }
 
 func isTerminal(w any) bool {
@@ -66,13 +66,13 @@ func isTerminal(w any) bool {
 // into the cache (obtain stores every verified archive there; nothing is
 // downloaded when a matching bundle is already cached) and print the cached
 // file's path.
-func fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
+func (u *ui) fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
 	tmp, err := tempDirIn(cfg.cacheDir)
 	if err != nil {
 		return failure.New(failure.FileSystem, "--cache-dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	art, err := obtain(c.Context, cfg, t, tmp, st.log)
+	art, err := u.obtain(c.Context, cfg, t, tmp, u.log)
 	if err != nil {
 		return err
 	}
@@ -89,8 +89,8 @@ func fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
 	if _, err := os.Stat(cached); err != nil {
 		return failure.New(failure.FileSystem, "the bundle could not be written to --cache-dir %s: %w", cfg.cacheDir, err)
 	}
-	st.log.Info().Str("file", cached).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Msg("bundle fetched and verified into the cache")
-	fmt.Fprintln(st.stdout, cached)
+	u.log.Info().Str("file", cached).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Msg("bundle fetched and verified into the cache")
+	fmt.Fprintln(u.stdout, cached)
 	return nil
 }
 

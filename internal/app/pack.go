@@ -20,7 +20,7 @@ type packOptions struct {
 	sysroot, prefix, caCert, signKey string
 }
 
-func packCommand() *cli.Command {
+func (u *ui) packCommand() *cli.Command {
 	o, b := &packOptions{}, &binder{}
 	flags := append(o.out.flags(b),
 		b.String(&o.from, &cli.StringFlag{Name: "from", Usage: "payload directory holding bin/sinfo, lib/, VERSION", EnvVars: env("pack-from")}),
@@ -40,12 +40,12 @@ func packCommand() *cli.Command {
 		Usage:     "publisher side: build a bundle, its checksums and index.json in the AppHub layout",
 		UsageText: "slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR|oci://HOST/REPO [--sign-key minisign.key] [--self-contained [--sysroot DIR] [--prefix P]]",
 		Flags:     flags,
-		Before:    before(b, &o.out),
-		Action:    func(c *cli.Context) error { return runPack(c, o) },
+		Before:    u.before(b, &o.out),
+		Action:    func(c *cli.Context) error { return u.runPack(c, o) },
 	}
 }
 
-func runPack(c *cli.Context, o *packOptions) error {
+func (u *ui) runPack(c *cli.Context, o *packOptions) error {
 	if c.NArg() > 0 {
 		return unknownCommand(c.App, c.Args().First())
 	}
@@ -58,7 +58,7 @@ func runPack(c *cli.Context, o *packOptions) error {
 		return failure.New(failure.Usage, "--expires must be positive")
 	}
 	if urlLike.MatchString(o.dest) {
-		return packToRegistry(c, o) // pack_oci.go: oci://HOST/REPO, any other URL is a usage error
+		return u.packToRegistry(c, o) // pack_oci.go: oci://HOST/REPO, any other URL is a usage error
 	}
 	var signer *trust.Signer
 	if o.signKey != "" {
@@ -68,24 +68,24 @@ func runPack(c *cli.Context, o *packOptions) error {
 		}
 		signer = s
 	}
-	r, err := pack.Pack(pack.Options{From: o.from, Version: o.version, Arch: o.arch,
+	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: o.dest, Latest: o.latest, Expires: o.expires, Signer: signer,
 		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
 	if err != nil {
 		return err
 	}
-	st.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Int("files", r.Files).
+	u.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Int("files", r.Files).
 		Str("index", r.Index).Int64("serial", r.Serial).Str("expires", r.Expires.Format(time.RFC3339)).Msg("bundle packed")
 	if o.selfContained {
-		st.log.Info().Str("prefix", o.prefix).Int("system_libs", len(r.SystemLibs)).Strs("added", r.SystemLibs).
+		u.log.Info().Str("prefix", o.prefix).Int("system_libs", len(r.SystemLibs)).Strs("added", r.SystemLibs).
 			Msg("self-contained: glibc's loader and libraries are in the bundle; install it with --prefix " + o.prefix + " only")
 	}
 	if signer != nil {
-		st.log.Info().Str("signature", r.Sig).Str("key_id", signer.ID()).Str("pubkey", signer.PublicKey().String()).
+		u.log.Info().Str("signature", r.Sig).Str("key_id", signer.ID()).Str("pubkey", signer.PublicKey().String()).
 			Msg("index signed; pin the key with --pubkey on the installers")
 	} else {
-		st.log.Warn().Msg("index is unsigned: installers with --pubkey will refuse this mirror (pass --sign-key)")
+		u.log.Warn().Msg("index is unsigned: installers with --pubkey will refuse this mirror (pass --sign-key)")
 	}
-	fmt.Fprintln(st.stdout, r.Tarball)
+	fmt.Fprintln(u.stdout, r.Tarball)
 	return nil
 }

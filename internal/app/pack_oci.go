@@ -21,7 +21,7 @@ var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 // bundle as pack always does, in a scratch directory, and push it to the
 // registry as an OCI artifact tagged <version>-<arch> (and latest-<arch>
 // unless --latest=false). Any other URL is a usage error.
-func packToRegistry(c *cli.Context, o *packOptions) error {
+func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 	out := o.dest
 	if !oci.IsRef(out) {
 		return failure.New(failure.Usage, "--out %q: the only URL pack publishes to is an OCI registry, oci://HOST/REPO", redactURL(out)).
@@ -39,7 +39,7 @@ func packToRegistry(c *cli.Context, o *packOptions) error {
 		return failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	r, err := pack.Pack(pack.Options{From: o.from, Version: o.version, Arch: o.arch,
+	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: tmp, Latest: false, Expires: o.expires,
 		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
 	if err != nil {
@@ -56,13 +56,13 @@ func packToRegistry(c *cli.Context, o *packOptions) error {
 		cfg.GlibcNeed = oci.GlibcNeed(o.from)
 	}
 	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest,
-		Client: oci.ClientOptions{CACertFile: o.caCert}, Log: st.log})
+		Client: oci.ClientOptions{CACertFile: o.caCert}, Log: u.log})
 	if err != nil {
 		return err
 	}
-	st.log.Info().Str("mirror", res.Mirror).Strs("tags", res.Tags).Str("manifest", res.Manifest).Str("sha256", res.SHA256).
+	u.log.Info().Str("mirror", res.Mirror).Strs("tags", res.Tags).Str("manifest", res.Manifest).Str("sha256", res.SHA256).
 		Int64("bytes", res.Size).Int("files", r.Files).Str("glibc_need", cfg.GlibcNeed).
 		Msg("install with --mirrors " + res.Mirror + " (pin with --sha256 " + res.SHA256 + ")")
-	fmt.Fprintf(st.stdout, "%s:%s@%s\n", res.Mirror, res.Tags[0], res.Manifest)
+	fmt.Fprintf(u.stdout, "%s:%s@%s\n", res.Mirror, res.Tags[0], res.Manifest)
 	return nil
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestParsePolicyBuiltInKey(t *testing.T) {
 	parse := func(args ...string) (*policy, error) {
 		var got *policy
 		var perr error
-		cmd := installCommand("")
+		cmd := (&ui{stdout: io.Discard, stderr: io.Discard}).installCommand("")
 		a := &cli.App{Flags: cmd.Flags, Before: cmd.Before, Action: func(c *cli.Context) error {
 			var cfg installConfig
 			b := &binder{}

@@ -22,20 +22,20 @@ type statusOptions struct {
 	json bool
 }
 
-func statusCommand() *cli.Command {
+func (u *ui) statusCommand() *cli.Command {
 	o, b := &statusOptions{}, &binder{}
 	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
 	flags = append(flags, b.Bool(&o.json, &cli.BoolFlag{Name: "json", Usage: "print as JSON on stdout", Category: catOutput}))
 	return &cli.Command{Name: "status", Usage: "what is installed: real or demo, version, arch, source, how verified, intact", Flags: flags,
-		Before: before(b, &o.out), Action: func(c *cli.Context) error { return runStatus(c, o) }}
+		Before: u.before(b, &o.out), Action: func(c *cli.Context) error { return u.runStatus(c, o) }}
 }
 
-func openInstalled(c *cli.Context, t targetOptions) (*install.Installer, *install.Receipt, error) {
+func (u *ui) openInstalled(c *cli.Context, t targetOptions) (*install.Installer, *install.Receipt, error) {
 	if c.NArg() > 0 {
 		return nil, nil, unknownCommand(c.App, c.Args().First())
 	}
 	root, _ := filepath.Abs(t.rootDir)
-	in, err := install.Open(install.Options{RootDir: root, Prefix: t.prefix, BinDir: t.binDir, Log: st.log})
+	in, err := install.Open(install.Options{RootDir: root, Prefix: t.prefix, BinDir: t.binDir, Log: u.log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,8 +80,8 @@ type statusView struct {
 // Problem is one way the install differs from its receipt.
 type Problem = install.Problem
 
-func runStatus(c *cli.Context, o *statusOptions) error {
-	in, r, err := openInstalled(c, o.targetOptions)
+func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
+	in, r, err := u.openInstalled(c, o.targetOptions)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func runStatus(c *cli.Context, o *statusOptions) error {
 		}
 	}
 	if o.json {
-		enc := json.NewEncoder(st.stdout)
+		enc := json.NewEncoder(u.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(v); err != nil {
 			return err
@@ -106,33 +106,33 @@ func runStatus(c *cli.Context, o *statusOptions) error {
 	} else {
 		switch v.Mode {
 		case "none":
-			fmt.Fprintln(st.stdout, "mode:      none (nothing installed)")
+			fmt.Fprintln(u.stdout, "mode:      none (nothing installed)")
 		default:
-			fmt.Fprintf(st.stdout, "mode:      %s\n", v.Mode)
+			fmt.Fprintf(u.stdout, "mode:      %s\n", v.Mode)
 			if v.Demo {
-				fmt.Fprintf(st.stdout, "reason:    %s\n", v.Reason)
+				fmt.Fprintf(u.stdout, "reason:    %s\n", v.Reason)
 			}
 			if v.Version != "" {
-				fmt.Fprintf(st.stdout, "version:   %s\n", v.Version)
+				fmt.Fprintf(u.stdout, "version:   %s\n", v.Version)
 			}
-			fmt.Fprintf(st.stdout, "arch:      %s (%s)\n", v.Arch, v.Libc)
+			fmt.Fprintf(u.stdout, "arch:      %s (%s)\n", v.Arch, v.Libc)
 			if v.Source != "" {
-				fmt.Fprintf(st.stdout, "source:    %s\n", v.Source)
-				fmt.Fprintf(st.stdout, "sha256:    %s\n", v.SHA256)
+				fmt.Fprintf(u.stdout, "source:    %s\n", v.Source)
+				fmt.Fprintf(u.stdout, "sha256:    %s\n", v.SHA256)
 			}
 			if v.Verification != "" {
-				fmt.Fprintf(st.stdout, "checksum:  %s\n", describeVerification(v.Verification, v.ChecksumSource))
+				fmt.Fprintf(u.stdout, "checksum:  %s\n", describeVerification(v.Verification, v.ChecksumSource))
 			}
-			fmt.Fprintf(st.stdout, "time:      %s\n", v.Time.Format(time.RFC3339))
+			fmt.Fprintf(u.stdout, "time:      %s\n", v.Time.Format(time.RFC3339))
 			if v.Installed {
-				fmt.Fprintf(st.stdout, "bundle:    %s\n", map[bool]string{true: "self-contained (carries its own glibc; no linker config)", false: "uses the target's C library"}[v.SelfContained])
-				fmt.Fprintf(st.stdout, "PluginDir the site slurm.conf must name: %s\n", v.PluginDir)
+				fmt.Fprintf(u.stdout, "bundle:    %s\n", map[bool]string{true: "self-contained (carries its own glibc; no linker config)", false: "uses the target's C library"}[v.SelfContained])
+				fmt.Fprintf(u.stdout, "PluginDir the site slurm.conf must name: %s\n", v.PluginDir)
 				if v.Intact {
-					fmt.Fprintln(st.stdout, "intact:    yes (every file and link the receipt lists is in place; verify --deep hashes them)")
+					fmt.Fprintln(u.stdout, "intact:    yes (every file and link the receipt lists is in place; verify --deep hashes them)")
 				} else {
-					fmt.Fprintf(st.stdout, "intact:    NO, %d problem(s):\n", len(v.Problems))
+					fmt.Fprintf(u.stdout, "intact:    NO, %d problem(s):\n", len(v.Problems))
 					for _, p := range v.Problems {
-						fmt.Fprintf(st.stdout, "           %s\n", p)
+						fmt.Fprintf(u.stdout, "           %s\n", p)
 					}
 				}
 			}

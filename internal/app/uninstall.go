@@ -16,16 +16,16 @@ type uninstallOptions struct {
 	lockWait time.Duration
 }
 
-func uninstallCommand() *cli.Command {
+func (u *ui) uninstallCommand() *cli.Command {
 	o, b := &uninstallOptions{}, &binder{}
 	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
 	flags = append(flags, lockFlag(b, &o.lockWait))
 	return &cli.Command{Name: "uninstall", Usage: "undo exactly what the receipt lists, putting back what it moved aside", Flags: flags,
-		Before: before(b, &o.out), Action: func(c *cli.Context) error { return runUninstall(c, o) }}
+		Before: u.before(b, &o.out), Action: func(c *cli.Context) error { return u.runUninstall(c, o) }}
 }
 
-func runUninstall(c *cli.Context, o *uninstallOptions) error {
-	in, r, err := openInstalled(c, o.targetOptions)
+func (u *ui) runUninstall(c *cli.Context, o *uninstallOptions) error {
+	in, r, err := u.openInstalled(c, o.targetOptions)
 	if err != nil {
 		return err
 	}
@@ -39,22 +39,22 @@ func runUninstall(c *cli.Context, o *uninstallOptions) error {
 		// The receipt's libc decides which linker config to refresh: an
 		// installer opened with its prefix, bin-dir, arch and libc does the
 		// undoing (the lock stays with the first).
-		byReceipt, err := install.Open(install.Options{RootDir: in.Options().RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Arch: r.Arch, Libc: r.Libc, Log: st.log})
+		byReceipt, err := install.Open(install.Options{RootDir: in.Options().RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Arch: r.Arch, Libc: r.Libc, Log: u.log})
 		if err != nil {
 			return err
 		}
 		defer byReceipt.Close()
 		in = byReceipt
 	}
-	notes, err := in.Uninstall(r)
+	notes, err := in.Uninstall(c.Context, r)
 	for _, n := range notes {
-		st.log.Info().Msg(n)
+		u.log.Info().Msg(n)
 	}
 	if err != nil {
 		return err
 	}
 	if r != nil {
-		st.log.Info().Str("version", r.Version).Str("mode", r.Mode).Msg("uninstalled")
+		u.log.Info().Str("version", r.Version).Str("mode", r.Mode).Msg("uninstalled")
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ type verifyOptions struct {
 	deep, cluster, json bool
 }
 
-func verifyCommand() *cli.Command {
+func (u *ui) verifyCommand() *cli.Command {
 	o, b := &verifyOptions{}, &binder{}
 	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
 	flags = append(flags,
@@ -41,11 +41,11 @@ func verifyCommand() *cli.Command {
 		b.Bool(&o.cluster, &cli.BoolFlag{Name: "cluster", Usage: "also ask the controller for its nodes and version (needs /etc/slurm/slurm.conf)"}),
 		b.Bool(&o.json, &cli.BoolFlag{Name: "json", Usage: "print the checks as JSON on stdout", Category: catOutput}))
 	return &cli.Command{Name: "verify", Usage: "check an existing install", Flags: flags,
-		Before: before(b, &o.out), Action: func(c *cli.Context) error { return runVerify(c, o) }}
+		Before: u.before(b, &o.out), Action: func(c *cli.Context) error { return u.runVerify(c, o) }}
 }
 
-func runVerify(c *cli.Context, o *verifyOptions) error {
-	in, r, err := openInstalled(c, o.targetOptions)
+func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
+	in, r, err := u.openInstalled(c, o.targetOptions)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func runVerify(c *cli.Context, o *verifyOptions) error {
 		}
 		err := &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (%s)", mode)}
 		add("receipt", err, "")
-		printChecks(o.json, checks)
+		u.printChecks(o.json, checks)
 		return err
 	}
 	add("receipt", nil, fmt.Sprintf("%s %s for %s/%s from %s", r.Mode, r.Version, r.Arch, r.Libc, r.Source))
@@ -113,7 +113,7 @@ func runVerify(c *cli.Context, o *verifyOptions) error {
 		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: io.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
 			Want: wantVersion(r.Version), Chroot: io.RootDir != "/", Timeout: 30 * time.Second})
 		for _, w := range res.Warnings {
-			st.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
+			u.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
 		}
 		if errorsIsCannotExec(err) {
 			checks = append(checks, check{Name: "run", OK: true, Skipped: true, Detail: err.Error()})
@@ -125,13 +125,13 @@ func runVerify(c *cli.Context, o *verifyOptions) error {
 			add("cluster", err, strings.TrimSpace(nodes))
 		}
 	}
-	printChecks(o.json, checks)
+	u.printChecks(o.json, checks)
 	return firstErr
 }
 
-func printChecks(asJSON bool, checks []check) {
+func (u *ui) printChecks(asJSON bool, checks []check) {
 	if asJSON {
-		enc := json.NewEncoder(st.stdout)
+		enc := json.NewEncoder(u.stdout)
 		enc.SetIndent("", "  ")
 		ok := true
 		for _, ch := range checks {
@@ -151,7 +151,7 @@ func printChecks(asJSON bool, checks []check) {
 		case !ch.OK:
 			mark = "FAIL"
 		}
-		fmt.Fprintf(st.stdout, "%s  %-16s %s\n", mark, ch.Name, ch.Detail)
+		fmt.Fprintf(u.stdout, "%s  %-16s %s\n", mark, ch.Name, ch.Detail)
 	}
 }
 
