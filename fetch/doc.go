@@ -7,6 +7,15 @@
 // then the tree layout listed by nginx autoindex. http://, https:// and
 // file:// mirrors work the same way.
 //
+// Selection (select.go, design.md §9): Options.Version is exact, a series
+// ("22.05") or latest. Of the matching bundles an index lists, the newest
+// that can run in the root (Options.RootGlibc, Libc, Prefix, Accept) is
+// taken and every newer one is logged with the reason; an index whose
+// matching bundles all cannot run ends that mirror with a reason per
+// bundle (class Verify when no mirror serves one). A series in the
+// tarball layout is resolved from an autoindex listing of pkgs/slurm-apk/;
+// where the layout cannot list, the cause says so.
+//
 // # Invariants
 //
 //   - Fetch never returns unverified bytes as verified: an [Artifact] is

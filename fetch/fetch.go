@@ -18,6 +18,7 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/safeio"
+	"slurm-installer/internal/slurmver"
 	"slurm-installer/oci"
 )
 
@@ -83,6 +84,27 @@ type Options struct {
 	// "none"): a mirror that publishes no checksum is then an integrity
 	// failure of that mirror, and the run moves on.
 	RequireChecksum bool
+
+	// What the root can run, for choosing among the bundles an index
+	// lists (design.md §9; Version may also be a series, "22.05", the
+	// newest 22.05.x): a bundle whose glibc need is above RootGlibc is
+	// skipped (logged with the reason); a self-contained one runs
+	// whatever the root's glibc, but only at the Prefix it was packed
+	// for; in a musl root (Libc "musl") a plain glibc bundle is taken
+	// only when nothing surely runnable is there (gcompat might carry
+	// it: preflight decides). Empty fields judge nothing.
+	RootGlibc     string // the root's glibc version, "2.36"; "" when it has none or it is unknown
+	RootGlibcFile string // the in-root file it was read from, for the skip reasons
+	Libc          string // the root's C library: "glibc", "musl", "unknown" or ""
+	Prefix        string // --prefix
+	// Accept, when set, narrows the selection further: a non-empty reason
+	// rejects a version (install --slurm-version cluster passes the
+	// controller's protocol window). With Version "latest" it makes the
+	// tarball layout list its versions instead of taking the latest name.
+	Accept func(version string) string
+	// Selector is what the caller was asked for, for messages when it
+	// differs from Version ("cluster" resolves to latest plus Accept).
+	Selector string
 }
 
 // Artifact is a downloaded and verified bundle.
@@ -182,6 +204,7 @@ const (
 	stepFile  stepKind = iota // an archive: direct or tarball layout
 	stepIndex                 // B/pkgs/slurm/index.json
 	stepTree                  // B/pkgs/slurm-binaries/{A}/
+	stepList                  // B/pkgs/slurm-apk/ listed by autoindex, for a series (select.go)
 )
 
 type step struct {
@@ -210,6 +233,7 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 	}
 	ctx = withFileRoot(ctx, m)
 	var notFound []*fetchError
+	unrunnable := false
 	for m.next < len(m.steps) {
 		st := m.steps[m.next]
 		var art *Artifact
@@ -221,6 +245,8 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 			art, err = s.fetchIndex(ctx, st)
 		case stepTree:
 			art, err = s.fetchTree(ctx, st)
+		case stepList:
+			art, err = s.fetchListed(ctx, st, m.name) // select.go
 		case stepOCI:
 			art, err = s.fetchOCI(ctx, m.raw) // oci.go
 		}
@@ -228,7 +254,9 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 			art.Mirror = m.name
 			return art, nil
 		}
-		if err.kind != kNotFound {
+		if err.kind == kUnrunnable && st.kind != stepIndex {
+			unrunnable = true // a listed layout had nothing that runs: its other layouts may
+		} else if err.kind != kNotFound {
 			if m.next > 0 && len(notFound) > 0 {
 				s.log.Debug().Str("mirror", m.name).Msg("earlier layouts on this mirror were not found")
 			}
@@ -246,7 +274,11 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 	for _, e := range notFound {
 		names = append(names, e.short())
 	}
-	return nil, &fetchError{kind: kNotFound, url: m.name, cause: "not found (" + strings.Join(names, ", ") + ")"}
+	k := kNotFound
+	if unrunnable {
+		k = kUnrunnable
+	}
+	return nil, &fetchError{kind: k, url: m.name, cause: "not found (" + strings.Join(names, ", ") + ")"}
 }
 
 // settle records a failed go at m, logs it, and schedules a retry when the
@@ -306,6 +338,8 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 			switch {
 			case m.cause.kind == kIntegrity:
 				class = failure.Integrity
+			case m.cause.kind == kUnrunnable && class != failure.Integrity:
+				class = failure.Verify
 			case (m.cause.kind == kOversize || m.cause.kind == kBadArchive) && class == failure.Download:
 				class = failure.Archive
 			}
@@ -330,6 +364,9 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 		causes = append(causes, err)
 	}
 	what := fmt.Sprintf("SLURM client %s for %s", s.version, s.arch)
+	if sel := s.o.Selector; sel != "" && sel != s.version {
+		what = fmt.Sprintf("a SLURM client (--slurm-version %s) for %s", sel, s.arch)
+	}
 	all := &mirrorErrors{msg: Redact(strings.Join(parts, "; ")), errs: causes}
 	var e *failure.Error
 	switch class {
@@ -342,6 +379,19 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 			}
 		}
 		e = failure.New(class, "no mirror served a verified %s: %w", what, all).WithHint("%s", Redact(hint))
+	case failure.Verify:
+		root := "the root's"
+		if s.o.RootGlibc != "" {
+			root += " (" + s.o.RootGlibc + ")"
+		}
+		hint := fmt.Sprintf("publish a bundle built on a distro whose glibc is no newer than %s, or a self-contained one "+
+			"(`slurm-installer pack --self-contained --sysroot <a root with a new enough glibc>`); or build the image on a newer distro; "+
+			"--slurm-version <an older series or version> picks another explicitly", root)
+		if strings.Contains(all.msg, "packed for --prefix") {
+			hint += "; a self-contained bundle installs only at the --prefix it was packed for: pass that --prefix"
+		}
+		all.errs = append(all.errs, ErrNoBundleRuns)
+		e = failure.New(class, "no bundle of %s for %s can run in this root: %w", s.selection(), s.arch, all).WithHint("%s", hint)
 	case failure.Archive:
 		hint := "raise --max-size if the bundle is really that large, or fix the mirror"
 		for _, m := range ms {
@@ -365,6 +415,11 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 				return failure.New(class, "no mirror served %s%s: %w", what, when, all).WithHint("%s", Redact(m.cause.hint))
 			}
 		}
+		if s.listing() {
+			return failure.New(class, "no mirror served %s%s: %w", what, when, all).
+				WithHint("a series is resolved from pkgs/slurm/index.json, or from an autoindex listing of pkgs/slurm-apk/ (slurm-client-<version>-%s-alpine.tar.gz) or the VERSION of pkgs/slurm-binaries/%s/; "+
+					"where a mirror cannot list, pass an exact --slurm-version; check --arch and that the mirrors are reachable", s.arch, s.arch)
+		}
 		e = failure.New(class, "no mirror served %s%s: %w", what, when, all).
 			WithHint("check that the mirrors are reachable from here and serve pkgs/slurm-apk/slurm-client-%s-%s-alpine.tar.gz (or pkgs/slurm/index.json, or a tree under pkgs/slurm-binaries/%s/); check --slurm-version and --arch; raise --timeout/--deadline for slow mirrors",
 				s.version, s.arch, s.arch)
@@ -384,14 +439,14 @@ func (e *mirrorErrors) Unwrap() []error { return e.errs }
 
 // planMirrors parses the mirror list into resolution plans; a bad entry is
 // a usage error.
-func planMirrors(raw []string, version, arch string) ([]*mirror, error) {
+func planMirrors(raw []string, version, arch string, listing bool) ([]*mirror, error) {
 	var out []*mirror
 	for _, r := range raw {
 		r = strings.TrimSpace(r)
 		if r == "" {
 			continue
 		}
-		m, err := planMirror(r, version, arch)
+		m, err := planMirrorFor(r, version, arch, listing)
 		if err != nil {
 			return nil, err
 		}
@@ -439,6 +494,12 @@ func parseMirrorURL(raw string) (*url.URL, error) {
 }
 
 func planMirror(raw, version, arch string) (*mirror, error) {
+	return planMirrorFor(raw, version, arch, false)
+}
+
+// planMirrorFor plans one mirror; listing replaces the tarball layout's
+// versioned names with a listing of pkgs/slurm-apk/ (a series).
+func planMirrorFor(raw, version, arch string, listing bool) (*mirror, error) {
 	if oci.IsRef(raw) {
 		return planOCI(raw) // oci.go
 	}
@@ -450,6 +511,10 @@ func planMirror(raw, version, arch string) (*mirror, error) {
 	}
 	if hasArchiveSuffix(pu.Path) {
 		m.direct = true
+		if listing && strings.Contains(raw, "{version}") {
+			m.refuse = &fetchError{kind: kNotFound, url: m.name,
+				cause: fmt.Sprintf("mirror %s: cannot list versions through a direct URL; pass an exact --slurm-version", m.name)}
+		}
 		spellings := []string{arch}
 		if strings.Contains(raw, "{arch}") {
 			spellings = platform.Aliases(arch)
@@ -496,10 +561,18 @@ func planMirror(raw, version, arch string) (*mirror, error) {
 		v = ""
 	}
 	m.steps = append(m.steps, step{kind: stepIndex, url: rel("pkgs/slurm/index.json"), layout: "index"})
+	if listing {
+		m.steps = append(m.steps, step{kind: stepList, url: rel("pkgs/slurm-apk/"), layout: "tarball"})
+	}
 	for _, a := range platform.Aliases(arch) {
+		if listing {
+			break
+		}
 		m.steps = append(m.steps, step{kind: stepFile, url: rel("pkgs/slurm-apk/slurm-client-" + version + "-" + a + "-alpine.tar.gz"), layout: "tarball", version: v})
 	}
-	m.steps = append(m.steps, step{kind: stepFile, url: rel("pkgs/slurm-apk/slurm-client-" + version + "-alpine.tar.gz"), layout: "tarball", version: v})
+	if !listing {
+		m.steps = append(m.steps, step{kind: stepFile, url: rel("pkgs/slurm-apk/slurm-client-" + version + "-alpine.tar.gz"), layout: "tarball", version: v})
+	}
 	for _, a := range platform.Aliases(arch) {
 		m.steps = append(m.steps, step{kind: stepTree, url: rel("pkgs/slurm-binaries/" + a + "/"), layout: "tree"})
 	}
@@ -524,7 +597,7 @@ func newSession(o Options) (*session, []*mirror, error) {
 		version = "latest"
 	}
 	if !validVersion(version) {
-		return nil, nil, failure.New(failure.Usage, "bad SLURM version %q", o.Version).WithHint("use a version like 22.05.8, or latest")
+		return nil, nil, failure.New(failure.Usage, "bad SLURM version %q", o.Version).WithHint("use a version like 22.05.8, a series like 22.05, or latest")
 	}
 	arch, err := platform.Normalize(o.Arch)
 	if err != nil {
@@ -538,7 +611,11 @@ func newSession(o Options) (*session, []*mirror, error) {
 				WithHint("pass the digest as sha256sum prints it")
 		}
 	}
-	mirrors, err := planMirrors(o.Mirrors, version, arch)
+	k := slurmver.KindOf(version)
+	if k == slurmver.Cluster {
+		return nil, nil, failure.New(failure.Internal, "--slurm-version cluster must be resolved before fetch (Options.Accept)")
+	}
+	mirrors, err := planMirrors(o.Mirrors, version, arch, k == slurmver.Series || k == slurmver.Latest && o.Accept != nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/slurmver"
 )
 
 // IndexSchema is the only index.json schema this version understands.
@@ -217,11 +218,30 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 			return nil, fe
 		}
 	}
-	b := idx.Find(s.version, s.arch)
+	b, skipped, doubt := idx.Select(s.version, s.arch, &s.o)
+	for _, sk := range skipped {
+		s.log.Info().Str("index", urlString(st.url)).Str("version", sk.Version).Msg("skipping " + sk.Version + ": " + sk.Reason)
+	}
+	if b == nil && len(skipped) > 0 {
+		// The index describes what this mirror holds: its other layouts
+		// serve the same bundles, so the next mirror is asked.
+		fe := s.unrunnable(st.url, skipped)
+		s.log.Warn().Str("index", urlString(st.url)).Str("version", s.version).Str("arch", s.arch).
+			Msg("no bundle in this index can run in this root; trying the next mirror")
+		return nil, fe
+	}
 	if b == nil {
 		s.log.Info().Str("url", urlString(st.url)).Str("version", s.version).Str("arch", s.arch).
 			Msg("index has no bundle for this version and arch; trying the seed layouts")
 		return nil, notFound(st.url, fmt.Sprintf("index has no bundle for %s/%s", s.version, s.arch))
+	}
+	if doubt {
+		_, why := s.o.judge(b)
+		s.log.Warn().Str("index", urlString(st.url)).Str("version", b.Version).
+			Msgf("no bundle in the index is sure to run in this root; trying %s anyway: %s", b.Version, why)
+	} else if slurmver.KindOf(s.version) != slurmver.Exact {
+		s.log.Info().Str("index", urlString(st.url)).Str("version", b.Version).
+			Msgf("the newest bundle of %s for %s that can run in this root is %s", s.selection(), s.arch, b.Version)
 	}
 	ref, err := url.Parse(b.URL)
 	if err != nil {

@@ -95,6 +95,7 @@ const (
 	kLocal                  // writing to TempDir failed: abort the whole Fetch
 	kPreempted              // another mirror's response won the race: not a failure of this one
 	kBadArchive             // the bytes are not an archive of the expected type (an HTML error page)
+	kUnrunnable             // the index has bundles for the selector, but none can run in the root: this mirror is done
 )
 
 // fetchError is one failed attempt at one URL. It wraps the error that

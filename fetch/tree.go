@@ -315,7 +315,7 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 		return nil, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
 			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
 	}
-	if s.version != "latest" {
+	if s.version != "latest" || s.o.Accept != nil {
 		// The tree's path carries no version: read VERSION before
 		// downloading anything, and treat another version as a miss so
 		// the next mirror is asked.
@@ -329,8 +329,16 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 		if ferr != nil {
 			return nil, ferr
 		}
-		if got := firstLine(vb); got != s.version {
-			return nil, notFound(st.url, fmt.Sprintf("the tree holds SLURM %q, not the requested %s", truncate(got, 40), s.version))
+		got := firstLine(vb)
+		if ok, why := s.accepts(got); !ok {
+			if why == "not SLURM "+s.version {
+				why = "not the requested " + s.version
+			} else {
+				return nil, &fetchError{kind: kUnrunnable, url: urlString(st.url), cause: fmt.Sprintf("the tree holds SLURM %q, %s", truncate(got, 40), why)}
+			}
+			// The tree holds one version only (select.go): it matches a
+			// series iff its VERSION does.
+			return nil, notFound(st.url, fmt.Sprintf("the tree holds SLURM %q, %s", truncate(got, 40), why))
 		}
 	}
 

@@ -25,6 +25,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/slurmver"
 )
 
 // Defaults for zero Options fields.
@@ -313,7 +314,7 @@ func newestInSeries(ctx context.Context, repo *remote.Repository, r Ref, series,
 				if !ok || !strings.HasPrefix(v, series+".") || !numeric(v) {
 					continue
 				}
-				if best == "" || compareVersions(v, bestV) > 0 {
+				if best == "" || slurmver.Compare(v, bestV) > 0 {
 					best, bestV = t, v
 				}
 			}
@@ -333,27 +334,6 @@ func numeric(v string) bool {
 		}
 	}
 	return true
-}
-
-// compareVersions compares dotted numeric versions; missing parts are 0.
-func compareVersions(a, b string) int {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := range max(len(as), len(bs)) {
-		var x, y uint64
-		if i < len(as) {
-			x, _ = strconv.ParseUint(as[i], 10, 64)
-		}
-		if i < len(bs) {
-			y, _ = strconv.ParseUint(bs[i], 10, 64)
-		}
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-	}
-	return 0
 }
 
 var errStalled = errors.New("no bytes received within the stall timeout")

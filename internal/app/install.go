@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/slurmver"
 	"slurm-installer/rootfs"
 	"slurm-installer/verify"
 )
@@ -27,7 +29,11 @@ import (
 type target struct {
 	Arch, ArchEvidence string
 	Libc, LibcEvidence string
-	fs                 *rootfs.FS
+	// Glibc is the root's glibc version ("2.36", from its libc.so.6's
+	// version definitions; "" when it has none or it cannot be read),
+	// GlibcFile the in-root file it was read from.
+	Glibc, GlibcFile string
+	fs               *rootfs.FS
 }
 
 func detect(rootDir, arch string, log zerolog.Logger) (*target, error) {
@@ -48,7 +54,16 @@ func detect(rootDir, arch string, log zerolog.Logger) (*target, error) {
 	}
 	libc, ev := rootfs.DetectLibc(t.fs, t.Arch)
 	t.Libc, t.LibcEvidence = string(libc), ev
-	log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence).Msg("target detected")
+	ev2 := log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence)
+	if libc == rootfs.Glibc {
+		if v, file, err := rootfs.GlibcVersion(t.fs, t.Arch); err == nil {
+			t.Glibc, t.GlibcFile = v, file
+			ev2 = ev2.Str("glibc", v).Str("glibc_from", file)
+		} else {
+			ev2 = ev2.Str("glibc", "unknown ("+err.Error()+")")
+		}
+	}
+	ev2.Msg("target detected")
 	return t, nil
 }
 
@@ -82,7 +97,19 @@ type installConfig struct {
 	requested string // the --slurm-version asked for, before resolution
 	policy    *policy
 	flagsSet  func(name string) bool // whether a flag was given (even empty)
+
+	// accept narrows the selection (fetch.Options.Accept): set by
+	// resolveCluster for --slurm-version cluster.
+	accept     func(version string) string
+	controller string // the controller's version (--slurm-version cluster)
+	window     string // the client majors it accepts, "21.08 to 23.02"
+	// probe, when set, runs after the verification run of a committed
+	// candidate; an error rolls it back (--slurm-version cluster probing).
+	probe func(ctx context.Context) error
 }
+
+// cluster: --slurm-version cluster, the newest bundle the site's controller accepts.
+func (cfg *installConfig) cluster() bool { return slurmver.KindOf(cfg.version) == slurmver.Cluster }
 
 // validate checks the options and derives the rest of the configuration;
 // needSource: a bundle source (mirrors or --from) is required.
@@ -216,13 +243,26 @@ func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 		return u.runRepair(ctx, cfg, t, in, prev, res, start)
 	}
 	working := prev != nil && prev.Mode == install.ModeReal && len(in.CheckIntact(prev, false)) == 0
-	if working && !cfg.force && (cfg.version == "latest" || cfg.version == prev.Version) && prev.Arch == t.Arch {
+	probe := false
+	if cfg.cluster() {
+		if probe, err = resolveCluster(ctx, cfg, t, in, prev, working, log); err != nil {
+			return u.fallback(ctx, cfg, t, in, prev, working, err, res, start)
+		}
+	}
+	// latest, a series the installed version belongs to, or that version: nothing to do.
+	if working && !cfg.force && !cfg.cluster() && slurmver.Matches(cfg.version, prev.Version) && prev.Arch == t.Arch {
 		res.Status, res.Version, res.Source, res.Verification = "unchanged", prev.Version, prev.Source, prev.Verification
 		log.Info().Str("version", prev.Version).Str("installed", prev.Time.Format(time.RFC3339)).
-			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[cfg.version == "latest"] + ")")
+			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[slurmver.KindOf(cfg.version) != slurmver.Exact] + ")")
 		return u.finish(cfg, res, start)
 	}
-	rc, err := u.installOnce(ctx, cfg, t, in, prev, log)
+	var rc *installed
+	if probe {
+		rc, err = u.probeCluster(ctx, cfg, t, in, prev, log)
+	} else {
+		rc, err = u.installOnce(ctx, cfg, t, in, prev, log)
+	}
+	err = clusterError(cfg, err)
 	if err == nil {
 		res.Status, res.Version, res.Source, res.Verified, res.Warnings = "installed", rc.Version, rc.Source, rc.Verified, rc.warnings
 		res.Verification = rc.Verification
@@ -328,7 +368,7 @@ func (u *ui) installOnce(ctx context.Context, cfg *installConfig, t *target, in 
 	if err := cfg.policy.checkArtifact(art, prev); err != nil {
 		return nil, err
 	}
-	if cfg.version != "latest" || art.Version != "" {
+	if slurmver.KindOf(cfg.version) == slurmver.Exact || art.Version != "" {
 		if err := cfg.policy.checkVersion(cmp.Or(art.Version, cfg.version), prev); err != nil {
 			return nil, err
 		}
@@ -365,9 +405,15 @@ func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *instal
 			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", st.PackedPrefix, prefix)
 	}
 	version = cmp.Or(st.Version, art.Version)
-	if cfg.version != "latest" && version != "" && version != cfg.version && !strings.HasPrefix(version, cfg.version+".") { // a series (22.05) names its newest 22.05.x
+	if version != "" && !slurmver.Matches(cfg.version, version) { // a series (22.05) names its newest 22.05.x
 		return nil, "", failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
 			WithHint("the mirror serves a mislabelled bundle; report it to the AppHub publisher")
+	}
+	if version != "" && cfg.accept != nil {
+		if why := cfg.accept(version); why != "" {
+			return nil, "", failure.New(failure.Verify, "the bundle from %s is SLURM %s, %s", art.URL, version, why).
+				WithHint("the mirror served a bundle the selection did not ask for (a direct URL or a latest name): publish an index, or pass an exact --slurm-version")
+		}
 	}
 	version = cmp.Or(version, cfg.version)
 	if err := cfg.policy.checkVersion(version, prev); err != nil {
@@ -413,6 +459,9 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 		log.Info().Str("file", p).Msg("kept the site's file; the bundle's copy was not installed")
 	}
 	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), version, log)
+	if err == nil && cfg.probe != nil {
+		err = cfg.probe(ctx) // --slurm-version cluster: does this client talk to the controller?
+	}
 	if err != nil {
 		return rollback(err)
 	}
@@ -444,7 +493,14 @@ func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp stri
 		}
 		return art, err
 	}
+	if cfg.cluster() && cfg.accept == nil {
+		return nil, failure.New(failure.Usage, "--slurm-version cluster works with install only (it asks the controller through the installed client)").
+			WithHint("pass the controller's series, e.g. --slurm-version 22.05")
+	}
 	c := &cache{dir: cfg.cacheDir, log: log}
+	if cfg.cluster() {
+		c = &cache{log: log} // a cached bundle knows nothing of the controller's window
+	}
 	if cfg.sha != "" {
 		if art := c.lookup(cfg.sha, t.Arch, cfg.version); art != nil {
 			art.Verification = fetch.VerifiedPinned // its content hashes to --sha256
@@ -452,11 +508,7 @@ func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp stri
 			return art, nil
 		}
 	}
-	fo := fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
-		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
-		RequireChecksum: cfg.requireChecksum}
-	cfg.net.apply(&fo, u.stderr)
-	cfg.policy.fetchOptions(&fo, log)
+	fo := u.fetchOpts(cfg, t, tmp, log)
 	art, err := fetch.Fetch(ctx, fo)
 	if err != nil {
 		// With a key pinned a cached bundle is used only when --sha256 names it (above): the
@@ -471,6 +523,22 @@ func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp stri
 	}
 	c.store(art, t.Arch, cfg.version)
 	return art, nil
+}
+
+// fetchOpts are the fetch.Options of this run: mirrors, bounds, trust,
+// and what the root can run (design.md §9).
+func (u *ui) fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Logger) fetch.Options {
+	version := cfg.version
+	if cfg.cluster() {
+		version = "latest" // narrowed by cfg.accept: the controller's window (resolveCluster)
+	}
+	fo := fetch.Options{Mirrors: cfg.mirrors, Version: version, Arch: t.Arch, SHA256: cfg.sha,
+		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
+		RequireChecksum: cfg.requireChecksum, Selector: cfg.version, Accept: cfg.accept,
+		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
+	cfg.net.apply(&fo, u.stderr)
+	cfg.policy.fetchOptions(&fo, log)
+	return fo
 }
 
 // runVerify0 runs the installed sinfo the way a backend would; it returns
@@ -496,8 +564,16 @@ func runVerify0(ctx context.Context, rootDir string, o install.Options, want str
 }
 
 func wantVersion(v string) string {
-	if v == "latest" || v == "unknown" {
+	if slurmver.KindOf(v) != slurmver.Exact || v == "unknown" {
 		return ""
 	}
 	return v
+}
+
+// cleanPrefix is --prefix as the installer uses it ("" stays "": no judgement).
+func cleanPrefix(p string) string {
+	if p == "" {
+		return ""
+	}
+	return path.Clean("/" + p)
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/slurmver"
 	"slurm-installer/trust"
 )
 
@@ -52,7 +52,7 @@ type policyFlags struct {
 
 func parsePolicy(f policyFlags) (*policy, error) {
 	p := &policy{allowDowngrade: f.allowDowngrade, minVersion: strings.TrimSpace(f.minVersion), now: time.Now}
-	if p.minVersion != "" && !numericVersion(p.minVersion) {
+	if p.minVersion != "" && !slurmver.Numeric(p.minVersion) {
 		return nil, failure.New(failure.Usage, "--min-version %q is not a dotted version such as 23.02.1", p.minVersion)
 	}
 	raw, source := strings.TrimSpace(f.pubkey), "--pubkey"
@@ -166,59 +166,5 @@ func (p *policy) checkLocal(cfg *installConfig) error {
 		WithHint("take the digest from the signed index.json (or the publisher), e.g. --sha256 $(jq -r ...)")
 }
 
-// compareVersions compares dotted versions numerically (22.05.8 < 23.02.1
-// < 23.11.10); a part that is not a number compares as text after numbers,
-// and missing parts count as 0 (23.02 == 23.02.0). It returns -1, 0 or 1.
-func compareVersions(a, b string) int {
-	as, bs := splitVersion(a), splitVersion(b)
-	for i := range max(len(as), len(bs)) {
-		x, y := "0", "0"
-		if i < len(as) {
-			x = as[i]
-		}
-		if i < len(bs) {
-			y = bs[i]
-		}
-		if c := comparePart(x, y); c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-func splitVersion(v string) []string {
-	return strings.FieldsFunc(v, func(r rune) bool { return r == '.' || r == '-' || r == '_' || r == '+' })
-}
-
-func comparePart(x, y string) int {
-	nx, ex := strconv.ParseUint(x, 10, 64)
-	ny, ey := strconv.ParseUint(y, 10, 64)
-	switch {
-	case ex == nil && ey == nil:
-		switch {
-		case nx < ny:
-			return -1
-		case nx > ny:
-			return 1
-		}
-		return 0
-	case ex == nil:
-		return -1
-	case ey == nil:
-		return 1
-	}
-	return strings.Compare(x, y)
-}
-
-// numericVersion: digits separated by dots, e.g. 23.02.1.
-func numericVersion(v string) bool {
-	if v == "" {
-		return false
-	}
-	for _, p := range strings.Split(v, ".") {
-		if _, err := strconv.ParseUint(p, 10, 64); err != nil {
-			return false
-		}
-	}
-	return true
-}
+// compareVersions compares dotted versions numerically (internal/slurmver).
+func compareVersions(a, b string) int { return slurmver.Compare(a, b) }

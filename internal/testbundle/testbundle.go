@@ -190,7 +190,15 @@ func main() {
 		os.Exit(1)
 	}
 	sc := bufio.NewScanner(f)
+	controller := "" // FakeControllerVersion=V in the conf: scontrol show config reaches a controller of V
+	accepts := ""    // FakeControllerAccepts=22.05,21.08: the client majors it talks to (default all)
 	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.EqualFold(strings.TrimSpace(k), "FakeControllerAccepts") {
+			accepts = strings.TrimSpace(v)
+		}
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.EqualFold(strings.TrimSpace(k), "FakeControllerVersion") {
+			controller = strings.TrimSpace(v)
+		}
 		if k, v, ok := strings.Cut(sc.Text(), "="); ok && strings.EqualFold(strings.TrimSpace(k), "PluginDir") {
 			if _, err := os.Stat(strings.TrimSpace(v)); err != nil {
 				fmt.Fprintf(os.Stderr, "%s: error: Couldn't find the specified plugin name for cred/munge looking at all files\n%s: fatal: failed to initialize cred plugin\n", name, name)
@@ -199,6 +207,18 @@ func main() {
 		}
 	}
 	f.Close()
+	if len(os.Args) == 3 && os.Args[1] == "show" && os.Args[2] == "config" {
+		if controller == "" {
+			fmt.Fprintf(os.Stderr, "%s: error: slurm_load_ctl_conf error: Unable to contact slurm controller (connect failure)\n", name)
+			os.Exit(1)
+		}
+		if major := strings.Join(strings.SplitN(version, ".", 3)[:2], "."); accepts != "" && !strings.Contains(","+accepts+",", ","+major+",") {
+			fmt.Fprintf(os.Stderr, "%s: error: slurm_load_ctl_conf error: Zero Bytes were transmitted or received\n", name)
+			os.Exit(1)
+		}
+		fmt.Printf("Configuration data as of 2026-12-01T00:00:00\nClusterName             = fake\nSLURM_VERSION           = %s\n", controller)
+		return
+	}
 	for _, a := range os.Args[1:] {
 		switch a {
 		case "--version", "-V":
