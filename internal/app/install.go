@@ -250,7 +250,13 @@ func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 		}
 	}
 	// latest, a series the installed version belongs to, or that version: nothing to do.
-	if working && !cfg.force && !cfg.cluster() && slurmver.Matches(cfg.version, prev.Version) && prev.Arch == t.Arch {
+	// An install below --min-version is not "intact enough": the floor asks
+	// for a newer one (issue 12 item 10).
+	belowFloor := working && cfg.policy.checkVersion(prev.Version, nil) != nil
+	if belowFloor {
+		log.Info().Str("installed", prev.Version).Str("min_version", cfg.policyRaw.minVersion).Msg("the installed version is below --min-version; looking for a newer bundle")
+	}
+	if working && !belowFloor && !cfg.force && !cfg.cluster() && slurmver.Matches(cfg.version, prev.Version) && prev.Arch == t.Arch {
 		res.Status, res.Version, res.Source, res.Verification = "unchanged", prev.Version, prev.Source, prev.Verification
 		log.Info().Str("version", prev.Version).Str("installed", prev.Time.Format(time.RFC3339)).
 			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[slurmver.KindOf(cfg.version) != slurmver.Exact] + ")")
