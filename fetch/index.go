@@ -2,157 +2,30 @@ package fetch
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
-	"slurm-installer/internal/platform"
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/slurmver"
 )
 
+// The index schema lives in internal/index (pack writes it, fetch reads
+// it); these names keep fetch's API.
+type (
+	Index  = index.Index
+	Bundle = index.Bundle
+)
+
 // IndexSchema is the only index.json schema this version understands.
-const IndexSchema = 1
+const IndexSchema = index.Schema
+
+// ParseIndex parses and checks an index.json (see index.Parse).
+func ParseIndex(data []byte) (*Index, error) { return index.Parse(data) }
 
 // maxIndexFile caps the index.json download.
 const maxIndexFile = 4 << 20
-
-// Index is pkgs/slurm/index.json, written by `slurm-installer pack` and
-// read by Fetch: the contract between the two.
-//
-//	{"schema":1,"created":"2026-11-23T07:00:00Z","expires":"2027-05-22T07:00:00Z","serial":1,
-//	 "latest":{"x86_64":"22.05.8"},
-//	 "bundles":[{"version":"22.05.8","arch":"x86_64",
-//	   "url":"../slurm-apk/slurm-client-22.05.8-x86_64-alpine.tar.gz",
-//	   "sha256":"<hex>","size":5800000,"self_contained":false}]}
-type Index struct {
-	Schema  int               `json:"schema"`
-	Created time.Time         `json:"created"`
-	Expires time.Time         `json:"expires,omitzero"`
-	Serial  int64             `json:"serial"`
-	Latest  map[string]string `json:"latest,omitempty"` // arch → version
-	Bundles []Bundle          `json:"bundles"`
-}
-
-// Bundle is one downloadable bundle in the index.
-type Bundle struct {
-	Version       string `json:"version"`
-	Arch          string `json:"arch"`
-	URL           string `json:"url"`    // relative to index.json's URL, or absolute http(s)
-	SHA256        string `json:"sha256"` // hex digest of the file at URL
-	Size          int64  `json:"size"`   // its size in bytes; caps the download
-	SelfContained bool   `json:"self_contained"`
-	Prefix        string `json:"prefix,omitempty"` // the --prefix a self-contained bundle was packed for
-	// Glibc is the highest GLIBC_x.y symbol version the payload's ELFs need
-	// ("2.38"; "" for musl or static builds): the root's glibc must be at
-	// least this, unless SelfContained (the bundle carries a glibc that is).
-	Glibc  string `json:"glibc,omitempty"`
-	Series string `json:"series,omitempty"` // the SLURM major release, "22.05"
-}
-
-// ParseIndex parses and checks an index.json: the schema must be
-// IndexSchema, and every bundle needs a version, a known arch, a relative
-// or http(s) URL, a 64-hex sha256 and a positive size.
-func ParseIndex(data []byte) (*Index, error) {
-	var idx Index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("index is not valid JSON: %w", err)
-	}
-	if idx.Schema != IndexSchema {
-		return nil, fmt.Errorf("index schema %d is not supported (want %d); upgrade slurm-installer", idx.Schema, IndexSchema)
-	}
-	for arch, v := range idx.Latest {
-		if _, err := platform.Normalize(arch); err != nil {
-			return nil, fmt.Errorf("index latest: %w", err)
-		}
-		if !validVersion(v) {
-			return nil, fmt.Errorf("index latest[%s]: bad version %q", arch, v)
-		}
-	}
-	for i, b := range idx.Bundles {
-		if err := checkBundle(b); err != nil {
-			return nil, fmt.Errorf("index bundle %d: %w", i, err)
-		}
-	}
-	return &idx, nil
-}
-
-func checkBundle(b Bundle) error {
-	if !validVersion(b.Version) || b.Version == "latest" {
-		return fmt.Errorf("bad version %q", b.Version)
-	}
-	if _, err := platform.Normalize(b.Arch); err != nil {
-		return err
-	}
-	if !isHex64(b.SHA256) {
-		return fmt.Errorf("sha256 %q is not 64 hex digits", b.SHA256)
-	}
-	if b.Size <= 0 {
-		return fmt.Errorf("size %d is not positive", b.Size)
-	}
-	if b.Prefix != "" && (!strings.HasPrefix(b.Prefix, "/") || path.Clean(b.Prefix) != b.Prefix || b.Prefix == "/") {
-		return fmt.Errorf("prefix %q must be a clean absolute path", b.Prefix)
-	}
-	if b.Glibc != "" && !dottedNumber(b.Glibc) {
-		return fmt.Errorf("glibc %q is not a version like 2.38", b.Glibc)
-	}
-	if b.Series != "" && (!dottedNumber(b.Series) || !strings.HasPrefix(b.Version, b.Series+".")) {
-		return fmt.Errorf("series %q is not the major release of version %q", b.Series, b.Version)
-	}
-	if b.URL == "" || strings.ContainsAny(b.URL, "\x00\\") {
-		return fmt.Errorf("bad url %q", b.URL)
-	}
-	u, err := url.Parse(b.URL)
-	if err != nil {
-		return fmt.Errorf("bad url %q: %w", b.URL, err)
-	}
-	switch {
-	case u.Scheme == "" && u.Host == "" && u.Path != "":
-	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
-	default:
-		return fmt.Errorf("url %q must be relative or http(s)", b.URL)
-	}
-	return nil
-}
-
-// dottedNumber reports whether s is digits separated by single dots.
-func dottedNumber(s string) bool {
-	for _, p := range strings.Split(s, ".") {
-		if p == "" || strings.Trim(p, "0123456789") != "" {
-			return false
-		}
-	}
-	return true
-}
-
-// Find returns the bundle for version ("latest" → Latest[arch]) and arch
-// (any spelling), or nil.
-func (idx *Index) Find(version, arch string) *Bundle {
-	arch, err := platform.Normalize(arch)
-	if err != nil {
-		return nil
-	}
-	if version == "latest" || version == "" {
-		version = ""
-		for a, v := range idx.Latest {
-			if na, _ := platform.Normalize(a); na == arch {
-				version = v
-				break
-			}
-		}
-		if version == "" {
-			return nil
-		}
-	}
-	for i, b := range idx.Bundles {
-		if na, _ := platform.Normalize(b.Arch); na == arch && b.Version == version {
-			return &idx.Bundles[i]
-		}
-	}
-	return nil
-}
 
 // indexPick is the bundle chosen from an index, with where it came from.
 type indexPick struct {
@@ -202,7 +75,9 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 		s.log.Warn().Str("url", urlString(st.url)).Err(err).Msg("ignoring unusable index; trying the seed layouts")
 		return nil, notFound(st.url, "unusable index: "+err.Error())
 	}
-	if !idx.Expires.IsZero() && time.Now().After(idx.Expires) {
+	// The caller's AcceptIndex owns the trust rules (expiry included) when
+	// it is given; this is the default for callers without a policy.
+	if !idx.Expires.IsZero() && time.Now().After(idx.Expires) && (!signed || s.o.AcceptIndex == nil) {
 		if signed {
 			return nil, s.integrity(st.url, fmt.Sprintf("signed index expired at %s", idx.Expires.Format(time.RFC3339)),
 				"the mirror's index is out of date: re-sign it with `slurm-installer pack`")
@@ -218,7 +93,7 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 			return nil, fe
 		}
 	}
-	b, skipped, doubt := idx.Select(s.version, s.arch, &s.o)
+	b, skipped, doubt := selectBundle(idx, s.version, s.arch, &s.o)
 	for _, sk := range skipped {
 		s.log.Info().Str("index", urlString(st.url)).Str("version", sk.Version).Msg("skipping " + sk.Version + ": " + sk.Reason)
 	}

@@ -68,21 +68,21 @@ func (o *Options) judge(b *Bundle) (int, string) {
 	return runs, ""
 }
 
-// Select returns the bundle for the selector sel (exact, series or latest)
+// selectBundle returns the bundle of idx for the selector sel (exact, series or latest)
 // and arch that o.judge likes best: the newest that runs, else the newest
 // doubtful one (then doubt is true). skipped lists the newer candidates
 // passed over, newest first. For latest, an index's Latest[arch] caps the
 // candidates (the publisher's pointer: a newer bundle may be a preview).
 // pick is nil when no candidate can run (skipped says why) or there is no
 // candidate at all (skipped is empty).
-func (idx *Index) Select(sel, arch string, o *Options) (pick *Bundle, skipped []Skip, doubt bool) {
+func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipped []Skip, doubt bool) {
 	arch, err := platform.Normalize(arch)
 	if err != nil {
 		return nil, nil, false
 	}
 	latest := ""
 	if slurmver.KindOf(sel) == slurmver.Latest {
-		latest = idx.latestFor(arch)
+		latest = idx.LatestFor(arch)
 	}
 	var cands []*Bundle
 	for i := range idx.Bundles {
@@ -123,15 +123,6 @@ func (idx *Index) Select(sel, arch string, o *Options) (pick *Bundle, skipped []
 	return nil, skipped, false
 }
 
-// latestFor is the index's latest version for the canonical arch, "" if none.
-func (idx *Index) latestFor(arch string) string {
-	for a, v := range idx.Latest {
-		if na, _ := platform.Normalize(a); na == arch {
-			return v
-		}
-	}
-	return ""
-}
 
 func sortSkips(s []Skip) {
 	sort.SliceStable(s, func(i, j int) bool { return slurmver.Compare(s[i].Version, s[j].Version) > 0 })
@@ -372,13 +363,13 @@ func (s *session) indexCandidates(ctx context.Context, st step) ([]string, strin
 	rest.Bundles = nil
 	for _, b := range idx.Bundles { // the publisher's latest pointer caps the candidates
 		if na, _ := platform.Normalize(b.Arch); na == s.arch {
-			if l := idx.latestFor(s.arch); l == "" || slurmver.Compare(b.Version, l) <= 0 {
+			if l := idx.LatestFor(s.arch); l == "" || slurmver.Compare(b.Version, l) <= 0 {
 				rest.Bundles = append(rest.Bundles, b)
 			}
 		}
 	}
 	for {
-		b, skipped, _ := rest.Select("latest", s.arch, &s.o)
+		b, skipped, _ := selectBundle(&rest, "latest", s.arch, &s.o)
 		for _, sk := range skipped {
 			if !seen[sk.Version] {
 				seen[sk.Version] = true

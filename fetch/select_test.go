@@ -64,7 +64,7 @@ func TestSelectJudges(t *testing.T) {
 		{"21.08", deb12, "", nil, false},
 	} {
 		t.Run(c.sel, func(t *testing.T) {
-			b, skipped, doubt := idx.Select(c.sel, "x86_64", c.o)
+			b, skipped, doubt := selectBundle(idx, c.sel, "x86_64", c.o)
 			got := ""
 			if b != nil {
 				got = b.Version
@@ -84,7 +84,7 @@ func TestSelectJudges(t *testing.T) {
 	}
 	// The index's latest pointer caps latest.
 	idx.Latest = map[string]string{"amd64": "23.02.1"}
-	if b, _, _ := idx.Select("latest", "x86_64", &Options{}); b == nil || b.Version != "23.02.1" {
+	if b, _, _ := selectBundle(idx, "latest", "x86_64", &Options{}); b == nil || b.Version != "23.02.1" {
 		t.Errorf("latest with a latest pointer = %+v", b)
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/rootfs"
 	"slurm-installer/verify"
 )
@@ -124,7 +124,7 @@ func TestIndexRecordsGlibcAndSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(r.Index)
-	idx, err := fetch.ParseIndex(raw)
+	idx, err := index.Parse(raw)
 	if err != nil || len(idx.Bundles) != 1 {
 		t.Fatalf("index: %v %s", err, raw)
 	}

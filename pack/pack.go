@@ -40,6 +40,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
 	"slurm-installer/trust"
 	"slurm-installer/verify"
@@ -166,7 +167,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, failure.New(failure.Usage, "read the payload: %w", err)
 	}
-	idx, err := updateIndex(idxPath, fetch.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
+	idx, err := updateIndex(idxPath, index.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
 		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o),
 		Glibc: glibc, Series: verify.Major(o.Version)}, o)
 	if err != nil {
@@ -419,10 +420,10 @@ func mergeSHA256SUMS(p string, add map[string]string) error {
 	return writeAtomic(p, []byte(b.String()))
 }
 
-func updateIndex(p string, b fetch.Bundle, o Options) (*fetch.Index, error) {
-	idx := &fetch.Index{Schema: fetch.IndexSchema, Latest: map[string]string{}}
+func updateIndex(p string, b index.Bundle, o Options) (*index.Index, error) {
+	idx := &index.Index{Schema: index.Schema, Latest: map[string]string{}}
 	if data, err := os.ReadFile(p); err == nil {
-		old, err := fetch.ParseIndex(data)
+		old, err := index.Parse(data)
 		if err != nil {
 			return nil, failure.New(failure.Usage, "existing %s is not a valid index: %w", p, err).
 				WithHint("move it away to start a new index")
@@ -458,7 +459,7 @@ func updateIndex(p string, b fetch.Bundle, o Options) (*fetch.Index, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
-	if _, err := fetch.ParseIndex(data); err != nil {
+	if _, err := index.Parse(data); err != nil {
 		return nil, failure.New(failure.Internal, "pack wrote an index it cannot read back: %w", err)
 	}
 	return idx, writeAtomic(p, append(data, '\n'))

@@ -15,6 +15,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/trust"
 )
 
@@ -66,7 +67,7 @@ func TestPackReproducibleAndInstallable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix, err := fetch.ParseIndex(idx)
+	ix, err := index.Parse(idx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestPackReproducibleAndInstallable(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx, _ = os.ReadFile(r1.Index)
-	ix, _ = fetch.ParseIndex(idx)
+	ix, _ = index.Parse(idx)
 	if ix.Serial != 2 || ix.Latest["x86_64"] != "23.02.1" || len(ix.Bundles) != 2 {
 		t.Fatalf("index after second pack: %+v", ix)
 	}
@@ -167,7 +168,7 @@ func TestPackSigns(t *testing.T) {
 	if !strings.Contains(v.TrustedComment, "file:index.json") || !v.Prehashed {
 		t.Fatalf("signature %+v", v)
 	}
-	ix, _ := fetch.ParseIndex(idx)
+	ix, _ := index.Parse(idx)
 	if !ix.Created.Equal(now) || !ix.Expires.Equal(now.Add(48*time.Hour)) {
 		t.Fatalf("index times %v %v", ix.Created, ix.Expires)
 	}

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
-	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/rootfs"
 )
 
@@ -197,7 +197,7 @@ func TestPackSelfContained(t *testing.T) {
 		t.Errorf("lib/libc.so.6 RUNPATH %q, want $ORIGIN (NSS modules are dlopened through it)", rp)
 	}
 	raw, _ := os.ReadFile(r.Index)
-	idx, err := fetch.ParseIndex(raw)
+	idx, err := index.Parse(raw)
 	if err != nil || len(idx.Bundles) != 1 || !idx.Bundles[0].SelfContained || idx.Bundles[0].Prefix != "/opt/slurm" {
 		t.Errorf("index: %v %+v", err, idx)
 	}

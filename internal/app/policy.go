@@ -10,6 +10,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/slurmver"
 	"slurm-installer/trust"
 )
@@ -78,16 +79,25 @@ func (p *policy) fetchOptions(o *fetch.Options, log zerolog.Logger) {
 	}
 	o.RequireSignedIndex = true
 	o.IndexVerifier = p.key.VerifyIndex
-	// The rollback rule per mirror (issue 13): a stale mirror listed first
-	// is skipped, not the end of the run. checkArtifact stays the backstop.
-	seen := p.seenSerial
-	o.AcceptIndex = func(idx *fetch.Index) error {
-		if idx.Serial < seen {
-			return refuse(ruleSerial, "the signed index has serial %d, but this root already saw serial %d", idx.Serial, seen)
-		}
-		return nil
-	}
+	// The index rules per mirror (issue 13): a stale or expired mirror listed
+	// first is skipped, not the end of the run. checkArtifact stays the
+	// backstop for the serial.
+	o.AcceptIndex = p.acceptIndex
 	log.Info().Str("key_id", p.key.ID()).Str("from", p.key.Source).Msg("key pinned: the bundle must come from an index signed by it")
+}
+
+// acceptIndex applies the index rules to a mirror's signed index before
+// its bundle is downloaded: not expired, and a serial no lower than the one
+// this root already saw. It is the one place the expiry is checked.
+func (p *policy) acceptIndex(idx *index.Index) error {
+	if !idx.Expires.IsZero() && p.now().After(idx.Expires) {
+		return refuse(ruleExpiry, "the signed index expired at %s", idx.Expires.Format(time.RFC3339)).
+			WithHint("the publisher must re-sign the index (slurm-installer pack --sign-key); an index that is never refreshed could be replayed forever")
+	}
+	if idx.Serial < p.seenSerial {
+		return refuse(ruleSerial, "the signed index has serial %d, but this root already saw serial %d", idx.Serial, p.seenSerial)
+	}
+	return nil
 }
 
 func refuse(rule, format string, args ...any) *failure.Error {
@@ -118,10 +128,6 @@ func installedVersion(r *install.Receipt) string {
 func (p *policy) checkArtifact(art *fetch.Artifact, prev *install.Receipt) error {
 	if p == nil || p.key == nil || art == nil {
 		return nil
-	}
-	if !art.IndexExpires.IsZero() && p.now().After(art.IndexExpires) {
-		return refuse(ruleExpiry, "the signed index expired at %s", art.IndexExpires.Format(time.RFC3339)).
-			WithHint("the publisher must re-sign the index (slurm-installer pack --sign-key); an index that is never refreshed could be replayed forever")
 	}
 	if last := lastSerial(prev); art.IndexSigned && art.IndexSerial < last {
 		return refuse(ruleSerial, "the signed index has serial %d, but this root already saw serial %d", art.IndexSerial, last).

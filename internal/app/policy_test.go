@@ -12,6 +12,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/trust"
 )
 
@@ -58,7 +59,12 @@ func TestPolicy(t *testing.T) {
 	if err := p.checkArtifact(ok, prev); err != nil {
 		t.Fatal(err)
 	}
-	wantRule(t, p.checkArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 6, IndexExpires: now.Add(-time.Second)}, prev), ruleExpiry)
+	p.seenSerial = 5
+	if err := p.acceptIndex(&index.Index{Serial: 5, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	wantRule(t, p.acceptIndex(&index.Index{Serial: 6, Expires: now.Add(-time.Second)}), ruleExpiry)
+	wantRule(t, p.acceptIndex(&index.Index{Serial: 4, Expires: now.Add(time.Hour)}), ruleSerial)
 	wantRule(t, p.checkArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 4}, prev), ruleSerial)
 	wantRule(t, p.checkArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 4}, demoOverReal), ruleSerial)
 	if err := p.checkArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 1}, nil); err != nil {

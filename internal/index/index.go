@@ -1,0 +1,196 @@
+// Package index is the schema of pkgs/slurm/index.json: the contract
+// between `slurm-installer pack`, which writes it, and the installer's
+// fetch, which reads it. It parses and checks an index (every bundle entry
+// validated: version, arch, URL, digest, size, prefix, glibc need, series)
+// and finds a bundle in it; it does no I/O.
+package index
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"slurm-installer/internal/platform"
+)
+
+// Schema is the only index.json schema this version understands.
+const Schema = 1
+
+// Index is pkgs/slurm/index.json, written by `slurm-installer pack` and
+// read by fetch: the contract between the two.
+//
+//	{"schema":1,"created":"2026-11-23T07:00:00Z","expires":"2027-05-22T07:00:00Z","serial":1,
+//	 "latest":{"x86_64":"22.05.8"},
+//	 "bundles":[{"version":"22.05.8","arch":"x86_64",
+//	   "url":"../slurm-apk/slurm-client-22.05.8-x86_64-alpine.tar.gz",
+//	   "sha256":"<hex>","size":5800000,"self_contained":false}]}
+type Index struct {
+	Schema  int               `json:"schema"`
+	Created time.Time         `json:"created"`
+	Expires time.Time         `json:"expires,omitzero"`
+	Serial  int64             `json:"serial"`
+	Latest  map[string]string `json:"latest,omitempty"` // arch → version
+	Bundles []Bundle          `json:"bundles"`
+}
+
+// Bundle is one downloadable bundle in the index.
+type Bundle struct {
+	Version       string `json:"version"`
+	Arch          string `json:"arch"`
+	URL           string `json:"url"`    // relative to index.json's URL, or absolute http(s)
+	SHA256        string `json:"sha256"` // hex digest of the file at URL
+	Size          int64  `json:"size"`   // its size in bytes; caps the download
+	SelfContained bool   `json:"self_contained"`
+	Prefix        string `json:"prefix,omitempty"` // the --prefix a self-contained bundle was packed for
+	// Glibc is the highest GLIBC_x.y symbol version the payload's ELFs need
+	// ("2.38"; "" for musl or static builds): the root's glibc must be at
+	// least this, unless SelfContained (the bundle carries a glibc that is).
+	Glibc  string `json:"glibc,omitempty"`
+	Series string `json:"series,omitempty"` // the SLURM major release, "22.05"
+}
+
+// Parse parses and checks an index.json: the schema must be
+// Schema, and every bundle needs a version, a known arch, a relative
+// or http(s) URL, a 64-hex sha256 and a positive size.
+func Parse(data []byte) (*Index, error) {
+	var idx Index
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("index is not valid JSON: %w", err)
+	}
+	if idx.Schema != Schema {
+		return nil, fmt.Errorf("index schema %d is not supported (want %d); upgrade slurm-installer", idx.Schema, Schema)
+	}
+	for arch, v := range idx.Latest {
+		if _, err := platform.Normalize(arch); err != nil {
+			return nil, fmt.Errorf("index latest: %w", err)
+		}
+		if !validVersion(v) {
+			return nil, fmt.Errorf("index latest[%s]: bad version %q", arch, v)
+		}
+	}
+	for i, b := range idx.Bundles {
+		if err := Check(b); err != nil {
+			return nil, fmt.Errorf("index bundle %d: %w", i, err)
+		}
+	}
+	return &idx, nil
+}
+
+// Check checks one bundle entry.
+func Check(b Bundle) error {
+	if !validVersion(b.Version) || b.Version == "latest" {
+		return fmt.Errorf("bad version %q", b.Version)
+	}
+	if _, err := platform.Normalize(b.Arch); err != nil {
+		return err
+	}
+	if !isHex64(b.SHA256) {
+		return fmt.Errorf("sha256 %q is not 64 hex digits", b.SHA256)
+	}
+	if b.Size <= 0 {
+		return fmt.Errorf("size %d is not positive", b.Size)
+	}
+	if b.Prefix != "" && (!strings.HasPrefix(b.Prefix, "/") || path.Clean(b.Prefix) != b.Prefix || b.Prefix == "/") {
+		return fmt.Errorf("prefix %q must be a clean absolute path", b.Prefix)
+	}
+	if b.Glibc != "" && !dottedNumber(b.Glibc) {
+		return fmt.Errorf("glibc %q is not a version like 2.38", b.Glibc)
+	}
+	if b.Series != "" && (!dottedNumber(b.Series) || !strings.HasPrefix(b.Version, b.Series+".")) {
+		return fmt.Errorf("series %q is not the major release of version %q", b.Series, b.Version)
+	}
+	if b.URL == "" || strings.ContainsAny(b.URL, "\x00\\") {
+		return fmt.Errorf("bad url %q", b.URL)
+	}
+	u, err := url.Parse(b.URL)
+	if err != nil {
+		return fmt.Errorf("bad url %q: %w", b.URL, err)
+	}
+	switch {
+	case u.Scheme == "" && u.Host == "" && u.Path != "":
+	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
+	default:
+		return fmt.Errorf("url %q must be relative or http(s)", b.URL)
+	}
+	return nil
+}
+
+// dottedNumber reports whether s is digits separated by single dots.
+func dottedNumber(s string) bool {
+	for _, p := range strings.Split(s, ".") {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// LatestFor is the index's latest version for arch (any spelling), "" if
+// none.
+func (idx *Index) LatestFor(arch string) string {
+	arch, err := platform.Normalize(arch)
+	if err != nil {
+		return ""
+	}
+	for a, v := range idx.Latest {
+		if na, _ := platform.Normalize(a); na == arch {
+			return v
+		}
+	}
+	return ""
+}
+
+// Find returns the bundle for version ("latest" → Latest[arch]) and arch
+// (any spelling), or nil.
+func (idx *Index) Find(version, arch string) *Bundle {
+	arch, err := platform.Normalize(arch)
+	if err != nil {
+		return nil
+	}
+	if version == "latest" || version == "" {
+		version = ""
+		for a, v := range idx.Latest {
+			if na, _ := platform.Normalize(a); na == arch {
+				version = v
+				break
+			}
+		}
+		if version == "" {
+			return nil
+		}
+	}
+	for i, b := range idx.Bundles {
+		if na, _ := platform.Normalize(b.Arch); na == arch && b.Version == version {
+			return &idx.Bundles[i]
+		}
+	}
+	return nil
+}
+
+// validVersion: a version as bundles name it (digits, letters, . - _ +).
+func validVersion(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '_' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
