@@ -123,7 +123,6 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 	return nil, skipped, false
 }
 
-
 func sortSkips(s []Skip) {
 	sort.SliceStable(s, func(i, j int) bool { return slurmver.Compare(s[i].Version, s[j].Version) > 0 })
 }
