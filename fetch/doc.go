@@ -1,5 +1,5 @@
 // Package fetch downloads a SLURM client bundle from an ordered list of
-// AppHub mirrors and verifies it (design.md §4, §6).
+// AppHub mirrors and verifies it (docs/DESIGN.md §4, §6).
 //
 // For each mirror, in order, it resolves the bundle for a version and an
 // architecture: a direct artifact URL (with {version} and {arch}
@@ -7,7 +7,7 @@
 // then the tree layout listed by nginx autoindex. http://, https:// and
 // file:// mirrors work the same way.
 //
-// Selection (select.go, design.md §9): Options.Version is exact, a series
+// Selection (select.go, docs/DESIGN.md §9): Options.Version is exact, a series
 // ("22.05") or latest. Of the matching bundles an index lists, the newest
 // that can run in the root (Options.RootGlibc, Libc, Prefix, Accept) is
 // taken and every newer one is logged with the reason; an index whose

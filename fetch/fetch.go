@@ -86,7 +86,7 @@ type Options struct {
 	RequireChecksum bool
 
 	// What the root can run, for choosing among the bundles an index
-	// lists (design.md §9; Version may also be a series, "22.05", the
+	// lists (docs/DESIGN.md §9; Version may also be a series, "22.05", the
 	// newest 22.05.x): a bundle whose glibc need is above RootGlibc is
 	// skipped (logged with the reason); a self-contained one runs
 	// whatever the root's glibc, but only at the Prefix it was packed

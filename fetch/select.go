@@ -12,7 +12,7 @@ import (
 	"slurm-installer/internal/slurmver"
 )
 
-// Selection (design.md §9): --slurm-version is an exact version, a series
+// Selection (docs/DESIGN.md §9): --slurm-version is an exact version, a series
 // ("22.05": the newest 22.05.x) or latest. Where a layout can list the
 // versions it holds (the index; the tarball layout through nginx
 // autoindex of pkgs/slurm-apk/; the tree layout's one VERSION), the newest

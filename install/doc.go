@@ -6,7 +6,7 @@
 //   - Every write goes through an [os.Root] opened on the target root (or on
 //     the staging directory for archive entries), so no path in an archive,
 //     a receipt or a flag can make it write outside --root.
-//   - Archive entries are checked before anything is written (design.md §6):
+//   - Archive entries are checked before anything is written (docs/DESIGN.md §6):
 //     no absolute paths, no "..", no link that leaves the payload, no devices,
 //     FIFOs or sockets; setuid/setgid bits are dropped; total size and entry
 //     count are capped.
@@ -27,7 +27,7 @@
 //   - [Installer.Repair] and [Installer.Uninstall] touch only what the
 //     receipt lists; files the user changed or added are kept and named.
 //
-// # Ownership (do no harm, design.md §5)
+// # Ownership (do no harm, docs/DESIGN.md §5)
 //
 //   - Nothing is changed or removed unless it is provably ours: listed in a
 //     valid receipt (with the content or link target it has now), one of our

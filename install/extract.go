@@ -267,7 +267,7 @@ func cleanName(name string) (string, error) {
 	return c, nil
 }
 
-// CheckEntry applies the entry rules of design.md §6 that do not depend on
+// CheckEntry applies the entry rules of docs/DESIGN.md §6 that do not depend on
 // other entries: name, type, and where a link points. It is what pack and the
 // extractor share.
 func CheckEntry(name string, mode fs.FileMode, linkTarget string, hardlink bool) (string, error) {

@@ -1,6 +1,6 @@
 package install
 
-// Limits cap what an archive may expand to (design.md §6). Zero values mean
+// Limits cap what an archive may expand to (docs/DESIGN.md §6). Zero values mean
 // the defaults.
 type Limits struct {
 	MaxSize    int64 // total bytes of regular files

@@ -30,7 +30,7 @@ const (
 	ModeDemo = "demo"
 )
 
-// Receipt records what an install did (design.md §5).
+// Receipt records what an install did (docs/DESIGN.md §5).
 type Receipt struct {
 	Schema         int    `json:"schema"`
 	Mode           string `json:"mode"`

@@ -72,7 +72,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 		return nil, err
 	}
 	// Leftovers of killed runs were removed by CleanStale when the lock was
-	// taken. Check the space before writing anything (design.md §6: a failed run
+	// taken. Check the space before writing anything (docs/DESIGN.md §6: a failed run
 	// leaves everything as it was); a file system that fills up anyway
 	// (other writers, inodes) is reported with the same numbers.
 	// Reading the headers costs a full decompression, so it is skipped when
@@ -274,7 +274,7 @@ func checkPayloadLinks(files []Entry) error {
 	return nil
 }
 
-// CleanStale removes what killed runs leave behind (design.md §6: a killed
+// CleanStale removes what killed runs leave behind (docs/DESIGN.md §6: a killed
 // run leaves a state the next run repairs). It must only run under the
 // root's lock, which [Installer.Lock] takes before calling it:
 //   - beside the prefix: staging directories, and versioned payloads that

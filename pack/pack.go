@@ -81,7 +81,7 @@ type Result struct {
 	SystemLibs []string
 }
 
-// Prefix inside the tarball (design.md §4).
+// Prefix inside the tarball (docs/DESIGN.md §4).
 const payloadPrefix = "usr/local/slurm/"
 
 // Pack builds and publishes one bundle.

@@ -4,7 +4,7 @@
 // Real images are full of symlinks: Debian's /bin, /lib and /lib64 point into
 // /usr, and /lib64/ld-linux-x86-64.so.2 is an ABSOLUTE symlink. os.Root treats
 // an absolute target as an escape, so this package resolves paths itself,
-// component by component, with the kernel's chroot semantics (design.md §8).
+// component by component, with the kernel's chroot semantics (docs/DESIGN.md §8).
 //
 // # Invariants
 //

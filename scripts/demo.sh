@@ -55,7 +55,7 @@ step "4. slurm-installer --root $ROOT --mirrors $URL/"
 step "5. chroot $ROOT /usr/local/bin/sinfo --version"
 # Every SLURM command reads slurm.conf before it parses its flags, even --version, and the scratch
 # root has no /etc/slurm/slurm.conf (a real container gets the site's config mounted at run time).
-# So point SLURM_CONF at a throwaway minimal conf, kept outside /etc/slurm (design.md §8).
+# So point SLURM_CONF at a throwaway minimal conf, kept outside /etc/slurm (docs/DESIGN.md §8).
 printf 'ClusterName=demo\nSlurmctldHost=localhost\nPluginDir=/usr/local/slurm/lib/slurm\n' >"$ROOT/tmp/demo-slurm.conf"
 out=$(chroot "$ROOT" /usr/bin/env -i SLURM_CONF=/tmp/demo-slurm.conf /usr/local/bin/sinfo --version) || fail "sinfo --version did not run in the root"
 rm -f "$ROOT/tmp/demo-slurm.conf"

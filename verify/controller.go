@@ -19,7 +19,7 @@ const SiteConf = siteConf
 // returns the controller's SLURM_VERSION and the client's own version
 // (sinfo --version; "unknown" when it does not say). It is how
 // `install --slurm-version cluster` learns which bundles the controller
-// accepts (design.md §9).
+// accepts (docs/DESIGN.md §9).
 //
 // Errors: ErrCannotExec (wrapped) when the commands cannot run from here;
 // failure.Usage without a site conf; failure.Verify when scontrol fails

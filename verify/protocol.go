@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// SLURM's wire protocol (design.md §9): a controller of major release N
+// SLURM's wire protocol (docs/DESIGN.md §9): a controller of major release N
 // accepts clients of N and of the two previous majors, three from 24.11 on.
 // A client newer than the controller, or too old for it, cannot talk to it,
 // and both sides fail with the generic "Zero Bytes were transmitted or

@@ -14,7 +14,7 @@ import (
 	rt "slurm-installer/rootfs/rootfstest"
 )
 
-// fakeSinfo behaves like a real SLURM client command (design.md §8): it
+// fakeSinfo behaves like a real SLURM client command (docs/DESIGN.md §8): it
 // reads slurm.conf (SLURM_CONF, else /etc/slurm/slurm.conf) before its
 // flags and dies without one or when PluginDir does not exist. Test*
 // keys in the conf make it misbehave.

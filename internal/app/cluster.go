@@ -19,7 +19,7 @@ import (
 // clusterProbeTimeout bounds each command run that asks the controller.
 const clusterProbeTimeout = 15 * time.Second
 
-// resolveCluster makes `install --slurm-version cluster` concrete (design.md
+// resolveCluster makes `install --slurm-version cluster` concrete (docs/DESIGN.md
 // §9, issue 14): it asks the site's controller its version with the
 // installed client (`scontrol show config`, the root's
 // /etc/slurm/slurm.conf) and narrows the selection to the bundles that

@@ -532,7 +532,7 @@ func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp stri
 }
 
 // fetchOpts are the fetch.Options of this run: mirrors, bounds, trust,
-// and what the root can run (design.md §9).
+// and what the root can run (docs/DESIGN.md §9).
 func (u *ui) fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Logger) fetch.Options {
 	version := cfg.version
 	if cfg.cluster() {

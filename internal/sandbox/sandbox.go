@@ -1,5 +1,5 @@
 // Package sandbox runs a command from an untrusted bundle (the verification
-// run of design.md §6): chrooted into the target root, as the unprivileged
+// run of docs/DESIGN.md §6): chrooted into the target root, as the unprivileged
 // user 65534 with no capabilities and no_new_privs, in new PID, mount, IPC
 // and UTS namespaces (and a new network namespace unless the command must
 // reach the controller), with a timeout; whatever it leaves running is

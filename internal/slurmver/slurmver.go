@@ -1,5 +1,5 @@
 // Package slurmver parses and compares SLURM versions and the selectors
-// --slurm-version takes (design.md §9): an exact version ("22.05.8"), a
+// --slurm-version takes (docs/DESIGN.md §9): an exact version ("22.05.8"), a
 // series ("22.05", the newest 22.05.x), "latest", or "cluster" (the newest
 // the site's controller accepts).
 //
