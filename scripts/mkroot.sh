@@ -38,7 +38,7 @@
 # glibc-trixie the glibc root of another Debian release (SUITE, default trixie: glibc 2.41), from
 #            that release's libc6, libc-bin and busybox-static through a private apt (lib.sh
 #            apt_suite, state in BUILDDIR/apt-SUITE, .debs in BUILDDIR/debs-SUITE): the same
-#            layout as glibc, os-release of Debian 13.
+#            layout as glibc plus libgcc-s1 (as Debian 13 images have it), os-release of Debian 13.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -184,6 +184,9 @@ build_glibc() {
   usrmerge_skeleton "$r"
   merge_usr "$(deb_unpacked "$DEBS" "libc6:$DA")" "$r"
   merge_usr "$(deb_unpacked "$DEBS" "libc-bin:$DA")" "$r"
+  # Debian 13 images carry libgcc-s1 (glibc dlopens libgcc_s.so.1 for pthread_cancel); a
+  # self-contained pack takes it from this root as --sysroot
+  [[ -z $SUITE ]] || merge_usr "$(deb_unpacked "$DEBS" "libgcc-s1:$DA")" "$r"
   rm -rf "$r/usr/share/doc" "$r/usr/share/lintian" "$r/usr/share/man" "$r/usr/share/locale" "$r/usr/share/i18n"
   busybox_into "$r" /usr/bin rel
   common_etc "$r"
