@@ -13,7 +13,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +77,23 @@ func versionsSetup(t *testing.T) {
 			vv.err = fmt.Errorf("Debian 13's slurm-client is %q, not 24.11.x", vv.newer)
 			return
 		}
+		// The packs are kept under $E2E_BUILD while the installer binary and
+		// both bundles are unchanged (a stamp of their hashes).
+		packs := filepath.Join(suite.build, "versions-apphub")
+		vv.both = filepath.Join(packs, "two-versions")
+		vv.only = filepath.Join(packs, "24.11-only")
+		vv.sc = filepath.Join(packs, "24.11-sc")
+		key, err := packKey(filepath.Join(suite.build, "bundle", ".stamp-"+suite.arch), filepath.Join(dir, ".stamp-"+suite.arch))
+		if err != nil {
+			vv.err = err
+			return
+		}
+		stamp := filepath.Join(packs, ".stamp")
+		if b, err := os.ReadFile(stamp); err == nil && string(b) == key {
+			fmt.Fprintf(os.Stderr, "e2e: the two-version packs in %s are up to date\n", packs)
+			return
+		}
+		_ = os.RemoveAll(packs)
 		vv.r13 = filepath.Join(suite.state, "sysroot-trixie")
 		_ = os.RemoveAll(vv.r13)
 		if _, err := script(context.Background(), "mkroot.sh", "glibc-trixie", vv.r13, suite.build); err != nil {
@@ -82,12 +102,6 @@ func versionsSetup(t *testing.T) {
 		}
 		old := filepath.Join(suite.bundle["BUNDLE_PAYLOAD"], "usr/local/slurm")
 		newp := filepath.Join(vv.trixie["BUNDLE_PAYLOAD"], "usr/local/slurm")
-		vv.both = filepath.Join(suite.state, "apphub-two-versions")
-		vv.only = filepath.Join(suite.state, "apphub-24.11-only")
-		vv.sc = filepath.Join(suite.state, "apphub-24.11-sc")
-		for _, d := range []string{vv.both, vv.only, vv.sc} {
-			_ = os.RemoveAll(d)
-		}
 		for _, p := range [][]string{
 			{"--from", old, "--slurm-version", suite.version, "--out", vv.both},
 			{"--from", newp, "--slurm-version", vv.newer, "--out", vv.both}, // the index's latest
@@ -100,10 +114,35 @@ func versionsSetup(t *testing.T) {
 				return
 			}
 		}
+		vv.err = os.WriteFile(stamp, []byte(key), 0o644)
 	})
 	if vv.err != nil {
 		t.Fatal(vv.err)
 	}
+}
+
+// packKey is the hash of the installer binary and of the bundles' stamps,
+// and the week: the indexes pack writes expire after 30 days.
+func packKey(stamps ...string) (string, error) {
+	h := sha256.New()
+	y, w := time.Now().ISOWeek()
+	fmt.Fprintf(h, "%d-%d\n", y, w)
+	f, err := os.Open(suite.bin)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	for _, p := range stamps {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return "", err
+		}
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // sinfoIs runs `chroot ROOT /usr/local/bin/sinfo --version` (with design
