@@ -21,9 +21,8 @@ func main() {
 	sandbox.MaybeChild() // the verification sandbox re-executes this binary as its helper; never returns then
 	ctx, stop := signalContext()
 	app.Version = version
-	err := app.Run(ctx, os.Args)
+	err := app.Run(ctx, os.Args, os.Stdout, os.Stderr) // logs err itself
 	stop()
-	app.Report(err)
 	os.Exit(exitCode(err))
 }
 

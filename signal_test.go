@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"slurm-installer/internal/testbundle"
+	"slurm-installer/internal/testfs"
 )
 
 // TestSignals (issue 12 item 8): SIGINT and SIGTERM at any phase of a run
@@ -42,7 +42,7 @@ func TestSignals(t *testing.T) {
 		}
 	}
 	// 23.02.1 takes ~6 s to download at 2 MiB/s: long enough to land a signal in it.
-	srv := httptest.NewServer(slowHandler(http.FileServer(http.Dir(mirror)), 2<<20))
+	srv := httptest.NewServer(testfs.SlowHandler(http.FileServer(http.Dir(mirror)), 2<<20))
 	t.Cleanup(srv.Close)
 	fast := httptest.NewServer(http.FileServer(http.Dir(mirror)))
 	t.Cleanup(fast.Close)
@@ -81,7 +81,7 @@ func TestSignals(t *testing.T) {
 							os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 							os.WriteFile(filepath.Join(root, "etc/slurm-fake-sleep"), []byte("60\n"), 0o644)
 						}
-						before := snapTree(t, root)
+						before := testfs.Tree(t, root)
 						url := srv.URL
 						if ph.name == "verification" {
 							url = fast.URL
@@ -96,14 +96,14 @@ func TestSignals(t *testing.T) {
 						if !strings.Contains(log, s.word) || strings.Contains(log, "DEMO MODE") || strings.Contains(log, "this is a bug") {
 							t.Fatalf("log does not say %q, or records demo / calls it a bug:\n%s", s.word, log)
 						}
-						after := snapTree(t, root)
+						after := testfs.Tree(t, root)
 						// The state directory and its lock file stay (design §5).
 						for _, p := range []string{"var", "var/lib", "var/lib/slurm-installer", "var/lib/slurm-installer/lock"} {
 							if _, ok := before[p]; !ok {
 								delete(after, p)
 							}
 						}
-						if d := diffSnap(before, after); d != "" {
+						if d := testfs.Diff(before, after); d != "" {
 							t.Fatalf("the root changed: %s\n%s", d, log)
 						}
 						if left, _ := os.ReadDir(tmp); len(left) > 0 {
@@ -159,86 +159,6 @@ func signalAt(t *testing.T, cmd *exec.Cmd, marker string, sig syscall.Signal) (i
 	return code, log.String(), time.Since(sent)
 }
 
-// slowHandler writes bodies at about rate bytes per second.
-func slowHandler(h http.Handler, rate int) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&slowResponse{ResponseWriter: w, rate: rate}, r)
-	})
-}
-
-type slowResponse struct {
-	http.ResponseWriter
-	rate int
-}
-
-func (s *slowResponse) Write(p []byte) (int, error) {
-	const chunk = 32 << 10
-	n := 0
-	for len(p) > 0 {
-		c := min(chunk, len(p))
-		w, err := s.ResponseWriter.Write(p[:c])
-		n += w
-		if err != nil {
-			return n, err
-		}
-		p = p[c:]
-		time.Sleep(time.Duration(c) * time.Second / time.Duration(s.rate))
-	}
-	return n, nil
-}
-
-// snapshot maps every path under root to its type, mode, size, content hash
-// or link target.
-func snapTree(t *testing.T, root string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		r, _ := filepath.Rel(root, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fi.Mode().String()
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			tg, _ := os.Readlink(p)
-			v += " -> " + tg
-		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			v += fmt.Sprintf(" %d %x", len(b), sha256sum(b))
-		}
-		m[r] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func diffSnap(a, b map[string]string) string {
-	var d []string
-	for k, v := range a {
-		if w, ok := b[k]; !ok {
-			d = append(d, k+" removed")
-		} else if w != v {
-			d = append(d, k+" changed")
-		}
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			d = append(d, k+" added")
-		}
-	}
-	return strings.Join(d, "; ")
-}
-
 func names(ds []fs.DirEntry) []string {
 	var s []string
 	for _, d := range ds {
@@ -246,5 +166,3 @@ func names(ds []fs.DirEntry) []string {
 	}
 	return s
 }
-
-func sha256sum(b []byte) []byte { h := sha256.Sum256(b); return h[:] }

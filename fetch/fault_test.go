@@ -52,7 +52,7 @@ func defaults(t *testing.T, mirrors ...string) Options {
 	return o
 }
 
-func timed(t *testing.T, bound time.Duration, o Options) (*Artifact, error, time.Duration) {
+func timed(t *testing.T, bound time.Duration, o Options) (*Artifact, time.Duration, error) {
 	t.Helper()
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	start := time.Now()
@@ -61,17 +61,20 @@ func timed(t *testing.T, bound time.Duration, o Options) (*Artifact, error, time
 	if a != nil {
 		t.Cleanup(a.Cleanup)
 	}
-	t.Logf("took %s", d)
-	if d > bound {
-		t.Errorf("took %s, want under %s", d, bound)
+	t.Logf("took %s (%s expected on an idle machine)", d, bound)
+	// Generous: a loaded 2-core CI machine is slow. The cases assert order
+	// and cause; the bound only catches a run that waited for a timeout it
+	// should never have waited for (each is 10 s or more).
+	if limit := 3*bound + 4*time.Second; d > limit {
+		t.Errorf("took %s, want under %s", d, limit)
 	}
-	return a, err, d
+	return a, d, err
 }
 
 func TestRaceBlackholeRefusedGood(t *testing.T) {
 	fs := faults(t)
 	for _, first := range []string{fs.Blackhole, fs.URL + "/hang"} {
-		a, err, d := timed(t, 2*time.Second, defaults(t, first, fs.Refused, fs.URL+"/good"))
+		a, d, err := timed(t, 2*time.Second, defaults(t, first, fs.Refused, fs.URL+"/good"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +91,7 @@ func TestRaceBlackholeRefusedGood(t *testing.T) {
 func TestRacePreferenceKept(t *testing.T) {
 	fs := faults(t)
 	// A slow body is an answer: the second mirror is never started.
-	a, err, _ := timed(t, 3*time.Second, defaults(t, fs.URL+"/slow-600", fs.URL+"/good"))
+	a, _, err := timed(t, 3*time.Second, defaults(t, fs.URL+"/slow-600", fs.URL+"/good"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +102,7 @@ func TestRacePreferenceKept(t *testing.T) {
 	// Without racing, a blackhole costs the whole header timeout.
 	o := defaults(t, fs.Blackhole, fs.URL+"/good")
 	o.RaceDelay, o.Timeout = -1, 700*time.Millisecond
-	_, err, d := timed(t, 3*time.Second, o)
+	_, d, err := timed(t, 3*time.Second, o)
 	if err != nil || d < 600*time.Millisecond {
 		t.Errorf("no race: err = %v after %s", err, d)
 	}
@@ -109,7 +112,7 @@ func TestFastFailures(t *testing.T) {
 	fs := faults(t)
 	for _, mode := range []string{"status-500", "status-502", "status-503", "status-429", "status-404", "flaky-100"} {
 		t.Run(mode, func(t *testing.T) {
-			a, err, _ := timed(t, time.Second, defaults(t, fs.URL+"/"+mode, fs.URL+"/good"))
+			a, _, err := timed(t, time.Second, defaults(t, fs.URL+"/"+mode, fs.URL+"/good"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,7 +125,7 @@ func TestFastFailures(t *testing.T) {
 
 func TestFlakyRecovers(t *testing.T) {
 	fs := faults(t)
-	a, err, _ := timed(t, 3*time.Second, defaults(t, fs.URL+"/flaky-2"))
+	a, _, err := timed(t, 3*time.Second, defaults(t, fs.URL+"/flaky-2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +139,7 @@ func TestFlakyIndexSkipped(t *testing.T) {
 	fs := faults(t)
 	o := defaults(t, fs.URL+"/flaky-3")
 	o.Retries = 2
-	a, err, _ := timed(t, 5*time.Second, o)
+	a, _, err := timed(t, 5*time.Second, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +151,7 @@ func TestFlakyIndexSkipped(t *testing.T) {
 	o.Retries = 2
 	o.RequireSignedIndex = true
 	o.IndexVerifier = func(index, sig []byte) error { return nil }
-	_, err, _ = timed(t, 5*time.Second, o)
+	_, _, err = timed(t, 5*time.Second, o)
 	wantClass(t, err, failure.Download)
 }
 
@@ -156,14 +159,14 @@ func TestRetryAfterHonoured(t *testing.T) {
 	fs := faults(t)
 	o := defaults(t, fs.URL+"/status-503-ra1")
 	o.Retries = 1
-	_, err, d := timed(t, 4*time.Second, o)
+	_, d, err := timed(t, 4*time.Second, o)
 	wantClass(t, err, failure.Download)
 	if d < 900*time.Millisecond || fs.Hits("status-503-ra1", "/pkgs/slurm/index.json") != 2 {
 		t.Errorf("took %s with %d tries; want Retry-After: 1 waited once", d, fs.Hits("status-503-ra1", "/pkgs/slurm/index.json"))
 	}
 	// 4xx other than 408 and 429 are never retried.
 	o = defaults(t, fs.URL+"/status-403")
-	_, err, _ = timed(t, time.Second, o)
+	_, _, err = timed(t, time.Second, o)
 	wantClass(t, err, failure.Download)
 	if n := fs.Hits("status-403", "/pkgs/slurm/index.json"); n != 1 {
 		t.Errorf("403 asked %d times", n)
@@ -174,7 +177,7 @@ func TestAllDeadDeadline(t *testing.T) {
 	fs := faults(t)
 	o := defaults(t, fs.Blackhole, fs.Refused, fs.URL+"/status-502", fs.URL+"/stall")
 	o.Deadline, o.Retries = 1500*time.Millisecond, 100
-	_, err, _ := timed(t, 3*time.Second, o)
+	_, _, err := timed(t, 3*time.Second, o)
 	wantClass(t, err, failure.Download)
 	if !strings.Contains(err.Error(), "deadline") {
 		t.Errorf("err = %v", err)
@@ -183,7 +186,7 @@ func TestAllDeadDeadline(t *testing.T) {
 
 func TestTruncatedResumes(t *testing.T) {
 	fs := faults(t)
-	a, err, _ := timed(t, 2*time.Second, defaults(t, fs.URL+"/truncate"))
+	a, _, err := timed(t, 2*time.Second, defaults(t, fs.URL+"/truncate"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +200,7 @@ func TestStallResumes(t *testing.T) {
 	fs := faults(t)
 	o := defaults(t, fs.URL+"/stall")
 	o.Stall = 300 * time.Millisecond
-	a, err, _ := timed(t, 2*time.Second, o)
+	a, _, err := timed(t, 2*time.Second, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +209,7 @@ func TestStallResumes(t *testing.T) {
 
 func TestIgnoredRangeRestarts(t *testing.T) {
 	fs := faults(t)
-	a, err, _ := timed(t, 2*time.Second, defaults(t, fs.URL+"/norange"))
+	a, _, err := timed(t, 2*time.Second, defaults(t, fs.URL+"/norange"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +220,7 @@ func TestChangedBodyRejected(t *testing.T) {
 	fs := faults(t)
 	o := defaults(t, fs.URL+"/changing/"+tarball)
 	o.SHA256 = sum(big)
-	_, err, _ := timed(t, 2*time.Second, o)
+	_, _, err := timed(t, 2*time.Second, o)
 	wantClass(t, err, failure.Integrity)
 }
 
@@ -226,7 +229,7 @@ func TestCACert(t *testing.T) {
 	t.Cleanup(srv.Close)
 	o := defaults(t, srv.URL)
 	o.SHA256 = sum(big)
-	_, err, _ := timed(t, time.Second, o)
+	_, _, err := timed(t, time.Second, o)
 	wantClass(t, err, failure.Download)
 	if !strings.Contains(failure.HintOf(err)+err.Error(), "--ca-cert") {
 		t.Errorf("no --ca-cert hint: %v / %s", err, failure.HintOf(err))
@@ -237,7 +240,7 @@ func TestCACert(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.CACertFile = ca
-	a, err, _ := timed(t, time.Second, o)
+	a, _, err := timed(t, time.Second, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +308,7 @@ func TestProgress(t *testing.T) {
 	var live bytes.Buffer
 	o := defaults(t, fs.URL+"/slow-600")
 	o.Progress, o.ProgressOut = ProgressLive, &live
-	if _, err, _ := timed(t, 3*time.Second, o); err != nil {
+	if _, _, err := timed(t, 3*time.Second, o); err != nil {
 		t.Fatal(err)
 	}
 	if out := live.String(); strings.Count(out, "\r") < 2 || !strings.Contains(out, "256.0 KiB / 256.0 KiB (100%)") || !strings.HasSuffix(out, "\n") {
@@ -318,7 +321,7 @@ func TestProgress(t *testing.T) {
 	o = defaults(t, fs.URL+"/slow-600")
 	o.Log = testLog(t).Output(&logged)
 	o.Progress = ProgressLog
-	if _, err, _ := timed(t, 3*time.Second, o); err != nil {
+	if _, _, err := timed(t, 3*time.Second, o); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(logged.String(), `"message":"downloading `); n < 2 || n > 4 {
@@ -328,7 +331,7 @@ func TestProgress(t *testing.T) {
 	var quiet bytes.Buffer
 	o = defaults(t, fs.URL+"/good")
 	o.Progress, o.ProgressOut = ProgressOff, &quiet
-	if _, err, _ := timed(t, 3*time.Second, o); err != nil || quiet.Len() != 0 {
+	if _, _, err := timed(t, 3*time.Second, o); err != nil || quiet.Len() != 0 {
 		t.Errorf("quiet: err = %v, output %q", err, quiet.String())
 	}
 }

@@ -190,7 +190,7 @@ func TestRedact(t *testing.T) {
 // that mirror: the next one serves the bundle.
 func TestHTMLPageMovesOn(t *testing.T) {
 	fs := faults(t)
-	a, err, _ := timed(t, 20*time.Second, opts(t, fs.URL+"/html", fs.URL+"/good"))
+	a, _, err := timed(t, 20*time.Second, opts(t, fs.URL+"/html", fs.URL+"/good"))
 	if err != nil {
 		t.Fatalf("%v (hint %s)", err, failure.HintOf(err))
 	}
@@ -200,7 +200,7 @@ func TestHTMLPageMovesOn(t *testing.T) {
 	if fs.Hits("html", "/"+tarball) != 1 {
 		t.Errorf("html mirror hits = %d", fs.Hits("html", "/"+tarball))
 	}
-	_, err, _ = timed(t, 20*time.Second, opts(t, fs.URL+"/html"))
+	_, _, err = timed(t, 20*time.Second, opts(t, fs.URL+"/html"))
 	wantClass(t, err, failure.Archive)
 	if !strings.Contains(err.Error(), "HTML") {
 		t.Errorf("error does not say what was served: %v", err)
@@ -225,7 +225,7 @@ func TestBrokenIndexFallsBack(t *testing.T) {
 		tarball:                 bundle,
 		tarball + ".sha256":     []byte(sum(bundle) + "\n"),
 	})
-	a, err, _ := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
+	a, _, err := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
 	if err != nil {
 		t.Fatalf("oversized index: %v", err)
 	}
@@ -243,7 +243,7 @@ func TestBrokenIndexFallsBack(t *testing.T) {
 	})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	a, err, _ = timed(t, 20*time.Second, opts(t, srv.URL))
+	a, _, err = timed(t, 20*time.Second, opts(t, srv.URL))
 	if err != nil {
 		t.Fatalf("index redirect loop: %v", err)
 	}
@@ -257,7 +257,7 @@ func TestChecksumFileTooLarge(t *testing.T) {
 		tarball:             bundle,
 		tarball + ".sha256": bytes.Repeat([]byte("#"), maxChecksumFile+10),
 	})
-	_, err, _ := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
+	_, _, err := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
 	wantClass(t, err, failure.Integrity)
 }
 
@@ -267,7 +267,7 @@ func TestHedgeTrickle(t *testing.T) {
 	o := opts(t, fs.URL+"/trickle-1000", fs.URL+"/good")
 	o.Stall = time.Minute // bytes keep coming: no stall
 	o.Deadline = time.Minute
-	a, err, _ := timed(t, 30*time.Second, o)
+	a, _, err := timed(t, 30*time.Second, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func TestStaleIndexMovesOn(t *testing.T) {
 	}
 	o := opts(t, stale.URL+"/good", fresh.URL+"/good")
 	o.RequireSignedIndex, o.IndexVerifier, o.AcceptIndex = true, func(_, _ []byte) error { return nil }, accept
-	a, err, _ := timed(t, 20*time.Second, o)
+	a, _, err := timed(t, 20*time.Second, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestStaleIndexMovesOn(t *testing.T) {
 	// Only stale mirrors: integrity (exit 5), naming the cause.
 	o = opts(t, stale.URL+"/good")
 	o.RequireSignedIndex, o.IndexVerifier, o.AcceptIndex = true, func(_, _ []byte) error { return nil }, accept
-	_, err, _ = timed(t, 20*time.Second, o)
+	_, _, err = timed(t, 20*time.Second, o)
 	wantClass(t, err, failure.Integrity)
 	if !strings.Contains(err.Error(), "below the last seen") {
 		t.Errorf("err = %v", err)
@@ -533,14 +533,14 @@ func TestTreeFanOutBounded(t *testing.T) {
 	defer fan.Close()
 	fs := faults(t)
 	o := opts(t, fan.URL, fs.URL+"/good")
-	a, err, _ := timed(t, 60*time.Second, o)
+	a, _, err := timed(t, 60*time.Second, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Mirror != fs.URL+"/good" {
 		t.Errorf("mirror %s", a.Mirror)
 	}
-	_, err, _ = timed(t, 60*time.Second, opts(t, fan.URL))
+	_, _, err = timed(t, 60*time.Second, opts(t, fan.URL))
 	mu.Lock()
 	n := listings
 	mu.Unlock()
@@ -622,7 +622,7 @@ func TestHedgeSparesHealthyDownload(t *testing.T) {
 	fs := faults(t)
 	o := opts(t, fs.URL+"/slow-3000", fs.URL+"/good")
 	o.Stall, o.Deadline = time.Minute, time.Minute
-	a, err, _ := timed(t, 30*time.Second, o)
+	a, _, err := timed(t, 30*time.Second, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -643,7 +643,7 @@ func TestExpiredIndexMovesOn(t *testing.T) {
 	good := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": fresh, "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
 	o := opts(t, old.URL+"/good", good.URL+"/good")
 	o.RequireSignedIndex, o.IndexVerifier = true, func(_, _ []byte) error { return nil }
-	a, err, _ := timed(t, 20*time.Second, o)
+	a, _, err := timed(t, 20*time.Second, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -408,8 +408,13 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 			} else {
 				// Ranges ignored, or the file changed (If-Range): start over.
 				s.log.Warn().Str("url", urlString(u)).Int64("offset", n).Msg("server sent the whole file again; restarting the download")
-				if _, err := f.Seek(0, io.SeekStart); err == nil {
+				_, err := f.Seek(0, io.SeekStart)
+				if err == nil {
 					err = f.Truncate(0)
+				}
+				if err != nil {
+					b.close()
+					return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: "cannot restart the download: " + err.Error(), err: err}
 				}
 				h.Reset()
 				n = 0

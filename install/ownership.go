@@ -282,6 +282,11 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 	if !reArch.MatchString(r.Arch) || !reArch.MatchString(r.Libc) {
 		return bad("arch %q / libc %q", r.Arch, r.Libc)
 	}
+	switch r.Verification {
+	case "", "pinned", "signed-index", "index", "sidecar", "sha256sums", "none":
+	default:
+		return fmt.Errorf("verification %q is not one of pinned, signed-index, index, sidecar, sha256sums, none", r.Verification)
+	}
 	if r.SHA256 != "" && !reHex64.MatchString(r.SHA256) {
 		return bad("sha256 %q is not 64 hex digits", r.SHA256)
 	}

@@ -32,22 +32,25 @@ const (
 
 // Receipt records what an install did (design.md §5).
 type Receipt struct {
-	Schema           int       `json:"schema"`
-	Mode             string    `json:"mode"`
-	Reason           string    `json:"reason,omitempty"`
-	FailureClass     string    `json:"failure_class,omitempty"`
-	Version          string    `json:"version,omitempty"`
-	Requested        string    `json:"requested_version,omitempty"`
-	Arch             string    `json:"arch"`
-	Libc             string    `json:"libc"`
-	Prefix           string    `json:"prefix"`
-	BinDir           string    `json:"bin_dir"`
-	PayloadDir       string    `json:"payload_dir,omitempty"`
-	Source           string    `json:"source,omitempty"`
-	Mirror           string    `json:"mirror,omitempty"`
-	Layout           string    `json:"layout,omitempty"`
-	SHA256           string    `json:"sha256,omitempty"`
-	ChecksumSource   string    `json:"checksum_source,omitempty"`
+	Schema         int    `json:"schema"`
+	Mode           string `json:"mode"`
+	Reason         string `json:"reason,omitempty"`
+	FailureClass   string `json:"failure_class,omitempty"`
+	Version        string `json:"version,omitempty"`
+	Requested      string `json:"requested_version,omitempty"`
+	Arch           string `json:"arch"`
+	Libc           string `json:"libc"`
+	Prefix         string `json:"prefix"`
+	BinDir         string `json:"bin_dir"`
+	PayloadDir     string `json:"payload_dir,omitempty"`
+	Source         string `json:"source,omitempty"`
+	Mirror         string `json:"mirror,omitempty"`
+	Layout         string `json:"layout,omitempty"`
+	SHA256         string `json:"sha256,omitempty"`
+	ChecksumSource string `json:"checksum_source,omitempty"`
+	// Verification is how the bytes were verified before they were
+	// unpacked: pinned, signed-index, index, sidecar, sha256sums or none.
+	Verification     string    `json:"verification,omitempty"`
 	IndexSerial      int64     `json:"index_serial,omitempty"`
 	Verified         string    `json:"verified,omitempty"` // what verification established
 	Files            []Entry   `json:"files,omitempty"`    // payload files, paths relative to Prefix

@@ -76,10 +76,7 @@ func LinkerDirs(prefix string, files []Entry) []string {
 // directory of old (or musl's defaults when old is empty) and adds dirs,
 // plus the directories it added.
 func MergeMuslPath(old []byte, dirs []string) ([]byte, []string) {
-	var keep []string
-	for _, f := range strings.FieldsFunc(string(old), func(r rune) bool { return r == '\n' || r == ':' || r == ' ' || r == '\t' }) {
-		keep = append(keep, f)
-	}
+	keep := strings.FieldsFunc(string(old), func(r rune) bool { return r == '\n' || r == ':' || r == ' ' || r == '\t' })
 	if len(keep) == 0 {
 		keep = append(keep, muslDefaults...)
 	}
@@ -225,7 +222,9 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 		}
 	}
 	foreign := in.opt.Arch != "" && platform.Host() != "" && in.opt.Arch != platform.Host()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	// Not cancelled with the run: ldconfig killed half-way leaves its
+	// ld.so.cache~ behind. It is quick; a signal takes effect right after.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	if bin == "" {
 		if foreign {

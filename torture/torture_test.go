@@ -13,8 +13,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -33,6 +31,7 @@ import (
 	"time"
 
 	"slurm-installer/internal/testbundle"
+	"slurm-installer/internal/testfs"
 )
 
 var bin string // the CLI under test
@@ -58,85 +57,6 @@ const (
 	verA = "22.05.8"
 	verB = "23.02.1"
 )
-
-// slowFiles serves dir at about rate bytes per second, so a download takes
-// long enough for kills to land in it.
-func slowFiles(dir string, rate int) http.Handler {
-	fsrv := http.FileServer(http.Dir(dir))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fsrv.ServeHTTP(&slowWriter{ResponseWriter: w, rate: rate}, r)
-	})
-}
-
-type slowWriter struct {
-	http.ResponseWriter
-	rate int
-}
-
-func (s *slowWriter) Write(p []byte) (int, error) {
-	const chunk = 64 << 10
-	n := 0
-	for len(p) > 0 {
-		c := min(chunk, len(p))
-		w, err := s.ResponseWriter.Write(p[:c])
-		n += w
-		if err != nil {
-			return n, err
-		}
-		p = p[c:]
-		time.Sleep(time.Duration(c) * time.Second / time.Duration(s.rate))
-	}
-	return n, nil
-}
-
-// tree is path -> "type mode size hash|target" for every entry under dir.
-func tree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		r, _ := filepath.Rel(dir, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		v := fmt.Sprintf("%v", fi.Mode())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			tg, _ := os.Readlink(p)
-			v += " -> " + tg
-		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			io.Copy(h, f)
-			f.Close()
-			v += fmt.Sprintf(" %d %s", fi.Size(), hex.EncodeToString(h.Sum(nil))[:16])
-		}
-		m[r] = v
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func same(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
 
 type env struct {
 	mirror   string
@@ -170,18 +90,18 @@ func setup(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(slowFiles(filepath.Join(dir, "mirror"), 96<<20))
+	srv := httptest.NewServer(testfs.SlowHandler(http.FileServer(http.Dir(filepath.Join(dir, "mirror"))), 96<<20))
 	t.Cleanup(srv.Close)
 	e := &env{mirror: srv.URL, template: filepath.Join(dir, "a", "root")}
 	os.MkdirAll(filepath.Join(dir, "a", "tmp"), 0o755)
 	os.MkdirAll(e.template, 0o755)
 	mustRun(t, e.template, e.mirror, verA)
-	e.payloadA = tree(t, filepath.Join(e.template, "usr/local/slurm")+"/")
+	e.payloadA = testfs.Tree(t, filepath.Join(e.template, "usr/local/slurm")+"/")
 	bRoot := filepath.Join(dir, "b", "root")
 	os.MkdirAll(filepath.Join(dir, "b", "tmp"), 0o755)
 	os.MkdirAll(bRoot, 0o755)
 	mustRun(t, bRoot, e.mirror, verB)
-	e.payloadB = tree(t, filepath.Join(bRoot, "usr/local/slurm")+"/")
+	e.payloadB = testfs.Tree(t, filepath.Join(bRoot, "usr/local/slurm")+"/")
 	return e
 }
 
@@ -354,7 +274,7 @@ var sig2name = map[syscall.Signal]string{syscall.SIGKILL: "SIGKILL", syscall.SIG
 // file aside), no demo receipt, no temp files; the next run installs B.
 func graceful(t *testing.T, e *env, root string, hadA bool, delay time.Duration, trigger string, sig syscall.Signal) string {
 	t.Helper()
-	before := tree(t, root)
+	before := testfs.Tree(t, root)
 	cmd := run(context.Background(), root, e.mirror, verB, "--fallback", "demo")
 	var out bytes.Buffer
 	exited, code := signalAt(t, cmd, &out, delay, trigger, sig)
@@ -374,13 +294,13 @@ func graceful(t *testing.T, e *env, root string, hadA bool, delay time.Duration,
 		if code != want {
 			fail("exit %d, want %d", code, want)
 		}
-		after := tree(t, root)
+		after := testfs.Tree(t, root)
 		for p := range after {
 			if _, ok := before[p]; !ok && (p == "var" || p == "var/lib" || p == "var/lib/slurm-installer" || p == "var/lib/slurm-installer/lock") {
 				delete(after, p) // the state directory and its lock file stay
 			}
 		}
-		if !same(before, after) {
+		if !testfs.Same(before, after) {
 			fail("the root changed: %s", diff(after, before, before))
 		}
 		var left []string
@@ -400,7 +320,7 @@ func graceful(t *testing.T, e *env, root string, hadA bool, delay time.Duration,
 		fail("the next run did not install B:\n%s", again)
 	}
 	prefix := filepath.Join(root, "usr/local/slurm")
-	if got := tree(t, prefix+"/"); !same(got, e.payloadB) {
+	if got := testfs.Tree(t, prefix+"/"); !testfs.Same(got, e.payloadB) {
 		fail("after the next run the prefix is not B: %s", diff(got, e.payloadA, e.payloadB))
 	}
 	if exited {
@@ -448,8 +368,8 @@ func trial(t *testing.T, e *env, root string, hadA bool, delay time.Duration, tr
 			fail("the prefix is gone: %v", err)
 		}
 	} else {
-		got := tree(t, prefix+"/")
-		isA, isB := same(got, e.payloadA), same(got, e.payloadB)
+		got := testfs.Tree(t, prefix+"/")
+		isA, isB := testfs.Same(got, e.payloadA), testfs.Same(got, e.payloadB)
 		if !isB && !(hadA && isA) {
 			fail("the prefix is neither A nor B: %s", diff(got, e.payloadA, e.payloadB))
 		}
@@ -475,7 +395,7 @@ func trial(t *testing.T, e *env, root string, hadA bool, delay time.Duration, tr
 	if vout, err := vc.CombinedOutput(); err != nil || !bytes.Contains(vout, []byte("PASS  run              sinfo --version printed slurm "+verB)) {
 		fail("verify --deep after the next run: %v\n%s", err, vout)
 	}
-	if got := tree(t, prefix+"/"); !same(got, e.payloadB) {
+	if got := testfs.Tree(t, prefix+"/"); !testfs.Same(got, e.payloadB) {
 		fail("after the next run the prefix is not B: %s", diff(got, e.payloadA, e.payloadB))
 	}
 	var left []string

@@ -421,12 +421,6 @@ func (l *lookup) locate(p string, m elf.Machine) bool {
 	return ok
 }
 
-// library resolves one DT_NEEDED entry of f.
-func (l *lookup) library(f *elfInfo, name string) bool {
-	_, ok := l.find(f, name)
-	return ok
-}
-
 // find resolves one DT_NEEDED entry of f and returns the in-root path the
 // loader would load ("" with ok for a musl built-in).
 func (l *lookup) find(f *elfInfo, name string) (string, bool) {

@@ -462,8 +462,9 @@ func (t *target) writeThrowawayConf() (conf string, cleanup func(), err error) {
 		"# removed right after. Site configuration belongs in %s.\n"+
 		"ClusterName=slurm-installer-verify\nSlurmctldHost=localhost\nPluginDir=%s\n",
 		t.in.Command, siteConf, path.Join(t.in.Prefix, "lib/slurm"))
-	if err := r.WriteFile(dir+"/slurm.conf", []byte(content), 0o644); err == nil {
-		err = r.Chmod(dir+"/slurm.conf", 0o644)
+	err = r.WriteFile(dir+"/slurm.conf", []byte(content), 0o644)
+	if err == nil {
+		err = r.Chmod(dir+"/slurm.conf", 0o644) // whatever the umask: uid 65534 must read it
 	}
 	if err != nil {
 		_ = r.RemoveAll(dir)

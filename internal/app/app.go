@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -22,52 +21,58 @@ import (
 // Version is stamped by main at build time.
 var Version = "dev"
 
-type state struct {
+// ui is a run's output: the logger (stderr) and the writers. It is passed
+// to every command; nothing in the package writes anywhere else.
+type ui struct {
 	log    zerolog.Logger
 	stdout io.Writer
 	stderr io.Writer
 }
 
-var st = &state{log: zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, NoColor: true}), stdout: os.Stdout, stderr: os.Stderr}
+// New returns the CLI application writing to stdout and stderr: one
+// command per file, each with its own options bound to its own flags
+// (flags.go).
+func New(stdout, stderr io.Writer) *cli.App {
+	u := &ui{stdout: stdout, stderr: stderr}
+	u.log = bootLogger(u.stderr, nil)
+	return u.app()
+}
 
-// New returns the CLI application.
-func New() *cli.App {
+func (u *ui) app() *cli.App {
+	install := u.installCommand("install")
 	a := &cli.App{
 		Name:  "slurm-installer",
 		Usage: "install a verified SLURM client from AppHub mirrors into this image or a --root",
 		Description: "With no command, installs (the same as `install`). Every flag can also be set through\n" +
 			"an environment variable SLURM_INSTALLER_<FLAG>, e.g. SLURM_INSTALLER_MIRRORS.\n\n" +
 			"Exit codes: 0 ok (or demo fallback), 1 bug, 2 usage, 3 demo/not installed, 4 download,\n" +
-			"5 integrity, 6 archive rejected, 7 file system, 8 verification, 9 locked.",
-		Version:                Version,
-		Flags:                  append(globalFlags(), installFlags()...),
-		Action:                 runInstall,
-		Before:                 setup,
+			"5 integrity, 6 archive rejected, 7 file system, 8 verification, 9 locked,\n" +
+			"130/143 stopped by SIGINT/SIGTERM (nothing recorded).",
+		Version: Version,
+		// No command is install: the app takes install's flags (which also
+		// lets the target and output flags come before any command name).
+		Flags:                  u.installCommand("").Flags,
+		Action:                 install.Action,
+		Before:                 install.Before,
 		ExitErrHandler:         func(*cli.Context, error) {},
 		UseShortOptionHandling: true,
 		Commands: []*cli.Command{
-			{Name: "install", Usage: "download, verify and install (the default)", Flags: append(globalFlags(), installFlags()...), Action: runInstall, Before: setup},
-			{Name: "fetch", Usage: "download and verify only, into --out", Flags: append(append(globalFlags(), fetchFlags()...),
-				&cli.StringFlag{Name: "out", Usage: "file or directory to write the verified bundle to", EnvVars: env("out")}), Action: runFetch, Before: setup},
-			{Name: "verify", Usage: "check an existing install", Flags: append(globalFlags(),
-				&cli.BoolFlag{Name: "deep", Usage: "hash every installed file against the receipt", EnvVars: env("deep")},
-				&cli.BoolFlag{Name: "cluster", Usage: "also ask the controller for its nodes (needs /etc/slurm/slurm.conf)", EnvVars: env("cluster")},
-				&cli.BoolFlag{Name: "json", Usage: "print the checks as JSON on stdout", EnvVars: env("json")},
-			), Action: runVerify, Before: setup},
-			{Name: "status", Usage: "what is installed: real or demo, version, arch, source, when", Flags: append(globalFlags(),
-				&cli.BoolFlag{Name: "json", Usage: "print as JSON on stdout", EnvVars: env("json")}), Action: runStatus, Before: setup},
-			{Name: "uninstall", Usage: "remove exactly what the receipt lists", Flags: globalFlags(), Action: runUninstall, Before: setup},
-			packCommand(),
+			install,
+			u.fetchCommand(),
+			u.verifyCommand(),
+			u.statusCommand(),
+			u.uninstallCommand(),
+			u.packCommand(),
 			{Name: "version", Usage: "print the installer's version", Action: func(c *cli.Context) error {
-				printVersion()
+				u.printVersion()
 				return nil
 			}},
-			completionCommand(),
+			u.completionCommand(),
 		},
 	}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the installer's version and exit"}
-	cli.VersionPrinter = func(*cli.Context) { printVersion() }
-	a.Writer, a.ErrWriter = st.stdout, st.stderr
+	cli.VersionPrinter = func(*cli.Context) { u.printVersion() }
+	a.Writer, a.ErrWriter = u.stdout, u.stderr
 	a.OnUsageError = usageError
 	for _, c := range a.Commands {
 		c.OnUsageError = usageError
@@ -75,16 +80,24 @@ func New() *cli.App {
 	return a
 }
 
-func printVersion() {
-	fmt.Fprintf(st.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+// before loads a command's bound options and sets up its logger.
+func (u *ui) before(b *binder, out *outputOptions) cli.BeforeFunc {
+	return func(c *cli.Context) error {
+		b.load(c)
+		return u.setupLog(*out)
+	}
 }
 
-func setup(c *cli.Context) error {
-	l, err := newLogger(st.stderr, str(c, "log-format"), str(c, "log-level"), flag(c, "quiet"))
+func (u *ui) printVersion() {
+	fmt.Fprintf(u.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+func (u *ui) setupLog(o outputOptions) error {
+	l, err := newLogger(u.stderr, o.logFormat, o.logLevel, o.quiet)
 	if err != nil {
 		return err
 	}
-	st.log = l
+	u.log = l
 	return nil
 }
 
@@ -93,14 +106,19 @@ func setup(c *cli.Context) error {
 // (exit 130/143) whatever error the interrupted step returned (a run that
 // finished its work before it noticed the signal succeeds); a panic ends
 // as an internal error (exit 1), never as another class.
-func Run(ctx context.Context, args []string) (err error) {
+//
+// The run's output goes to stdout and stderr; its final error, if any, is
+// logged once (with its class and hint) before Run returns it.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	u := &ui{stdout: stdout, stderr: stderr}
+	u.log = bootLogger(u.stderr, args)
 	defer func() {
 		if r := recover(); r != nil {
 			err = failure.New(failure.Internal, "panic: %v\n%s", r, debug.Stack())
 		}
+		u.report(err)
 	}()
-	st.log = bootLogger(args)
-	a := New()
+	a := u.app()
 	err = a.RunContext(ctx, args)
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) && !errors.As(err, new(*failure.Error)) {
@@ -123,13 +141,13 @@ func Run(ctx context.Context, args []string) (err error) {
 	return err
 }
 
-// Report logs a run's final error with its class and hint, once.
-func Report(err error) {
+// report logs a run's final error with its class and hint, once.
+func (u *ui) report(err error) {
 	if err == nil {
 		return
 	}
 	c := failure.ClassOf(err)
-	ev := st.log.Error().Str("class", c.String()).Int("exit", int(c))
+	ev := u.log.Error().Str("class", c.String()).Int("exit", int(c))
 	if h := failure.HintOf(err); h != "" {
 		ev = ev.Str("hint", h)
 	}

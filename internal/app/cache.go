@@ -77,8 +77,6 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 	return nil
 }
 
-// store copies a verified archive into the cache and remembers its sha for
-// arch/version. Failures only warn: the cache is an optimisation.
 // cacheMeta is <entry>.origin: where a cached bundle came from and how it
 // was verified then.
 type cacheMeta struct {
@@ -87,9 +85,10 @@ type cacheMeta struct {
 	Version      string `json:"version,omitempty"`
 }
 
-// store keeps the bundle with how it was verified (<entry>.origin): the
-// cache must not turn an unverified download into one that looks verified
-// later.
+// store copies an archive into the cache with how it was verified and
+// where it came from (<entry>.origin: the cache must not make unverified
+// bytes look verified later), and remembers its sha for arch/version.
+// Failures only warn: the cache is an optimisation.
 func (c *cache) store(art *fetch.Artifact, arch, version string) {
 	if c == nil || c.dir == "" || art.Tree || art.SHA256 == "" || art.Layout == "cache" {
 		return

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -19,7 +20,7 @@ import (
 // runs (flag errors, unknown commands): timestamped, and in the format the
 // command line or SLURM_INSTALLER_LOG_FORMAT asks for, so a JSON pipeline
 // never sees a console line.
-func bootLogger(args []string) zerolog.Logger {
+func bootLogger(stderr io.Writer, args []string) zerolog.Logger {
 	format := os.Getenv("SLURM_INSTALLER_LOG_FORMAT")
 	for i, a := range args {
 		if v, ok := strings.CutPrefix(a, "--log-format="); ok {
@@ -31,9 +32,9 @@ func bootLogger(args []string) zerolog.Logger {
 	if format != "json" && format != "console" {
 		format = "auto"
 	}
-	l, err := newLogger(st.stderr, format, "info", false)
+	l, err := newLogger(stderr, format, "info", false)
 	if err != nil {
-		l, _ = newLogger(st.stderr, "auto", "info", false)
+		l, _ = newLogger(stderr, "auto", "info", false)
 	}
 	return l
 }

@@ -13,7 +13,7 @@ import (
 
 // completionCommand prints a shell completion script generated from the
 // command table, so it cannot drift from the commands and flags.
-func completionCommand() *cli.Command {
+func (u *ui) completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
 		Usage:     "print a shell completion script: completion bash|zsh|fish",
@@ -25,12 +25,12 @@ func completionCommand() *cli.Command {
 			}
 			switch shell {
 			case "bash":
-				writeBash(st.stdout, c.App)
+				writeBash(u.stdout, c.App)
 			case "zsh":
-				fmt.Fprintln(st.stdout, "autoload -U +X bashcompinit && bashcompinit")
-				writeBash(st.stdout, c.App)
+				fmt.Fprintln(u.stdout, "autoload -U +X bashcompinit && bashcompinit")
+				writeBash(u.stdout, c.App)
 			case "fish":
-				writeFish(st.stdout, c.App)
+				writeFish(u.stdout, c.App)
 			default:
 				return failure.New(failure.Usage, "completion %q: use bash, zsh or fish", shell)
 			}

@@ -29,9 +29,9 @@ type target struct {
 	fs                 *rootfs.FS
 }
 
-func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
-	t := &target{fs: rootfs.New(str(c, "root"))}
-	if a := strings.TrimSpace(str(c, "arch")); a != "" {
+func detect(rootDir, arch string, log zerolog.Logger) (*target, error) {
+	t := &target{fs: rootfs.New(rootDir)}
+	if a := strings.TrimSpace(arch); a != "" {
 		n, err := platform.Normalize(a)
 		if err != nil {
 			return nil, failure.New(failure.Usage, "--arch: %w", err)
@@ -51,64 +51,54 @@ func detect(c *cli.Context, log zerolog.Logger) (*target, error) {
 	return t, nil
 }
 
+// installConfig is the options of install and fetch, bound to their flags
+// (flags.go) and checked by validate.
 type installConfig struct {
-	mirrors   []string
-	version   string
-	sha       string
-	from      string
-	fallback  string
-	force     bool
-	repair    bool
-	dryRun    bool
-	json      bool
-	limits    install.Limits
-	timeout   time.Duration
-	deadline  time.Duration
-	retries   int
-	lockWait  time.Duration
-	rootDir   string
-	cacheDir  string
-	prefix    string
-	binDir    string
-	requested string
-	net       netConfig
-	policy    *policy
+	out outputOptions
+	targetOptions
+	lockWait time.Duration
 
+	mirrors         []string
+	version         string
+	arch            string
+	sha             string
+	from            string
+	cacheDir        string
+	fallback        string
+	strict          bool
+	force           bool
+	repair          bool
+	dryRun          bool
+	json            bool
 	requireChecksum bool // --require-checksum: refuse bytes nothing vouches for (exit 5)
+	limits          install.Limits
+	timeout         time.Duration
+	deadline        time.Duration
+	retries         int
+	net             netConfig
+	policyRaw       policyFlags
+
+	requested string // the --slurm-version asked for, before resolution
+	policy    *policy
+	flagsSet  func(name string) bool // whether a flag was given (even empty)
 }
 
-func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, err error) {
+// validate checks the options and derives the rest of the configuration;
+// needSource: a bundle source (mirrors or --from) is required.
+func (cfg *installConfig) validate(c *cli.Context, u *ui, needSource bool) (err error) {
 	if c.NArg() > 0 {
-		return nil, unknownCommand(c.App, c.Args().First())
+		return unknownCommand(c.App, c.Args().First())
 	}
-	cfg = &installConfig{
-		mirrors:  list(c, "mirrors"),
-		version:  strings.TrimSpace(str(c, "slurm-version")),
-		sha:      strings.ToLower(strings.TrimSpace(str(c, "sha256"))),
-		from:     str(c, "from"),
-		fallback: str(c, "fallback"),
-		force:    flag(c, "force"),
-		repair:   flag(c, "repair"),
-		dryRun:   flag(c, "dry-run"),
-		json:     flag(c, "json"),
-		limits:   install.Limits{MaxSize: size(c, "max-size"), MaxEntries: lookup(c, "max-entries").Int("max-entries")},
-		timeout:  dur(c, "timeout"),
-		deadline: dur(c, "deadline"),
-		retries:  lookup(c, "retries").Int("retries"),
-		lockWait: dur(c, "lock-timeout"),
-		rootDir:  str(c, "root"),
-		cacheDir: str(c, "cache-dir"),
-		prefix:   str(c, "prefix"),
-		binDir:   str(c, "bin-dir"),
-	}
+	cfg.version = strings.TrimSpace(cfg.version)
+	cfg.sha = strings.ToLower(strings.TrimSpace(cfg.sha))
 	if cfg.fallback == "" {
 		cfg.fallback = "demo" // an empty SLURM_INSTALLER_FALLBACK means the default
 	}
-	if flag(c, "strict") {
+	if cfg.strict {
 		cfg.fallback = "fail"
 	}
 	if cfg.fallback != "demo" && cfg.fallback != "fail" {
-		return nil, failure.New(failure.Usage, "--fallback %q: use demo or fail", cfg.fallback)
+		return failure.New(failure.Usage, "--fallback %q: use demo or fail", cfg.fallback)
 	}
 	if cfg.version == "" {
 		cfg.version = "latest"
@@ -116,34 +106,33 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	cfg.requested = cfg.version
 	if cfg.sha != "" {
 		if b, err := hex.DecodeString(cfg.sha); err != nil || len(b) != 32 {
-			return nil, failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
+			return failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
 		}
 	}
 	if cfg.timeout <= 0 {
-		return nil, failure.New(failure.Usage, "--timeout must be positive")
+		return failure.New(failure.Usage, "--timeout must be positive")
 	}
 	if cfg.deadline <= 0 {
 		// A run without a deadline can be parked by one Retry-After, holding the lock (issue 13).
-		return nil, failure.New(failure.Usage, "--deadline must be positive (got %s)", cfg.deadline).
+		return failure.New(failure.Usage, "--deadline must be positive (got %s)", cfg.deadline).
 			WithHint("give the whole download a bound, e.g. --deadline 5m")
 	}
-	cfg.requireChecksum = flag(c, "require-checksum")
-	if lookup(c, "sha256").IsSet("sha256") && cfg.sha == "" {
-		st.log.Info().Msg("--sha256 is empty: the bundle's digest is not pinned")
+	if cfg.flagsSet != nil && cfg.flagsSet("sha256") && cfg.sha == "" {
+		u.log.Info().Msg("--sha256 is empty: the bundle's digest is not pinned")
 	}
-	if cfg.net, err = parseNetConfig(c); err != nil {
-		return nil, err
+	if err := cfg.net.validate(cfg.out, u.stderr); err != nil {
+		return err
 	}
 	if cfg.retries < 0 {
-		return nil, failure.New(failure.Usage, "--retries must not be negative")
+		return failure.New(failure.Usage, "--retries must not be negative")
 	}
-	if cfg.policy, err = parsePolicy(c); err != nil {
-		return nil, err
+	if cfg.policy, err = parsePolicy(cfg.policyRaw); err != nil {
+		return err
 	}
 	// --repair without a source takes the receipt's (runRepair): it knows where the
 	// installed bundle came from and its sha256.
 	if needSource && !cfg.repair && cfg.from == "" && len(cfg.mirrors) == 0 {
-		return nil, failure.New(failure.Usage, "no mirrors given").
+		return failure.New(failure.Usage, "no mirrors given").
 			WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), or --from FILE for a local bundle")
 	}
 	if cfg.rootDir == "" {
@@ -151,36 +140,51 @@ func parseInstallConfig(c *cli.Context, needSource bool) (cfg *installConfig, er
 	}
 	abs, err := filepath.Abs(cfg.rootDir)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--root %q: %w", cfg.rootDir, err)
+		return failure.New(failure.Usage, "--root %q: %w", cfg.rootDir, err)
 	}
 	cfg.rootDir = abs
-	return cfg, nil
+	return nil
 }
 
 // result is what install prints with --json and logs at the end.
 type result struct {
-	Status   string   `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
-	Version  string   `json:"version,omitempty"`
-	Arch     string   `json:"arch"`
-	Libc     string   `json:"libc"`
-	Source   string   `json:"source,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
-	Class    string   `json:"failure_class,omitempty"`
-	Verified string   `json:"verified,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
-	Seconds  float64  `json:"seconds"`
-	Exit     int      `json:"exit_code"`
+	Status   string `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
+	Version  string `json:"version,omitempty"`
+	Arch     string `json:"arch"`
+	Libc     string `json:"libc"`
+	Source   string `json:"source,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Class    string `json:"failure_class,omitempty"`
+	Verified string `json:"verified,omitempty"`
+	// Verification: how the bytes were verified (pinned, signed-index,
+	// index, sidecar, sha256sums, none).
+	Verification string   `json:"verification,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+	Seconds      float64  `json:"seconds"`
+	Exit         int      `json:"exit_code"`
 }
 
-func runInstall(c *cli.Context) error {
+// installCommand is install (name "install") or the app's default action
+// (name ""): the same options and flags.
+func (u *ui) installCommand(name string) *cli.Command {
+	cfg, b := &installConfig{}, &binder{}
+	flags := append(cfg.out.flags(b), cfg.targetOptions.flags(b)...)
+	flags = append(flags, lockFlag(b, &cfg.lockWait))
+	flags = append(flags, cfg.sourceFlags(b)...)
+	flags = append(flags, cfg.installFlags(b)...)
+	cfg.flagsSet = b.isSet
+	return &cli.Command{Name: name, Usage: "download, verify and install (the default)", Flags: flags,
+		Before: u.before(b, &cfg.out), Action: func(c *cli.Context) error { return u.runInstall(c, cfg) }}
+}
+
+func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 	start := time.Now()
-	log := st.log
-	cfg, err := parseInstallConfig(c, true)
-	if err != nil {
+	log := u.log
+	if err := cfg.validate(c, u, true); err != nil {
 		return err
 	}
 	ctx := c.Context
-	t, err := detect(c, log)
+	t, err := detect(cfg.rootDir, cfg.arch, log)
 	if err != nil {
 		return err
 	}
@@ -195,7 +199,7 @@ func runInstall(c *cli.Context) error {
 		res.Status = "dry-run"
 		log.Info().Strs("mirrors", fetch.RedactAll(cfg.mirrors)).Str("version", cfg.version).Str("prefix", in.Options().Prefix).
 			Str("bin_dir", in.Options().BinDir).Str("root", cfg.rootDir).Msg("dry run: would fetch, verify and install; nothing changed")
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
 	unlock, err := in.Lock(ctx, cfg.lockWait)
 	if err != nil {
@@ -208,34 +212,35 @@ func runInstall(c *cli.Context) error {
 		prev = nil
 	}
 	if cfg.repair {
-		return runRepair(ctx, cfg, t, in, prev, res, start)
+		return u.runRepair(ctx, cfg, t, in, prev, res, start)
 	}
 	working := prev != nil && prev.Mode == install.ModeReal && len(in.CheckIntact(prev, false)) == 0
 	if working && !cfg.force && (cfg.version == "latest" || cfg.version == prev.Version) && prev.Arch == t.Arch {
-		res.Status, res.Version, res.Source = "unchanged", prev.Version, prev.Source
+		res.Status, res.Version, res.Source, res.Verification = "unchanged", prev.Version, prev.Source, prev.Verification
 		log.Info().Str("version", prev.Version).Str("installed", prev.Time.Format(time.RFC3339)).
 			Msg("already installed and intact; nothing to do (--force reinstalls" + map[bool]string{true: ", --slurm-version picks another version", false: ""}[cfg.version == "latest"] + ")")
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
-	rc, err := installOnce(ctx, cfg, t, in, prev, log)
+	rc, err := u.installOnce(ctx, cfg, t, in, prev, log)
 	if err == nil {
 		res.Status, res.Version, res.Source, res.Verified, res.Warnings = "installed", rc.Version, rc.Source, rc.Verified, rc.warnings
+		res.Verification = rc.Verification
 		log.Info().Str("version", rc.Version).Str("prefix", rc.Prefix).Str("verified", rc.Verified).
 			Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("SLURM client installed")
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
-	return fallback(ctx, cfg, t, in, prev, working, err, res, start)
+	return u.fallback(ctx, cfg, t, in, prev, working, err, res, start)
 }
 
 // fallback applies the --fallback policy to a failed install.
-func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, err error, res *result, start time.Time) error {
-	log := st.log
+func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, err error, res *result, start time.Time) error {
+	log := u.log
 	if serr := failure.Stopped(ctx, err); serr != nil {
 		// Interrupted: an interrupted build is not a failed mirror. Never demo.
 		if working {
 			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
 		}
-		return failed(cfg, res, serr, "interrupted", start)
+		return u.failed(cfg, res, serr, "interrupted", start)
 	}
 	class := failure.ClassOf(err)
 	// A refusal to touch what is not ours (issue 12) is not a failed
@@ -244,7 +249,7 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 		if working {
 			log.Warn().Str("version", prev.Version).Msg("the previous install is untouched and still active")
 		}
-		return failed(cfg, res, err, "failed", start)
+		return u.failed(cfg, res, err, "failed", start)
 	}
 	res.Reason, res.Class = err.Error(), class.String()
 	ev := log.Warn().Str("class", class.String()).Int("would_exit", int(class))
@@ -255,7 +260,7 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 		ev.Msg("install failed: " + err.Error())
 		log.Warn().Str("version", prev.Version).Msg("keeping the working install (a working install is never replaced by demo mode); exit 0 under --fallback demo, use --fallback fail to gate on it")
 		res.Status, res.Version = "kept-previous", prev.Version
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
 	ev.Msg("install failed: " + err.Error())
 	r := &install.Receipt{Reason: err.Error(), FailureClass: class.String(), Requested: cfg.requested,
@@ -270,27 +275,27 @@ func fallback(ctx context.Context, cfg *installConfig, t *target, in *install.In
 	}
 	log.Warn().Str("profile", install.ProfileScript).Msg("DEMO MODE recorded: SLURM_DEMO_MODE=1; the backend will serve demo data (status and verify exit 3)")
 	res.Status = "demo"
-	return finish(cfg, res, start)
+	return u.finish(cfg, res, start)
 }
 
 // failed prints the result of a run that ends with err (under --json) and
 // returns err.
-func failed(cfg *installConfig, res *result, err error, status string, start time.Time) error {
+func (u *ui) failed(cfg *installConfig, res *result, err error, status string, start time.Time) error {
 	c := failure.ClassOf(err)
 	res.Status, res.Reason, res.Class, res.Exit = status, err.Error(), c.String(), int(c)
 	if h := failure.HintOf(err); h != "" {
 		res.Warnings = append(res.Warnings, "hint: "+h)
 	}
-	if ferr := finish(cfg, res, start); ferr != nil {
+	if ferr := u.finish(cfg, res, start); ferr != nil {
 		return errors.Join(err, ferr)
 	}
 	return err
 }
 
-func finish(cfg *installConfig, res *result, start time.Time) error {
+func (u *ui) finish(cfg *installConfig, res *result, start time.Time) error {
 	res.Seconds = time.Since(start).Seconds()
 	if cfg.json {
-		enc := json.NewEncoder(fetch.RedactWriter(st.stdout))
+		enc := json.NewEncoder(fetch.RedactWriter(u.stdout))
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
@@ -305,14 +310,14 @@ type installed struct {
 // installOnce fetches, stages, preflights, commits and verifies one bundle.
 // On error nothing it started remains: the previous install (or nothing) is
 // exactly as it was.
-func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
+func (u *ui) installOnce(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
 	tmp, err := downloadDir(in)
 	if err != nil {
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	cfg.policy.seenSerial = lastSerial(prev)
-	art, err := obtain(ctx, cfg, t, tmp, log)
+	art, err := u.obtain(ctx, cfg, t, tmp, log)
 	if err != nil {
 		return nil, err
 	}
@@ -327,40 +332,56 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 			return nil, err
 		}
 	}
-	staged, err := in.Stage(ctx, install.Source{Path: art.Path, Tree: art.Tree})
+	staged, version, err := stageChecked(ctx, cfg, t, in, prev, art, log)
 	if err != nil {
 		return nil, err
 	}
-	if staged.SelfContained && staged.PackedPrefix != "" && staged.PackedPrefix != in.Options().Prefix {
-		staged.Discard()
-		return nil, failure.New(failure.Usage, "the bundle from %s is self-contained and packed for --prefix %s, not --prefix %s: its commands name their loader under %s",
-			art.URL, staged.PackedPrefix, in.Options().Prefix, staged.PackedPrefix).
-			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", staged.PackedPrefix, in.Options().Prefix)
+	if err := ctx.Err(); err != nil {
+		staged.Discard() // stopped (a signal) before anything in the root changed
+		return nil, err
 	}
-	version := firstOf(staged.Version, art.Version)
+	return commitVerified(ctx, cfg, t, in, prev, art, staged, version, log)
+}
+
+// stageChecked extracts the artifact into staging and checks it before
+// anything in the root changes: its packed prefix, its version against the
+// request and the policy, and the ELF preflight. On error the staging is
+// gone.
+func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, art *fetch.Artifact, log zerolog.Logger) (_ *install.Staged, version string, err error) {
+	st, err := in.Stage(ctx, install.Source{Path: art.Path, Tree: art.Tree})
+	if err != nil {
+		return nil, "", err
+	}
+	defer func() {
+		if err != nil {
+			st.Discard() // every refusal below leaves no staging behind
+		}
+	}()
+	prefix := in.Options().Prefix
+	if st.SelfContained && st.PackedPrefix != "" && st.PackedPrefix != prefix {
+		return nil, "", failure.New(failure.Usage, "the bundle from %s is self-contained and packed for --prefix %s, not --prefix %s: its commands name their loader under %s",
+			art.URL, st.PackedPrefix, prefix, st.PackedPrefix).
+			WithHint("install it with --prefix %s, or publish one packed with `pack --self-contained --prefix %s`", st.PackedPrefix, prefix)
+	}
+	version = firstOf(st.Version, art.Version)
 	if cfg.version != "latest" && version != "" && version != cfg.version && !strings.HasPrefix(version, cfg.version+".") { // a series (22.05) names its newest 22.05.x
-		staged.Discard()
-		return nil, failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
+		return nil, "", failure.New(failure.Verify, "asked for SLURM %s but the bundle from %s says it is %s", cfg.version, art.URL, version).
 			WithHint("the mirror serves a mislabelled bundle; report it to the AppHub publisher")
 	}
-	if version == "" {
-		version = cfg.version
-	}
+	version = firstOf(version, cfg.version)
 	if err := cfg.policy.checkVersion(version, prev); err != nil {
-		staged.Discard()
-		return nil, err
+		return nil, "", err
 	}
-	log.Info().Str("version", version).Int("files", len(staged.Files)).Strs("commands", staged.Commands).
-		Str("took", staged.Took.Round(time.Millisecond).String()).Msg("bundle extracted and checked")
-	linkerDirs := install.LinkerDirs(in.Options().Prefix, staged.Files)
-	if staged.SelfContained {
+	log.Info().Str("version", version).Int("files", len(st.Files)).Strs("commands", st.Commands).
+		Str("took", st.Took.Round(time.Millisecond).String()).Msg("bundle extracted and checked")
+	linkerDirs := install.LinkerDirs(prefix, st.Files)
+	if st.SelfContained {
 		linkerDirs = nil // its RUNPATHs alone must resolve everything
 	}
-	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: staged.PayloadDir(), Prefix: in.Options().Prefix,
+	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: st.PayloadDir(), Prefix: prefix,
 		Root: t.fs, Arch: t.Arch, Libc: rootfs.Libc(t.Libc), LinkerDirs: linkerDirs})
 	if err != nil {
-		staged.Discard()
-		return nil, err
+		return nil, "", err
 	}
 	if len(linkerDirs) > 0 && t.Libc == "glibc" {
 		// honest about what it assumed: the bundle's lib/ is found through the loader cache
@@ -369,12 +390,25 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	} else {
 		log.Info().Int("checks", len(rep.Checks)).Msg("preflight passed: every binary's loader and libraries resolve in the target")
 	}
+	return st, version, nil
+}
+
+// commitVerified commits the staged payload, runs the installed sinfo in
+// the target and writes the receipt; on any error the commit is rolled
+// back and the root is as it was.
+func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, art *fetch.Artifact, staged *install.Staged, version string, log zerolog.Logger) (*installed, error) {
 	var prevLinks []install.Link
 	if prev != nil {
 		prevLinks = prev.Links
 	}
 	commit, err := in.Commit(ctx, staged, version, prevLinks)
 	if err != nil {
+		return nil, err
+	}
+	rollback := func(err error) (*installed, error) {
+		if rerr := commit.Rollback(); rerr != nil {
+			log.Error().Err(rerr).Msg("rollback incomplete")
+		}
 		return nil, err
 	}
 	for _, w := range commit.Warnings {
@@ -386,42 +420,35 @@ func installOnce(ctx context.Context, cfg *installConfig, t *target, in *install
 	if commit.LoaderCache != nil {
 		// The libraries resolve only through a cache nobody could build:
 		// the commands would not start. Say so; never report success.
-		if rerr := commit.Rollback(); rerr != nil {
-			log.Error().Err(rerr).Msg("rollback incomplete")
-		}
 		hint := "run `ldconfig` in the image, then install again"
 		var h interface{ Hint() string }
 		if errors.As(commit.LoaderCache, &h) {
 			hint = h.Hint()
 		}
-		return nil, failure.New(failure.Verify, "the installed commands could not start here: they find their libraries in %s only through the root's loader cache, and %w",
-			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).WithHint("%s", hint)
+		return rollback(failure.New(failure.Verify, "the installed commands could not start here: they find their libraries in %s only through the root's loader cache, and %w",
+			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).WithHint("%s", hint))
 	}
 	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), version, log)
 	if err != nil {
-		if rerr := commit.Rollback(); rerr != nil {
-			log.Error().Err(rerr).Msg("rollback incomplete")
-		}
-		return nil, err
+		return rollback(err)
 	}
+	o := in.Options()
 	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
-		Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, PayloadDir: commit.PayloadRel,
-		Source: fetch.Redact(firstOf(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout, SHA256: art.SHA256, ChecksumSource: art.ChecksumSource,
-		Verified: verified, Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
+		Prefix: o.Prefix, BinDir: o.BinDir, PayloadDir: commit.PayloadRel,
+		Source: fetch.Redact(firstOf(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout,
+		SHA256: art.SHA256, ChecksumSource: art.ChecksumSource, Verification: art.Verification, Verified: verified,
+		Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
 		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
-		if rerr := commit.Rollback(); rerr != nil {
-			log.Error().Err(rerr).Msg("rollback incomplete")
-		}
-		return nil, err
+		return rollback(err)
 	}
 	commit.Finalize()
 	return &installed{Receipt: rc, warnings: commit.Warnings}, nil
 }
 
 // obtain returns the verified artifact: a local --from file, or a download.
-func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log zerolog.Logger) (*fetch.Artifact, error) {
+func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log zerolog.Logger) (*fetch.Artifact, error) {
 	if cfg.from != "" {
 		if err := cfg.policy.checkLocal(cfg); err != nil {
 			return nil, err
@@ -444,7 +471,7 @@ func obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log 
 	fo := fetch.Options{Mirrors: cfg.mirrors, Version: cfg.version, Arch: t.Arch, SHA256: cfg.sha,
 		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
 		RequireChecksum: cfg.requireChecksum}
-	cfg.net.apply(&fo)
+	cfg.net.apply(&fo, u.stderr)
 	cfg.policy.fetchOptions(&fo, log)
 	art, err := fetch.Fetch(ctx, fo)
 	if err != nil {

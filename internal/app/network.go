@@ -24,32 +24,24 @@ type netConfig struct {
 	progress  fetch.ProgressMode
 }
 
-func networkFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.DurationFlag{Name: "connect-timeout", Value: 5 * time.Second, Usage: "per connection: TCP connect and TLS handshake", EnvVars: env("connect-timeout"), Category: catNetwork},
-		&cli.DurationFlag{Name: "stall-timeout", Usage: "cut and resume a download that brings no bytes for this long (default: --timeout)", EnvVars: env("stall-timeout"), Category: catNetwork},
-		&cli.DurationFlag{Name: "race-delay", Value: fetch.DefaultRaceDelay, Usage: "start the next mirror as well when the current one has not answered within this (negative: one mirror at a time)", EnvVars: env("race-delay"), Category: catNetwork},
-		&cli.StringFlag{Name: "ca-cert", Usage: "PEM file with a CA to trust besides the system's (an internal HTTPS AppHub)", EnvVars: env("ca-cert"), Category: catNetwork},
-	}
-}
-
-func parseNetConfig(c *cli.Context) (netConfig, error) {
-	n := netConfig{connect: dur(c, "connect-timeout"), stall: dur(c, "stall-timeout"), raceDelay: dur(c, "race-delay"), caCert: str(c, "ca-cert")}
+// validate checks the network options and picks the progress mode for
+// the output options.
+func (n *netConfig) validate(out outputOptions, stderr io.Writer) error {
 	if n.connect <= 0 {
-		return n, failure.New(failure.Usage, "--connect-timeout must be positive")
+		return failure.New(failure.Usage, "--connect-timeout must be positive")
 	}
 	if n.stall < 0 {
-		return n, failure.New(failure.Usage, "--stall-timeout must not be negative")
+		return failure.New(failure.Usage, "--stall-timeout must not be negative")
 	}
 	if n.caCert != "" {
 		if _, err := os.Stat(n.caCert); err != nil {
-			return n, failure.New(failure.Usage, "--ca-cert: %w", err)
+			return failure.New(failure.Usage, "--ca-cert: %w", err)
 		}
 	}
 	switch {
-	case flag(c, "quiet") || !strings.EqualFold(str(c, "log-level"), "info") && !strings.EqualFold(str(c, "log-level"), "debug"):
+	case out.quiet || !strings.EqualFold(out.logLevel, "info") && !strings.EqualFold(out.logLevel, "debug"):
 		n.progress = fetch.ProgressOff
-	case str(c, "log-format") != "json" && isTerminal(st.stderr):
+	case out.logFormat != "json" && isTerminal(stderr):
 		n.progress = fetch.ProgressLive
 	default:
 		n.progress = fetch.ProgressLog
@@ -57,12 +49,12 @@ func parseNetConfig(c *cli.Context) (netConfig, error) {
 	if n.raceDelay == 0 {
 		n.raceDelay = -1 // 0 on the command line: no racing
 	}
-	return n, nil
+	return nil
 }
 
-func (n netConfig) apply(o *fetch.Options) {
+func (n netConfig) apply(o *fetch.Options, progressOut io.Writer) {
 	o.Connect, o.Stall, o.RaceDelay, o.CACertFile = n.connect, n.stall, n.raceDelay, n.caCert
-	o.Progress, o.ProgressOut = n.progress, st.stderr
+	o.Progress, o.ProgressOut = n.progress, progressOut
 }
 
 func isTerminal(w any) bool {
@@ -74,13 +66,13 @@ func isTerminal(w any) bool {
 // into the cache (obtain stores every verified archive there; nothing is
 // downloaded when a matching bundle is already cached) and print the cached
 // file's path.
-func fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
+func (u *ui) fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
 	tmp, err := tempDirIn(cfg.cacheDir)
 	if err != nil {
 		return failure.New(failure.FileSystem, "--cache-dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	art, err := obtain(c.Context, cfg, t, tmp, st.log)
+	art, err := u.obtain(c.Context, cfg, t, tmp, u.log)
 	if err != nil {
 		return err
 	}
@@ -97,8 +89,8 @@ func fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
 	if _, err := os.Stat(cached); err != nil {
 		return failure.New(failure.FileSystem, "the bundle could not be written to --cache-dir %s: %w", cfg.cacheDir, err)
 	}
-	st.log.Info().Str("file", cached).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Msg("bundle fetched and verified into the cache")
-	fmt.Fprintln(st.stdout, cached)
+	u.log.Info().Str("file", cached).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Msg("bundle fetched and verified into the cache")
+	fmt.Fprintln(u.stdout, cached)
 	return nil
 }
 

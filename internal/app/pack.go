@@ -11,67 +11,81 @@ import (
 	"slurm-installer/trust"
 )
 
-func packCommand() *cli.Command {
+// packOptions are pack's: the publisher side takes no install target.
+type packOptions struct {
+	out                              outputOptions
+	from, version, arch, dest        string
+	latest, selfContained            bool
+	expires                          time.Duration
+	sysroot, prefix, caCert, signKey string
+}
+
+func (u *ui) packCommand() *cli.Command {
+	o, b := &packOptions{}, &binder{}
+	flags := append(o.out.flags(b),
+		b.String(&o.from, &cli.StringFlag{Name: "from", Usage: "payload directory holding bin/sinfo, lib/, VERSION", EnvVars: env("pack-from")}),
+		b.String(&o.version, &cli.StringFlag{Name: "slurm-version", Usage: "the bundle's SLURM version"}),
+		b.String(&o.arch, &cli.StringFlag{Name: "arch", Usage: "x86_64|amd64|aarch64|arm64"}),
+		b.String(&o.dest, &cli.StringFlag{Name: "out", Usage: "AppHub document root (pkgs/ is written inside), or oci://HOST/REPO to push to a registry"}),
+		b.Bool(&o.latest, &cli.BoolFlag{Name: "latest", Value: true, Usage: "also make this the latest bundle for its arch"}),
+		b.Duration(&o.expires, &cli.DurationFlag{Name: "expires", Value: 30 * 24 * time.Hour, Usage: "how long the index stays valid (installers with a pinned key refuse it after that)"}),
+		b.Bool(&o.selfContained, &cli.BoolFlag{Name: "self-contained", Usage: "also pack glibc's loader and libraries and point the ELFs at them (needs patchelf here), so the bundle runs on musl, distroless or any root of its arch; it installs only at --prefix"}),
+		b.String(&o.sysroot, &cli.StringFlag{Name: "sysroot", Value: "/", Usage: "with --self-contained: the root to take glibc from (the one the payload was built against)"}),
+		b.String(&o.prefix, &cli.StringFlag{Name: "prefix", Value: pack.DefaultPrefix, Usage: "with --self-contained: the prefix the bundle's loader path names (installs only there)"}),
+		b.String(&o.caCert, &cli.StringFlag{Name: "ca-cert", Usage: "with --out oci://: PEM file with a CA to trust besides the system's"}),
+		b.String(&o.signKey, &cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + trust.PasswordEnv + ")"}),
+	)
 	return &cli.Command{
 		Name:      "pack",
 		Usage:     "publisher side: build a bundle, its checksums and index.json in the AppHub layout",
 		UsageText: "slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR|oci://HOST/REPO [--sign-key minisign.key] [--self-contained [--sysroot DIR] [--prefix P]]",
-		Flags: append(globalFlags(),
-			&cli.StringFlag{Name: "from", Usage: "payload directory holding bin/sinfo, lib/, VERSION", EnvVars: env("pack-from")},
-			&cli.StringFlag{Name: "slurm-version", Usage: "the bundle's SLURM version", EnvVars: env("slurm-version")},
-			&cli.StringFlag{Name: "arch", Usage: "x86_64|amd64|aarch64|arm64", EnvVars: env("arch")},
-			&cli.StringFlag{Name: "out", Usage: "AppHub document root (pkgs/ is written inside), or oci://HOST/REPO to push to a registry", EnvVars: env("out")},
-			&cli.BoolFlag{Name: "latest", Value: true, Usage: "also make this the latest bundle for its arch", EnvVars: env("latest")},
-			&cli.DurationFlag{Name: "expires", Value: 30 * 24 * time.Hour, Usage: "how long the index stays valid (installers with a pinned key refuse it after that)", EnvVars: env("expires")},
-			&cli.BoolFlag{Name: "self-contained", Usage: "also pack glibc's loader and libraries and point the ELFs at them (needs patchelf here), so the bundle runs on musl, distroless or any root of its arch; it installs only at --prefix", EnvVars: env("self-contained")},
-			&cli.StringFlag{Name: "sysroot", Value: "/", Usage: "with --self-contained: the root to take glibc from (the one the payload was built against)", EnvVars: env("sysroot")},
-			&cli.StringFlag{Name: "ca-cert", Usage: "with --out oci://: PEM file with a CA to trust besides the system's", EnvVars: env("ca-cert")},
-			&cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + trust.PasswordEnv + ")", EnvVars: env("sign-key")},
-		),
-		Before: setup,
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return unknownCommand(c.App, c.Args().First())
-			}
-			for _, f := range []string{"from", "slurm-version", "arch", "out"} {
-				if c.String(f) == "" {
-					return failure.New(failure.Usage, "pack needs --%s", f).WithHint("slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR")
-				}
-			}
-			if c.Duration("expires") <= 0 {
-				return failure.New(failure.Usage, "--expires must be positive")
-			}
-			if urlLike.MatchString(c.String("out")) {
-				return packToRegistry(c) // pack_oci.go: oci://HOST/REPO, any other URL is a usage error
-			}
-			var signer *trust.Signer
-			if k := c.String("sign-key"); k != "" {
-				s, err := trust.LoadSigner(k)
-				if err != nil {
-					return err
-				}
-				signer = s
-			}
-			r, err := pack.Pack(pack.Options{From: c.String("from"), Version: c.String("slurm-version"), Arch: c.String("arch"),
-				Out: c.String("out"), Latest: c.Bool("latest"), Expires: c.Duration("expires"), Signer: signer,
-				SelfContained: c.Bool("self-contained"), Sysroot: c.String("sysroot"), Prefix: str(c, "prefix")})
-			if err != nil {
-				return err
-			}
-			st.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Int("files", r.Files).
-				Str("index", r.Index).Int64("serial", r.Serial).Str("expires", r.Expires.Format(time.RFC3339)).Msg("bundle packed")
-			if c.Bool("self-contained") {
-				st.log.Info().Str("prefix", str(c, "prefix")).Int("system_libs", len(r.SystemLibs)).Strs("added", r.SystemLibs).
-					Msg("self-contained: glibc's loader and libraries are in the bundle; install it with --prefix " + str(c, "prefix") + " only")
-			}
-			if signer != nil {
-				st.log.Info().Str("signature", r.Sig).Str("key_id", signer.ID()).Str("pubkey", signer.PublicKey().String()).
-					Msg("index signed; pin the key with --pubkey on the installers")
-			} else {
-				st.log.Warn().Msg("index is unsigned: installers with --pubkey will refuse this mirror (pass --sign-key)")
-			}
-			fmt.Fprintln(st.stdout, r.Tarball)
-			return nil
-		},
+		Flags:     flags,
+		Before:    u.before(b, &o.out),
+		Action:    func(c *cli.Context) error { return u.runPack(c, o) },
 	}
+}
+
+func (u *ui) runPack(c *cli.Context, o *packOptions) error {
+	if c.NArg() > 0 {
+		return unknownCommand(c.App, c.Args().First())
+	}
+	for _, f := range []struct{ name, v string }{{"from", o.from}, {"slurm-version", o.version}, {"arch", o.arch}, {"out", o.dest}} {
+		if f.v == "" {
+			return failure.New(failure.Usage, "pack needs --%s", f.name).WithHint("slurm-installer pack --from DIR --slurm-version V --arch A --out APPHUB_DIR")
+		}
+	}
+	if o.expires <= 0 {
+		return failure.New(failure.Usage, "--expires must be positive")
+	}
+	if urlLike.MatchString(o.dest) {
+		return u.packToRegistry(c, o) // pack_oci.go: oci://HOST/REPO, any other URL is a usage error
+	}
+	var signer *trust.Signer
+	if o.signKey != "" {
+		s, err := trust.LoadSigner(o.signKey)
+		if err != nil {
+			return err
+		}
+		signer = s
+	}
+	r, err := pack.Pack(pack.Options{From: o.from, Version: o.version, Arch: o.arch,
+		Out: o.dest, Latest: o.latest, Expires: o.expires, Signer: signer,
+		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
+	if err != nil {
+		return err
+	}
+	u.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Int("files", r.Files).
+		Str("index", r.Index).Int64("serial", r.Serial).Str("expires", r.Expires.Format(time.RFC3339)).Msg("bundle packed")
+	if o.selfContained {
+		u.log.Info().Str("prefix", o.prefix).Int("system_libs", len(r.SystemLibs)).Strs("added", r.SystemLibs).
+			Msg("self-contained: glibc's loader and libraries are in the bundle; install it with --prefix " + o.prefix + " only")
+	}
+	if signer != nil {
+		u.log.Info().Str("signature", r.Sig).Str("key_id", signer.ID()).Str("pubkey", signer.PublicKey().String()).
+			Msg("index signed; pin the key with --pubkey on the installers")
+	} else {
+		u.log.Warn().Msg("index is unsigned: installers with --pubkey will refuse this mirror (pass --sign-key)")
+	}
+	fmt.Fprintln(u.stdout, r.Tarball)
+	return nil
 }

@@ -21,8 +21,8 @@ var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 // bundle as pack always does, in a scratch directory, and push it to the
 // registry as an OCI artifact tagged <version>-<arch> (and latest-<arch>
 // unless --latest=false). Any other URL is a usage error.
-func packToRegistry(c *cli.Context) error {
-	out := c.String("out")
+func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
+	out := o.dest
 	if !oci.IsRef(out) {
 		return failure.New(failure.Usage, "--out %q: the only URL pack publishes to is an OCI registry, oci://HOST/REPO", redactURL(out)).
 			WithHint("give a local directory (the AppHub document root) or oci://HOST/REPO")
@@ -30,7 +30,7 @@ func packToRegistry(c *cli.Context) error {
 	if _, err := oci.ParseRef(out); err != nil {
 		return err
 	}
-	if c.String("sign-key") != "" {
+	if o.signKey != "" {
 		return failure.New(failure.Usage, "--sign-key signs index.json, which a registry does not carry").
 			WithHint("drop --sign-key for oci://; installers pin a registry bundle with --sha256 (printed below after a push)")
 	}
@@ -39,30 +39,30 @@ func packToRegistry(c *cli.Context) error {
 		return failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	r, err := pack.Pack(pack.Options{From: c.String("from"), Version: c.String("slurm-version"), Arch: c.String("arch"),
-		Out: tmp, Latest: false, Expires: c.Duration("expires"),
-		SelfContained: c.Bool("self-contained"), Sysroot: c.String("sysroot"), Prefix: str(c, "prefix")})
+	r, err := pack.Pack(pack.Options{From: o.from, Version: o.version, Arch: o.arch,
+		Out: tmp, Latest: false, Expires: o.expires,
+		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
 	if err != nil {
 		return err
 	}
-	cfg := oci.Config{Version: c.String("slurm-version"), Arch: c.String("arch"), SelfContained: c.Bool("self-contained"),
+	cfg := oci.Config{Version: o.version, Arch: o.arch, SelfContained: o.selfContained,
 		Created: time.Now().UTC().Truncate(time.Second)}
 	if cfg.SelfContained {
 		cfg.Prefix = pack.DefaultPrefix
-		if p := str(c, "prefix"); p != "" {
+		if p := o.prefix; p != "" {
 			cfg.Prefix = path.Clean(p)
 		}
 	} else {
-		cfg.GlibcNeed = oci.GlibcNeed(c.String("from"))
+		cfg.GlibcNeed = oci.GlibcNeed(o.from)
 	}
-	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: c.Bool("latest"),
-		Client: oci.ClientOptions{CACertFile: c.String("ca-cert")}, Log: st.log})
+	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest,
+		Client: oci.ClientOptions{CACertFile: o.caCert}, Log: u.log})
 	if err != nil {
 		return err
 	}
-	st.log.Info().Str("mirror", res.Mirror).Strs("tags", res.Tags).Str("manifest", res.Manifest).Str("sha256", res.SHA256).
+	u.log.Info().Str("mirror", res.Mirror).Strs("tags", res.Tags).Str("manifest", res.Manifest).Str("sha256", res.SHA256).
 		Int64("bytes", res.Size).Int("files", r.Files).Str("glibc_need", cfg.GlibcNeed).
 		Msg("install with --mirrors " + res.Mirror + " (pin with --sha256 " + res.SHA256 + ")")
-	fmt.Fprintf(st.stdout, "%s:%s@%s\n", res.Mirror, res.Tags[0], res.Manifest)
+	fmt.Fprintf(u.stdout, "%s:%s@%s\n", res.Mirror, res.Tags[0], res.Manifest)
 	return nil
 }

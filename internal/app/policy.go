@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/urfave/cli/v2"
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
@@ -45,12 +44,18 @@ type policy struct {
 
 // parsePolicy reads --pubkey (or the built-in key), --allow-downgrade and
 // --min-version.
-func parsePolicy(c *cli.Context) (*policy, error) {
-	p := &policy{allowDowngrade: flag(c, "allow-downgrade"), minVersion: strings.TrimSpace(str(c, "min-version")), now: time.Now}
+// policyFlags are the trust flags as given.
+type policyFlags struct {
+	allowDowngrade     bool
+	minVersion, pubkey string
+}
+
+func parsePolicy(f policyFlags) (*policy, error) {
+	p := &policy{allowDowngrade: f.allowDowngrade, minVersion: strings.TrimSpace(f.minVersion), now: time.Now}
 	if p.minVersion != "" && !numericVersion(p.minVersion) {
 		return nil, failure.New(failure.Usage, "--min-version %q is not a dotted version such as 23.02.1", p.minVersion)
 	}
-	raw, source := strings.TrimSpace(str(c, "pubkey")), "--pubkey"
+	raw, source := strings.TrimSpace(f.pubkey), "--pubkey"
 	if raw == "" {
 		raw, source = strings.TrimSpace(DefaultPubKey), "built-in key"
 	}

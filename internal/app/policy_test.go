@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -101,8 +102,14 @@ func TestParsePolicyBuiltInKey(t *testing.T) {
 	parse := func(args ...string) (*policy, error) {
 		var got *policy
 		var perr error
-		a := &cli.App{Flags: append(globalFlags(), installFlags()...), Action: func(c *cli.Context) error {
-			got, perr = parsePolicy(c)
+		cmd := (&ui{stdout: io.Discard, stderr: io.Discard}).installCommand("")
+		a := &cli.App{Flags: cmd.Flags, Before: cmd.Before, Action: func(c *cli.Context) error {
+			var cfg installConfig
+			b := &binder{}
+			cfg.sourceFlags(b)
+			cfg.installFlags(b)
+			b.load(c)
+			got, perr = parsePolicy(cfg.policyRaw)
 			return nil
 		}}
 		if err := a.Run(append([]string{"x"}, args...)); err != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -35,7 +36,7 @@ func TestREADMEFlags(t *testing.T) {
 		}
 	}
 	var cmd *cli.Command
-	for _, c := range New().Commands {
+	for _, c := range New(io.Discard, io.Discard).Commands {
 		if c.Name == "install" {
 			cmd = c
 		}

@@ -18,8 +18,8 @@ import (
 // from the cached bundle (by the receipt's sha256) or a fresh download of
 // it. The fallback policy does not apply: a failed repair exits with its
 // class and never records demo mode.
-func runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, res *result, start time.Time) error {
-	log := st.log
+func (u *ui) runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, res *result, start time.Time) error {
+	log := u.log
 	if cfg.force {
 		return failure.New(failure.Usage, "--repair and --force do not go together").
 			WithHint("--repair puts back broken files of the installed version; --force reinstalls everything")
@@ -37,7 +37,7 @@ func runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.I
 	if len(probs) == 0 {
 		res.Status = "unchanged"
 		log.Info().Str("version", prev.Version).Msg("every installed file matches the receipt; nothing to repair")
-		return finish(cfg, res, start)
+		return u.finish(cfg, res, start)
 	}
 	for _, p := range probs {
 		log.Info().Str("path", p.Path).Str("problem", p.What).Msg("needs repair")
@@ -61,7 +61,7 @@ func runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.I
 		return failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	art, err := obtain(ctx, cfg, t, tmp, log)
+	art, err := u.obtain(ctx, cfg, t, tmp, log)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.I
 	}
 	res.Status, res.Verified = "repaired", verified
 	log.Info().Str("version", prev.Version).Int("repaired", len(done)).Str("verified", verified).Msg("SLURM client repaired")
-	return finish(cfg, res, start)
+	return u.finish(cfg, res, start)
 }
 
 // downloadDir is where a run downloads to: inside the root's state

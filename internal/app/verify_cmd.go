@@ -1,0 +1,201 @@
+package app
+
+// The verify command: files, ELF preflight, PluginDir, the sandboxed run, the cluster.
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"slurm-installer/fetch"
+	"slurm-installer/install"
+	"slurm-installer/internal/failure"
+	"slurm-installer/rootfs"
+	"slurm-installer/verify"
+)
+
+// check is one line of `verify`.
+type check struct {
+	Name    string `json:"name"`
+	OK      bool   `json:"ok"`
+	Skipped bool   `json:"skipped,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// verifyOptions are verify's.
+type verifyOptions struct {
+	out outputOptions
+	targetOptions
+	deep, cluster, json bool
+}
+
+func (u *ui) verifyCommand() *cli.Command {
+	o, b := &verifyOptions{}, &binder{}
+	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
+	flags = append(flags,
+		b.Bool(&o.deep, &cli.BoolFlag{Name: "deep", Usage: "hash every installed file against the receipt"}),
+		b.Bool(&o.cluster, &cli.BoolFlag{Name: "cluster", Usage: "also ask the controller for its nodes and version (needs /etc/slurm/slurm.conf)"}),
+		b.Bool(&o.json, &cli.BoolFlag{Name: "json", Usage: "print the checks as JSON on stdout", Category: catOutput}))
+	return &cli.Command{Name: "verify", Usage: "check an existing install", Flags: flags,
+		Before: u.before(b, &o.out), Action: func(c *cli.Context) error { return u.runVerify(c, o) }}
+}
+
+func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
+	in, r, err := u.openInstalled(c, o.targetOptions)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var checks []check
+	var firstErr error
+	add := func(name string, err error, okDetail string) {
+		ch := check{Name: name, OK: err == nil, Detail: okDetail}
+		if err != nil {
+			ch.Detail = err.Error()
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		checks = append(checks, ch)
+	}
+	if r == nil || r.Mode != install.ModeReal {
+		mode := "none"
+		if r != nil {
+			mode = r.Mode + ": " + r.Reason
+		}
+		err := &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (%s)", mode)}
+		add("receipt", err, "")
+		u.printChecks(o.json, checks)
+		return err
+	}
+	add("receipt", nil, fmt.Sprintf("%s %s for %s/%s from %s", r.Mode, r.Version, r.Arch, r.Libc, r.Source))
+	switch r.Verification {
+	case "":
+	case fetch.VerifiedNone:
+		checks = append(checks, check{Name: "checksum", OK: true, Skipped: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
+	default:
+		checks = append(checks, check{Name: "checksum", OK: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
+	}
+	probs := in.CheckIntact(r, o.deep)
+	what := "files"
+	if o.deep {
+		what = "files (hashed)"
+	}
+	if len(probs) > 0 {
+		var s []string
+		for _, p := range probs {
+			s = append(s, p.String())
+		}
+		add(what, failure.New(failure.Verify, "%d problem(s): %s", len(probs), strings.Join(s, "; ")).
+			WithHint("run `slurm-installer install --repair` to put back exactly these, or `install --force` to reinstall"), "")
+	} else {
+		add(what, nil, fmt.Sprintf("%d entries and %d links match the receipt", len(r.Files), len(r.Links)))
+	}
+	fsys := rootfs.New(in.Options().RootDir)
+	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: in.HostPath(r.PayloadDir), Prefix: r.Prefix, Root: fsys,
+		Arch: r.Arch, Libc: rootfs.Libc(r.Libc), LinkerDirs: linkerDirs(r)})
+	if rep != nil {
+		for _, ch := range rep.Checks {
+			if !ch.OK && !ch.Skipped {
+				continue // reported through err below
+			}
+			checks = append(checks, check{Name: ch.Name, OK: ch.OK, Skipped: ch.Skipped, Detail: ch.Detail})
+		}
+	}
+	add("elf", err, "loaders and libraries resolve")
+	add("plugindir", checkPluginDir(fsys, r.Prefix), "PluginDir the site slurm.conf must name: "+pluginDir(r.Prefix))
+	if err == nil {
+		io := in.Options()
+		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: io.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
+			Want: wantVersion(r.Version), Chroot: io.RootDir != "/", Timeout: 30 * time.Second})
+		for _, w := range res.Warnings {
+			u.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
+		}
+		if errorsIsCannotExec(err) {
+			checks = append(checks, check{Name: "run", OK: true, Skipped: true, Detail: err.Error()})
+		} else {
+			add("run", err, "sinfo --version printed "+res.Output)
+		}
+		if o.cluster && err == nil {
+			nodes, err := verify.Cluster(c.Context, verify.RunInput{RootDir: io.RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Chroot: io.RootDir != "/", Timeout: 30 * time.Second})
+			add("cluster", err, strings.TrimSpace(nodes))
+		}
+	}
+	u.printChecks(o.json, checks)
+	return firstErr
+}
+
+func (u *ui) printChecks(asJSON bool, checks []check) {
+	if asJSON {
+		enc := json.NewEncoder(u.stdout)
+		enc.SetIndent("", "  ")
+		ok := true
+		for _, ch := range checks {
+			ok = ok && ch.OK
+		}
+		_ = enc.Encode(struct {
+			OK     bool    `json:"ok"`
+			Checks []check `json:"checks"`
+		}{ok, checks})
+		return
+	}
+	for _, ch := range checks {
+		mark := "PASS"
+		switch {
+		case ch.Skipped:
+			mark = "SKIP"
+		case !ch.OK:
+			mark = "FAIL"
+		}
+		fmt.Fprintf(u.stdout, "%s  %-16s %s\n", mark, ch.Name, ch.Detail)
+	}
+}
+
+// linkerDirs are the directories the linker config of r's install adds:
+// none for a self-contained bundle, whose RUNPATHs must resolve everything.
+func linkerDirs(r *install.Receipt) []string {
+	if r.SelfContained {
+		return nil
+	}
+	return install.LinkerDirs(r.Prefix, r.Files)
+}
+
+// siteConf is the site's SLURM config inside the root.
+const siteConf = "/etc/slurm/slurm.conf"
+
+func pluginDir(prefix string) string { return filepath.ToSlash(filepath.Join(prefix, "lib", "slurm")) }
+
+// checkPluginDir fails when the site slurm.conf names a PluginDir that does
+// not include the bundle's plugins (SLURM reads PluginDir from there only);
+// no site conf yet (image builds) is fine.
+func checkPluginDir(fsys *rootfs.FS, prefix string) error {
+	b, err := fsys.ReadFile(siteConf)
+	if err != nil {
+		return nil
+	}
+	want := pluginDir(prefix)
+	var got string
+	for _, l := range strings.Split(string(b), "\n") {
+		l, _, _ = strings.Cut(l, "#")
+		if k, v, ok := strings.Cut(l, "="); ok && strings.EqualFold(strings.TrimSpace(k), "PluginDir") {
+			got = strings.TrimSpace(v)
+		}
+	}
+	for _, d := range strings.Split(got, ":") {
+		if filepath.Clean(d) == want {
+			return nil
+		}
+	}
+	if got == "" {
+		return failure.New(failure.Verify, "%s sets no PluginDir, so SLURM looks in the directory compiled into it, not at the bundle's plugins in %s", siteConf, want).
+			WithHint("add PluginDir=%s to the site slurm.conf", want)
+	}
+	return failure.New(failure.Verify, "%s sets PluginDir=%s but the bundle's plugins are in %s", siteConf, got, want).
+		WithHint("set PluginDir=%s in the site slurm.conf", want)
+}
+
+func errorsIsCannotExec(err error) bool { return err != nil && errors.Is(err, verify.ErrCannotExec) }
