@@ -73,7 +73,8 @@ func TestUnprivilegedInstall(t *testing.T) {
 		wantExit(t, "install as uid 65534 into a root it owns", r, 0)
 		for _, want := range []string{
 			"ran the root's ldconfig in an unprivileged user namespace",
-			"sandbox: user namespace (only the caller's uid 65534/gid 65534 mapped)",
+			"sandbox: user namespace (uid/gid 65534 inside are the caller's uid 65534/gid 65534, the only ids mapped)",
+			"uid/gid 65534 (the caller's own ids, in its user namespace), no capabilities",
 			"chroot",
 			`sinfo --version ran in the target sinfo="slurm-wlm ` + suite.version + `"`,
 		} {

@@ -105,7 +105,7 @@ func child(encoded string, status *os.File) int {
 	}
 	if cs.Drop {
 		if cs.UserNS {
-			say('I', "the caller's own uid/gid (0 in its user namespace, the only ids mapped)")
+			say('I', fmt.Sprintf("uid/gid %d (the caller's own ids, in its user namespace)", Nobody))
 		} else {
 			say('I', fmt.Sprintf("uid/gid %d, no supplementary groups", Nobody))
 		}
@@ -163,18 +163,16 @@ func dropPrivileges(lastCap int, userNS bool) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	// In an unprivileged user namespace only the caller's ids exist (as 0)
-	// and setgroups is denied: the ids stay, the capabilities go.
-	if !userNS {
-		if err := syscall.Setgroups([]int{}); err != nil {
-			return fmt.Errorf("setgroups: %w", err)
-		}
-		if err := syscall.Setresgid(Nobody, Nobody, Nobody); err != nil {
-			return fmt.Errorf("setresgid %d: %w", Nobody, err)
-		}
-		if err := syscall.Setresuid(Nobody, Nobody, Nobody); err != nil {
-			return fmt.Errorf("setresuid %d: %w", Nobody, err)
-		}
+	// In an unprivileged user namespace setgroups is denied (the caller's
+	// groups stay, as the overflow gid, and grant nothing it lacks).
+	if err := syscall.Setgroups([]int{}); err != nil && !userNS {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setresgid(Nobody, Nobody, Nobody); err != nil {
+		return fmt.Errorf("setresgid %d: %w", Nobody, err)
+	}
+	if err := syscall.Setresuid(Nobody, Nobody, Nobody); err != nil {
+		return fmt.Errorf("setresuid %d: %w", Nobody, err)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
@@ -211,16 +209,12 @@ func checkDropped(dropped, userNS bool, lastCap int) error {
 			return fmt.Errorf("capability %d is still ambient", c)
 		}
 	}
-	want := Nobody
-	if userNS {
-		want = 0 // the caller's own ids, the only ones mapped
-	}
 	r, e, s := unix.Getresuid()
-	if r != want || e != want || s != want {
+	if r != Nobody || e != Nobody || s != Nobody {
 		return fmt.Errorf("uids are %d/%d/%d", r, e, s)
 	}
 	r, e, s = unix.Getresgid()
-	if r != want || e != want || s != want {
+	if r != Nobody || e != Nobody || s != Nobody {
 		return fmt.Errorf("gids are %d/%d/%d", r, e, s)
 	}
 	if g, err := syscall.Getgroups(); err != nil || len(g) != 0 && !(userNS && allOverflow(g)) {

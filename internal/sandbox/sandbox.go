@@ -27,11 +27,12 @@
 //     cannot drop them (or prove it did) it does not exec, and Run fails.
 //   - An unprivileged caller (image assembly without root) gets the same
 //     chroot and namespaces inside a new user namespace where the kernel
-//     allows one. Only the caller's own ids are mapped (as 0 inside: the
-//     helper must keep its capabilities across its exec to chroot), and the
-//     command runs with none of the namespace's capabilities, so it can do
-//     nothing the caller could not. Where the kernel refuses the namespace,
-//     [Unprivileged] says why and Run does not chroot.
+//     allows one. Only the caller's own ids are mapped, as 65534 inside (the
+//     helper keeps the three capabilities it needs across its exec as
+//     ambient ones, and drops them like any other), so the command runs as
+//     65534 with no capability and can do nothing the caller could not.
+//     Where the kernel refuses the namespace, [Unprivileged] says why and
+//     Run does not chroot.
 //   - Namespaces are used where the kernel allows; the ones it refuses are
 //     listed in [Report.Disabled] with the reason, never silently skipped.
 //   - When Run returns, no process the command started is left: the PID
@@ -56,6 +57,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Nobody is the uid and gid the command runs as.
@@ -131,9 +134,8 @@ type childSpec struct {
 	Mount bool     `json:"mount"` // in a new mount namespace: make the root read-only
 	Probe bool     `json:"probe"` // just exit 0 (namespace probe)
 	// UserNS: in a new user namespace of an unprivileged caller, where
-	// only the caller's ids are mapped (as 0): the ids stay, every
-	// capability is dropped; setgroups is denied there, and the caller's
-	// supplementary groups show as the overflow gid.
+	// only the caller's ids are mapped (as Nobody): setgroups is denied
+	// there, and the caller's supplementary groups show as the overflow gid.
 	UserNS bool `json:"userns"`
 }
 
@@ -197,7 +199,7 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 		}
 	} else if uerr := Unprivileged(); uerr == nil {
 		// Image assembly without root: a user namespace grants chroot and
-		// the other namespaces; the command keeps the caller's own ids.
+		// the other namespaces; 65534 inside it is the caller outside.
 		cs.Drop, cs.UserNS = true, true
 		flags = syscall.CLONE_NEWUSER
 		for _, ns := range namespaces {
@@ -223,7 +225,7 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 	rep.Disabled = append(rep.Disabled, refused...)
 	cs.Mount = flags&syscall.CLONE_NEWNS != 0
 	if flags&syscall.CLONE_NEWUSER != 0 {
-		rep.Enabled = append(rep.Enabled, fmt.Sprintf("user namespace (only the caller's uid %d/gid %d mapped)", geteuid(), os.Getegid()))
+		rep.Enabled = append(rep.Enabled, fmt.Sprintf("user namespace (uid/gid %d inside are the caller's uid %d/gid %d, the only ids mapped)", Nobody, geteuid(), os.Getegid()))
 	}
 	for _, ns := range namespaces {
 		if flags&ns.flag != 0 {
@@ -388,10 +390,13 @@ func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.W
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Cloneflags: flags}
 	if flags&syscall.CLONE_NEWUSER != 0 {
-		// The caller's ids are 0 inside (so the helper keeps the
-		// namespace's capabilities across its exec); nothing else is mapped.
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+		// The caller's ids are Nobody inside; nothing else is mapped. The
+		// helper, no longer uid 0 there, keeps across its exec (as ambient
+		// capabilities) what it needs to mount, chroot and empty the
+		// bounding set, and drops them before the command runs.
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: Nobody, HostID: os.Geteuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: Nobody, HostID: os.Getegid(), Size: 1}}
+		cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_SETPCAP}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
