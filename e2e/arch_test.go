@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -265,59 +264,125 @@ func xaNeedAmd64Host(t *testing.T) {
 	}
 }
 
-// Issue 7.3: an aarch64 bundle into an aarch64 root on this x86_64 host
-// installs with ELF checks only, and verify says so without claiming more.
+// binfmtEntry is binfmt_misc's entry for qemu's aarch64 emulator.
+const binfmtEntry = "/proc/sys/fs/binfmt_misc/qemu-aarch64"
+
+// xaBinfmt makes sure qemu-user-static's aarch64 emulator is registered and
+// enabled in binfmt_misc (scripts/deps.sh installs it): mounting binfmt_misc
+// and registering the entry when needed. This machine allows it; a host
+// that does not fails the test rather than skipping it.
+func xaBinfmt(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/register"); err != nil {
+		if out, err := exec.Command("mount", "-t", "binfmt_misc", "binfmt_misc", "/proc/sys/fs/binfmt_misc").CombinedOutput(); err != nil {
+			t.Fatalf("mount binfmt_misc: %v: %s", err, out)
+		}
+	}
+	if _, err := os.Stat(binfmtEntry); err != nil {
+		if out, err := exec.Command("update-binfmts", "--enable", "qemu-aarch64").CombinedOutput(); err != nil {
+			t.Fatalf("update-binfmts --enable qemu-aarch64 (is qemu-user-static installed? scripts/deps.sh): %v: %s", err, out)
+		}
+	}
+	xaSetBinfmt(t, true)
+}
+
+// xaSetBinfmt enables or disables the aarch64 entry.
+func xaSetBinfmt(t *testing.T, on bool) {
+	t.Helper()
+	v := map[bool]string{true: "1", false: "0"}[on]
+	if err := os.WriteFile(binfmtEntry, []byte(v), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(binfmtEntry)
+	if err != nil || strings.HasPrefix(string(b), "enabled") != on {
+		t.Fatalf("%s after writing %s: %q, %v", binfmtEntry, v, b, err)
+	}
+}
+
+// Issue 14: Debian 12's real arm64 slurm-client into an arm64 root on this
+// x86_64 host. With qemu-user-static registered in binfmt_misc the root's
+// own ldconfig and the run check are tried and work: sinfo prints its
+// version, in the install's run check and under chroot. With the emulator
+// disabled, ldconfig cannot run, so the commands could not start: the
+// install says so and fails (exit 8 under --fallback fail), nothing left.
 func TestArchCrossInstallArm64(t *testing.T) {
 	xaNeedAmd64Host(t)
 	b := xaBundle(t, "arm64")
-	root := xaRoot(t, "glibc-arm64")
-	if _, err := os.Lstat(filepath.Join(root, "etc/ld.so.cache")); err == nil {
-		t.Fatal("the arm64 root template has an ld.so.cache; nothing could have built one here")
-	}
+	xaBinfmt(t)
 
-	r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
-	xaWantExit(t, "install", r, 0)
-	xaContains(t, "install log", r.stderr,
-		`arch=aarch64 arch_from="/bin/sh -> /usr/bin/busybox is an ELF aarch64 executable"`,
-		"slurm-client-latest-aarch64-alpine.tar.gz",
-		"preflight passed",
-		"ldconfig not run: the target is aarch64 and this host is x86_64",
-		"not executed: this x86_64 host cannot run aarch64 binaries")
-	if strings.Contains(r.stderr, "sinfo --version ran") {
-		t.Error("install claims sinfo ran in an aarch64 root on an x86_64 host")
-	}
+	t.Run("binfmt registered", func(t *testing.T) {
+		root := xaRoot(t, "glibc-arm64")
+		if _, err := os.Lstat(filepath.Join(root, "etc/ld.so.cache")); err == nil {
+			t.Fatal("the arm64 root template has an ld.so.cache; the install's ldconfig must build it")
+		}
+		r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
+		xaWantExit(t, "install", r, 0)
+		xaContains(t, "install log", r.stderr,
+			`arch=aarch64 arch_from="/bin/sh -> /usr/bin/busybox is an ELF aarch64 executable"`,
+			"slurm-client-latest-aarch64-alpine.tar.gz",
+			"ran the root's ldconfig under binfmt_misc emulation",
+			`sinfo --version ran in the target sinfo="slurm-wlm `+b["BUNDLE_VERSION"]+`"`)
+		if strings.Contains(r.stderr, "ldconfig not run") || strings.Contains(r.stderr, "cannot run aarch64") {
+			t.Errorf("the install gave up on running aarch64 programs although binfmt_misc runs them:\n%s", r.stderr)
+		}
+		rc := xaReceipt(t, root)
+		if rc.Mode != "real" || rc.Arch != "aarch64" || rc.Libc != "glibc" || rc.Version != b["BUNDLE_VERSION"] {
+			t.Errorf("receipt mode/arch/libc/version = %s/%s/%s/%s, want real/aarch64/glibc/%s", rc.Mode, rc.Arch, rc.Libc, rc.Version, b["BUNDLE_VERSION"])
+		}
+		if want := `/usr/local/bin/sinfo --version printed "slurm-wlm ` + b["BUNDLE_VERSION"] + `"`; rc.Verified != want {
+			t.Errorf("receipt verified = %q, want %q", rc.Verified, want)
+		}
+		if m := xaELFMachine(t, filepath.Join(root, "usr/local/slurm/bin/sinfo")); m != elf.EM_AARCH64 {
+			t.Errorf("installed sinfo is %v, want EM_AARCH64", m)
+		}
+		if _, err := os.Stat(filepath.Join(root, "etc/ld.so.cache")); err != nil {
+			t.Errorf("no loader cache in the root after the install: %v", err)
+		}
+		// what the issue's reporter ran: chroot ROOT /usr/local/bin/sinfo --version
+		conf := "/tmp/e2e-slurm.conf"
+		if err := os.WriteFile(filepath.Join(root, conf), []byte("ClusterName=x\nSlurmctldHost=localhost\nPluginDir=/usr/local/slurm/lib/slurm\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("chroot", root, "/usr/local/bin/sinfo", "--version")
+		cmd.Env = []string{"SLURM_CONF=" + conf}
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "slurm-wlm "+b["BUNDLE_VERSION"] {
+			t.Fatalf("chroot ROOT /usr/local/bin/sinfo --version: %v: %q", err, out)
+		}
+		t.Logf("chroot %s /usr/local/bin/sinfo --version  =>  %q (aarch64, under qemu-user-static)", root, strings.TrimSpace(string(out)))
 
-	rc := xaReceipt(t, root)
-	if rc.Mode != "real" || rc.Arch != "aarch64" || rc.Libc != "glibc" || rc.Version != b["BUNDLE_VERSION"] {
-		t.Errorf("receipt mode/arch/libc/version = %s/%s/%s/%s, want real/aarch64/glibc/%s", rc.Mode, rc.Arch, rc.Libc, rc.Version, b["BUNDLE_VERSION"])
-	}
-	if want := "files and ELF checks only (not executed: this x86_64 host cannot run aarch64 binaries)"; rc.Verified != want {
-		t.Errorf("receipt verified = %q, want %q", rc.Verified, want)
-	}
-	if m := xaELFMachine(t, filepath.Join(root, "usr/local/slurm/bin/sinfo")); m != elf.EM_AARCH64 {
-		t.Errorf("installed sinfo is %v, want EM_AARCH64", m)
-	}
-	if l, err := os.Readlink(filepath.Join(root, "usr/local/bin/sinfo")); err != nil || filepath.Join("/usr/local/bin", l) != "/usr/local/slurm/bin/sinfo" {
-		t.Errorf("/usr/local/bin/sinfo -> %q (%v), want a link to /usr/local/slurm/bin/sinfo", l, err)
-	}
-	if conf, err := os.ReadFile(filepath.Join(root, "etc/ld.so.conf.d/slurm.conf")); err != nil || !strings.Contains(string(conf), "/usr/local/slurm/lib") {
-		t.Errorf("etc/ld.so.conf.d/slurm.conf = %q (%v), want /usr/local/slurm/lib in it", conf, err)
-	}
-	xaAbsent(t, root, "etc/ld.so.cache") // ldconfig was not run (the host's would skip aarch64 libraries)
+		v := xaRun(t, "verify", "--root", root)
+		xaWantExit(t, "verify", v, 0)
+		xaContains(t, "verify", v.stdout, "PASS  arch", "ELF files are aarch64", "PASS  loader           present: /lib/ld-linux-aarch64.so.1",
+			"PASS  run              sinfo --version printed slurm-wlm "+b["BUNDLE_VERSION"])
+	})
 
-	v := xaRun(t, "verify", "--root", root)
-	xaWantExit(t, "verify", v, 0)
-	if !regexp.MustCompile(`(?m)^SKIP  run +not executed: this x86_64 host cannot run aarch64 binaries$`).MatchString(v.stdout) {
-		t.Errorf("verify has no SKIP run line saying why the binaries were not executed:\n%s", v.stdout)
-	}
-	xaContains(t, "verify", v.stdout, "PASS  arch", "ELF files are aarch64", "PASS  loader           present: /lib/ld-linux-aarch64.so.1")
-	if regexp.MustCompile(`(?m)^PASS  run`).MatchString(v.stdout) || strings.Contains(v.stdout, "printed") {
-		t.Errorf("verify claims more than ELF checks:\n%s", v.stdout)
-	}
-	c := xaVerifyJSON(t, root, 0)
-	if run := c["run"]; !run.OK || !run.Skipped || !strings.Contains(run.Detail, "cannot run aarch64") {
-		t.Errorf("verify --json run = %+v, want ok, skipped, with the reason", run)
-	}
+	t.Run("binfmt disabled", func(t *testing.T) {
+		root := xaRoot(t, "glibc-arm64")
+		xaSetBinfmt(t, false)
+		t.Cleanup(func() { xaSetBinfmt(t, true) })
+		before := xaEntries(t, root)
+		r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
+		// the default policy records demo mode instead: never a client that cannot start
+		demo := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"])
+		xaSetBinfmt(t, true)
+		xaWantExit(t, "install", r, int(failure.Verify))
+		xaContains(t, "install log", r.stderr,
+			"the installed commands could not start here: they find their libraries in /usr/local/slurm/lib only through the root's loader cache, and ldconfig not run: tried the root's /sbin/ldconfig, but this x86_64 host cannot execute aarch64 programs (no binfmt_misc emulation for aarch64 is registered)",
+			"exit=8", "register qemu-user-static for aarch64 in binfmt_misc")
+		if strings.Contains(r.stderr, "sinfo --version ran") || strings.Contains(r.stderr, "SLURM client installed") {
+			t.Errorf("the install claims a client that cannot start:\n%s", r.stderr)
+		}
+		t.Logf("refusal without emulation, verbatim:\n%s", xaLastLine(r.stderr))
+		xaWantExit(t, "install (default --fallback demo) with the emulator disabled", demo, 0)
+		xaAbsent(t, root, "usr/local/slurm", "usr/local/bin/sinfo", "etc/ld.so.conf.d/slurm.conf", "etc/ld.so.cache")
+		if after := xaEntries(t, root); strings.Join(after, " ") != strings.Join(before, " ") {
+			t.Errorf("the root's top level changed: %v -> %v", before, after)
+		}
+		if rc := xaReceipt(t, root); rc.Mode != "demo" || !strings.Contains(rc.Reason, "ldconfig not run") {
+			t.Errorf("receipt mode %q reason %q, want demo naming ldconfig", rc.Mode, rc.Reason)
+		}
+	})
 }
 
 // Issue 7.3: a bundle for the wrong arch is refused with both arches named,

@@ -14,7 +14,26 @@ import (
 	"time"
 
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/sandbox"
 )
+
+// ErrLoaderCacheNotBuilt says ldconfig could not be run for the root at
+// all (its programs cannot execute here, or entering the root was
+// refused), so the loader cache does not list the bundle's lib/: a glibc
+// bundle's commands would not start until ldconfig runs in the image.
+// Test with errors.Is; Commit.LoaderCache holds the error.
+var ErrLoaderCacheNotBuilt = errors.New("the root's loader cache was not built")
+
+// cacheError is an ldconfig that could not run, with what to do about it.
+type cacheError struct {
+	msg, hint string
+}
+
+func (e *cacheError) Error() string        { return e.msg }
+func (e *cacheError) Is(target error) bool { return target == ErrLoaderCacheNotBuilt }
+
+// Hint is what to do (failure.HintOf reads it through the wrap).
+func (e *cacheError) Hint() string { return e.hint }
 
 // Paths of the configuration files the installer owns or merges into.
 const (
@@ -107,7 +126,11 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		return err
 	}
 	if err := in.ldconfig(ctx); err != nil {
-		c.Warnings = append(c.Warnings, err.Error())
+		if errors.Is(err, ErrLoaderCacheNotBuilt) {
+			c.LoaderCache = err // the caller decides: the commands cannot start without it
+		} else {
+			c.Warnings = append(c.Warnings, err.Error())
+		}
 	}
 	return nil
 }
@@ -180,9 +203,16 @@ func (in *Installer) rerunLdconfig(c *Commit) {
 	_ = in.ldconfig(context.Background())
 }
 
+// unprivileged is sandbox.Unprivileged; tests replace it.
+var unprivileged = sandbox.Unprivileged
+
 // ldconfig runs the target root's ldconfig so its loader cache includes the
-// new directories. It returns an error suitable for a warning when it could
-// not run.
+// new directories, chrooted into the root: as root, or for a caller that
+// is not root in a user namespace where the kernel allows one. A root of
+// another CPU is tried too: the kernel runs its ldconfig through
+// binfmt_misc when an emulator is registered. It returns an error
+// suitable for a warning when ldconfig ran and failed, and one that wraps
+// ErrLoaderCacheNotBuilt when it could not run at all.
 func (in *Installer) ldconfig(ctx context.Context) error {
 	var bin string
 	for _, p := range []string{"/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig", "/usr/bin/ldconfig"} {
@@ -191,29 +221,52 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 			break
 		}
 	}
-	if in.opt.Arch != "" && platform.Host() != "" && in.opt.Arch != platform.Host() {
-		return fmt.Errorf("ldconfig not run: the target is %s and this host is %s; run ldconfig in the image (it runs under emulation in cross builds)", in.opt.Arch, platform.Host())
-	}
+	foreign := in.opt.Arch != "" && platform.Host() != "" && in.opt.Arch != platform.Host()
 	// Not cancelled with the run: ldconfig killed half-way leaves its
 	// ld.so.cache~ behind. It is quick; a signal takes effect right after.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	if bin == "" {
+		if foreign {
+			// this host's ldconfig -r skips another CPU's libraries
+			return &cacheError{fmt.Sprintf("ldconfig not run: the %s root has no ldconfig of its own, and this %s host's would leave its libraries out of the cache", in.opt.Arch, platform.Host()),
+				"add ldconfig (libc-bin) to the image and run it there, or install a self-contained bundle (`pack --self-contained`), which needs no loader cache"}
+		}
 		return in.hostLdconfig(ctx)
 	}
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	how := ""
 	if in.opt.RootDir != "/" {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("ldconfig not run: entering --root %s needs root; run ldconfig inside the image", in.opt.RootDir)
-		}
 		cmd.Path = bin
 		cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: in.opt.RootDir}
 		cmd.Dir = "/"
+		if os.Geteuid() != 0 {
+			if err := unprivileged(); err != nil {
+				return &cacheError{fmt.Sprintf("ldconfig not run: entering --root %s needs chroot, which needs root or an unprivileged user namespace, and %v", in.opt.RootDir, err),
+					"run the installer as root, allow unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone), or run `ldconfig` in the image before its SLURM commands are used"}
+			}
+			// Only the caller's own ids are mapped (as 0): ldconfig can
+			// write what the caller could, nothing more.
+			cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER
+			cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+			cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+			how = "in an unprivileged user namespace"
+		}
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
+		if foreign && errors.Is(err, syscall.ENOEXEC) {
+			return &cacheError{fmt.Sprintf("ldconfig not run: tried the root's %s, but this %s host cannot execute %s programs (no binfmt_misc emulation for %s is registered)", bin, platform.Host(), in.opt.Arch, in.opt.Arch),
+				fmt.Sprintf("register qemu-user-static for %s in binfmt_misc on this host (Debian: `apt-get install qemu-user-static binfmt-support`), run `ldconfig` in the image before its SLURM commands are used, or install a self-contained bundle", in.opt.Arch)}
+		}
 		return fmt.Errorf("ldconfig in %s failed: %v: %s", in.opt.RootDir, err, strings.TrimSpace(string(out)))
+	}
+	if foreign {
+		how = strings.TrimSpace(how + " under binfmt_misc emulation")
+	}
+	if how != "" {
+		in.opt.Log.Info().Str("ldconfig", bin).Str("arch", in.opt.Arch).Msg("ran the root's ldconfig " + how)
 	}
 	return nil
 }

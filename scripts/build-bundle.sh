@@ -2,8 +2,11 @@
 # build-bundle.sh — build a REAL SLURM client bundle from Debian's slurm-client package and lay it
 # out as both AppHub seed layouts (design.md §4).
 #
-# Usage: [ARCH=amd64|arm64] scripts/build-bundle.sh [OUTDIR]
+# Usage: [ARCH=amd64|arm64] [SUITE=trixie] scripts/build-bundle.sh [OUTDIR]
 #   OUTDIR defaults to <repo>/build/e2e/bundle. Downloaded .debs are cached in OUTDIR/.debs.
+#   SUITE: build from another Debian release's packages (trixie: slurm-client 24.11.x) through a
+#   private apt (lib.sh apt_suite: the host's archive URI, that suite, its own lists and state in
+#   OUTDIR/../apt-SUITE); the host's sources are never changed. Default: the host's own apt.
 #
 # Produces (A = x86_64 or aarch64):
 #   OUTDIR/payload[-aarch64]/usr/local/slurm/{bin/*,lib/*,lib/slurm/*,VERSION}  (+ empty etc/slurm/)
@@ -39,9 +42,10 @@ TREE=$OUT/apphub/pkgs/slurm-binaries/$UA
 READELF=readelf
 command -v readelf >/dev/null || die "readelf missing (run scripts/deps.sh)"
 
+[[ -z ${SUITE:-} ]] || apt_suite "$SUITE" "$(dirname "$OUT")/apt-$SUITE" "$DA"
 apt_lists_ready "$DA"
 mkdir -p "$DEBS/aptcache"
-PKGVER=$(apt-cache -o "Dir::Cache::pkgcache=$DEBS/aptcache/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$DEBS/aptcache/srcpkgcache.bin" show --no-all-versions "slurm-client:$DA" | awk '/^Version:/{print $2; exit}')
+PKGVER=$(apt-cache "${APT_O[@]}" -o "Dir::Cache::pkgcache=$DEBS/aptcache/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$DEBS/aptcache/srcpkgcache.bin" show --no-all-versions "slurm-client:$DA" | awk '/^Version:/{print $2; exit}')
 [[ -n $PKGVER ]] || die "apt has no slurm-client:$DA"
 V=${PKGVER#*:}; V=${V%%-*}
 KEY="$PKGVER $(cat "$E2E_SCRIPTS/build-bundle.sh" "$E2E_SCRIPTS/lib.sh" | sha256sum | cut -c1-16)"
@@ -51,7 +55,7 @@ TGZ=slurm-client-$V-$UA-alpine.tar.gz
 summary() {
   # shellcheck disable=SC1090
   source "$OUT/bundle-$UA.env"
-  echo "bundle: slurm $BUNDLE_VERSION ($BUNDLE_ARCH) from Debian slurm-client $PKGVER"
+  echo "bundle: slurm $BUNDLE_VERSION ($BUNDLE_ARCH) from Debian ${SUITE:-$(. /etc/os-release && echo "$VERSION_CODENAME")} slurm-client $PKGVER"
   echo "  tarball:   $BUNDLE_TARBALL"
   echo "  tree:      $BUNDLE_TREE"
   echo "  payload:   $BUNDLE_PAYLOAD"
@@ -103,7 +107,7 @@ for f in "$PLUGDIR"/*.so; do IDX[$(basename "$f")]=$f; OWNER[$f]="slurm-wlm-basi
 # apt-cache with a private binary cache (this image disables /var/cache/apt/pkgcache.bin, which
 # makes every apt-cache call re-parse all lists: ~1.5 s each).
 mkdir -p "$DEBS/aptcache"
-APTC=(apt-cache -o "Dir::Cache::pkgcache=$DEBS/aptcache/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$DEBS/aptcache/srcpkgcache.bin")
+APTC=(apt-cache "${APT_O[@]}" -o "Dir::Cache::pkgcache=$DEBS/aptcache/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$DEBS/aptcache/srcpkgcache.bin")
 
 # direct library dependencies of a package (lib* names only, minus glibc), memoized in DEPS[pkg]
 declare -A DEPS=()
@@ -114,7 +118,7 @@ pkg_deps() {
 pkg_deps_uncached() {
   "${APTC[@]}" depends --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "$1" 2>/dev/null |
     awk '$1 ~ /Depends:/ {print $2}' | sed 's/:.*//; s/[<>]//g' |
-    grep -E '^lib' | grep -vxE 'libc6|libc-bin|libgcc-s1|libc6-dev' | sort -u || true
+    grep -E '^(lib|zlib1g$)' | grep -vxE 'libc6|libc-bin|libgcc-s1|libc6-dev' | sort -u || true
 }
 
 needed() { $READELF -d "$1" 2>/dev/null | awk '/\(NEEDED\)/{gsub(/[\[\]]/,"",$5); print $5}'; }
@@ -208,7 +212,7 @@ cp -a "$PAYLOAD"/. "$TR/"
 cat >"$TR/README.md" <<EOF
 # SLURM client $V ($UA)
 
-Built from Debian's slurm-client $PKGVER and its libraries. Commands in usr/local/slurm/bin,
+Built from Debian ${SUITE:-$(. /etc/os-release && echo "$VERSION_CODENAME")}'s slurm-client $PKGVER and its libraries. Commands in usr/local/slurm/bin,
 libraries in usr/local/slurm/lib (put it on the dynamic linker path), plugins in
 usr/local/slurm/lib/slurm (set PluginDir=/usr/local/slurm/lib/slurm in slurm.conf).
 EOF

@@ -15,13 +15,16 @@
 #   util-linux       mount/umount for cluster.sh expose
 #   patchelf         pack --self-contained (publisher side only)
 #   docker-registry  the CNCF distribution server (2.8): registry mirrors, oci:// (issue 17)
+#   qemu-user-static binfmt-support  run the arm64 root's own programs on an x86_64 host through
+#                    binfmt_misc (issue 14: ldconfig and the run check of a cross-arch install)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh" # apt_get: waits for a concurrent apt run instead of failing
 
 PKGS=(nginx-light busybox-static musl musl-tools gcc libc6-dev file binutils curl
-      munge slurmctld slurmd slurm-client util-linux ca-certificates minisign patchelf docker-registry)
+      munge slurmctld slurmd slurm-client util-linux ca-certificates minisign patchelf docker-registry
+      qemu-user-static binfmt-support)
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "deps.sh: must run as root" >&2
@@ -74,6 +77,21 @@ if ((${#missing[@]})); then
   for p in "${missing[@]}"; do
     if installed "$p"; then echo "deps: $p installed"; else echo "deps: $p FAILED to install" >&2; exit 1; fi
   done
+fi
+
+# binfmt_misc: mounted where the kernel allows it, and qemu's interpreters registered (the
+# package's postinst does it when binfmt_misc is mounted at install time; without an init system
+# it may not have been). A host that refuses the mount runs the cross-arch cases without emulation.
+if [[ $(dpkg --print-architecture) == amd64 ]]; then
+  if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
+    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null ||
+      echo "deps: binfmt_misc cannot be mounted here; arm64 programs will not run under emulation"
+  fi
+  if [[ -e /proc/sys/fs/binfmt_misc/register && ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+    update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || update-binfmts --import qemu-aarch64 >/dev/null 2>&1 || true
+    [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] && echo "deps: registered qemu-aarch64 in binfmt_misc" ||
+      echo "deps: could not register qemu-aarch64 in binfmt_misc" >&2
+  fi
 fi
 
 # The Debian packages start munge/slurm services where an init system exists; the e2e suite runs

@@ -15,7 +15,7 @@ apt_get() {
   local i err
   err=$(mktemp)
   for i in $(seq 1 120); do
-    if apt-get -o DPkg::Lock::Timeout=300 "$@" 2>"$err"; then rm -f "$err"; return 0; fi
+    if apt-get "${APT_O[@]}" -o DPkg::Lock::Timeout=300 "$@" 2>"$err"; then rm -f "$err"; return 0; fi
     if grep -qE 'Could not get lock|Unable to lock' "$err"; then
       ((i == 1)) && log "apt-get $1: waiting for another apt run to finish"
       sleep 5
@@ -24,6 +24,73 @@ apt_get() {
     cat "$err" >&2; rm -f "$err"; return 1
   done
   cat "$err" >&2; rm -f "$err"; return 1
+}
+
+# APT_O: extra options for every apt-get/apt-cache call of these helpers. Empty: the host's own
+# apt (its sources, lists and state). apt_suite SUITE sets it to a private apt for another Debian
+# release, so the host's sources and state are never touched.
+APT_O=()
+APT_SUITE=""
+
+# host_debian_uri: the Debian archive URI the host's own sources name (deb822 .sources first,
+# then one-line sources.list), for the host's codename; prints "URI|SIGNED_BY".
+host_debian_uri() {
+  local code f uri="" sb="" line
+  code=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+  [[ -n $code ]] || die "no VERSION_CODENAME in /etc/os-release"
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] || continue
+    # one stanza per paragraph; take the first whose Suites has the bare codename
+    uri=$(awk -v code="$code" 'BEGIN{RS=""; FS="\n"}
+      { u=""; s=""; k=""; t="";
+        for (i = 1; i <= NF; i++) {
+          if ($i ~ /^#/) continue
+          if ($i ~ /^Types:/) t=$i
+          if ($i ~ /^URIs:/) { u=$i; sub(/^URIs:[ \t]*/, "", u); split(u, a, /[ \t]+/); u=a[1] }
+          if ($i ~ /^Suites:/) s=" " substr($i, 8) " "
+          if ($i ~ /^Signed-By:/) { k=$i; sub(/^Signed-By:[ \t]*/, "", k) }
+          if ($i ~ /^Enabled:[ \t]*no/) u=""
+        }
+        gsub(/\t/, " ", s)
+        if (u != "" && t ~ /deb( |$)/ && index(s, " " code " ")) { print u "|" k; exit }
+      }' "$f")
+    [[ -n $uri ]] && { echo "$uri"; return 0; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -f $f ]] || continue
+    while read -r line; do
+      # deb [options] URI SUITE COMPONENTS...
+      line=${line%%#*}
+      [[ $line == deb\ * ]] || continue
+      line=${line#deb }
+      [[ $line == \[* ]] && line=${line#*] }
+      read -r uri s _ <<<"$line"
+      [[ $s == "$code" ]] && { echo "$uri|"; return 0; }
+    done <"$f"
+  done
+  die "the host's apt sources name no Debian archive for $code (looked in /etc/apt/sources.list{,.d/})"
+}
+
+# apt_suite SUITE STATEDIR DEBARCH: point APT_O at a private apt for SUITE (a Debian release such
+# as trixie) on the same archive the host uses: its own sources.list, lists, cache and an empty
+# dpkg status under STATEDIR. The host's sources and state are never read or changed.
+apt_suite() {
+  local suite=$1 st=$2 da=$3 hu uri sb
+  mkdir -p "$st/lists/partial" "$st/cache/archives/partial" "$st/etc"
+  st=$(cd "$st" && pwd)
+  hu=$(host_debian_uri)
+  uri=${hu%%|*}; sb=${hu#*|}
+  [[ -n $sb ]] || sb=/usr/share/keyrings/debian-archive-keyring.gpg
+  local want="deb [arch=$da signed-by=$sb] $uri $suite main"
+  [[ -f $st/etc/sources.list && "$(cat "$st/etc/sources.list")" == "$want" ]] || echo "$want" >"$st/etc/sources.list"
+  [[ -f $st/status ]] || : >"$st/status"
+  APT_SUITE=$suite
+  APT_O=(-o "Dir::Etc::sourcelist=$st/etc/sources.list" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State::Lists=$st/lists" -o "Dir::Cache=$st/cache" -o "Dir::State::status=$st/status"
+    -o "APT::Architecture=$da" -o "APT::Architectures=$da"
+    -o "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false"
+    -o "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false"
+    -o "APT::Sandbox::User=root")
 }
 
 need_root() { [[ $(id -u) -eq 0 ]] || die "must run as root"; }
@@ -49,6 +116,14 @@ triplet() { echo "$(unamearch "$1")-linux-gnu"; }
 # apt_lists_ready <debarch>: make sure apt knows packages of that architecture.
 apt_lists_ready() {
   local a=$1
+  if [[ -n $APT_SUITE ]]; then
+    # a private apt (apt_suite): its lists are its own; fetch them once
+    if ! apt-cache "${APT_O[@]}" show "libc6:$a" >/dev/null 2>&1; then
+      log "apt-get update of the private $APT_SUITE lists"
+      apt_get update -qq
+    fi
+    return 0
+  fi
   if [[ $a != "$(dpkg --print-architecture)" ]]; then
     if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
       log "dpkg --add-architecture $a"
@@ -77,11 +152,11 @@ deb_fetch() {
   # private binary package cache: this image disables apt's, so each call would re-parse all lists
   mkdir -p "$dir/aptcache"
   local o=(-o "Dir::Cache::pkgcache=$dir/aptcache/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$dir/aptcache/srcpkgcache.bin")
-  if ! (cd "$tmp" && apt-get "${o[@]}" download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err"); then
+  if ! (cd "$tmp" && apt-get "${APT_O[@]}" "${o[@]}" download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err"); then
     # stale lists: refresh once and retry
     log "apt-get download failed ($(grep -m1 -E '^E:' "$tmp/err" || true)); running apt-get update and retrying"
     apt_get update -qq
-    (cd "$tmp" && apt-get "${o[@]}" download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err") || { cat "$tmp/err" >&2; rm -rf "$tmp"; die "apt-get download ${want[*]} failed"; }
+    (cd "$tmp" && apt-get "${APT_O[@]}" "${o[@]}" download -qq "${want[@]}" </dev/null >/dev/null 2>"$tmp/err") || { cat "$tmp/err" >&2; rm -rf "$tmp"; die "apt-get download ${want[*]} failed"; }
   fi
   for p in "${want[@]}"; do
     name=${p%%:*}; arch=${p#*:}

@@ -4,6 +4,7 @@
 # Usage: scripts/mkroot.sh glibc|musl|distroless DEST [BUILDDIR]
 #        scripts/mkroot.sh gcompat DEST [BUILDDIR]     (adds glibc to an existing musl root)
 #        scripts/mkroot.sh glibc-arm64 DEST [BUILDDIR] (or ARCH=arm64 ... glibc: an aarch64 root)
+#        scripts/mkroot.sh glibc-trixie DEST [BUILDDIR] (or SUITE=trixie ... glibc: a Debian 13 root)
 #   BUILDDIR defaults to <repo>/build/e2e; templates are cached in BUILDDIR/roots/<kind>-<arch>,
 #   .debs in BUILDDIR/debs. DEST must not exist or be empty (except for gcompat); each call gives a
 #   fresh copy (cp -a) of the cached template, so it is fast.
@@ -32,15 +33,23 @@
 #            (relative, as Debian's arm64 libc6 ships it). On a host that cannot run aarch64 code
 #            nothing is run in it: no ld.so.cache (the host's ldconfig skips aarch64 libraries), and
 #            the checks read ELF headers instead (/bin/sh and the loader are aarch64).
+#            Where binfmt_misc runs aarch64 code (qemu-user-static), nothing changes: the template
+#            is the same on every host, so a test of "ldconfig under emulation" starts without a cache.
+# glibc-trixie the glibc root of another Debian release (SUITE, default trixie: glibc 2.41), from
+#            that release's libc6, libc-bin and busybox-static through a private apt (lib.sh
+#            apt_suite, state in BUILDDIR/apt-SUITE, .debs in BUILDDIR/debs-SUITE): the same
+#            layout as glibc plus libgcc-s1 (as Debian 13 images have it), os-release of Debian 13.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need_root
 
-usage() { echo "usage: $0 glibc|musl|distroless|gcompat|glibc-arm64 DEST [BUILDDIR]" >&2; exit 2; }
+usage() { echo "usage: $0 glibc|musl|distroless|gcompat|glibc-arm64|glibc-trixie DEST [BUILDDIR]" >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
 KIND=$1 DEST=$2 BUILD=${3:-$E2E_BUILD_DEFAULT}
-case $KIND in glibc|musl|distroless|gcompat) ;; glibc-arm64) KIND=glibc ARCH=arm64 ;; *) usage ;; esac
+case $KIND in glibc|musl|distroless|gcompat) ;; glibc-arm64) KIND=glibc ARCH=arm64 ;; glibc-trixie) KIND=glibc SUITE=${SUITE:-trixie} ;; *) usage ;; esac
+SUITE=${SUITE:-}
+[[ -z $SUITE || $KIND == glibc ]] || die "SUITE=$SUITE: only glibc roots are made from another release"
 DA=$(debarch "${ARCH:-amd64}")
 [[ $DA == amd64 || $KIND == glibc ]] || die "only glibc roots are made for $DA (ARCH=${ARCH:-})"
 UA=$(unamearch "$DA") TRIP=$(triplet "$DA")
@@ -50,6 +59,12 @@ CANRUN=false; [[ $DA == "$HOSTDA" ]] && CANRUN=true
 mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)   # deb_fetch cds; a relative BUILDDIR would break it
 DEBS=$BUILD/debs
+SFX=""
+if [[ -n $SUITE ]]; then
+  apt_suite "$SUITE" "$BUILD/apt-$SUITE" "$DA"
+  apt_lists_ready "$DA"
+  DEBS=$BUILD/debs-$SUITE SFX=-$SUITE
+fi
 mkdir -p "$BUILD/roots"
 KEY=$(cat "$E2E_SCRIPTS/mkroot.sh" "$E2E_SCRIPTS/lib.sh" | sha256sum | cut -c1-16)
 
@@ -112,9 +127,11 @@ busybox_into() {
   local root=$1 bindir=$2 mode=$3 bb a path
   bb=$(deb_unpacked "$DEBS" "busybox-static:$DA")
   mkdir -p "$root$bindir"
-  cp "$bb/bin/busybox" "$root$bindir/busybox"
+  local bbin=$bb/bin/busybox
+  [[ -f $bbin ]] || bbin=$bb/usr/bin/busybox   # trixie's package is usr-merged
+  cp "$bbin" "$root$bindir/busybox"
   # the applet list comes from the host's busybox of the same package when the root's cannot run
-  local lister=$bb/bin/busybox
+  local lister=$bbin
   $CANRUN || lister=$(deb_unpacked "$DEBS" "busybox-static:$HOSTDA")/bin/busybox
   declare -A where=()
   while IFS= read -r path; do where[$(basename "$path")]=$path; done < <("$lister" --list-full)
@@ -137,18 +154,20 @@ usrmerge_skeleton() {
 }
 
 debian_os_release() {
-  cat >"$1/etc/os-release" <<'EOF'
-PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+  local id=12 code=bookworm dv=12.8
+  if [[ $SUITE == trixie ]]; then id=13 code=trixie dv=13.1; fi
+  cat >"$1/etc/os-release" <<EOF
+PRETTY_NAME="Debian GNU/Linux $id ($code)"
 NAME="Debian GNU/Linux"
-VERSION_ID="12"
-VERSION="12 (bookworm)"
-VERSION_CODENAME=bookworm
+VERSION_ID="$id"
+VERSION="$id ($code)"
+VERSION_CODENAME=$code
 ID=debian
 HOME_URL="https://www.debian.org/"
 SUPPORT_URL="https://www.debian.org/support"
 BUG_REPORT_URL="https://bugs.debian.org/"
 EOF
-  echo "12.8" >"$1/etc/debian_version"
+  echo "$dv" >"$1/etc/debian_version"
   cat >"$1/etc/nsswitch.conf" <<'EOF'
 passwd:         files
 group:          files
@@ -165,6 +184,9 @@ build_glibc() {
   usrmerge_skeleton "$r"
   merge_usr "$(deb_unpacked "$DEBS" "libc6:$DA")" "$r"
   merge_usr "$(deb_unpacked "$DEBS" "libc-bin:$DA")" "$r"
+  # Debian 13 images carry libgcc-s1 (glibc dlopens libgcc_s.so.1 for pthread_cancel); a
+  # self-contained pack takes it from this root as --sysroot
+  [[ -z $SUITE ]] || merge_usr "$(deb_unpacked "$DEBS" "libgcc-s1:$DA")" "$r"
   rm -rf "$r/usr/share/doc" "$r/usr/share/lintian" "$r/usr/share/man" "$r/usr/share/locale" "$r/usr/share/i18n"
   busybox_into "$r" /usr/bin rel
   common_etc "$r"
@@ -194,7 +216,8 @@ EOF
     [[ -f $r/usr/lib/$TRIP/ld-linux-aarch64.so.1 ]] || die "libc6 did not provide /lib/$TRIP/ld-linux-aarch64.so.1"
   else
     [[ -L $r/usr/lib64/ld-linux-x86-64.so.2 ]] || die "libc6 did not provide /lib64/ld-linux-x86-64.so.2"
-    [[ $(readlink "$r/usr/lib64/ld-linux-x86-64.so.2") == /* ]] || die "/lib64/ld-linux-x86-64.so.2 is not absolute"
+    # Debian 12's libc6 links it absolutely; Debian 13's (usr-merged) relatively
+    [[ -n $SUITE || $(readlink "$r/usr/lib64/ld-linux-x86-64.so.2") == /* ]] || die "/lib64/ld-linux-x86-64.so.2 is not absolute"
   fi
   if ! $CANRUN; then
     # nothing of an aarch64 root runs here: check the ELF headers instead
@@ -300,7 +323,7 @@ add_gcompat() {
 }
 
 template() { # kind -> path of a cached, verified template
-  local k=$1 t=$BUILD/roots/$1-$UA
+  local k=$1 t=$BUILD/roots/$1$SFX-$UA
   if [[ -f $t.stamp && "$(cat "$t.stamp")" == "$KEY" && -d $t ]]; then echo "$t"; return; fi
   log "building $k root template in $t"
   rm -rf "$t" "$t.stamp" "$t.new"

@@ -37,6 +37,10 @@ func (e *cannotExecError) Is(target error) bool { return target == ErrCannotExec
 // geteuid is os.Geteuid; tests replace it.
 var geteuid = os.Geteuid
 
+// unprivileged is sandbox.Unprivileged (can a caller that is not root
+// chroot in a user namespace?); tests replace it.
+var unprivileged = sandbox.Unprivileged
+
 // RunInput says which installed command to run and where.
 type RunInput struct {
 	RootDir string        // the target root ("" = "/")
@@ -74,6 +78,7 @@ type target struct {
 	chroot  bool
 	cmd     string // in-root path of the command
 	host    string // its host path, links resolved with chroot semantics
+	foreign string // the command's arch when it is not this host's: the kernel may still run it (binfmt_misc)
 	sandbox *sandbox.Report
 }
 
@@ -113,14 +118,18 @@ func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
 	info, err := rootfs.ReadELFFrom(f)
 	f.Close()
 	if err == nil && info.Arch != platform.Host() {
-		arch := info.Arch
-		if arch == "" {
-			arch = info.Machine.String()
+		// Another CPU's binary: try it anyway, the kernel may run it
+		// through binfmt_misc (qemu-user-static); an ENOEXEC from the exec
+		// is the honest "cannot run here" (see run).
+		t.foreign = info.Arch
+		if t.foreign == "" {
+			t.foreign = info.Machine.String()
 		}
-		return nil, &cannotExecError{fmt.Sprintf("not executed: this %s host cannot run %s binaries", platform.Host(), arch)}
 	}
 	if t.chroot && geteuid() != 0 {
-		return nil, &cannotExecError{fmt.Sprintf("running %s inside %s needs chroot, which needs root privileges; checked files only", t.cmd, in.RootDir)}
+		if err := unprivileged(); err != nil {
+			return nil, &cannotExecError{fmt.Sprintf("running %s inside %s needs chroot, which needs root privileges or an unprivileged user namespace, and %v; checked files only", t.cmd, in.RootDir, err)}
+		}
 	}
 	return t, nil
 }
@@ -338,6 +347,10 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 	if errors.Is(err, context.DeadlineExceeded) {
 		return stdout, stderr, failure.New(failure.Verify, "`%s` did not finish within %s", shown, t.in.Timeout).
 			WithHint("SLURM commands hang on DNS lookups and unreachable controllers; check slurm.conf's SlurmctldHost and name resolution in the root")
+	}
+	var xe *sandbox.ExecError
+	if t.foreign != "" && errors.As(err, &xe) && errors.Is(err, syscall.ENOEXEC) {
+		return stdout, stderr, &cannotExecError{fmt.Sprintf("not executed: this %s host cannot run %s binaries (tried: the kernel has no binfmt_misc emulation for %s registered)", platform.Host(), t.foreign, t.foreign)}
 	}
 	if errors.Is(err, sandbox.ErrNotWired) {
 		return stdout, stderr, failure.New(failure.Internal, "run `%s`: %w", shown, err)

@@ -436,7 +436,13 @@ func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *instal
 	if err != nil {
 		return nil, "", err
 	}
-	log.Info().Int("checks", len(rep.Checks)).Msg("preflight passed: every binary's loader and libraries resolve in the target")
+	if len(linkerDirs) > 0 && t.Libc == "glibc" {
+		// honest about what it assumed: the bundle's lib/ is found through the loader cache
+		log.Info().Int("checks", len(rep.Checks)).Strs("through_loader_cache", linkerDirs).
+			Msg("preflight passed: every binary's loader and libraries resolve in the target once the loader cache lists the bundle's libraries")
+	} else {
+		log.Info().Int("checks", len(rep.Checks)).Msg("preflight passed: every binary's loader and libraries resolve in the target")
+	}
 	return st, version, nil
 }
 
@@ -463,6 +469,17 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 	}
 	for _, p := range commit.EtcKept {
 		log.Info().Str("file", p).Msg("kept the site's file; the bundle's copy was not installed")
+	}
+	if commit.LoaderCache != nil {
+		// The libraries resolve only through a cache nobody could build:
+		// the commands would not start. Say so; never report success.
+		hint := "run `ldconfig` in the image, then install again"
+		var h interface{ Hint() string }
+		if errors.As(commit.LoaderCache, &h) {
+			hint = h.Hint()
+		}
+		return rollback(failure.New(failure.Verify, "the installed commands could not start here: they find their libraries in %s only through the root's loader cache, and %w",
+			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).WithHint("%s", hint))
 	}
 	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), version, log)
 	if err == nil && cfg.probe != nil {

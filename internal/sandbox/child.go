@@ -50,6 +50,13 @@ func child(encoded string, status *os.File) int {
 		return fail("decode the sandbox spec: %v", err)
 	}
 	if cs.Probe {
+		if cs.UserNS {
+			// A user namespace some kernels grant without the capabilities
+			// it should carry (an LSM policy): prove chroot works in it.
+			if err := syscall.Chroot("/"); err != nil {
+				return 1
+			}
+		}
 		return 0
 	}
 	syscall.CloseOnExec(3)
@@ -87,17 +94,21 @@ func child(encoded string, status *os.File) int {
 		return fail("set no_new_privs: %v", err)
 	}
 	if cs.Drop {
-		if err := dropPrivileges(lastCap); err != nil {
+		if err := dropPrivileges(lastCap, cs.UserNS); err != nil {
 			return fail("%v", err)
 		}
 	} else {
 		_ = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 	}
-	if err := checkDropped(cs.Drop, lastCap); err != nil {
+	if err := checkDropped(cs.Drop, cs.UserNS, lastCap); err != nil {
 		return fail("refusing to run %s: %v", cs.Path, err)
 	}
 	if cs.Drop {
-		say('I', fmt.Sprintf("uid/gid %d, no supplementary groups", Nobody))
+		if cs.UserNS {
+			say('I', fmt.Sprintf("uid/gid %d (the caller's own ids, in its user namespace)", Nobody))
+		} else {
+			say('I', fmt.Sprintf("uid/gid %d, no supplementary groups", Nobody))
+		}
 		say('I', "no capabilities (bounding, ambient, inheritable, permitted, effective all empty)")
 	}
 	say('I', "no_new_privs")
@@ -143,7 +154,7 @@ func readOnly(root string) error {
 
 // dropPrivileges empties the bounding set, clears ambient capabilities,
 // switches to Nobody and clears what capabilities remain.
-func dropPrivileges(lastCap int) error {
+func dropPrivileges(lastCap int, userNS bool) error {
 	for c := 0; c <= lastCap; c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
@@ -152,7 +163,9 @@ func dropPrivileges(lastCap int) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	if err := syscall.Setgroups([]int{}); err != nil {
+	// In an unprivileged user namespace setgroups is denied (the caller's
+	// groups stay, as the overflow gid, and grant nothing it lacks).
+	if err := syscall.Setgroups([]int{}); err != nil && !userNS {
 		return fmt.Errorf("setgroups: %w", err)
 	}
 	if err := syscall.Setresgid(Nobody, Nobody, Nobody); err != nil {
@@ -171,7 +184,7 @@ func dropPrivileges(lastCap int) error {
 
 // checkDropped proves the drop: no capability in any set, no_new_privs
 // on, and (when dropped) every id 65534.
-func checkDropped(dropped bool, lastCap int) error {
+func checkDropped(dropped, userNS bool, lastCap int) error {
 	if v, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err != nil || v != 1 {
 		return fmt.Errorf("no_new_privs is not set (%d, %v)", v, err)
 	}
@@ -204,8 +217,19 @@ func checkDropped(dropped bool, lastCap int) error {
 	if r != Nobody || e != Nobody || s != Nobody {
 		return fmt.Errorf("gids are %d/%d/%d", r, e, s)
 	}
-	if g, err := syscall.Getgroups(); err != nil || len(g) != 0 {
+	if g, err := syscall.Getgroups(); err != nil || len(g) != 0 && !(userNS && allOverflow(g)) {
 		return fmt.Errorf("supplementary groups remain: %v", g)
 	}
 	return nil
+}
+
+// allOverflow: every group is the overflow gid, which is what an unmapped
+// group of the caller looks like inside its user namespace.
+func allOverflow(groups []int) bool {
+	for _, g := range groups {
+		if g != Nobody {
+			return false
+		}
+	}
+	return true
 }

@@ -25,6 +25,14 @@
 //
 //   - The command never runs with uid 0 or any capability: when the helper
 //     cannot drop them (or prove it did) it does not exec, and Run fails.
+//   - An unprivileged caller (image assembly without root) gets the same
+//     chroot and namespaces inside a new user namespace where the kernel
+//     allows one. Only the caller's own ids are mapped, as 65534 inside (the
+//     helper keeps the three capabilities it needs across its exec as
+//     ambient ones, and drops them like any other), so the command runs as
+//     65534 with no capability and can do nothing the caller could not.
+//     Where the kernel refuses the namespace, [Unprivileged] says why and
+//     Run does not chroot.
 //   - Namespaces are used where the kernel allows; the ones it refuses are
 //     listed in [Report.Disabled] with the reason, never silently skipped.
 //   - When Run returns, no process the command started is left: the PID
@@ -49,6 +57,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Nobody is the uid and gid the command runs as.
@@ -123,6 +133,10 @@ type childSpec struct {
 	Drop  bool     `json:"drop"`  // switch to Nobody and drop capabilities (we are root)
 	Mount bool     `json:"mount"` // in a new mount namespace: make the root read-only
 	Probe bool     `json:"probe"` // just exit 0 (namespace probe)
+	// UserNS: in a new user namespace of an unprivileged caller, where
+	// only the caller's ids are mapped (as Nobody): setgroups is denied
+	// there, and the caller's supplementary groups show as the overflow gid.
+	UserNS bool `json:"userns"`
 }
 
 // namespaces in the order they are given up when the kernel refuses them.
@@ -183,8 +197,26 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 				return nil, &setupError{fmt.Sprintf("%s: the root directory is mode %04o, so uid %d cannot enter it (roots are normally 0755)", root, fi.Mode().Perm(), Nobody)}
 			}
 		}
+	} else if uerr := Unprivileged(); uerr == nil {
+		// Image assembly without root: a user namespace grants chroot and
+		// the other namespaces; 65534 inside it is the caller outside.
+		cs.Drop, cs.UserNS = true, true
+		flags = syscall.CLONE_NEWUSER
+		for _, ns := range namespaces {
+			if ns.flag == syscall.CLONE_NEWNET && s.Network {
+				continue
+			}
+			flags |= ns.flag
+		}
+		if root != "/" {
+			if fi, err := os.Stat(root); err != nil {
+				return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+			} else if fi.Mode().Perm()&0o100 == 0 {
+				return nil, &setupError{fmt.Sprintf("%s: the root directory is mode %04o, so its owner cannot enter it", root, fi.Mode().Perm())}
+			}
+		}
 	} else {
-		rep.Disabled = append(rep.Disabled, fmt.Sprintf("uid/gid %d and namespaces: not running as root (already uid %d)", Nobody, geteuid()))
+		rep.Disabled = append(rep.Disabled, fmt.Sprintf("uid/gid %d and namespaces: not running as root (already uid %d) and %v", Nobody, geteuid(), uerr))
 	}
 	if s.Network && cs.Drop {
 		rep.Disabled = append(rep.Disabled, "network namespace: not used, the command must reach the controller")
@@ -192,6 +224,9 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 	flags, refused := allowedFlags(flags)
 	rep.Disabled = append(rep.Disabled, refused...)
 	cs.Mount = flags&syscall.CLONE_NEWNS != 0
+	if flags&syscall.CLONE_NEWUSER != 0 {
+		rep.Enabled = append(rep.Enabled, fmt.Sprintf("user namespace (uid/gid %d inside are the caller's uid %d/gid %d, the only ids mapped)", Nobody, geteuid(), os.Getegid()))
+	}
 	for _, ns := range namespaces {
 		if flags&ns.flag != 0 {
 			rep.Enabled = append(rep.Enabled, ns.name)
@@ -354,6 +389,16 @@ func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.W
 	}
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Cloneflags: flags}
+	if flags&syscall.CLONE_NEWUSER != 0 {
+		// The caller's ids are Nobody inside; nothing else is mapped. The
+		// helper, no longer uid 0 there, keeps across its exec (as ambient
+		// capabilities) what it needs to mount, chroot and empty the
+		// bounding set, and drops them before the command runs.
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: Nobody, HostID: os.Geteuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: Nobody, HostID: os.Getegid(), Size: 1}}
+		cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_SETPCAP}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
 	err = cmd.Start()
@@ -413,13 +458,15 @@ func probeFlags(flags uintptr) (uintptr, []string) {
 	if flags == 0 || probe(flags) == nil {
 		return flags, nil
 	}
-	var ok uintptr
+	// In a user namespace every other namespace is asked for with it.
+	base := flags & syscall.CLONE_NEWUSER
+	ok := base
 	var refused []string
 	for _, ns := range namespaces {
 		if flags&ns.flag == 0 {
 			continue
 		}
-		if err := probe(ns.flag); err != nil {
+		if err := probe(base | ns.flag); err != nil {
 			refused = append(refused, ns.name+": "+err.Error())
 			continue
 		}
@@ -433,10 +480,41 @@ func probeFlags(flags uintptr) (uintptr, []string) {
 
 var probeTimeout = 10 * time.Second
 
+var (
+	unprivOnce sync.Once
+	unprivErr  error
+)
+
+// Unprivileged reports whether a caller that is not root can chroot in a
+// new user namespace (where uid/gid 65534 map to its own): nil when it
+// can, else the reason the kernel gave. A probe starts the helper once
+// (it chroots to / inside the namespace and exits); the answer is kept
+// for the life of the process. For root it is always nil.
+func Unprivileged() error {
+	if geteuid() == 0 {
+		return nil
+	}
+	unprivOnce.Do(func() {
+		if refused&syscall.CLONE_NEWUSER != 0 {
+			unprivErr = errors.New("an unprivileged user namespace was refused: clone: operation not permitted")
+			return
+		}
+		err := probeSpec(childSpec{Probe: true, UserNS: true}, syscall.CLONE_NEWUSER)
+		if err != nil {
+			unprivErr = fmt.Errorf("an unprivileged user namespace (for chroot) was refused: %w", err)
+		}
+	})
+	return unprivErr
+}
+
 func probe(flags uintptr) error {
+	return probeSpec(childSpec{Probe: true, UserNS: flags&syscall.CLONE_NEWUSER != 0}, flags)
+}
+
+func probeSpec(cs childSpec, flags uintptr) error {
 	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
 	defer cancel()
-	st, err := start(ctx, childSpec{Probe: true}, flags, nil, nil)
+	st, err := start(ctx, cs, flags, nil, nil)
 	if err != nil {
 		var errno syscall.Errno
 		if errors.As(err, &errno) {

@@ -3,11 +3,13 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,7 +22,90 @@ import (
 
 func TestMain(m *testing.M) {
 	MaybeChild()
+	if root := os.Getenv(unprivEnv); root != "" {
+		os.Exit(unprivilegedRun(root))
+	}
 	os.Exit(m.Run())
+}
+
+// unprivEnv makes the test binary, started by TestRunUnprivileged as a
+// user that is not root, run the hostile command in ROOT and print what
+// happened as JSON.
+const unprivEnv = "SANDBOX_TEST_UNPRIVILEGED_ROOT"
+
+func unprivilegedRun(root string) int {
+	var out, errb bytes.Buffer
+	rep, err := Run(context.Background(), Spec{Root: root, Path: "/usr/local/bin/sinfo", Args: []string{"/usr/local/bin/sinfo", "--version"},
+		Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin"}, Timeout: 20 * time.Second, Stdout: &out, Stderr: &errb})
+	_ = json.NewEncoder(os.Stdout).Encode(map[string]any{"report": rep, "stdout": out.String(), "stderr": errb.String(), "err": fmt.Sprint(err), "uid": os.Geteuid()})
+	return 0
+}
+
+// TestRunUnprivileged: a caller that is not root (uid 65534 outside)
+// running the hostile command in a root it owns gets chroot and the
+// namespaces through a user namespace, and the command runs as 65534 with
+// no capability, contained like a root caller's.
+func TestRunUnprivileged(t *testing.T) {
+	requireRoot(t)
+	root := newRoot(t)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == filepath.Join(root, "etc/shadow") {
+			return err // /etc/shadow stays root's: the command must not read it
+		}
+		return os.Lchown(p, Nobody, Nobody)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir), filepath.Dir(root), filepath.Dir(filepath.Dir(root))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "sandbox.test")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = []string{unprivEnv + "=" + root}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: Nobody, Gid: Nobody, Groups: []uint32{}}}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s as uid %d: %v\n%s%s", bin, Nobody, err, out, errb.String())
+	}
+	var r struct {
+		Report         *Report `json:"report"`
+		Stdout, Stderr string
+		Err            string
+		UID            int
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("as uid %d: report %v\nstdout: %s\nstderr: %s\nerr: %s", r.UID, r.Report, r.Stdout, r.Stderr, r.Err)
+	if r.UID != Nobody || r.Err != "<nil>" || strings.TrimSpace(r.Stdout) != "slurm 24.11.5" {
+		t.Fatalf("uid %d, err %s, stdout %q: want uid %d, no error, `slurm 24.11.5`", r.UID, r.Err, r.Stdout, Nobody)
+	}
+	checkContained(t, root, r.Stderr)
+	enabled := strings.Join(r.Report.Enabled, ",")
+	for _, want := range []string{"user namespace (uid/gid 65534 inside are the caller's uid 65534/gid 65534, the only ids mapped)",
+		"pid namespace", "mount namespace", "network namespace", "root mounted read-only", "chroot", "no capabilities", "no_new_privs"} {
+		if !strings.Contains(enabled, want) {
+			t.Errorf("report %v lacks %q", r.Report, want)
+		}
+	}
 }
 
 var (
