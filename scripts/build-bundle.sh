@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # build-bundle.sh — build a REAL SLURM client bundle from Debian's slurm-client package and lay it
-# out as both AppHub seed layouts (design.md §4).
+# out as both AppHub seed layouts (docs/DESIGN.md §4).
 #
 # Usage: [ARCH=amd64|arm64] [SUITE=trixie] scripts/build-bundle.sh [OUTDIR]
 #   OUTDIR defaults to <repo>/build/e2e/bundle. Downloaded .debs are cached in OUTDIR/.debs.

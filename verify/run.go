@@ -138,7 +138,7 @@ func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
 // backend process would (no shell, no LD_LIBRARY_PATH, PATH only) and
 // returns the version it printed.
 //
-// SLURM commands read slurm.conf before they parse flags (design.md §8):
+// SLURM commands read slurm.conf before they parse flags (docs/DESIGN.md §8):
 // when the root has no /etc/slurm/slurm.conf, a throwaway minimal one is
 // written under /var/lib/slurm-installer/verify-*/ (through os.Root) and
 // passed as SLURM_CONF, and removed before RunVersion returns; a site conf
@@ -203,7 +203,7 @@ var versionRE = regexp.MustCompile(`^slurm(?:-wlm)?\s+v?(\d+\.\d+[0-9A-Za-z.\-]*
 //
 // The protocol-mismatch signature ("Zero Bytes were transmitted or
 // received") is reported as such, with this client's version and the
-// controllers it can talk to (design.md §9), not as a reachability
+// controllers it can talk to (docs/DESIGN.md §9), not as a reachability
 // problem. Commands run in the sandbox with the host's network.
 func Cluster(ctx context.Context, in RunInput) (string, error) {
 	in.Command = "sinfo"
@@ -313,7 +313,7 @@ func (t *target) hostOrRoot(p string) string {
 }
 
 // run execs the command with args and a minimal environment plus env, in
-// the sandbox (design.md §6): chrooted, as uid 65534 with no capabilities
+// the sandbox (docs/DESIGN.md §6): chrooted, as uid 65534 with no capabilities
 // and no_new_privs, in new namespaces where the kernel allows (a new
 // network namespace unless network is set), bounded by the timeout, and
 // with whatever it leaves running killed. What the sandbox could not enable
@@ -419,7 +419,7 @@ func (t *target) exitHint(code int, stderr string) string {
 	return fmt.Sprintf("run `chroot %s %s --version` by hand to see more", root, t.cmd)
 }
 
-// writeThrowawayConf writes the minimal slurm.conf of design.md §8 through
+// writeThrowawayConf writes the minimal slurm.conf of docs/DESIGN.md §8 through
 // os.Root and returns its in-root path and a cleanup that removes it and
 // any directory it had to create.
 func (t *target) writeThrowawayConf() (conf string, cleanup func(), err error) {
