@@ -36,6 +36,18 @@ type target struct {
 	fs               *rootfs.FS
 }
 
+// archAgrees refuses an --arch that contradicts the root the install goes
+// into: its programs say another architecture, so the bundle for --arch
+// could not run there. (fetch may name any arch: it installs nothing.)
+func archAgrees(t *target) error {
+	a, ev, err := rootfs.DetectArch(t.fs)
+	if err != nil || a == "" || a == t.Arch {
+		return nil
+	}
+	return failure.New(failure.Usage, "--arch %s, but the target root is %s (%s): a %s bundle cannot run there", t.Arch, a, ev, t.Arch).
+		WithHint("drop --arch (the root's architecture is detected), or point --root at the %s image", t.Arch)
+}
+
 func detect(rootDir, arch string, log zerolog.Logger) (*target, error) {
 	t := &target{fs: rootfs.New(rootDir)}
 	if a := strings.TrimSpace(arch); a != "" {
@@ -213,6 +225,9 @@ func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 	}
 	ctx := c.Context
 	t, err := detect(cfg.rootDir, cfg.arch, log)
+	if err == nil && t.ArchEvidence == "--arch" {
+		err = archAgrees(t)
+	}
 	if err != nil {
 		return err
 	}
