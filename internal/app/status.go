@@ -73,12 +73,9 @@ type statusView struct {
 	PluginDir string `json:"plugin_dir,omitempty"`
 	// Intact: every file and link the receipt lists is there with its
 	// size, mode and target (a cheap check: no hashing; verify --deep hashes).
-	Intact   bool      `json:"intact"`
-	Problems []Problem `json:"problems,omitempty"`
+	Intact   bool              `json:"intact"`
+	Problems []install.Problem `json:"problems,omitempty"`
 }
-
-// Problem is one way the install differs from its receipt.
-type Problem = install.Problem
 
 func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 	in, r, err := u.openInstalled(c, o.targetOptions)
