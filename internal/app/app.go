@@ -29,10 +29,10 @@ type ui struct {
 	stderr io.Writer
 }
 
-// New returns the CLI application writing to stdout and stderr: one
+// newApp returns the CLI application writing to stdout and stderr: one
 // command per file, each with its own options bound to its own flags
 // (flags.go).
-func New(stdout, stderr io.Writer) *cli.App {
+func newApp(stdout, stderr io.Writer) *cli.App {
 	u := &ui{stdout: stdout, stderr: stderr}
 	u.log = bootLogger(u.stderr, nil)
 	return u.app()

@@ -36,7 +36,7 @@ func TestREADMEFlags(t *testing.T) {
 		}
 	}
 	var cmd *cli.Command
-	for _, c := range New(io.Discard, io.Discard).Commands {
+	for _, c := range newApp(io.Discard, io.Discard).Commands {
 		if c.Name == "install" {
 			cmd = c
 		}
