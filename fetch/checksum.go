@@ -8,23 +8,14 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"slurm-installer/internal/index"
 	"strings"
 )
 
 // maxChecksumFile caps a .sha256 sidecar or SHA256SUMS download.
 const maxChecksumFile = 1 << 20
 
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
+func isHex64(s string) bool { return index.IsHex64(s) }
 
 // ParseSHA256Sidecar reads a <artifact>.sha256 file: a bare hex digest, a
 // sha256sum line ("<hex>  name" or "<hex> *name") or a BSD line

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/slurmver"
@@ -579,17 +580,7 @@ func planMirrorFor(raw, version, arch string, listing bool) (*mirror, error) {
 	return m, nil
 }
 
-func validVersion(v string) bool {
-	if v == "" || len(v) > 64 {
-		return false
-	}
-	for _, c := range v {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '_' || c == '+') {
-			return false
-		}
-	}
-	return true
-}
+func validVersion(s string) bool { return index.ValidVersion(s) }
 
 func newSession(o Options) (*session, []*mirror, error) {
 	version := strings.TrimSpace(o.Version)

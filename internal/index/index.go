@@ -67,7 +67,7 @@ func Parse(data []byte) (*Index, error) {
 		if _, err := platform.Normalize(arch); err != nil {
 			return nil, fmt.Errorf("index latest: %w", err)
 		}
-		if !validVersion(v) {
+		if !ValidVersion(v) {
 			return nil, fmt.Errorf("index latest[%s]: bad version %q", arch, v)
 		}
 	}
@@ -81,13 +81,13 @@ func Parse(data []byte) (*Index, error) {
 
 // Check checks one bundle entry.
 func Check(b Bundle) error {
-	if !validVersion(b.Version) || b.Version == "latest" {
+	if !ValidVersion(b.Version) || b.Version == "latest" {
 		return fmt.Errorf("bad version %q", b.Version)
 	}
 	if _, err := platform.Normalize(b.Arch); err != nil {
 		return err
 	}
-	if !isHex64(b.SHA256) {
+	if !IsHex64(b.SHA256) {
 		return fmt.Errorf("sha256 %q is not 64 hex digits", b.SHA256)
 	}
 	if b.Size <= 0 {
@@ -170,8 +170,8 @@ func (idx *Index) Find(version, arch string) *Bundle {
 	return nil
 }
 
-// validVersion: a version as bundles name it (digits, letters, . - _ +).
-func validVersion(v string) bool {
+// ValidVersion reports whether v is a version as bundles name it (digits, letters, . - _ +).
+func ValidVersion(v string) bool {
 	if v == "" || len(v) > 64 {
 		return false
 	}
@@ -183,7 +183,8 @@ func validVersion(v string) bool {
 	return true
 }
 
-func isHex64(s string) bool {
+// IsHex64 reports whether s is a SHA-256 digest in hex.
+func IsHex64(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
