@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"slurm-installer/internal/slurmver"
 	"strings"
 )
 
@@ -172,7 +173,7 @@ func archiveVersion(p, name string) string {
 			continue
 		}
 		b, _ := io.ReadAll(io.LimitReader(tr, 4096))
-		if v := firstLine(b); validVersion(v) && v != "latest" {
+		if v := slurmver.FromFile(b); validVersion(v) && v != "latest" {
 			return v
 		}
 		return ""

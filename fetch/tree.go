@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slurm-installer/internal/slurmver"
 	"sort"
 	"strconv"
 	"strings"
@@ -329,7 +330,7 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 		if ferr != nil {
 			return nil, ferr
 		}
-		got := firstLine(vb)
+		got := slurmver.FromFile(vb)
 		if ok, why := s.accepts(got); !ok {
 			if why == "not SLURM "+s.version {
 				why = "not the requested " + s.version
@@ -440,7 +441,7 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	if err != nil {
 		return nil, &fetchError{kind: kLocal, url: urlString(st.url), cause: err.Error(), err: err}
 	}
-	version := firstLine(vb)
+	version := slurmver.FromFile(vb)
 	if !validVersion(version) {
 		return nil, &fetchError{kind: kFatal, url: urlString(child(st.url, "VERSION", false)), cause: fmt.Sprintf("VERSION holds no version: %q", truncate(version, 40))}
 	}
@@ -561,15 +562,6 @@ func (s *session) downloadTreeFile(ctx context.Context, root *os.Root, f treeFil
 		ferr.kind, ferr.cause = kFatal, "listed but "+ferr.cause
 	}
 	return digest, n, ferr
-}
-
-// firstLine is the first line of a VERSION file, trimmed.
-func firstLine(b []byte) string {
-	v := strings.TrimSpace(string(b))
-	if i := strings.IndexAny(v, "\r\n"); i >= 0 {
-		v = strings.TrimSpace(v[:i])
-	}
-	return v
 }
 
 // budget is the bytes a tree download may still write.

@@ -224,3 +224,27 @@ func TestTreeOtherVersionIsAMiss(t *testing.T) {
 	_, err := Fetch(context.Background(), o)
 	wantClass(t, err, failure.Download)
 }
+
+// A tree whose VERSION reads "slurm 22.05.8" (how some publishers write it)
+// is version 22.05.8, as install and pack read it (issue 15: it failed with
+// exit 4 and a reachability hint).
+func TestTreeVersionWithWords(t *testing.T) {
+	files := treeFiles("x86_64")
+	files[bin+"x86_64/VERSION"] = []byte("slurm 22.05.8\n")
+	var sums strings.Builder
+	for p, b := range files {
+		if rel, ok := strings.CutPrefix(p, bin+"x86_64/"); ok && rel != "SHA256SUMS" {
+			fmt.Fprintf(&sums, "%s  %s\n", sum(b), rel)
+		}
+	}
+	files[bin+"x86_64/SHA256SUMS"] = []byte(sums.String())
+	for _, v := range []string{"latest", "22.05.8", "22.05"} {
+		o := opts(t, newMirror(t, files).URL())
+		o.Version = v
+		a := mustFetch(t, o)
+		if a.Version != "22.05.8" {
+			t.Errorf("--slurm-version %s: version %q, want 22.05.8", v, a.Version)
+		}
+		a.Cleanup()
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/slurmver"
 )
 
 // Source is a verified artifact to install: an archive file, or a directory
@@ -179,21 +180,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 
 // parseVersionFile reads the first non-empty, non-comment line of VERSION,
 // accepting "22.05.8", "slurm 22.05.8" or "VERSION=22.05.8".
-func parseVersionFile(b []byte) string {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(l, "="); ok && strings.EqualFold(strings.TrimSpace(k), "version") {
-			return strings.Trim(strings.TrimSpace(v), `"'`)
-		}
-		f := strings.Fields(l)
-		return f[len(f)-1]
-	}
-	return ""
-}
+func parseVersionFile(b []byte) string { return slurmver.FromFile(b) }
 
 // parseVersionMeta reads the key=value lines that follow the version in
 // VERSION: self_contained=true and prefix=/usr/local/slurm.

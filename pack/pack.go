@@ -42,6 +42,7 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/slurmver"
 	"slurm-installer/trust"
 	"slurm-installer/verify"
 )
@@ -234,13 +235,8 @@ func (fl fileList) version() (string, bool) {
 			if err != nil {
 				return "", false
 			}
-			// The first line is the version; key=value lines may follow.
-			line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-			fs := strings.Fields(line)
-			if len(fs) == 0 {
-				return "", false
-			}
-			return fs[len(fs)-1], true
+			v := slurmver.FromFile(b)
+			return v, v != ""
 		}
 	}
 	return "", false

@@ -143,3 +143,27 @@ func comparePart(x, y string) int {
 	}
 	return strings.Compare(x, y)
 }
+
+// FromFile reads the version out of a bundle's VERSION file, the one
+// parser for it (install, pack and the tree layout agree): the first line
+// that is not blank or a # comment, either `version=V` (quotes allowed) or
+// words whose last is the version ("22.05.8", "slurm 22.05.8",
+// "slurm-wlm 24.11.5"). Key=value lines after it (self_contained=…) are
+// metadata. "" when the file holds none.
+func FromFile(b []byte) string {
+	for _, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(l, "="); ok {
+			if strings.EqualFold(strings.TrimSpace(k), "version") {
+				return strings.Trim(strings.TrimSpace(v), `"'`)
+			}
+			return "" // metadata before any version
+		}
+		f := strings.Fields(l)
+		return f[len(f)-1]
+	}
+	return ""
+}

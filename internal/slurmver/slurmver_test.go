@@ -48,3 +48,23 @@ func TestKindAndMatches(t *testing.T) {
 		t.Error("SeriesOf")
 	}
 }
+
+// One VERSION parser for install, pack and the tree layout (issue 15: they
+// disagreed, and a tree whose VERSION read "slurm 22.05.8" failed with exit 4).
+func TestFromFile(t *testing.T) {
+	for in, want := range map[string]string{
+		"22.05.8\n":                             "22.05.8",
+		"slurm 22.05.8\n":                       "22.05.8",
+		"slurm-wlm 24.11.5\r\n":                 "24.11.5",
+		"# built by AppHub\n\n22.05.8\n":        "22.05.8",
+		"version=\"23.02.1\"\nself_contained=1": "23.02.1",
+		"22.05.8\nself_contained=true\nprefix=/usr/local/slurm\n": "22.05.8",
+		"":                   "",
+		"# nothing\n":        "",
+		"self_contained=1\n": "",
+	} {
+		if got := FromFile([]byte(in)); got != want {
+			t.Errorf("FromFile(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
