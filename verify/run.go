@@ -492,7 +492,7 @@ func (t *target) checkSiteConf() []string {
 		return []string{fmt.Sprintf("cannot read %s: %v", siteConf, err)}
 	}
 	bundle := path.Join(t.in.Prefix, "lib/slurm")
-	pd := confValue(b, "PluginDir")
+	pd := ConfValue(b, "PluginDir")
 	if pd == "" {
 		if t.fs.Exists(bundle) {
 			return []string{fmt.Sprintf("%s sets no PluginDir, so the commands look in the plugin dir compiled into them, which may not be in this root; set PluginDir=%s", siteConf, bundle)}
@@ -512,23 +512,24 @@ func (t *target) checkSiteConf() []string {
 // SlurmctldPort from the site conf, for hints.
 func (t *target) controller() (host, port string) {
 	b, _ := t.fs.ReadFile(siteConf)
-	host = confValue(b, "SlurmctldHost")
+	host = ConfValue(b, "SlurmctldHost")
 	if host == "" {
-		host = confValue(b, "ControlMachine")
+		host = ConfValue(b, "ControlMachine")
 	}
 	if host == "" {
 		host = "(not set)"
 	}
-	port = confValue(b, "SlurmctldPort")
+	port = ConfValue(b, "SlurmctldPort")
 	if port == "" {
 		port = "6817"
 	}
 	return host, port
 }
 
-// confValue returns the first value of key in a slurm.conf (keys are case
-// insensitive; comments start with #).
-func confValue(conf []byte, key string) string {
+// ConfValue returns the first value of key in a slurm.conf (keys are case
+// insensitive; comments start with #; several key=value pairs may share a
+// line). It is the one slurm.conf reader of the installer.
+func ConfValue(conf []byte, key string) string {
 	sc := bufio.NewScanner(bytes.NewReader(conf))
 	for sc.Scan() {
 		line := sc.Text()

@@ -178,13 +178,7 @@ func checkPluginDir(fsys *rootfs.FS, prefix string) error {
 		return nil
 	}
 	want := pluginDir(prefix)
-	var got string
-	for _, l := range strings.Split(string(b), "\n") {
-		l, _, _ = strings.Cut(l, "#")
-		if k, v, ok := strings.Cut(l, "="); ok && strings.EqualFold(strings.TrimSpace(k), "PluginDir") {
-			got = strings.TrimSpace(v)
-		}
-	}
+	got := verify.ConfValue(b, "PluginDir")
 	for _, d := range strings.Split(got, ":") {
 		if filepath.Clean(d) == want {
 			return nil
