@@ -42,6 +42,7 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/slurmver"
 	"slurm-installer/trust"
 	"slurm-installer/verify"
@@ -357,25 +358,7 @@ func (fl fileList) tarball(version string) ([]byte, error) {
 }
 
 func writeAtomic(p string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".pack-")
-	if err != nil {
-		return failure.Wrap(failure.FileSystem, err)
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := safeio.WriteFileAtomic(p, bytes.NewReader(data), 0o644); err != nil {
 		return failure.New(failure.FileSystem, "write %s: %w", p, err)
 	}
 	return nil

@@ -1,10 +1,10 @@
 package app
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/fetch"
+	"slurm-installer/internal/safeio"
 )
 
 // cache keeps verified bundles by sha256 in --cache-dir (a BuildKit cache
@@ -116,27 +117,12 @@ func (c *cache) put(art *fetch.Artifact, arch, version string) error {
 			return err
 		}
 		defer src.Close()
-		tmp, err := os.CreateTemp(c.dir, ".tmp-")
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(tmp, src)
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), dst)
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
+		if err := safeio.WriteFileAtomic(dst, src, 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", dst, err)
 		}
 	}
 	if b, err := json.Marshal(cacheMeta{Origin: fetch.Redact(cmp.Or(art.Origin, art.URL)), Verification: art.Verification, Version: art.Version}); err == nil {
-		_ = os.WriteFile(dst+".origin", b, 0o644)
+		_ = safeio.WriteFileAtomic(dst+".origin", bytes.NewReader(b), 0o644)
 	}
 	for _, v := range []string{version, art.Version} {
 		if v != "" {

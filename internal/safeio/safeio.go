@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -102,4 +103,35 @@ func kind(m fs.FileMode) string {
 		return "a symlink"
 	}
 	return m.Type().String()
+}
+
+// WriteFileAtomic writes what r yields to path, all or nothing: a temp file
+// beside it (same file system), mode perm, synced, then renamed over path;
+// on any error the temp file is removed and path is as it was. It is the
+// installer's one atomic write for host paths (writes inside a target root
+// go through os.Root in package install).
+func WriteFileAtomic(path string, r io.Reader, perm fs.FileMode) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = io.Copy(tmp, r); err != nil {
+		return err
+	}
+	if err = tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -2,10 +2,13 @@ package safeio
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -43,5 +46,32 @@ func TestRefusesFIFOAndDevices(t *testing.T) {
 	defer r.Close()
 	if _, err := ReadFileIn(r, "../../etc/passwd", 1<<20); err == nil {
 		t.Error("escaped the root")
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(p, strings.NewReader("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Fatalf("content %q", b)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
+	// A reader that fails half-way leaves the old content and no temp file.
+	if err := WriteFileAtomic(p, io.MultiReader(strings.NewReader("half"), iotest.ErrReader(errors.New("boom"))), 0o644); err == nil {
+		t.Fatal("no error")
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Fatalf("content after a failed write %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
 	}
 }
