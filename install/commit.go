@@ -399,9 +399,11 @@ func (c *Commit) Rollback() error {
 		c.in.dropPending()
 	}
 	c.staged.Discard()
+	// The loader cache first: removing one this commit created empties /etc
+	// (when the run created that too) before the created directories go.
+	c.in.rerunLdconfig(c)
 	c.in.removeCreatedDirs(c.CreatedDirs[c.carried:])
 	c.CreatedDirs = c.CreatedDirs[:c.carried]
-	c.in.rerunLdconfig(c)
 	return errors.Join(errs...)
 }
 
