@@ -13,6 +13,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/policy"
 	"slurm-installer/verify"
 )
 
@@ -109,7 +110,7 @@ func (u *ui) probeCluster(ctx context.Context, cfg *installConfig, t *target, in
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	cfg.policy.seenSerial = lastSerial(prev)
+	cfg.policy.SeenSerial = policy.LastSerial(prev)
 	fo := u.fetchOpts(cfg, t, tmp, log)
 	vs, err := fetch.Candidates(ctx, fo)
 	if err != nil {

@@ -183,7 +183,7 @@ func (cfg *installConfig) sourceFlags(b *binder) []cli.Flag {
 		b.Int(&cfg.retries, &cli.IntFlag{Name: "retries", Value: 2, Usage: "extra attempts per mirror on retryable failures (connection errors, 5xx, 429)", Category: catNetwork}),
 		b.Size(&cfg.limits.MaxSize, "max-size", 2<<30, "cap on the download and on the unpacked bundle (2GiB, 512MiB, 500M or bytes)", catPolicy),
 		b.Int(&cfg.limits.MaxEntries, &cli.IntFlag{Name: "max-entries", Value: 20000, Usage: "cap on the number of entries in the bundle", Category: catPolicy}),
-		b.String(&cfg.policyRaw.pubkey, &cli.StringFlag{Name: "pubkey", Usage: "minisign public key (RW... or a minisign.pub file): the bundle must come from an index.json signed by it (default: the key built in, if any)", Category: catSource}),
+		b.String(&cfg.policyRaw.PubKey, &cli.StringFlag{Name: "pubkey", Usage: "minisign public key (RW... or a minisign.pub file): the bundle must come from an index.json signed by it (default: the key built in, if any)", Category: catSource}),
 		b.Duration(&n.connect, &cli.DurationFlag{Name: "connect-timeout", Value: 5 * time.Second, Usage: "per connection: TCP connect and TLS handshake", Category: catNetwork}),
 		b.Duration(&n.stall, &cli.DurationFlag{Name: "stall-timeout", Usage: "cut and resume a download that brings no bytes for this long (default: --timeout)", Category: catNetwork}),
 		b.Duration(&n.raceDelay, &cli.DurationFlag{Name: "race-delay", Value: fetch.DefaultRaceDelay, Usage: "start the next mirror as well when the current one has not answered within this (negative: one mirror at a time)", Category: catNetwork}),
@@ -200,7 +200,7 @@ func (cfg *installConfig) installFlags(b *binder) []cli.Flag {
 		b.Bool(&cfg.repair, &cli.BoolFlag{Name: "repair", Usage: "put back exactly the installed files that verify --deep finds missing, changed or extra, from the cached or re-downloaded bundle", Category: catPolicy}),
 		b.Bool(&cfg.dryRun, &cli.BoolFlag{Name: "dry-run", Usage: "detect the target and print what would be done; change nothing", Category: catPolicy}),
 		b.Bool(&cfg.json, &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout", Category: catOutput}),
-		b.Bool(&cfg.policyRaw.allowDowngrade, &cli.BoolFlag{Name: "allow-downgrade", Usage: "with a pinned key, allow replacing the installed version with an older one", Category: catPolicy}),
-		b.String(&cfg.policyRaw.minVersion, &cli.StringFlag{Name: "min-version", Usage: "refuse a bundle older than this version (e.g. 23.02.1)", Category: catPolicy}),
+		b.Bool(&cfg.policyRaw.AllowDowngrade, &cli.BoolFlag{Name: "allow-downgrade", Usage: "with a pinned key, allow replacing the installed version with an older one", Category: catPolicy}),
+		b.String(&cfg.policyRaw.MinVersion, &cli.StringFlag{Name: "min-version", Usage: "refuse a bundle older than this version (e.g. 23.02.1)", Category: catPolicy}),
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/policy"
 	"slurm-installer/internal/slurmver"
 	"slurm-installer/rootfs"
 	"slurm-installer/verify"
@@ -104,10 +105,10 @@ type installConfig struct {
 	deadline        time.Duration
 	retries         int
 	net             netConfig
-	policyRaw       policyFlags
+	policyRaw       policy.Flags
 
 	requested string // the --slurm-version asked for, before resolution
-	policy    *policy
+	policy    *policy.Policy
 	flagsSet  func(name string) bool // whether a flag was given (even empty)
 
 	// accept narrows the selection (fetch.Options.Accept): set by
@@ -166,7 +167,7 @@ func (cfg *installConfig) validate(c *cli.Context, u *ui, needSource bool) (err 
 	if cfg.retries < 0 {
 		return failure.New(failure.Usage, "--retries must not be negative")
 	}
-	if cfg.policy, err = parsePolicy(cfg.policyRaw); err != nil {
+	if cfg.policy, err = policy.Parse(cfg.policyRaw, DefaultPubKey); err != nil {
 		return err
 	}
 	// --repair without a source takes the receipt's (runRepair): it knows where the
@@ -267,9 +268,9 @@ func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 	// latest, a series the installed version belongs to, or that version: nothing to do.
 	// An install below --min-version is not "intact enough": the floor asks
 	// for a newer one (issue 12 item 10).
-	belowFloor := working && cfg.policy.checkVersion(prev.Version, nil) != nil
+	belowFloor := working && cfg.policy.CheckVersion(prev.Version, nil) != nil
 	if belowFloor {
-		log.Info().Str("installed", prev.Version).Str("min_version", cfg.policyRaw.minVersion).Msg("the installed version is below --min-version; looking for a newer bundle")
+		log.Info().Str("installed", prev.Version).Str("min_version", cfg.policyRaw.MinVersion).Msg("the installed version is below --min-version; looking for a newer bundle")
 	}
 	if working && !belowFloor && !cfg.force && !cfg.cluster() && slurmver.Matches(cfg.version, prev.Version) && prev.Arch == t.Arch {
 		res.Status, res.Version, res.Source, res.Verification = "unchanged", prev.Version, prev.Source, prev.Verification
@@ -327,7 +328,7 @@ func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *in
 	ev.Msg("install failed: " + err.Error())
 	r := &install.Receipt{Reason: err.Error(), FailureClass: class.String(), Requested: cfg.requested,
 		Arch: t.Arch, Libc: t.Libc, Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, InstallerVersion: Version,
-		IndexSerial: lastSerial(prev)}
+		IndexSerial: policy.LastSerial(prev)}
 	if derr := in.RecordDemo(r); derr != nil {
 		log.Error().Err(derr).Msg("could not record demo mode either")
 		if errors.Is(derr, install.ErrNotOurs) {
@@ -378,7 +379,7 @@ func (u *ui) installOnce(ctx context.Context, cfg *installConfig, t *target, in 
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	cfg.policy.seenSerial = lastSerial(prev)
+	cfg.policy.SeenSerial = policy.LastSerial(prev)
 	art, err := u.obtain(ctx, cfg, t, tmp, log)
 	if err != nil {
 		return nil, err
@@ -386,11 +387,11 @@ func (u *ui) installOnce(ctx context.Context, cfg *installConfig, t *target, in 
 	if art.Cleanup != nil {
 		defer art.Cleanup()
 	}
-	if err := cfg.policy.checkArtifact(art, prev); err != nil {
+	if err := cfg.policy.CheckArtifact(art, prev); err != nil {
 		return nil, err
 	}
 	if slurmver.KindOf(cfg.version) == slurmver.Exact || art.Version != "" {
-		if err := cfg.policy.checkVersion(cmp.Or(art.Version, cfg.version), prev); err != nil {
+		if err := cfg.policy.CheckVersion(cmp.Or(art.Version, cfg.version), prev); err != nil {
 			return nil, err
 		}
 	}
@@ -437,7 +438,7 @@ func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *instal
 		}
 	}
 	version = cmp.Or(version, cfg.version)
-	if err := cfg.policy.checkVersion(version, prev); err != nil {
+	if err := cfg.policy.CheckVersion(version, prev); err != nil {
 		return nil, "", err
 	}
 	log.Info().Str("version", version).Int("files", len(st.Files)).Strs("commands", st.Commands).
@@ -510,7 +511,7 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 		SHA256: art.SHA256, ChecksumSource: art.ChecksumSource, Verification: art.Verification, Verified: verified,
 		Files: staged.Files, Links: commit.Links, Configs: commit.Configs, EtcFiles: commit.EtcFiles,
 		Backups: commit.Backups, CreatedDirs: commit.CreatedDirs,
-		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, lastSerial(prev)), SelfContained: staged.SelfContained}
+		InstallerVersion: Version, IndexSerial: max(art.IndexSerial, policy.LastSerial(prev)), SelfContained: staged.SelfContained}
 	if err := in.WriteReceipt(rc); err != nil {
 		return rollback(err)
 	}
@@ -521,7 +522,7 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 // obtain returns the verified artifact: a local --from file, or a download.
 func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp string, log zerolog.Logger) (*fetch.Artifact, error) {
 	if cfg.from != "" {
-		if err := cfg.policy.checkLocal(cfg); err != nil {
+		if err := cfg.policy.CheckLocal(cfg.from, cfg.sha); err != nil {
 			return nil, err
 		}
 		art, err := fromFile(cfg, log)
@@ -575,7 +576,7 @@ func (u *ui) fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Lo
 		RequireChecksum: cfg.requireChecksum, Selector: cfg.version, Accept: cfg.accept,
 		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
 	cfg.net.apply(&fo, u.stderr)
-	cfg.policy.fetchOptions(&fo, log)
+	cfg.policy.FetchOptions(&fo, log)
 	return fo
 }
 

@@ -1,0 +1,174 @@
+// Package policy is the trust policy of one install run (docs/DESIGN.md §6):
+// the pinned key, the signed index's expiry and serial (per mirror, before
+// its bundle is downloaded), --min-version and the downgrade rule. Each
+// refusal is an integrity failure (exit 5) that names its rule, so an
+// operator knows which flag or which mirror to look at.
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"slurm-installer/fetch"
+	"slurm-installer/install"
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
+	"slurm-installer/internal/slurmver"
+	"slurm-installer/trust"
+)
+
+// The rules that can stop an install (docs/DESIGN.md §6, issue 5). Each refusal
+// names its rule so an operator knows which flag or which mirror to look at.
+const (
+	RuleSignature  = "signature"        // the index must verify against the pinned key (enforced by fetch)
+	RuleExpiry     = "index-expiry"     // a signed index past its expiry is refused (freeze attack)
+	RuleSerial     = "index-serial"     // a signed index older than the last one seen is refused (rollback)
+	RuleDowngrade  = "downgrade"        // a version older than the installed one needs --allow-downgrade
+	RuleMinVersion = "min-version"      // a version below --min-version is refused
+	RuleLocalFile  = "pinned-key-local" // --from with a pinned key needs --sha256
+)
+
+// Policy is the trust configuration of one run. A nil Policy refuses
+// nothing.
+type Policy struct {
+	Key            *trust.Key // nil: no key pinned; downloads are unauthenticated
+	AllowDowngrade bool
+	MinVersion     string
+	Now            func() time.Time
+	SeenSerial     int64 // the highest index serial the receipt remembers (set before a fetch)
+}
+
+// Flags are the trust flags as given.
+type Flags struct {
+	AllowDowngrade     bool
+	MinVersion, PubKey string
+}
+
+// Parse reads --pubkey (or builtIn, the key baked into the binary, when
+// --pubkey is empty), --allow-downgrade and --min-version.
+func Parse(f Flags, builtIn string) (*Policy, error) {
+	p := &Policy{AllowDowngrade: f.AllowDowngrade, MinVersion: strings.TrimSpace(f.MinVersion), Now: time.Now}
+	if p.MinVersion != "" && !slurmver.Numeric(p.MinVersion) {
+		return nil, failure.New(failure.Usage, "--min-version %q is not a dotted version such as 23.02.1", p.MinVersion)
+	}
+	raw, source := strings.TrimSpace(f.PubKey), "--pubkey"
+	if raw == "" {
+		raw, source = strings.TrimSpace(builtIn), "built-in key"
+	}
+	if raw == "" {
+		return p, nil
+	}
+	k, err := trust.ParseKey(raw, source)
+	if err != nil {
+		return nil, err
+	}
+	p.Key = k
+	return p, nil
+}
+
+// FetchOptions adds the signature requirement and the per-mirror index
+// rules to o when a key is pinned.
+func (p *Policy) FetchOptions(o *fetch.Options, log zerolog.Logger) {
+	if p == nil || p.Key == nil {
+		log.Warn().Msg("download is unauthenticated: no --pubkey pinned (the mirror's checksums catch corruption, not tampering)")
+		return
+	}
+	o.RequireSignedIndex = true
+	o.IndexVerifier = p.Key.VerifyIndex
+	// The index rules per mirror (issue 13): a stale or expired mirror listed
+	// first is skipped, not the end of the run. checkArtifact stays the
+	// backstop for the serial.
+	o.AcceptIndex = p.AcceptIndex
+	log.Info().Str("key_id", p.Key.ID()).Str("from", p.Key.Source).Msg("key pinned: the bundle must come from an index signed by it")
+}
+
+// AcceptIndex applies the index rules to a mirror's signed index before
+// its bundle is downloaded: not expired, and a serial no lower than the one
+// this root already saw. It is the one place the expiry is checked.
+func (p *Policy) AcceptIndex(idx *index.Index) error {
+	if !idx.Expires.IsZero() && p.Now().After(idx.Expires) {
+		return refuse(RuleExpiry, "the signed index expired at %s", idx.Expires.Format(time.RFC3339)).
+			WithHint("the publisher must re-sign the index (slurm-installer pack --sign-key); an index that is never refreshed could be replayed forever")
+	}
+	if idx.Serial < p.SeenSerial {
+		return refuse(RuleSerial, "the signed index has serial %d, but this root already saw serial %d", idx.Serial, p.SeenSerial)
+	}
+	return nil
+}
+
+func refuse(rule, format string, args ...any) *failure.Error {
+	return failure.New(failure.Integrity, "refused by rule %s: %s", rule, fmt.Sprintf(format, args...))
+}
+
+// LastSerial is the highest index serial the receipt chain remembers.
+func LastSerial(r *install.Receipt) int64 {
+	var n int64
+	for ; r != nil; r = r.Previous {
+		n = max(n, r.IndexSerial)
+	}
+	return n
+}
+
+// InstalledVersion is the version of the real install the receipt (or the
+// real install it keeps) records, "" when none.
+func InstalledVersion(r *install.Receipt) string {
+	for ; r != nil; r = r.Previous {
+		if r.Mode == install.ModeReal && r.Version != "" {
+			return r.Version
+		}
+	}
+	return ""
+}
+
+// CheckArtifact applies the index rules to a fetched artifact.
+func (p *Policy) CheckArtifact(art *fetch.Artifact, prev *install.Receipt) error {
+	if p == nil || p.Key == nil || art == nil {
+		return nil
+	}
+	if last := LastSerial(prev); art.IndexSigned && art.IndexSerial < last {
+		return refuse(RuleSerial, "the signed index has serial %d, but this root already saw serial %d", art.IndexSerial, last).
+			WithHint("the mirror serves an older index than the one this install came from (stale mirror or rollback attack); use an up-to-date mirror")
+	}
+	return nil
+}
+
+// CheckVersion applies --min-version and the downgrade rule to the version
+// about to be installed.
+func (p *Policy) CheckVersion(version string, prev *install.Receipt) error {
+	if p == nil {
+		return nil
+	}
+	known := version != "" && version != "latest" && version != "unknown"
+	if p.MinVersion != "" {
+		if !known {
+			return refuse(RuleMinVersion, "the bundle's version is unknown, so it cannot be checked against --min-version %s", p.MinVersion)
+		}
+		if slurmver.Compare(version, p.MinVersion) < 0 {
+			return refuse(RuleMinVersion, "version %s is below --min-version %s", version, p.MinVersion).
+				WithHint("the mirror offers an older bundle than this image accepts; publish a newer one or lower --min-version")
+		}
+	}
+	if p.Key == nil || p.AllowDowngrade || !known {
+		return nil
+	}
+	if cur := InstalledVersion(prev); cur != "" && slurmver.Compare(version, cur) < 0 {
+		return refuse(RuleDowngrade, "version %s is older than the installed %s", version, cur).
+			WithHint("pass --allow-downgrade to install an older version on purpose")
+	}
+	return nil
+}
+
+// CheckLocal: with a key pinned, a local bundle has no signed index, so
+// only a digest the operator gives (--sha256) can vouch for it.
+func (p *Policy) CheckLocal(from, sha string) error {
+	if p == nil || p.Key == nil || from == "" || sha != "" {
+		return nil
+	}
+	return refuse(RuleLocalFile, "a key is pinned and --from %s has no signed index; pass its --sha256", from).
+		WithHint("take the digest from the signed index.json (or the publisher), e.g. --sha256 $(jq -r ...)")
+}
+
+// compareVersions compares dotted versions numerically (internal/slurmver).
