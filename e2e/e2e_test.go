@@ -34,6 +34,17 @@ const throwawayConf = "/tmp/e2e-slurm.conf"
 // minimal conf (every SLURM command reads slurm.conf before its flags).
 func sinfoVersion(t *testing.T, root string) string {
 	t.Helper()
+	line := chrootSinfoVersion(t, root)
+	checkVersionLine(t, line)
+	t.Logf("chroot %s /usr/local/bin/sinfo --version  =>  %q", root, line)
+	return line
+}
+
+// chrootSinfoVersion runs `chroot ROOT /usr/local/bin/sinfo --version`,
+// with the throwaway conf when the root has no site conf, wants exit 0 and
+// returns the line it printed.
+func chrootSinfoVersion(t *testing.T, root string) string {
+	t.Helper()
 	var env []string
 	if _, err := os.Stat(filepath.Join(root, "etc/slurm/slurm.conf")); err != nil {
 		writeFile(t, root, throwawayConf, suite.verifyCfg)
@@ -41,10 +52,7 @@ func sinfoVersion(t *testing.T, root string) string {
 	}
 	r := inRoot(t, root, env, "/usr/local/bin/sinfo", "--version")
 	wantExit(t, "chroot ROOT /usr/local/bin/sinfo --version", r, 0)
-	line := strings.TrimSpace(r.stdout)
-	checkVersionLine(t, line)
-	t.Logf("chroot %s /usr/local/bin/sinfo --version  =>  %q", root, line)
-	return line
+	return strings.TrimSpace(r.stdout)
 }
 
 // sinfoLogin runs `sinfo --version` through a login shell: /etc/profile sources

@@ -149,14 +149,7 @@ func packKey(stamps ...string) (string, error) {
 // §8's throwaway conf when the root has no site conf) and wants `slurm-wlm V`.
 func sinfoIs(t *testing.T, root, version string) string {
 	t.Helper()
-	var env []string
-	if _, err := os.Stat(filepath.Join(root, "etc/slurm/slurm.conf")); err != nil {
-		writeFile(t, root, throwawayConf, suite.verifyCfg)
-		env = []string{"SLURM_CONF=" + throwawayConf}
-	}
-	r := inRoot(t, root, env, "/usr/local/bin/sinfo", "--version")
-	wantExit(t, "chroot ROOT /usr/local/bin/sinfo --version", r, 0)
-	line := strings.TrimSpace(r.stdout)
+	line := chrootSinfoVersion(t, root)
 	if line != "slurm-wlm "+version {
 		t.Fatalf("chroot %s /usr/local/bin/sinfo --version printed %q, want %q", root, line, "slurm-wlm "+version)
 	}

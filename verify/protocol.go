@@ -127,14 +127,7 @@ func (k ClusterFailure) String() string {
 // "Protocol version" and "Incompatible versions" are other spellings of it.
 func ClassifyClusterOutput(out string) ClusterFailure {
 	s := strings.ToLower(out)
-	has := func(subs ...string) bool {
-		for _, sub := range subs {
-			if strings.Contains(s, sub) {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(subs ...string) bool { return containsAny(s, subs...) }
 	switch {
 	case has("zero bytes were transmitted or received", "invalid protocol version", "protocol version", "incompatible versions"):
 		return FailProtocol
@@ -168,4 +161,14 @@ func ControllerVersion(showConfig string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// containsAny reports whether s contains any of subs.
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }

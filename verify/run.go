@@ -392,14 +392,7 @@ const loaderHint = "the loader or a library is missing: run `slurm-installer ver
 // exitHint turns an exit status and stderr into advice.
 func (t *target) exitHint(code int, stderr string) string {
 	s := strings.ToLower(stderr)
-	has := func(subs ...string) bool {
-		for _, sub := range subs {
-			if strings.Contains(s, sub) {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(subs ...string) bool { return containsAny(s, subs...) }
 	switch {
 	case code == 127 || has("error while loading shared libraries", "cannot open shared object"):
 		return loaderHint
