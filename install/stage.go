@@ -65,13 +65,19 @@ func (s *Staged) keepDirs() { s.discardDirs = false }
 
 // Stage extracts src into a new staging directory next to the prefix,
 // applying the entry rules and limits, and locates the payload root.
-func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
+func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err error) {
 	start := time.Now()
 	parent := path.Dir(in.opt.Prefix)
 	var createdDirs []string
 	if err := in.mkdirAll(&createdDirs, parent); err != nil {
 		return nil, err
 	}
+	st := &Staged{in: in, stagingDir: path.Join(parent, stagingPrefix+randomID()), createdDirs: createdDirs, discardDirs: true, etcSrc: map[string]string{}}
+	defer func() {
+		if err != nil {
+			st.Discard() // the staging and the directories made for it: nothing stays
+		}
+	}()
 	// Leftovers of killed runs were removed by CleanStale when the lock was
 	// taken. Check the space before writing anything (docs/DESIGN.md §6: a failed run
 	// leaves everything as it was); a file system that fills up anyway
@@ -94,7 +100,6 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 			return nil, in.noSpace(parent, need, nEntries, nil)
 		}
 	}
-	st := &Staged{in: in, stagingDir: path.Join(parent, stagingPrefix+randomID()), createdDirs: createdDirs, discardDirs: true, etcSrc: map[string]string{}}
 	if err := in.root.Mkdir(rel(st.stagingDir), 0o700); err != nil {
 		if isNoSpace(err) {
 			need, nEntries := measure()
@@ -104,7 +109,6 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	}
 	raw := path.Join(st.stagingDir, "raw")
 	if err := in.root.Mkdir(rel(raw), 0o755); err != nil {
-		st.Discard()
 		if isNoSpace(err) {
 			need, nEntries := measure()
 			return nil, in.noSpace(parent, need, nEntries, err)
@@ -112,14 +116,12 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 		return nil, fsErr("create staging directory", raw, err)
 	}
 	var entries []Entry
-	var err error
 	if src.Tree {
 		entries, err = ExtractTree(ctx, src.Path, in.HostPath(raw), in.opt.Limits, in.opt.Log)
 	} else {
 		entries, err = ExtractArchive(ctx, src.Path, in.HostPath(raw), in.opt.Limits, in.opt.Log)
 	}
 	if err != nil {
-		st.Discard()
 		if isNoSpace(err) {
 			need, nEntries := measure()
 			return nil, in.noSpace(parent, need, nEntries, err)
@@ -128,7 +130,6 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 	}
 	payload, err := findPayload(entries, in.opt.Prefix)
 	if err != nil {
-		st.Discard()
 		return nil, err
 	}
 	st.PayloadRel = path.Join(raw, payload)
@@ -161,11 +162,9 @@ func (in *Installer) Stage(ctx context.Context, src Source) (*Staged, error) {
 		}
 	}
 	if err := checkPayloadLinks(st.Files); err != nil {
-		st.Discard()
 		return nil, err
 	}
 	if len(st.Commands) == 0 {
-		st.Discard()
 		return nil, failure.New(failure.Archive, "the bundle's bin/ holds no commands").
 			WithHint("the bundle is empty or mis-packed; rebuild it with `slurm-installer pack`")
 	}
