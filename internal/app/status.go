@@ -154,8 +154,11 @@ func describeVerification(how, source string) string {
 	if how == fetch.VerifiedNone {
 		return "UNVERIFIED: no checksum was published for these bytes (--require-checksum refuses such bundles)"
 	}
-	if source != "" && source != how {
-		return how + ": " + source
+	switch {
+	case source == "" || source == how:
+		return how
+	case strings.HasPrefix(source, how+" "):
+		return source // "sidecar http://…/x.sha256"
 	}
-	return how
+	return how + ": " + source
 }
