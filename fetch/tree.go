@@ -297,68 +297,13 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 	if ferr != nil {
 		return nil, ferr
 	}
-	var hasBin, hasVersion, hasSums bool
-	for _, e := range top {
-		switch {
-		case e.Name == "bin" && e.Dir:
-			hasBin = true
-		case e.Name == "VERSION" && !e.Dir:
-			hasVersion = true
-		case e.Name == "SHA256SUMS" && !e.Dir:
-			hasSums = true
-		}
+	hasSums, ferr := s.checkTreeTop(ctx, st, top)
+	if ferr != nil {
+		return nil, ferr
 	}
-	if !hasBin || !hasVersion {
-		return nil, notFound(st.url, "listing has no bin/ and VERSION")
-	}
-	if !hasSums && s.want == "" && s.o.RequireChecksum {
-		// Refuse before downloading anything.
-		return nil, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
-			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
-	}
-	if s.version != "latest" || s.o.Accept != nil {
-		// The tree's path carries no version: read VERSION before
-		// downloading anything, and treat another version as a miss so
-		// the next mirror is asked.
-		vu := child(st.url, "VERSION", false)
-		var vb []byte
-		ferr := s.retrying(ctx, "VERSION", func() *fetchError {
-			var ferr *fetchError
-			vb, _, ferr = s.readSmall(ctx, vu, 4096)
-			return ferr
-		})
-		if ferr != nil {
-			return nil, ferr
-		}
-		got := slurmver.FromFile(vb)
-		if ok, why := s.accepts(got); !ok {
-			if why == "not SLURM "+s.version {
-				why = "not the requested " + s.version
-			} else {
-				return nil, &fetchError{kind: kUnrunnable, url: urlString(st.url), cause: fmt.Sprintf("the tree holds SLURM %q, %s", truncate(got, 40), why)}
-			}
-			// The tree holds one version only (select.go): it matches a
-			// series iff its VERSION does.
-			return nil, notFound(st.url, fmt.Sprintf("the tree holds SLURM %q, %s", truncate(got, 40), why))
-		}
-	}
-
-	var sums map[string]string
-	var sumsData []byte
-	sumsURL := child(st.url, "SHA256SUMS", false)
-	if hasSums {
-		ferr := s.retrying(ctx, "SHA256SUMS", func() *fetchError {
-			var ferr *fetchError
-			sumsData, _, ferr = s.readSmall(ctx, sumsURL, 16*maxChecksumFile)
-			return ferr
-		})
-		if ferr != nil {
-			return nil, ferr
-		}
-		var err error
-		if sums, err = ParseSHA256SUMS(sumsData); err != nil {
-			return nil, s.integrity(sumsURL, "SHA256SUMS is unusable: "+err.Error(), "re-publish %s with sha256sum", urlString(sumsURL))
-		}
+	sums, sumsData, sumsURL, ferr := s.treeSums(ctx, st, hasSums)
+	if ferr != nil {
+		return nil, ferr
 	}
 
 	files, dirs, ferr := s.walkTree(ctx, st.url, top)
@@ -392,49 +337,9 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 		return nil, ferr
 	}
 
-	// Verify against SHA256SUMS, both ways.
-	source, how := "none published", VerifiedNone
-	var manifestDigest string
-	if sums != nil {
-		source, how = "SHA256SUMS "+urlString(sumsURL), VerifiedSHA256SUMS
-		for _, f := range files {
-			want, listed := sums[f.rel]
-			switch {
-			case !listed:
-				return nil, s.integrity(f.url, "not listed in "+urlString(sumsURL),
-					"the tree on the mirror has files its SHA256SUMS does not cover: re-publish SHA256SUMS")
-			case want != digests[f.rel]:
-				return nil, s.integrity(f.url, fmt.Sprintf("checksum mismatch: expected %s (from %s), got %s", want, source, digests[f.rel]),
-					"the file on the mirror does not match its SHA256SUMS: it is corrupt or was tampered with; re-publish the tree")
-			}
-		}
-		for name := range sums {
-			if _, got := digests[name]; !got {
-				return nil, s.integrity(sumsURL, fmt.Sprintf("%s is listed but not served", name),
-					"the tree on the mirror is incomplete: re-publish it")
-			}
-		}
-		h := sha256.Sum256(sumsData)
-		manifestDigest = hex.EncodeToString(h[:])
-	} else {
-		manifestDigest = canonicalManifestDigest(digests)
-	}
-	if s.want != "" {
-		if s.want != manifestDigest {
-			return nil, s.integrity(st.url, fmt.Sprintf("checksum mismatch: expected %s (from --sha256), got %s (the tree's manifest)", s.want, manifestDigest),
-				"for the tree layout --sha256 is the digest of its SHA256SUMS (or, without one, of the manifest `sha256sum` prints for its files, sorted)")
-		}
-		source, how = "--sha256", VerifiedPinned
-	}
-	if sums == nil && s.want == "" && s.o.RequireChecksum {
-		return nil, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
-			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
-	}
-	if sums == nil && s.want == "" {
-		s.log.Warn().Str("url", urlString(st.url)).Str("sha256", manifestDigest).
-			Msgf("no checksum published for %s; download is unverified (pass --sha256 to pin one)", urlString(st.url))
-	} else {
-		s.log.Info().Str("url", urlString(st.url)).Str("sha256", manifestDigest).Str("source", source).Int("files", len(files)).Msg("checksum verified")
+	manifestDigest, source, how, ferr := s.verifyTree(st, files, digests, sums, sumsData, sumsURL)
+	if ferr != nil {
+		return nil, ferr
 	}
 
 	vb, err := root.ReadFile("VERSION")
@@ -451,6 +356,131 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 		Layout: "tree", SHA256: manifestDigest, ChecksumSource: source, Verification: how, Origin: urlString(st.url), Version: version, Size: total,
 		Cleanup: func() { os.RemoveAll(dir) },
 	}, nil
+}
+
+// checkTreeTop checks a tree's top listing (bin/ and VERSION, SHA256SUMS
+// when --require-checksum) and, when a version or a runnable bundle is
+// asked for, reads VERSION first: another version is a miss, so the next
+// mirror is asked before anything is downloaded.
+func (s *session) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSums bool, _ *fetchError) {
+	var hasBin, hasVersion bool
+	for _, e := range top {
+		switch {
+		case e.Name == "bin" && e.Dir:
+			hasBin = true
+		case e.Name == "VERSION" && !e.Dir:
+			hasVersion = true
+		case e.Name == "SHA256SUMS" && !e.Dir:
+			hasSums = true
+		}
+	}
+	if !hasBin || !hasVersion {
+		return false, notFound(st.url, "listing has no bin/ and VERSION")
+	}
+	if !hasSums && s.want == "" && s.o.RequireChecksum {
+		// Refuse before downloading anything.
+		return false, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
+			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
+	}
+	if s.version != "latest" || s.o.Accept != nil {
+		// The tree's path carries no version: read VERSION before
+		// downloading anything, and treat another version as a miss so
+		// the next mirror is asked.
+		vu := child(st.url, "VERSION", false)
+		var vb []byte
+		ferr := s.retrying(ctx, "VERSION", func() *fetchError {
+			var ferr *fetchError
+			vb, _, ferr = s.readSmall(ctx, vu, 4096)
+			return ferr
+		})
+		if ferr != nil {
+			return false, ferr
+		}
+		got := slurmver.FromFile(vb)
+		if ok, why := s.accepts(got); !ok {
+			if why == "not SLURM "+s.version {
+				why = "not the requested " + s.version
+			} else {
+				return false, &fetchError{kind: kUnrunnable, url: urlString(st.url), cause: fmt.Sprintf("the tree holds SLURM %q, %s", truncate(got, 40), why)}
+			}
+			// The tree holds one version only (select.go): it matches a
+			// series iff its VERSION does.
+			return false, notFound(st.url, fmt.Sprintf("the tree holds SLURM %q, %s", truncate(got, 40), why))
+		}
+	}
+	return hasSums, nil
+}
+
+// treeSums downloads and parses the tree's SHA256SUMS when it has one.
+func (s *session) treeSums(ctx context.Context, st step, hasSums bool) (map[string]string, []byte, *url.URL, *fetchError) {
+	var sums map[string]string
+	var sumsData []byte
+	sumsURL := child(st.url, "SHA256SUMS", false)
+	if hasSums {
+		ferr := s.retrying(ctx, "SHA256SUMS", func() *fetchError {
+			var ferr *fetchError
+			sumsData, _, ferr = s.readSmall(ctx, sumsURL, 16*maxChecksumFile)
+			return ferr
+		})
+		if ferr != nil {
+			return nil, nil, sumsURL, ferr
+		}
+		var err error
+		if sums, err = ParseSHA256SUMS(sumsData); err != nil {
+			return nil, nil, sumsURL, s.integrity(sumsURL, "SHA256SUMS is unusable: "+err.Error(), "re-publish %s with sha256sum", urlString(sumsURL))
+		}
+	}
+	return sums, sumsData, sumsURL, nil
+}
+
+// verifyTree checks the downloaded files against SHA256SUMS both ways (or
+// computes the manifest digest when there is none) and against --sha256;
+// it returns the tree's digest and how it was verified.
+func (s *session) verifyTree(st step, files []treeFile, digests map[string]string, sums map[string]string, sumsData []byte, sumsURL *url.URL) (manifestDigest, source, how string, _ *fetchError) {
+	// Verify against SHA256SUMS, both ways.
+	source, how = "none published", VerifiedNone
+	if sums != nil {
+		source, how = "SHA256SUMS "+urlString(sumsURL), VerifiedSHA256SUMS
+		for _, f := range files {
+			want, listed := sums[f.rel]
+			switch {
+			case !listed:
+				return "", "", "", s.integrity(f.url, "not listed in "+urlString(sumsURL),
+					"the tree on the mirror has files its SHA256SUMS does not cover: re-publish SHA256SUMS")
+			case want != digests[f.rel]:
+				return "", "", "", s.integrity(f.url, fmt.Sprintf("checksum mismatch: expected %s (from %s), got %s", want, source, digests[f.rel]),
+					"the file on the mirror does not match its SHA256SUMS: it is corrupt or was tampered with; re-publish the tree")
+			}
+		}
+		for name := range sums {
+			if _, got := digests[name]; !got {
+				return "", "", "", s.integrity(sumsURL, fmt.Sprintf("%s is listed but not served", name),
+					"the tree on the mirror is incomplete: re-publish it")
+			}
+		}
+		h := sha256.Sum256(sumsData)
+		manifestDigest = hex.EncodeToString(h[:])
+	} else {
+		manifestDigest = canonicalManifestDigest(digests)
+	}
+	if s.want != "" {
+		if s.want != manifestDigest {
+			return "", "", "", s.integrity(st.url, fmt.Sprintf("checksum mismatch: expected %s (from --sha256), got %s (the tree's manifest)", s.want, manifestDigest),
+				"for the tree layout --sha256 is the digest of its SHA256SUMS (or, without one, of the manifest `sha256sum` prints for its files, sorted)")
+		}
+		source, how = "--sha256", VerifiedPinned
+	}
+	if sums == nil && s.want == "" && s.o.RequireChecksum {
+		return "", "", "", s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
+			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
+	}
+	if sums == nil && s.want == "" {
+		s.log.Warn().Str("url", urlString(st.url)).Str("sha256", manifestDigest).
+			Msgf("no checksum published for %s; download is unverified (pass --sha256 to pin one)", urlString(st.url))
+	} else {
+		s.log.Info().Str("url", urlString(st.url)).Str("sha256", manifestDigest).Str("source", source).Int("files", len(files)).Msg("checksum verified")
+	}
+	return manifestDigest, source, how, nil
 }
 
 // canonicalManifestDigest hashes "<hex>  <path>\n" lines sorted by path:
