@@ -147,23 +147,44 @@ func Preflight(in PreflightInput) (*Report, error) {
 		}
 	}
 	rep.Versions = sv.missing()
+	rep.Missing = collectMissing(missing)
+	rep.addResolveChecks(resolveCounts{exec: nExec, needed: nNeeded, plugins: nPlugins, pluginNeeded: nPluginNeeded, files: len(files)}, loaders)
+	rep.Checks = append(rep.Checks, sv.summary(rep.Versions))
+	rep.GlibcNeed, rep.GlibcHave = sv.glibcNeed, sv.glibcHave
+	if len(rep.Missing) == 0 && len(rep.Versions) == 0 {
+		return rep, nil
+	}
+	return rep, missingError(in, rep.Missing, rep.Versions)
+}
+
+// collectMissing turns what was missing (kind and name → the files that
+// need it) into the report's sorted list: loaders first, then by name.
+func collectMissing(missing map[[2]string]map[string]bool) []Missing {
+	var out []Missing
 	for k, by := range missing {
 		m := Missing{What: k[0], Name: k[1]}
 		for b := range by {
 			m.NeededBy = append(m.NeededBy, b)
 		}
 		sort.Strings(m.NeededBy)
-		rep.Missing = append(rep.Missing, m)
+		out = append(out, m)
 	}
-	sort.Slice(rep.Missing, func(i, j int) bool {
-		a, b := rep.Missing[i], rep.Missing[j]
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
 		if a.What != b.What {
 			return a.What == "loader"
 		}
 		return a.Name < b.Name
 	})
+	return out
+}
 
-	// Checks, for the human and JSON reports.
+// resolveCounts are what the resolve pass counted, for the checks.
+type resolveCounts struct{ exec, needed, plugins, pluginNeeded, files int }
+
+// addResolveChecks adds the loader, libraries and plugins checks (for the
+// human and JSON reports) from the missing list and the counts.
+func (rep *Report) addResolveChecks(n resolveCounts, loaders map[string]int) {
 	var lost []Missing
 	var libMiss, plugMiss int
 	for _, m := range rep.Missing {
@@ -180,7 +201,7 @@ func Preflight(in PreflightInput) (*Report, error) {
 		}
 	}
 	switch {
-	case nExec == 0:
+	case n.exec == 0:
 		rep.Checks = append(rep.Checks, Check{Name: "loader", OK: true, Skipped: true, Detail: "no dynamically linked executables"})
 	case len(lost) > 0:
 		rep.Checks = append(rep.Checks, Check{Name: "loader", Detail: describeMissing(lost)})
@@ -192,25 +213,19 @@ func Preflight(in PreflightInput) (*Report, error) {
 		rep.Checks = append(rep.Checks, Check{Name: "loader", OK: true, Detail: "present: " + strings.Join(s, ", ")})
 	}
 	libCheck := Check{Name: "libraries", OK: libMiss == 0,
-		Detail: fmt.Sprintf("%d DT_NEEDED entries of %d commands and libraries resolve", nNeeded, len(files)-nPlugins)}
+		Detail: fmt.Sprintf("%d DT_NEEDED entries of %d commands and libraries resolve", n.needed, n.files-n.plugins)}
 	if libMiss > 0 {
-		libCheck.Detail = fmt.Sprintf("%d of %d DT_NEEDED entries do not resolve", libMiss, nNeeded)
+		libCheck.Detail = fmt.Sprintf("%d of %d DT_NEEDED entries do not resolve", libMiss, n.needed)
 	}
 	rep.Checks = append(rep.Checks, libCheck)
-	if nPlugins > 0 {
+	if n.plugins > 0 {
 		pc := Check{Name: "plugins", OK: plugMiss == 0,
-			Detail: fmt.Sprintf("%d DT_NEEDED entries of %d plugins resolve", nPluginNeeded, nPlugins)}
+			Detail: fmt.Sprintf("%d DT_NEEDED entries of %d plugins resolve", n.pluginNeeded, n.plugins)}
 		if plugMiss > 0 {
-			pc.Detail = fmt.Sprintf("%d of %d DT_NEEDED entries of %d plugins do not resolve", plugMiss, nPluginNeeded, nPlugins)
+			pc.Detail = fmt.Sprintf("%d of %d DT_NEEDED entries of %d plugins do not resolve", plugMiss, n.pluginNeeded, n.plugins)
 		}
 		rep.Checks = append(rep.Checks, pc)
 	}
-	rep.Checks = append(rep.Checks, sv.summary(rep.Versions))
-	rep.GlibcNeed, rep.GlibcHave = sv.glibcNeed, sv.glibcHave
-	if len(rep.Missing) == 0 && len(rep.Versions) == 0 {
-		return rep, nil
-	}
-	return rep, missingError(in, rep.Missing, rep.Versions)
 }
 
 // VerifyInstalled runs the Preflight checks on an installed prefix: the
