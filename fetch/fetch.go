@@ -28,12 +28,12 @@ const maxCACertFile = 4 << 20
 
 // Defaults for zero Options fields.
 const (
-	DefaultTimeout    = 30 * time.Second
-	DefaultConnect    = 5 * time.Second
+	defaultTimeout    = 30 * time.Second
+	defaultConnect    = 5 * time.Second
 	DefaultRaceDelay  = 300 * time.Millisecond
-	DefaultMaxBytes   = 2 << 30
-	DefaultMinBackoff = 500 * time.Millisecond
-	DefaultMaxBackoff = 10 * time.Second
+	defaultMaxBytes   = 2 << 30
+	defaultMinBackoff = 500 * time.Millisecond
+	defaultMaxBackoff = 10 * time.Second
 )
 
 // Options says what to fetch, from where, and within which bounds.
@@ -631,24 +631,24 @@ func newSession(o Options) (*session, []*mirror, error) {
 		minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff, deadline: o.Deadline,
 	}
 	if s.timeout <= 0 {
-		s.timeout = DefaultTimeout
+		s.timeout = defaultTimeout
 	}
 	if s.maxBytes <= 0 {
-		s.maxBytes = DefaultMaxBytes
+		s.maxBytes = defaultMaxBytes
 	}
 	if s.tempDir == "" {
 		s.tempDir = os.TempDir()
 	}
 	if s.minBackoff <= 0 {
-		s.minBackoff = DefaultMinBackoff
+		s.minBackoff = defaultMinBackoff
 	}
 	if s.maxBackoff <= 0 {
-		s.maxBackoff = DefaultMaxBackoff
+		s.maxBackoff = defaultMaxBackoff
 	}
 	s.maxBackoff = max(s.maxBackoff, s.minBackoff)
 	s.connect = o.Connect
 	if s.connect <= 0 {
-		s.connect = DefaultConnect
+		s.connect = defaultConnect
 	}
 	s.stall = o.Stall
 	if s.stall <= 0 {

@@ -104,8 +104,8 @@ func TestRetryAfterDateCappedByDeadline(t *testing.T) {
 	// Without a deadline the wait is still capped.
 	var ferr fetchError
 	ferr.resp = nil
-	s := &session{minBackoff: DefaultMinBackoff, maxBackoff: DefaultMaxBackoff}
-	if w, _ := s.retryWait(context.Background(), 1, &ferr); w > DefaultMaxBackoff {
+	s := &session{minBackoff: defaultMinBackoff, maxBackoff: defaultMaxBackoff}
+	if w, _ := s.retryWait(context.Background(), 1, &ferr); w > defaultMaxBackoff {
 		t.Errorf("wait %s", w)
 	}
 }

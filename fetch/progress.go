@@ -18,7 +18,7 @@ const (
 
 // Progress intervals.
 const (
-	LogEvery  = 5 * time.Second
+	logEvery  = 5 * time.Second
 	liveEvery = 200 * time.Millisecond
 )
 
@@ -78,7 +78,7 @@ func (p *progress) Write(b []byte) (int, error) {
 		if now.Sub(p.start) < logQuiet {
 			break
 		}
-		if now.Sub(p.last) >= LogEvery || (q > p.quarter && q < 4) {
+		if now.Sub(p.last) >= logEvery || (q > p.quarter && q < 4) {
 			p.last = now
 			p.quarter = max(p.quarter, q)
 			p.logLine(now)

@@ -122,9 +122,9 @@ func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log ze
 	return x.list(), nil
 }
 
-// ExtractTree copies a directory tree (the tree layout, already verified
+// extractTree copies a directory tree (the tree layout, already verified
 // file by file) below dir with the same entry rules as an archive.
-func ExtractTree(ctx context.Context, src, dir string, limits Limits, log zerolog.Logger) ([]Entry, error) {
+func extractTree(ctx context.Context, src, dir string, limits Limits, log zerolog.Logger) ([]Entry, error) {
 	x, err := newExtractor(dir, limits, log)
 	if err != nil {
 		return nil, err

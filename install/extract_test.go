@@ -299,15 +299,15 @@ func TestFindPayload(t *testing.T) {
 
 func TestMergeMuslPath(t *testing.T) {
 	dirs := []string{"/usr/local/slurm/lib"}
-	got, added := MergeMuslPath(nil, dirs)
+	got, added := mergeMuslPath(nil, dirs)
 	if string(got) != "/lib\n/usr/local/lib\n/usr/lib\n/usr/local/slurm/lib\n" || len(added) != 1 {
 		t.Fatalf("fresh: %q %v", got, added)
 	}
-	got, added = MergeMuslPath([]byte("/opt/x/lib:/lib /usr/lib\n"), dirs)
+	got, added = mergeMuslPath([]byte("/opt/x/lib:/lib /usr/lib\n"), dirs)
 	if string(got) != "/opt/x/lib\n/lib\n/usr/lib\n/usr/local/slurm/lib\n" || len(added) != 1 {
 		t.Fatalf("merge keeps the site's dirs: %q", got)
 	}
-	got2, added := MergeMuslPath(got, dirs)
+	got2, added := mergeMuslPath(got, dirs)
 	if !bytes.Equal(got, got2) || len(added) != 0 {
 		t.Fatalf("second merge changed it: %q", got2)
 	}

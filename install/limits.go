@@ -9,16 +9,16 @@ type Limits struct {
 
 // Default limits: a real bundle is ~15 MB unpacked in ~150 entries.
 const (
-	DefaultMaxSize    = 2 << 30 // 2 GiB
-	DefaultMaxEntries = 20000
+	defaultMaxSize    = 2 << 30 // 2 GiB
+	defaultMaxEntries = 20000
 )
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxSize <= 0 {
-		l.MaxSize = DefaultMaxSize
+		l.MaxSize = defaultMaxSize
 	}
 	if l.MaxEntries <= 0 {
-		l.MaxEntries = DefaultMaxEntries
+		l.MaxEntries = defaultMaxEntries
 	}
 	return l
 }

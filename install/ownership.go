@@ -324,7 +324,7 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 		}
 	}
 	for _, cf := range r.Configs {
-		if cf.Path != ProfileScript && cf.Path != GlibcLinkerConf && !reMusl.MatchString(cf.Path) {
+		if cf.Path != ProfileScript && cf.Path != glibcLinkerConf && !reMusl.MatchString(cf.Path) {
 			return bad("config %q is not one this installer writes", cf.Path)
 		}
 		if !reHex64.MatchString(cf.SHA256) {
@@ -342,7 +342,7 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 		}
 	}
 	owned := func(p string) bool {
-		if p == r.Prefix || p == ProfileScript || p == GlibcLinkerConf || reMusl.MatchString(p) {
+		if p == r.Prefix || p == ProfileScript || p == glibcLinkerConf || reMusl.MatchString(p) {
 			return true
 		}
 		return path.Dir(p) == r.BinDir
@@ -359,7 +359,7 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 		ok := validPath(d)
 		if ok {
 			ok = false
-			for _, top := range []string{parent, r.BinDir, path.Dir(ProfileScript), path.Dir(GlibcLinkerConf), "/etc/slurm", StateDir} {
+			for _, top := range []string{parent, r.BinDir, path.Dir(ProfileScript), path.Dir(glibcLinkerConf), "/etc/slurm", StateDir} {
 				if within(top, d) {
 					ok = true
 				}

@@ -66,7 +66,7 @@ func TestProfileQuotesPaths(t *testing.T) {
 	} {
 		binDir := prefix + "-bin"
 		f := filepath.Join(dir, "slurm.sh")
-		os.WriteFile(f, ProfileContent(prefix, binDir, false), 0o644)
+		os.WriteFile(f, profileContent(prefix, binDir, false), 0o644)
 		out, err := exec.Command(sh, "-c", `. "$1" && printf '%s\n%s\n' "$SLURM_HOME" "$PATH"`, "sh", f).CombinedOutput()
 		if err != nil {
 			t.Fatalf("prefix %q: sourcing slurm.sh failed: %v: %s", prefix, err, out)
@@ -187,7 +187,7 @@ func TestCommitRefusesForeign(t *testing.T) {
 	}
 	cases := []setup{
 		{"site slurm.sh", "/usr/local/slurm", ProfileScript, func(r string) { write(filepath.Join(r, "etc/profile.d/slurm.sh"), "export SITE=1\n") }},
-		{"site ld conf", "/usr/local/slurm", GlibcLinkerConf, func(r string) { write(filepath.Join(r, "etc/ld.so.conf.d/slurm.conf"), "/site/lib\n") }},
+		{"site ld conf", "/usr/local/slurm", glibcLinkerConf, func(r string) { write(filepath.Join(r, "etc/ld.so.conf.d/slurm.conf"), "/site/lib\n") }},
 		{"real dir at prefix", "/opt", "/opt", func(r string) { write(filepath.Join(r, "opt/other/app"), "other software\n") }},
 		{"site versioned link", "/usr/local/slurm", "/usr/local/slurm", func(r string) {
 			write(filepath.Join(r, "usr/local/slurm-23.02.1/bin/sinfo"), "site sinfo\n")

@@ -117,7 +117,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err erro
 	}
 	var entries []Entry
 	if src.Tree {
-		entries, err = ExtractTree(ctx, src.Path, in.HostPath(raw), in.opt.Limits, in.opt.Log)
+		entries, err = extractTree(ctx, src.Path, in.HostPath(raw), in.opt.Limits, in.opt.Log)
 	} else {
 		entries, err = ExtractArchive(ctx, src.Path, in.HostPath(raw), in.opt.Limits, in.opt.Log)
 	}

@@ -37,13 +37,13 @@ func (e *cacheError) Hint() string { return e.hint }
 
 // Paths of the configuration files the installer owns or merges into.
 const (
-	GlibcLinkerConf = "/etc/ld.so.conf.d/slurm.conf"
+	glibcLinkerConf = "/etc/ld.so.conf.d/slurm.conf"
 	ProfileScript   = "/etc/profile.d/slurm.sh"
 )
 
-// MuslPathFile is musl's loader search-path file for arch. When present it
+// muslPathFile is musl's loader search-path file for arch. When present it
 // REPLACES musl's default path, so it must keep /lib:/usr/local/lib:/usr/lib.
-func MuslPathFile(arch string) string { return "/etc/ld-musl-" + arch + ".path" }
+func muslPathFile(arch string) string { return "/etc/ld-musl-" + arch + ".path" }
 
 var muslDefaults = []string{"/lib", "/usr/local/lib", "/usr/lib"}
 
@@ -72,10 +72,10 @@ func LinkerDirs(prefix string, files []Entry) []string {
 	return dirs
 }
 
-// MergeMuslPath returns the content of an ld-musl path file that keeps every
+// mergeMuslPath returns the content of an ld-musl path file that keeps every
 // directory of old (or musl's defaults when old is empty) and adds dirs,
 // plus the directories it added.
-func MergeMuslPath(old []byte, dirs []string) ([]byte, []string) {
+func mergeMuslPath(old []byte, dirs []string) ([]byte, []string) {
 	keep := strings.FieldsFunc(string(old), func(r rune) bool { return r == '\n' || r == ':' || r == ' ' || r == '\t' })
 	if len(keep) == 0 {
 		keep = append(keep, muslDefaults...)
@@ -103,12 +103,12 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 	}
 	c.LinkerDirs = LinkerDirs(in.opt.Prefix, st.Files)
 	if in.opt.Libc == "musl" {
-		p := MuslPathFile(in.opt.Arch)
+		p := muslPathFile(in.opt.Arch)
 		old, _, err := in.readFile(p)
 		if err != nil {
 			return fsErr("read", p, err)
 		}
-		data, added := MergeMuslPath(old, c.LinkerDirs)
+		data, added := mergeMuslPath(old, c.LinkerDirs)
 		if !bytes.Equal(old, data) {
 			if err := in.writeConfig(c, p, data, added, true); err != nil {
 				return err
@@ -122,7 +122,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		}
 	}
 	data := []byte("# Written by slurm-installer: SLURM client libraries.\n" + strings.Join(c.LinkerDirs, "\n") + "\n")
-	if err := in.writeConfig(c, GlibcLinkerConf, data, nil, false); err != nil {
+	if err := in.writeConfig(c, glibcLinkerConf, data, nil, false); err != nil {
 		return err
 	}
 	if err := in.ldconfig(ctx); err != nil {
@@ -141,14 +141,14 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 // the root.
 func (in *Installer) dropLinkerConfig(ctx context.Context, c *Commit) error {
 	changed := false
-	if old, ok, err := in.readFile(GlibcLinkerConf); err == nil && ok && strings.HasPrefix(string(old), glibcConfHeader) {
-		if err := in.root.Remove(rel(GlibcLinkerConf)); err != nil {
-			return fsErr("remove", GlibcLinkerConf, err)
+	if old, ok, err := in.readFile(glibcLinkerConf); err == nil && ok && strings.HasPrefix(string(old), glibcConfHeader) {
+		if err := in.root.Remove(rel(glibcLinkerConf)); err != nil {
+			return fsErr("remove", glibcLinkerConf, err)
 		}
-		c.undo = append(c.undo, func() error { return in.writeFileAtomic(GlibcLinkerConf, old, 0o644) })
+		c.undo = append(c.undo, func() error { return in.writeFileAtomic(glibcLinkerConf, old, 0o644) })
 		changed = true
 	}
-	p := MuslPathFile(in.opt.Arch)
+	p := muslPathFile(in.opt.Arch)
 	if old, ok, err := in.readFile(p); err == nil && ok {
 		var keep []string
 		for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
@@ -164,7 +164,7 @@ func (in *Installer) dropLinkerConfig(ctx context.Context, c *Commit) error {
 		}
 	}
 	if changed {
-		in.opt.Log.Info().Str("file", GlibcLinkerConf).Msg("removed the earlier install's linker config: the self-contained bundle's glibc must not be on the system's library path")
+		in.opt.Log.Info().Str("file", glibcLinkerConf).Msg("removed the earlier install's linker config: the self-contained bundle's glibc must not be on the system's library path")
 		if err := in.ldconfig(ctx); err != nil {
 			c.Warnings = append(c.Warnings, err.Error())
 		}
@@ -276,7 +276,7 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 // into the root itself. Without /etc/ld.so.conf in the root it reads our
 // file alone, plus ldconfig's built-in system directories.
 func (in *Installer) hostLdconfig(ctx context.Context) error {
-	noLdconfig := fmt.Errorf("no ldconfig in the target root, so its loader cache was not refreshed and %s has no effect; add ldconfig to the image or publish a self-contained bundle", GlibcLinkerConf)
+	noLdconfig := fmt.Errorf("no ldconfig in the target root, so its loader cache was not refreshed and %s has no effect; add ldconfig to the image or publish a self-contained bundle", glibcLinkerConf)
 	if in.opt.RootDir == "/" || os.Geteuid() != 0 {
 		return noLdconfig
 	}
@@ -292,7 +292,7 @@ func (in *Installer) hostLdconfig(ctx context.Context) error {
 	}
 	conf := "/etc/ld.so.conf"
 	if _, err := in.root.Stat(rel(conf)); err != nil {
-		conf = GlibcLinkerConf
+		conf = glibcLinkerConf
 	}
 	out, err := exec.CommandContext(ctx, host, "-r", in.opt.RootDir, "-f", conf).CombinedOutput()
 	if err != nil {
@@ -302,8 +302,8 @@ func (in *Installer) hostLdconfig(ctx context.Context) error {
 	return nil
 }
 
-// ProfileContent is /etc/profile.d/slurm.sh for a real or demo install.
-func ProfileContent(prefix, binDir string, demo bool) []byte {
+// profileContent is /etc/profile.d/slurm.sh for a real or demo install.
+func profileContent(prefix, binDir string, demo bool) []byte {
 	var b strings.Builder
 	b.WriteString("# Written by slurm-installer; removed by `slurm-installer uninstall`.\n")
 	if demo {
@@ -332,5 +332,5 @@ func shQuote(s string) string {
 }
 
 func (in *Installer) writeProfile(c *Commit, demo bool) error {
-	return in.writeConfig(c, ProfileScript, ProfileContent(in.opt.Prefix, in.opt.BinDir, demo), nil, false)
+	return in.writeConfig(c, ProfileScript, profileContent(in.opt.Prefix, in.opt.BinDir, demo), nil, false)
 }

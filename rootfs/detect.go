@@ -156,7 +156,7 @@ func DetectLibc(r *FS, arch string) (Libc, string) {
 	}
 	glibc := ""
 	for _, a := range arches {
-		if l, ok := GlibcLoader(r, a); ok {
+		if l, ok := glibcLoader(r, a); ok {
 			glibc = l
 			break
 		}
@@ -191,10 +191,10 @@ func DetectLibc(r *FS, arch string) (Libc, string) {
 	return Unknown, ev
 }
 
-// GlibcLoader returns the path of a glibc loader for arch present in the
+// glibcLoader returns the path of a glibc loader for arch present in the
 // root, if any: the ABI path (/lib64/ld-linux-x86-64.so.2,
 // /lib/ld-linux-aarch64.so.1) or the multiarch one.
-func GlibcLoader(r *FS, arch string) (string, bool) {
+func glibcLoader(r *FS, arch string) (string, bool) {
 	for _, l := range glibcLoaders(arch) {
 		if r.IsRegular(l) {
 			return l, true
@@ -243,23 +243,23 @@ func DefaultLibDirs(libc Libc, arch string) []string {
 func LibDirs(r *FS, libc Libc, arch string) []string {
 	switch libc {
 	case Musl:
-		if dirs, ok := MuslPath(r, arch); ok {
+		if dirs, ok := muslPath(r, arch); ok {
 			return dirs
 		}
 		return DefaultLibDirs(libc, arch)
 	case Glibc:
-		return dedup(append(LdSoConfDirs(r), DefaultLibDirs(libc, arch)...))
+		return dedup(append(ldSoConfDirs(r), DefaultLibDirs(libc, arch)...))
 	}
-	dirs := LdSoConfDirs(r)
-	if m, ok := MuslPath(r, arch); ok {
+	dirs := ldSoConfDirs(r)
+	if m, ok := muslPath(r, arch); ok {
 		dirs = append(dirs, m...)
 	}
 	return dedup(append(dirs, DefaultLibDirs(libc, arch)...))
 }
 
-// MuslPath reads /etc/ld-musl-<arch>.path: directories separated by
+// muslPath reads /etc/ld-musl-<arch>.path: directories separated by
 // colons or newlines. ok is false when the file does not exist.
-func MuslPath(r *FS, arch string) (dirs []string, ok bool) {
+func muslPath(r *FS, arch string) (dirs []string, ok bool) {
 	if arch == "" {
 		return nil, false
 	}
@@ -275,11 +275,11 @@ func MuslPath(r *FS, arch string) (dirs []string, ok bool) {
 	return dedup(dirs), true
 }
 
-// LdSoConfDirs reads the directories listed in the root's /etc/ld.so.conf,
+// ldSoConfDirs reads the directories listed in the root's /etc/ld.so.conf,
 // following "include" lines (globs relative to /etc) as ldconfig does.
 // Only /etc/ld.so.conf is read: a root with an ld.so.conf.d but no
 // ld.so.conf (distroless) has no configured dirs.
-func LdSoConfDirs(r *FS) []string {
+func ldSoConfDirs(r *FS) []string {
 	var dirs []string
 	seen := map[string]bool{}
 	var read func(file string, depth int)

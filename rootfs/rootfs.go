@@ -12,8 +12,8 @@ import (
 	"syscall"
 )
 
-// MaxSymlinks is how many symlinks one lookup may follow, as in the kernel.
-const MaxSymlinks = 40
+// maxSymlinks is how many symlinks one lookup may follow, as in the kernel.
+const maxSymlinks = 40
 
 // FS is a target root file system, looked at read-only with chroot semantics.
 type FS struct {
@@ -78,7 +78,7 @@ func (r *FS) walk(p string, followLast, mustExist bool) (string, error) {
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 && (!last || followLast) {
 			hops++
-			if hops > MaxSymlinks {
+			if hops > maxSymlinks {
 				return "", &fs.PathError{Op: op, Path: p, Err: syscall.ELOOP}
 			}
 			target, err := os.Readlink(r.host(next))

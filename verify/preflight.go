@@ -228,10 +228,10 @@ func (rep *Report) addResolveChecks(n resolveCounts, loaders map[string]int) {
 	}
 }
 
-// VerifyInstalled runs the Preflight checks on an installed prefix: the
+// verifyInstalled runs the Preflight checks on an installed prefix: the
 // payload is in.Prefix resolved inside in.Root (in.PayloadDir, when set,
 // wins: a versioned payload directory).
-func VerifyInstalled(in PreflightInput) (*Report, error) {
+func verifyInstalled(in PreflightInput) (*Report, error) {
 	if in.Root == nil {
 		in.Root = rootfs.New("/")
 	}

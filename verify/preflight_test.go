@@ -237,17 +237,17 @@ func TestVerifyInstalled(t *testing.T) {
 	rt.Copy(t, root, filepath.Join(c, "libfoo.so.1"), "/usr/local/slurm-22.05.8/private/libfoo.so.1")
 	rt.Symlink(t, root, "/usr/local/slurm-22.05.8", prefix)
 	in := PreflightInput{Prefix: prefix, Root: rootfs.New(root), Arch: platform.Host(), Libc: rootfs.Glibc}
-	if _, err := VerifyInstalled(in); err != nil {
+	if _, err := verifyInstalled(in); err != nil {
 		t.Fatalf("VerifyInstalled: %v", err)
 	}
 	if err := os.Remove(filepath.Join(root, "usr/local/slurm-22.05.8/private/libfoo.so.1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := VerifyInstalled(in); err == nil || !strings.Contains(err.Error(), "libfoo.so.1 (needed by bin/sinfo)") {
+	if _, err := verifyInstalled(in); err == nil || !strings.Contains(err.Error(), "libfoo.so.1 (needed by bin/sinfo)") {
 		t.Fatalf("VerifyInstalled after removing the library: %v", err)
 	}
 	in.Prefix = "/opt/none"
-	if _, err := VerifyInstalled(in); failure.ClassOf(err) != failure.Verify || !strings.Contains(err.Error(), "/opt/none") {
+	if _, err := verifyInstalled(in); failure.ClassOf(err) != failure.Verify || !strings.Contains(err.Error(), "/opt/none") {
 		t.Fatalf("VerifyInstalled on a missing prefix: %v", err)
 	}
 }

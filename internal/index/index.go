@@ -72,15 +72,15 @@ func Parse(data []byte) (*Index, error) {
 		}
 	}
 	for i, b := range idx.Bundles {
-		if err := Check(b); err != nil {
+		if err := check(b); err != nil {
 			return nil, fmt.Errorf("index bundle %d: %w", i, err)
 		}
 	}
 	return &idx, nil
 }
 
-// Check checks one bundle entry.
-func Check(b Bundle) error {
+// check checks one bundle entry.
+func check(b Bundle) error {
 	if !ValidVersion(b.Version) || b.Version == "latest" {
 		return fmt.Errorf("bad version %q", b.Version)
 	}

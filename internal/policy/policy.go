@@ -112,9 +112,9 @@ func LastSerial(r *install.Receipt) int64 {
 	return n
 }
 
-// InstalledVersion is the version of the real install the receipt (or the
+// installedVersion is the version of the real install the receipt (or the
 // real install it keeps) records, "" when none.
-func InstalledVersion(r *install.Receipt) string {
+func installedVersion(r *install.Receipt) string {
 	for ; r != nil; r = r.Previous {
 		if r.Mode == install.ModeReal && r.Version != "" {
 			return r.Version
@@ -154,7 +154,7 @@ func (p *Policy) CheckVersion(version string, prev *install.Receipt) error {
 	if p.Key == nil || p.AllowDowngrade || !known {
 		return nil
 	}
-	if cur := InstalledVersion(prev); cur != "" && slurmver.Compare(version, cur) < 0 {
+	if cur := installedVersion(prev); cur != "" && slurmver.Compare(version, cur) < 0 {
 		return refuse(RuleDowngrade, "version %s is older than the installed %s", version, cur).
 			WithHint("pass --allow-downgrade to install an older version on purpose")
 	}

@@ -97,7 +97,7 @@ func TestPolicy(t *testing.T) {
 	if nilPolicy.CheckVersion("1", prev) != nil || nilPolicy.CheckArtifact(ok, prev) != nil {
 		t.Fatal("a nil policy refuses")
 	}
-	if LastSerial(demoOverReal) != 5 || InstalledVersion(demoOverReal) != "23.02.1" {
+	if LastSerial(demoOverReal) != 5 || installedVersion(demoOverReal) != "23.02.1" {
 		t.Fatal("receipt chain")
 	}
 }

@@ -66,8 +66,8 @@ func ReadFile(name string, limit int64) ([]byte, error) {
 	return readAll(f, name, limit)
 }
 
-// ReadFileIn is ReadFile inside root.
-func ReadFileIn(root *os.Root, name string, limit int64) ([]byte, error) {
+// readFileIn is ReadFile inside root.
+func readFileIn(root *os.Root, name string, limit int64) ([]byte, error) {
 	f, _, err := OpenIn(root, name)
 	if err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ func TestRefusesFIFOAndDevices(t *testing.T) {
 	}
 	r, _ := os.OpenRoot(dir)
 	defer r.Close()
-	if _, err := ReadFileIn(r, "../../etc/passwd", 1<<20); err == nil {
+	if _, err := readFileIn(r, "../../etc/passwd", 1<<20); err == nil {
 		t.Error("escaped the root")
 	}
 }

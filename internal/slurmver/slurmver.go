@@ -38,14 +38,14 @@ func KindOf(sel string) Kind {
 	case "cluster":
 		return Cluster
 	}
-	if IsSeries(sel) {
+	if isSeries(sel) {
 		return Series
 	}
 	return Exact
 }
 
-// IsSeries reports whether sel is a series: two numeric components, "22.05".
-func IsSeries(sel string) bool {
+// isSeries reports whether sel is a series: two numeric components, "22.05".
+func isSeries(sel string) bool {
 	a, b, ok := strings.Cut(sel, ".")
 	return ok && numeric(a) && numeric(b)
 }
