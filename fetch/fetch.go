@@ -630,6 +630,39 @@ func newSession(o Options) (*session, []*mirror, error) {
 		timeout: o.Timeout, retries: max(o.Retries, 0), maxBytes: o.MaxBytes, tempDir: o.TempDir,
 		minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff, deadline: o.Deadline,
 	}
+	s.applyDefaults()
+	roots, err := loadCACert(o.CACertFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.client = newClient(o.HTTPClient, s.connect, s.timeout, roots)
+	return s, mirrors, nil
+}
+
+// loadCACert is the system's CA pool plus the PEM file at p (--ca-cert),
+// read as a regular file with a cap; nil (the system's) when p is "".
+func loadCACert(p string) (*x509.CertPool, error) {
+	if p == "" {
+		return nil, nil
+	}
+	pem, err := safeio.ReadFile(p, maxCACertFile)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "--ca-cert: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, failure.New(failure.Usage, "--ca-cert %s: no PEM certificate in the file", p).
+			WithHint("pass the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
+	}
+	return roots, nil
+}
+
+// applyDefaults fills the session's zero options with the defaults.
+func (s *session) applyDefaults() {
+	o := s.o
 	if s.timeout <= 0 {
 		s.timeout = defaultTimeout
 	}
@@ -668,21 +701,4 @@ func newSession(o Options) (*session, []*mirror, error) {
 	case s.raceDelay < 0:
 		s.raceDelay = 1<<62 - 1
 	}
-	var roots *x509.CertPool
-	if o.CACertFile != "" {
-		pem, err := safeio.ReadFile(o.CACertFile, maxCACertFile)
-		if err != nil {
-			return nil, nil, failure.New(failure.Usage, "--ca-cert: %w", err)
-		}
-		roots, err = x509.SystemCertPool()
-		if err != nil || roots == nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, nil, failure.New(failure.Usage, "--ca-cert %s: no PEM certificate in the file", o.CACertFile).
-				WithHint("pass the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
-		}
-	}
-	s.client = newClient(o.HTTPClient, s.connect, s.timeout, roots)
-	return s, mirrors, nil
 }
