@@ -46,7 +46,7 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 	if o.flagsSet == nil || !o.flagsSet("root") {
 		// Fetching for some other root (a cache warmed on a build host):
 		// judge no bundle by this host's glibc (docs/DESIGN.md §9).
-		t.Glibc, t.GlibcFile, t.Libc = "", "", ""
+		t.Glibc, t.GlibcFile, t.Libc, t.glibcRead = "", "", "", true
 	}
 	if out == "" {
 		return u.fetchToCache(c, cfg, t)

@@ -33,8 +33,25 @@ type target struct {
 	// Glibc is the root's glibc version ("2.36", from its libc.so.6's
 	// version definitions; "" when it has none or it cannot be read),
 	// GlibcFile the in-root file it was read from.
+	// Read only when a bundle is chosen (not on a no-op run): see rootGlibc.
 	Glibc, GlibcFile string
+	glibcRead        bool // Glibc was looked up (or must not be: fetch for another root)
 	fs               *rootfs.FS
+}
+
+// rootGlibc reads the root's glibc version once, when bundle selection
+// needs it; a no-op run never parses libc.so.6.
+func (t *target) rootGlibc(log zerolog.Logger) (version, file string) {
+	if !t.glibcRead && t.Libc == string(rootfs.Glibc) {
+		if v, f, err := rootfs.GlibcVersion(t.fs, t.Arch); err == nil {
+			t.Glibc, t.GlibcFile = v, f
+			log.Info().Str("glibc", v).Str("glibc_from", f).Msg("the root's glibc version")
+		} else {
+			log.Info().Str("glibc", "unknown ("+err.Error()+")").Msg("the root's glibc version")
+		}
+	}
+	t.glibcRead = true
+	return t.Glibc, t.GlibcFile
 }
 
 // archAgrees refuses an --arch that contradicts the root the install goes
@@ -67,16 +84,7 @@ func detect(rootDir, arch string, log zerolog.Logger) (*target, error) {
 	}
 	libc, ev := rootfs.DetectLibc(t.fs, t.Arch)
 	t.Libc, t.LibcEvidence = string(libc), ev
-	ev2 := log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence)
-	if libc == rootfs.Glibc {
-		if v, file, err := rootfs.GlibcVersion(t.fs, t.Arch); err == nil {
-			t.Glibc, t.GlibcFile = v, file
-			ev2 = ev2.Str("glibc", v).Str("glibc_from", file)
-		} else {
-			ev2 = ev2.Str("glibc", "unknown ("+err.Error()+")")
-		}
-	}
-	ev2.Msg("target detected")
+	log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence).Msg("target detected")
 	return t, nil
 }
 
@@ -571,10 +579,11 @@ func (u *ui) fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Lo
 	if cfg.cluster() {
 		version = "latest" // narrowed by cfg.accept: the controller's window (resolveCluster)
 	}
+	glibc, glibcFile := t.rootGlibc(log)
 	fo := fetch.Options{Mirrors: cfg.mirrors, Version: version, Arch: t.Arch, SHA256: cfg.sha,
 		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries, TempDir: tmp, MaxBytes: cfg.limits.MaxSize, Log: log,
 		RequireChecksum: cfg.requireChecksum, Selector: cfg.version, Accept: cfg.accept,
-		RootGlibc: t.Glibc, RootGlibcFile: t.GlibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
+		RootGlibc: glibc, RootGlibcFile: glibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
 	cfg.net.apply(&fo, u.stderr)
 	cfg.policy.FetchOptions(&fo, log)
 	return fo

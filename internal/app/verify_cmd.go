@@ -109,9 +109,9 @@ func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
 	add("elf", err, "loaders and libraries resolve")
 	add("plugindir", checkPluginDir(fsys, r.Prefix), "PluginDir the site slurm.conf must name: "+pluginDir(r.Prefix))
 	if err == nil {
-		io := in.Options()
-		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: io.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
-			Want: wantVersion(r.Version), Chroot: io.RootDir != "/", Timeout: 30 * time.Second})
+		iopt := in.Options()
+		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: iopt.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
+			Want: wantVersion(r.Version), Chroot: iopt.RootDir != "/", Timeout: 30 * time.Second})
 		for _, w := range res.Warnings {
 			u.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
 		}
@@ -121,7 +121,7 @@ func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
 			add("run", err, "sinfo --version printed "+res.Output)
 		}
 		if o.cluster && err == nil {
-			nodes, err := verify.Cluster(c.Context, verify.RunInput{RootDir: io.RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Chroot: io.RootDir != "/", Timeout: 30 * time.Second})
+			nodes, err := verify.Cluster(c.Context, verify.RunInput{RootDir: iopt.RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Chroot: iopt.RootDir != "/", Timeout: 30 * time.Second})
 			add("cluster", err, strings.TrimSpace(nodes))
 		}
 	}

@@ -184,12 +184,7 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 	var flags uintptr
 	if geteuid() == 0 {
 		cs.Drop = true
-		for _, ns := range namespaces {
-			if ns.flag == syscall.CLONE_NEWNET && s.Network {
-				continue
-			}
-			flags |= ns.flag
-		}
+		flags = nsFlags(s.Network)
 		if root != "/" {
 			if fi, err := os.Stat(root); err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrSetup, err)
@@ -201,13 +196,7 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 		// Image assembly without root: a user namespace grants chroot and
 		// the other namespaces; 65534 inside it is the caller outside.
 		cs.Drop, cs.UserNS = true, true
-		flags = syscall.CLONE_NEWUSER
-		for _, ns := range namespaces {
-			if ns.flag == syscall.CLONE_NEWNET && s.Network {
-				continue
-			}
-			flags |= ns.flag
-		}
+		flags = syscall.CLONE_NEWUSER | nsFlags(s.Network)
 		if root != "/" {
 			if fi, err := os.Stat(root); err != nil {
 				return nil, fmt.Errorf("%w: %v", ErrSetup, err)
@@ -576,4 +565,17 @@ func chrootedInto(root string) []int {
 		}
 	}
 	return pids
+}
+
+// nsFlags are the clone flags of the sandbox's namespaces; with network
+// the command keeps the host's network (the cluster check).
+func nsFlags(network bool) uintptr {
+	var flags uintptr
+	for _, ns := range namespaces {
+		if ns.flag == syscall.CLONE_NEWNET && network {
+			continue
+		}
+		flags |= ns.flag
+	}
+	return flags
 }
