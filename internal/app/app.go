@@ -148,7 +148,7 @@ func (u *ui) report(err error) {
 	}
 	c := failure.ClassOf(err)
 	ev := u.log.Error().Str("class", c.String()).Int("exit", int(c))
-	if h := failure.HintOf(err); h != "" {
+	if h := hintOf(err); h != "" {
 		ev = ev.Str("hint", h)
 	}
 	if c == failure.Internal {

@@ -324,7 +324,7 @@ func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *in
 	}
 	res.Reason, res.Class = err.Error(), class.String()
 	ev := log.Warn().Str("class", class.String()).Int("would_exit", int(class))
-	if h := failure.HintOf(err); h != "" {
+	if h := hintOf(err); h != "" {
 		ev = ev.Str("hint", h)
 	}
 	if working {
@@ -354,7 +354,7 @@ func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *in
 func (u *ui) failed(cfg *installConfig, res *result, err error, status string, start time.Time) error {
 	c := failure.ClassOf(err)
 	res.Status, res.Reason, res.Class, res.Exit = status, err.Error(), c.String(), int(c)
-	if h := failure.HintOf(err); h != "" {
+	if h := hintOf(err); h != "" {
 		res.Warnings = append(res.Warnings, "hint: "+h)
 	}
 	if ferr := u.finish(cfg, res, start); ferr != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 )
 
@@ -51,7 +52,8 @@ func (c Class) String() string {
 type Error struct {
 	Class Class
 	Err   error
-	Hint  string
+	Hint  string   // what to do, in the domain's words (never a flag's name)
+	Fix   []Remedy // steps only the command line can word (internal/app renders them)
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -85,6 +87,20 @@ func (e *Error) WithHint(format string, args ...any) *Error {
 	return e
 }
 
+// Suggest adds a remedy (a step that names a flag or a command, worded by
+// internal/app) and returns e, for chaining.
+func (e *Error) Suggest(s Step, arg ...string) *Error {
+	e.Fix = append(e.Fix, Remedy{Step: s, Arg: strings.Join(arg, " ")})
+	return e
+}
+
+// Advise sets the hint and the remedies at once (to carry another error's
+// advice, see [Advice]) and returns e.
+func (e *Error) Advise(hint string, fix []Remedy) *Error {
+	e.Hint, e.Fix = hint, fix
+	return e
+}
+
 // ClassOf returns the class carried by err: OK for nil, Internal when err
 // carries none.
 func ClassOf(err error) Class {
@@ -100,17 +116,35 @@ func ClassOf(err error) Class {
 
 // HintOf returns the first hint found in err's chain, or "".
 func HintOf(err error) string {
+	h, _ := Advice(err)
+	return h
+}
+
+// Advice returns the advice of the outermost error in err's chain that has
+// any: its hint and its remedies.
+func Advice(err error) (hint string, fix []Remedy) {
 	for err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
-			return ""
+			return "", nil
 		}
-		if e.Hint != "" {
-			return e.Hint
+		if e.Hint != "" || len(e.Fix) > 0 {
+			return e.Hint, e.Fix
 		}
 		err = e.Err
 	}
-	return ""
+	return "", nil
+}
+
+// Steps lists the steps of the remedies Advice finds in err (for tests and
+// for callers that act on a remedy).
+func Steps(err error) []Step {
+	_, fix := Advice(err)
+	out := make([]Step, len(fix))
+	for i, r := range fix {
+		out[i] = r.Step
+	}
+	return out
 }
 
 // Signal is the cause a run's context is cancelled with when the process
