@@ -9,7 +9,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)$(if $(PUBKEY), -X slurm-installer/in
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags "$(LDFLAGS)"
 BUILD ?= $(CURDIR)/build
 
-.PHONY: help build test unit lint e2e e2e-docker demo fuzz fuzz-smoke bench bench-smoke bench-fleet torture clean
+.PHONY: help build test unit lint e2e e2e-docker demo fuzz fuzz-smoke bench bench-smoke bench-fleet torture clean audit-exports
 
 help:
 	@echo "make demo   build, serve a real SLURM bundle on loopback, install it into a scratch root, run sinfo there"
@@ -107,3 +107,7 @@ fuzz-smoke:
 
 clean:
 	rm -rf bin build
+
+# Exported identifiers no other package names (issue 15): candidates to unexport.
+audit-exports:
+	cd tools && $(GO) run ./exportaudit ..
