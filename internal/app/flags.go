@@ -62,31 +62,33 @@ func withEnv(name string, envVars []string) []string {
 	return envVars
 }
 
+// bind sets dst to the flag's default and loads the parsed value into it.
+func bind[T any](b *binder, dst *T, name string, value T, get func(*cli.Context, string) T) {
+	*dst = value
+	b.add(name, func(c *cli.Context) { *dst = get(c, name) })
+}
+
 func (b *binder) String(dst *string, f *cli.StringFlag) cli.Flag {
 	f.EnvVars = withEnv(f.Name, f.EnvVars)
-	*dst = f.Value
-	b.add(f.Name, func(c *cli.Context) { *dst = c.String(f.Name) })
+	bind(b, dst, f.Name, f.Value, (*cli.Context).String)
 	return f
 }
 
 func (b *binder) Bool(dst *bool, f *cli.BoolFlag) cli.Flag {
 	f.EnvVars = withEnv(f.Name, f.EnvVars)
-	*dst = f.Value
-	b.add(f.Name, func(c *cli.Context) { *dst = c.Bool(f.Name) })
+	bind(b, dst, f.Name, f.Value, (*cli.Context).Bool)
 	return f
 }
 
 func (b *binder) Duration(dst *time.Duration, f *cli.DurationFlag) cli.Flag {
 	f.EnvVars = withEnv(f.Name, f.EnvVars)
-	*dst = f.Value
-	b.add(f.Name, func(c *cli.Context) { *dst = c.Duration(f.Name) })
+	bind(b, dst, f.Name, f.Value, (*cli.Context).Duration)
 	return f
 }
 
 func (b *binder) Int(dst *int, f *cli.IntFlag) cli.Flag {
 	f.EnvVars = withEnv(f.Name, f.EnvVars)
-	*dst = f.Value
-	b.add(f.Name, func(c *cli.Context) { *dst = c.Int(f.Name) })
+	bind(b, dst, f.Name, f.Value, (*cli.Context).Int)
 	return f
 }
 
