@@ -56,7 +56,7 @@ type extractor struct {
 
 func unsafeEntry(name, format string, args ...any) error {
 	return failure.New(failure.Archive, "archive entry %q: %s: %w", name, fmt.Sprintf(format, args...), ErrUnsafeEntry).
-		WithHint("the bundle is malformed or hostile; ask its publisher to rebuild it with `slurm-installer pack`")
+		WithHint("the bundle is malformed or hostile: ask its publisher to rebuild it").Suggest(failure.Repack)
 }
 
 // ExtractArchive reads the archive at file (format identified from its name
@@ -313,7 +313,7 @@ func (x *extractor) add(ctx context.Context, e entry) error {
 	x.count++
 	if x.count > x.limits.MaxEntries {
 		return failure.New(failure.Archive, "archive has more than %d entries: %w", x.limits.MaxEntries, ErrUnsafeEntry).
-			WithHint("raise --max-entries if this bundle is genuine")
+			Suggest(failure.RaiseMaxEntries)
 	}
 	name, err := CheckEntry(e.name, e.mode, cmp.Or(e.hardlink, e.linkDest), e.hardlink != "")
 	if err != nil {
@@ -394,7 +394,7 @@ func (x *extractor) writeFile(name string, perm fs.FileMode, open func() (io.Rea
 	x.written += n
 	if err == nil && n > remaining {
 		err = failure.New(failure.Archive, "archive expands to more than %d bytes (at %q): %w", x.limits.MaxSize, name, ErrUnsafeEntry).
-			WithHint("raise --max-size if this bundle is genuine")
+			Suggest(failure.RaiseMaxSize)
 	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr

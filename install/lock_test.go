@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +42,9 @@ func TestLockSerializesAndNamesHolder(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
 		t.Fatalf("message does not name the holder: %v", err)
+	}
+	if !errors.Is(err, ErrLocked) || !slices.Contains(failure.Steps(err), failure.RaiseLockTimeout) {
+		t.Errorf("lock timeout %v: not ErrLocked, or steps %v lack RaiseLockTimeout", err, failure.Steps(err))
 	}
 	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
 		t.Fatalf("waited %v for a 300ms lock timeout", d)

@@ -92,7 +92,7 @@ func (in *Installer) describePath(p string) string {
 // notOurs is the refusal for a foreign thing at p.
 func notOurs(p, what, why string) error {
 	return failure.New(failure.FileSystem, "%s is a %s that slurm-installer did not write (%s): %w", p, what, why, ErrNotOurs).
-		WithHint("move %s away (or remove it) and run again, or pass --force to move it aside to a backup that uninstall puts back", p)
+		WithHint("move %s away (or remove it) and run again", p).Suggest(failure.ForceAside)
 }
 
 // claim makes the foreign thing at p go away for the commit: without
@@ -114,7 +114,7 @@ func (in *Installer) claim(c *Commit, p, why string) error {
 	if err := in.root.Rename(rel(p), rel(b)); err != nil {
 		return fsErr("move aside", p, err)
 	}
-	in.opt.Log.Warn().Str("path", p).Str("backup", b).Str("was", what).Msg("--force: moved aside what stood at a path the install writes; uninstall puts it back")
+	in.opt.Log.Warn().Str("path", p).Str("backup", b).Str("was", what).Msg("forced: moved aside what stood at a path the install writes; uninstall puts it back")
 	c.Backups = append(c.Backups, rec)
 	c.undo = append(c.undo, func() error {
 		if _, err := in.root.Lstat(rel(p)); err == nil {

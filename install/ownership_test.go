@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +225,9 @@ func TestCommitRefusesForeign(t *testing.T) {
 			if !force {
 				if err == nil || failure.ClassOf(err) != failure.FileSystem || !errors.Is(err, ErrNotOurs) || !strings.Contains(err.Error(), tc.path) {
 					t.Errorf("%s: want a class 7 refusal naming %s, got %v", tc.name, tc.path, err)
+				}
+				if !slices.Contains(failure.Steps(err), failure.ForceAside) {
+					t.Errorf("%s: refusal %v does not suggest the forced move aside (steps %v)", tc.name, err, failure.Steps(err))
 				}
 				if got := treeOf(t, root); got != before {
 					t.Errorf("%s: a refused commit changed the root:\n%s\n---\n%s", tc.name, before, got)

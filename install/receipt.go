@@ -82,7 +82,7 @@ func (in *Installer) ReadReceipt() (*Receipt, error) {
 	var r Receipt
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, failure.New(failure.FileSystem, "receipt %s is corrupt: %w: %w", ReceiptPath, ErrBadReceipt, err).
-			WithHint("run `slurm-installer install --force` to reinstall and rewrite it")
+			Suggest(failure.Reinstall) // the reinstall rewrites it
 	}
 	if err := in.validateReceipt(&r); err != nil {
 		return nil, err
@@ -292,11 +292,11 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 	// otherwise have its target truncated.
 	if fi, err := in.root.Lstat(rel(StateDir)); err == nil && !fi.IsDir() {
 		return nil, failure.New(failure.FileSystem, "%s is a %s, not the installer's state directory", StateDir, in.describePath(StateDir)).
-			WithHint("move %s away (inside --root) and run again", StateDir)
+			WithHint("move %s away (inside the target root) and run again", StateDir)
 	}
 	notRegular := func() error {
 		return failure.New(failure.FileSystem, "lock file %s is a %s, not a regular file: %w", p, in.describePath(p), ErrNotOurs).
-			WithHint("a lock file is never a link; remove %s (inside --root) and run again", p)
+			WithHint("a lock file is never a link; remove %s (inside the target root) and run again", p)
 	}
 	// os.Root follows a link that stays inside the root, so the lock is
 	// checked with Lstat before it is opened (O_CREATE must not create a
@@ -344,7 +344,7 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 		if time.Now().After(deadline) {
 			f.Close()
 			return nil, failure.New(failure.Locked, "%w (%s) on %s; waited %s", ErrLocked, holder, in.HostPath(p), timeout).
-				WithHint("wait for it to finish, or raise --lock-timeout")
+				WithHint("wait for it to finish").Suggest(failure.RaiseLockTimeout)
 		}
 		if !logged {
 			in.opt.Log.Info().Str("holder", holder).Msg("waiting for another slurm-installer run on this root")

@@ -165,8 +165,8 @@ func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err erro
 		return nil, err
 	}
 	if len(st.Commands) == 0 {
-		return nil, failure.New(failure.Archive, "the bundle's bin/ holds no commands").
-			WithHint("the bundle is empty or mis-packed; rebuild it with `slurm-installer pack`")
+		return nil, failure.New(failure.Archive, "the bundle's bin/ holds no commands: it is empty or mis-packed").
+			Suggest(failure.Repack)
 	}
 	sort.Strings(st.Commands)
 	if b, ok, _ := in.readFile(path.Join(st.PayloadRel, "VERSION")); ok {
@@ -241,7 +241,7 @@ func findPayload(entries []Entry, prefix string) (string, error) {
 		return "", nil
 	}
 	return "", failure.New(failure.Archive, "no payload found in the bundle: looked for bin/ in usr/local/slurm/, %s/, a single top directory and the archive root", strings.TrimPrefix(prefix, "/")).
-		WithHint("a bundle holds usr/local/slurm/{bin,lib,VERSION}; rebuild it with `slurm-installer pack`")
+		WithHint("lay the bundle out as usr/local/slurm/{bin,lib,VERSION}").Suggest(failure.Repack)
 }
 
 // checkPayloadLinks makes sure every symlink in the payload resolves inside
