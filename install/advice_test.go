@@ -56,8 +56,8 @@ func TestAdviceIsTyped(t *testing.T) {
 	wantAdvice(t, "size bomb", extract([]member{{name: "big", typ: tar.TypeReg, size: 4 << 20}}, Limits{MaxSize: 1 << 20}), failure.RaiseMaxSize)
 	err := extract([]member{{name: "/etc/passwd", typ: tar.TypeReg, body: "x"}}, Limits{})
 	wantAdvice(t, "unsafe entry", err, failure.Repack)
-	if !errors.Is(err, ErrUnsafeEntry) {
-		t.Errorf("unsafe entry: %v is not ErrUnsafeEntry", err)
+	if !errors.Is(err, errUnsafeEntry) {
+		t.Errorf("unsafe entry: %v is not errUnsafeEntry", err)
 	}
 
 	wantAdvice(t, "foreign path", notOurs("/etc/profile.d/slurm.sh", "file", "not in the receipt"), failure.ForceAside)
@@ -79,8 +79,8 @@ func TestAdviceIsTyped(t *testing.T) {
 		Advice() (string, []failure.Remedy)
 	}
 	ce := error(&cacheError{"ldconfig not run", "add ldconfig to the image", []failure.Remedy{{Step: failure.PackSelfContained}}})
-	if !errors.As(ce, &a) || !errors.Is(ce, ErrLoaderCacheNotBuilt) {
-		t.Fatalf("cacheError %v: no Advice, or not ErrLoaderCacheNotBuilt", ce)
+	if !errors.As(ce, &a) || !errors.Is(ce, errLoaderCacheNotBuilt) {
+		t.Fatalf("cacheError %v: no Advice, or not errLoaderCacheNotBuilt", ce)
 	}
 	if h, fix := a.Advice(); h != "add ldconfig to the image" || len(fix) != 1 || fix[0].Step != failure.PackSelfContained {
 		t.Errorf("cacheError advice = %q, %v", h, fix)

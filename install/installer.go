@@ -17,8 +17,8 @@ import (
 	"slurm-installer/internal/failure"
 )
 
-// StateDir is where the installer keeps its receipt and lock, inside the root.
-const StateDir = "/var/lib/slurm-installer"
+// stateDir is where the installer keeps its receipt and lock, inside the root.
+const stateDir = "/var/lib/slurm-installer"
 
 // Options say where an install goes. Paths other than RootDir are absolute
 // paths as seen from inside the root.

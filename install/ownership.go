@@ -17,8 +17,8 @@ import (
 // write, something this installer did not write (and --force was not given).
 var ErrNotOurs = errors.New("not written by slurm-installer")
 
-// ErrBadReceipt is wrapped by the error for a receipt that fails validation.
-var ErrBadReceipt = errors.New("receipt is not one this installer wrote")
+// errBadReceipt is wrapped by the error for a receipt that fails validation.
+var errBadReceipt = errors.New("receipt is not one this installer wrote")
 
 // Backup is something that stood at a path the installer had to write and
 // that --force moved aside. Uninstall moves it back.
@@ -253,7 +253,7 @@ func within(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/
 // hex; sizes are sane.
 func (in *Installer) validateReceipt(r *Receipt) error {
 	bad := func(format string, a ...any) error {
-		return failure.New(failure.FileSystem, "%s: %w: %s", ReceiptPath, ErrBadReceipt, fmt.Sprintf(format, a...)).
+		return failure.New(failure.FileSystem, "%s: %w: %s", ReceiptPath, errBadReceipt, fmt.Sprintf(format, a...)).
 			WithHint("the receipt was not written by this installer (or is damaged), so nothing it lists is touched; inspect %s and move it away to start afresh", ReceiptPath)
 	}
 	return in.validateReceiptDepth(r, bad, 0)
@@ -359,7 +359,7 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 		ok := validPath(d)
 		if ok {
 			ok = false
-			for _, top := range []string{parent, r.BinDir, path.Dir(ProfileScript), path.Dir(glibcLinkerConf), "/etc/slurm", StateDir} {
+			for _, top := range []string{parent, r.BinDir, path.Dir(ProfileScript), path.Dir(glibcLinkerConf), "/etc/slurm", stateDir} {
 				if within(top, d) {
 					ok = true
 				}
@@ -406,7 +406,7 @@ func badShellPath(p string) bool {
 }
 
 // pendingPath journals the backups of a commit whose receipt is not written yet.
-const pendingPath = StateDir + "/backups-pending.json"
+const pendingPath = stateDir + "/backups-pending.json"
 
 func (in *Installer) writePending(bs []Backup) error {
 	b, err := json.Marshal(bs)

@@ -161,13 +161,13 @@ func TestHostileReceipts(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := in.ReadReceipt()
-		if err == nil || failure.ClassOf(err) != failure.FileSystem || !errors.Is(err, ErrBadReceipt) {
-			t.Errorf("%s: ReadReceipt = %v, %v; want class 7 ErrBadReceipt", name, got, err)
+		if err == nil || failure.ClassOf(err) != failure.FileSystem || !errors.Is(err, errBadReceipt) {
+			t.Errorf("%s: ReadReceipt = %v, %v; want class 7 errBadReceipt", name, got, err)
 		}
 		if p := in.CheckIntact(r, true); len(p) != 1 || !strings.Contains(p[0].What, "invalid receipt") && !strings.Contains(p[0].What, "no real install") {
 			t.Errorf("%s: CheckIntact = %v", name, p)
 		}
-		if _, err := in.Uninstall(context.Background(), r); !errors.Is(err, ErrBadReceipt) {
+		if _, err := in.Uninstall(context.Background(), r); !errors.Is(err, errBadReceipt) {
 			t.Errorf("%s: Uninstall acted on it: %v", name, err)
 		}
 	}
@@ -205,7 +205,7 @@ func TestCommitRefusesForeign(t *testing.T) {
 		for _, force := range []bool{false, true} {
 			root := t.TempDir()
 			os.MkdirAll(filepath.Join(root, "etc"), 0o755)    // ldconfig writes its cache there
-			os.MkdirAll(filepath.Join(root, StateDir), 0o755) // made by the lock in a real run
+			os.MkdirAll(filepath.Join(root, stateDir), 0o755) // made by the lock in a real run
 			tc.make(root)
 			before := treeOf(t, root)
 			in, err := Open(Options{RootDir: root, Prefix: tc.prefix, BinDir: "/usr/local/bin", Force: force, Log: zerolog.Nop()})

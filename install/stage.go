@@ -282,7 +282,7 @@ func (in *Installer) CleanStale() {
 	for _, dir := range []string{in.opt.BinDir, "/etc", "/etc/profile.d", "/etc/ld.so.conf.d"} {
 		in.removeNames(dir, reTmp.MatchString)
 	}
-	in.removeNames(StateDir, func(n string) bool {
+	in.removeNames(stateDir, func(n string) bool {
 		return reTmp.MatchString(n) || strings.HasPrefix(n, "verify-")
 	})
 }
@@ -310,10 +310,10 @@ func (in *Installer) removeNames(dir string, match func(string) bool) {
 // the installer's temp files, a directory a killed run leaves is removed
 // by the next run's [Installer.CleanStale].
 func (in *Installer) TempDir() (string, error) {
-	if err := in.root.MkdirAll(rel(StateDir), 0o755); err != nil {
+	if err := in.root.MkdirAll(rel(stateDir), 0o755); err != nil {
 		return "", err
 	}
-	p := path.Join(StateDir, tmpPrefix+randomID())
+	p := path.Join(stateDir, tmpPrefix+randomID())
 	if err := in.root.Mkdir(rel(p), 0o700); err != nil {
 		return "", err
 	}

@@ -18,12 +18,12 @@ import (
 	"slurm-installer/internal/sandbox"
 )
 
-// ErrLoaderCacheNotBuilt says ldconfig could not be run for the root at
+// errLoaderCacheNotBuilt says ldconfig could not be run for the root at
 // all (its programs cannot execute here, or entering the root was
 // refused), so the loader cache does not list the bundle's lib/: a glibc
 // bundle's commands would not start until ldconfig runs in the image.
 // Test with errors.Is; Commit.LoaderCache holds the error.
-var ErrLoaderCacheNotBuilt = errors.New("the root's loader cache was not built")
+var errLoaderCacheNotBuilt = errors.New("the root's loader cache was not built")
 
 // cacheError is an ldconfig that could not run, with what to do about it:
 // a hint in the domain's words and the remedies only the command line can
@@ -34,7 +34,7 @@ type cacheError struct {
 }
 
 func (e *cacheError) Error() string        { return e.msg }
-func (e *cacheError) Is(target error) bool { return target == ErrLoaderCacheNotBuilt }
+func (e *cacheError) Is(target error) bool { return target == errLoaderCacheNotBuilt }
 
 // Advice is what to do, for the [failure.Error] the caller reports the
 // error in (see [failure.Error.Advise]).
@@ -131,7 +131,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		return err
 	}
 	if err := in.ldconfig(ctx); err != nil {
-		if errors.Is(err, ErrLoaderCacheNotBuilt) {
+		if errors.Is(err, errLoaderCacheNotBuilt) {
 			c.LoaderCache = err // the caller decides: the commands cannot start without it
 		} else {
 			c.Warnings = append(c.Warnings, err.Error())
@@ -217,7 +217,7 @@ var unprivileged = sandbox.Unprivileged
 // another CPU is tried too: the kernel runs its ldconfig through
 // binfmt_misc when an emulator is registered. It returns an error
 // suitable for a warning when ldconfig ran and failed, and one that wraps
-// ErrLoaderCacheNotBuilt when it could not run at all.
+// errLoaderCacheNotBuilt when it could not run at all.
 func (in *Installer) ldconfig(ctx context.Context) error {
 	var bin string
 	for _, p := range []string{"/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig", "/usr/bin/ldconfig"} {

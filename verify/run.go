@@ -264,7 +264,7 @@ func (t *target) versionNote(ctx context.Context, env []string) string {
 		return fmt.Sprintf("; controller version unknown (%v); client SLURM %s", err, client)
 	}
 	out, _, err := sc.run(ctx, env, true, nil, "show", "config")
-	ctl := ControllerVersion(out)
+	ctl := controllerVersion(out)
 	if err != nil || ctl == "" {
 		return fmt.Sprintf("; controller version unknown (`scontrol show config` gave no SLURM_VERSION); client SLURM %s", client)
 	}
