@@ -114,7 +114,7 @@ func TestUnprivilegedInstall(t *testing.T) {
 		r := asNobody(t, cmd, home)
 		wantExit(t, "install as uid 65534 with user namespaces refused", r, 8)
 		for _, want := range []string{
-			"the installed commands could not start here: they find their libraries in /usr/local/slurm/lib only through the root's loader cache, and ldconfig not run: entering --root " + root + " needs chroot, which needs root or an unprivileged user namespace, and an unprivileged user namespace (for chroot) was refused",
+			"the installed commands could not start here: they find their libraries in /usr/local/slurm/lib only through the root's loader cache, and ldconfig not run: entering the target root " + root + " needs chroot, which needs root or an unprivileged user namespace, and an unprivileged user namespace (for chroot) was refused",
 			"exit=8",
 		} {
 			if !strings.Contains(r.stderr, want) {

@@ -32,9 +32,10 @@ type Commit struct {
 	EtcKept    []string // bundle files not placed because the site has its own
 	LinkerDirs []string
 	Warnings   []string
-	// LoaderCache wraps ErrLoaderCacheNotBuilt when the root's ldconfig
-	// could not run: the linker config is written, but a glibc bundle's
-	// commands find lib/ only through the cache, so they cannot start yet.
+	// LoaderCache is set when the root's ldconfig could not run: the
+	// linker config is written, but a glibc bundle's commands find lib/
+	// only through the cache, so they cannot start yet. Its Advice method
+	// gives the hint and the remedies.
 	LoaderCache error
 	// Backups (carried from the previous receipt, plus those this commit
 	// made) and CreatedDirs belong in the new receipt: uninstall needs them.

@@ -17,7 +17,7 @@
 //     profile config, /etc/slurm files, backups, created directories) can be
 //     undone by [Commit.Rollback] until [Commit.Finalize] removes the
 //     previous payload (only ever one of our own versioned directories).
-//   - Runs on one root serialize on flock(2) of StateDir/lock ([Installer.Lock]);
+//   - Runs on one root serialize on flock(2) of the state directory's lock ([Installer.Lock]);
 //     under it, [Installer.CleanStale] removes whatever a killed run left
 //     (staging, unused payload dirs, temp files, download dirs), so a run
 //     killed at any instant leaves a state the next run repairs.
@@ -63,7 +63,7 @@
 //     path is checked (clean, absolute in the root, inside what we own: the
 //     prefix, the payload directory pattern, links in bin-dir into the
 //     prefix, our config paths, /etc/slurm), digests are 64 hex and sizes
-//     sane, before anything reads or acts on it ([ErrBadReceipt], class 7).
+//     sane, before anything reads or acts on it (class 7).
 //   - The lock file is never followed: a lock that is a link or not a
 //     regular file is refused.
 //   - Link targets in bin-dir are relative and computed from where bin-dir

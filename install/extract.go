@@ -23,8 +23,8 @@ import (
 	"slurm-installer/internal/failure"
 )
 
-// ErrUnsafeEntry is wrapped by every rejection of an archive entry.
-var ErrUnsafeEntry = errors.New("unsafe archive entry")
+// errUnsafeEntry is wrapped by every rejection of an archive entry.
+var errUnsafeEntry = errors.New("unsafe archive entry")
 
 // Entry is one file, directory or symlink written during extraction.
 type Entry struct {
@@ -55,8 +55,8 @@ type extractor struct {
 }
 
 func unsafeEntry(name, format string, args ...any) error {
-	return failure.New(failure.Archive, "archive entry %q: %s: %w", name, fmt.Sprintf(format, args...), ErrUnsafeEntry).
-		WithHint("the bundle is malformed or hostile; ask its publisher to rebuild it with `slurm-installer pack`")
+	return failure.New(failure.Archive, "archive entry %q: %s: %w", name, fmt.Sprintf(format, args...), errUnsafeEntry).
+		WithHint("the bundle is malformed or hostile: ask its publisher to rebuild it").Suggest(failure.Repack)
 }
 
 // ExtractArchive reads the archive at file (format identified from its name
@@ -312,8 +312,8 @@ func (x *extractor) add(ctx context.Context, e entry) error {
 	}
 	x.count++
 	if x.count > x.limits.MaxEntries {
-		return failure.New(failure.Archive, "archive has more than %d entries: %w", x.limits.MaxEntries, ErrUnsafeEntry).
-			WithHint("raise --max-entries if this bundle is genuine")
+		return failure.New(failure.Archive, "archive has more than %d entries: %w", x.limits.MaxEntries, errUnsafeEntry).
+			Suggest(failure.RaiseMaxEntries)
 	}
 	name, err := CheckEntry(e.name, e.mode, cmp.Or(e.hardlink, e.linkDest), e.hardlink != "")
 	if err != nil {
@@ -393,8 +393,8 @@ func (x *extractor) writeFile(name string, perm fs.FileMode, open func() (io.Rea
 	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(src, remaining+1))
 	x.written += n
 	if err == nil && n > remaining {
-		err = failure.New(failure.Archive, "archive expands to more than %d bytes (at %q): %w", x.limits.MaxSize, name, ErrUnsafeEntry).
-			WithHint("raise --max-size if this bundle is genuine")
+		err = failure.New(failure.Archive, "archive expands to more than %d bytes (at %q): %w", x.limits.MaxSize, name, errUnsafeEntry).
+			Suggest(failure.RaiseMaxSize)
 	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr

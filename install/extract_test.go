@@ -255,7 +255,7 @@ func TestExtractZip(t *testing.T) {
 			out := filepath.Join(dir, "out-"+name)
 			os.Mkdir(out, 0o755)
 			_, err := ExtractArchive(context.Background(), mk(name, add), out, Limits{}, zerolog.Nop())
-			if !errors.Is(err, ErrUnsafeEntry) && failure.ClassOf(err) != failure.Archive {
+			if !errors.Is(err, errUnsafeEntry) && failure.ClassOf(err) != failure.Archive {
 				t.Fatalf("want rejection, got %v", err)
 			}
 		})

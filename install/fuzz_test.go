@@ -36,8 +36,8 @@ func FuzzCheckEntry(f *testing.F) {
 		}
 		c, err := CheckEntry(name, mode, target, hardlink)
 		if err != nil {
-			if !errors.Is(err, ErrUnsafeEntry) || failure.ClassOf(err) != failure.Archive {
-				t.Fatalf("rejection %v is not an archive-class ErrUnsafeEntry", err)
+			if !errors.Is(err, errUnsafeEntry) || failure.ClassOf(err) != failure.Archive {
+				t.Fatalf("rejection %v is not an archive-class errUnsafeEntry", err)
 			}
 			return
 		}
@@ -81,7 +81,7 @@ func TestCheckEntrySocketAndIrregular(t *testing.T) {
 	for _, m := range []fs.FileMode{fs.ModeSocket | 0o777, fs.ModeIrregular | 0o644, fs.ModeNamedPipe | 0o600,
 		fs.ModeDevice | 0o660, fs.ModeDevice | fs.ModeCharDevice | 0o666} {
 		_, err := CheckEntry("usr/local/slurm/x", m, "", false)
-		if !errors.Is(err, ErrUnsafeEntry) || failure.ClassOf(err) != failure.Archive {
+		if !errors.Is(err, errUnsafeEntry) || failure.ClassOf(err) != failure.Archive {
 			t.Errorf("mode %v: %v, want an unsafe-entry archive error", m, err)
 		}
 	}

@@ -17,8 +17,8 @@ import (
 	"slurm-installer/internal/failure"
 )
 
-// StateDir is where the installer keeps its receipt and lock, inside the root.
-const StateDir = "/var/lib/slurm-installer"
+// stateDir is where the installer keeps its receipt and lock, inside the root.
+const stateDir = "/var/lib/slurm-installer"
 
 // Options say where an install goes. Paths other than RootDir are absolute
 // paths as seen from inside the root.
@@ -48,19 +48,19 @@ func Open(opt Options) (*Installer, error) {
 	for _, p := range []*string{&opt.Prefix, &opt.BinDir} {
 		c := path.Clean("/" + strings.TrimPrefix(*p, "/"))
 		if !strings.HasPrefix(*p, "/") || c == "/" || strings.Contains(*p, "/../") || strings.HasSuffix(*p, "/..") {
-			return nil, failure.New(failure.Usage, "%q must be an absolute path below / (inside --root)", *p)
+			return nil, failure.New(failure.Usage, "%q must be an absolute path below / (inside the target root)", *p)
 		}
 		if badShellPath(*p) {
-			return nil, failure.New(failure.Usage, "%q holds a control character (a newline?): it cannot be a --prefix or --bin-dir", *p)
+			return nil, failure.New(failure.Usage, "%q holds a control character (a newline?): it cannot be a prefix or command directory", *p)
 		}
 		*p = c
 	}
 	if opt.Prefix == opt.BinDir || strings.HasPrefix(opt.BinDir+"/", opt.Prefix+"/") {
-		return nil, failure.New(failure.Usage, "--bin-dir %s must not be inside --prefix %s", opt.BinDir, opt.Prefix)
+		return nil, failure.New(failure.Usage, "the command directory %s must not be inside the prefix %s", opt.BinDir, opt.Prefix)
 	}
 	st, err := os.Stat(opt.RootDir)
 	if err != nil || !st.IsDir() {
-		return nil, failure.New(failure.Usage, "--root %s is not a directory", opt.RootDir).
+		return nil, failure.New(failure.Usage, "the target root %s is not a directory", opt.RootDir).
 			WithHint("create it first, or pass the root of the image being built")
 	}
 	root, err := os.OpenRoot(opt.RootDir)
@@ -120,11 +120,11 @@ func fsErr(op, p string, err error) error {
 	e := failure.New(failure.FileSystem, "%s %s: %w", op, p, err)
 	switch {
 	case isNoSpace(err):
-		e.WithHint("the file system holding %s is full; free space or install elsewhere with --prefix", p)
+		e.WithHint("the file system holding %s is full: free space", p).Suggest(failure.OtherPrefix)
 	case errors.Is(err, syscall.EROFS):
-		e.WithHint("%s is on a read-only file system; install at image build time or into a writable --root", p)
+		e.WithHint("%s is on a read-only file system: install at image build time", p).Suggest(failure.ReadWriteRoot)
 	case errors.Is(err, fs.ErrPermission):
-		e.WithHint("run as root, or pass a --root you can write to")
+		e.Suggest(failure.WritableRoot)
 	}
 	return e
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,6 +43,9 @@ func TestLockSerializesAndNamesHolder(t *testing.T) {
 	if !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
 		t.Fatalf("message does not name the holder: %v", err)
 	}
+	if !errors.Is(err, errLocked) || !slices.Contains(failure.Steps(err), failure.RaiseLockTimeout) {
+		t.Errorf("lock timeout %v: not errLocked, or steps %v lack RaiseLockTimeout", err, failure.Steps(err))
+	}
 	if d := time.Since(start); d < 250*time.Millisecond || d > 3*time.Second {
 		t.Fatalf("waited %v for a 300ms lock timeout", d)
 	}
@@ -59,8 +63,8 @@ func TestLockOfDeadProcessDoesNotBlock(t *testing.T) {
 		t.Skip("flock(1) from util-linux is not installed")
 	}
 	in := openT(t)
-	os.MkdirAll(in.HostPath(StateDir), 0o755)
-	lock := in.HostPath(StateDir + "/lock")
+	os.MkdirAll(in.HostPath(stateDir), 0o755)
+	lock := in.HostPath(stateDir + "/lock")
 	cmd := exec.Command("flock", lock, "sh", "-c", "echo $$ > "+lock+"; kill -9 $$")
 	_ = cmd.Run()
 	unlock, err := in.Lock(context.Background(), 200*time.Millisecond)

@@ -17,8 +17,8 @@ import (
 // write, something this installer did not write (and --force was not given).
 var ErrNotOurs = errors.New("not written by slurm-installer")
 
-// ErrBadReceipt is wrapped by the error for a receipt that fails validation.
-var ErrBadReceipt = errors.New("receipt is not one this installer wrote")
+// errBadReceipt is wrapped by the error for a receipt that fails validation.
+var errBadReceipt = errors.New("receipt is not one this installer wrote")
 
 // Backup is something that stood at a path the installer had to write and
 // that --force moved aside. Uninstall moves it back.
@@ -92,7 +92,7 @@ func (in *Installer) describePath(p string) string {
 // notOurs is the refusal for a foreign thing at p.
 func notOurs(p, what, why string) error {
 	return failure.New(failure.FileSystem, "%s is a %s that slurm-installer did not write (%s): %w", p, what, why, ErrNotOurs).
-		WithHint("move %s away (or remove it) and run again, or pass --force to move it aside to a backup that uninstall puts back", p)
+		WithHint("move %s away (or remove it) and run again", p).Suggest(failure.ForceAside)
 }
 
 // claim makes the foreign thing at p go away for the commit: without
@@ -114,7 +114,7 @@ func (in *Installer) claim(c *Commit, p, why string) error {
 	if err := in.root.Rename(rel(p), rel(b)); err != nil {
 		return fsErr("move aside", p, err)
 	}
-	in.opt.Log.Warn().Str("path", p).Str("backup", b).Str("was", what).Msg("--force: moved aside what stood at a path the install writes; uninstall puts it back")
+	in.opt.Log.Warn().Str("path", p).Str("backup", b).Str("was", what).Msg("forced: moved aside what stood at a path the install writes; uninstall puts it back")
 	c.Backups = append(c.Backups, rec)
 	c.undo = append(c.undo, func() error {
 		if _, err := in.root.Lstat(rel(p)); err == nil {
@@ -253,7 +253,7 @@ func within(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/
 // hex; sizes are sane.
 func (in *Installer) validateReceipt(r *Receipt) error {
 	bad := func(format string, a ...any) error {
-		return failure.New(failure.FileSystem, "%s: %w: %s", ReceiptPath, ErrBadReceipt, fmt.Sprintf(format, a...)).
+		return failure.New(failure.FileSystem, "%s: %w: %s", ReceiptPath, errBadReceipt, fmt.Sprintf(format, a...)).
 			WithHint("the receipt was not written by this installer (or is damaged), so nothing it lists is touched; inspect %s and move it away to start afresh", ReceiptPath)
 	}
 	return in.validateReceiptDepth(r, bad, 0)
@@ -359,7 +359,7 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 		ok := validPath(d)
 		if ok {
 			ok = false
-			for _, top := range []string{parent, r.BinDir, path.Dir(ProfileScript), path.Dir(glibcLinkerConf), "/etc/slurm", StateDir} {
+			for _, top := range []string{parent, r.BinDir, path.Dir(ProfileScript), path.Dir(glibcLinkerConf), "/etc/slurm", stateDir} {
 				if within(top, d) {
 					ok = true
 				}
@@ -406,7 +406,7 @@ func badShellPath(p string) bool {
 }
 
 // pendingPath journals the backups of a commit whose receipt is not written yet.
-const pendingPath = StateDir + "/backups-pending.json"
+const pendingPath = stateDir + "/backups-pending.json"
 
 func (in *Installer) writePending(bs []Backup) error {
 	b, err := json.Marshal(bs)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,13 +161,13 @@ func TestHostileReceipts(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := in.ReadReceipt()
-		if err == nil || failure.ClassOf(err) != failure.FileSystem || !errors.Is(err, ErrBadReceipt) {
-			t.Errorf("%s: ReadReceipt = %v, %v; want class 7 ErrBadReceipt", name, got, err)
+		if err == nil || failure.ClassOf(err) != failure.FileSystem || !errors.Is(err, errBadReceipt) {
+			t.Errorf("%s: ReadReceipt = %v, %v; want class 7 errBadReceipt", name, got, err)
 		}
 		if p := in.CheckIntact(r, true); len(p) != 1 || !strings.Contains(p[0].What, "invalid receipt") && !strings.Contains(p[0].What, "no real install") {
 			t.Errorf("%s: CheckIntact = %v", name, p)
 		}
-		if _, err := in.Uninstall(context.Background(), r); !errors.Is(err, ErrBadReceipt) {
+		if _, err := in.Uninstall(context.Background(), r); !errors.Is(err, errBadReceipt) {
 			t.Errorf("%s: Uninstall acted on it: %v", name, err)
 		}
 	}
@@ -204,7 +205,7 @@ func TestCommitRefusesForeign(t *testing.T) {
 		for _, force := range []bool{false, true} {
 			root := t.TempDir()
 			os.MkdirAll(filepath.Join(root, "etc"), 0o755)    // ldconfig writes its cache there
-			os.MkdirAll(filepath.Join(root, StateDir), 0o755) // made by the lock in a real run
+			os.MkdirAll(filepath.Join(root, stateDir), 0o755) // made by the lock in a real run
 			tc.make(root)
 			before := treeOf(t, root)
 			in, err := Open(Options{RootDir: root, Prefix: tc.prefix, BinDir: "/usr/local/bin", Force: force, Log: zerolog.Nop()})
@@ -224,6 +225,9 @@ func TestCommitRefusesForeign(t *testing.T) {
 			if !force {
 				if err == nil || failure.ClassOf(err) != failure.FileSystem || !errors.Is(err, ErrNotOurs) || !strings.Contains(err.Error(), tc.path) {
 					t.Errorf("%s: want a class 7 refusal naming %s, got %v", tc.name, tc.path, err)
+				}
+				if !slices.Contains(failure.Steps(err), failure.ForceAside) {
+					t.Errorf("%s: refusal %v does not suggest the forced move aside (steps %v)", tc.name, err, failure.Steps(err))
 				}
 				if got := treeOf(t, root); got != before {
 					t.Errorf("%s: a refused commit changed the root:\n%s\n---\n%s", tc.name, before, got)

@@ -22,7 +22,7 @@ import (
 )
 
 // ReceiptPath is the receipt's in-root path.
-const ReceiptPath = StateDir + "/receipt.json"
+const ReceiptPath = stateDir + "/receipt.json"
 
 // Modes of an install.
 const (
@@ -81,8 +81,8 @@ func (in *Installer) ReadReceipt() (*Receipt, error) {
 	}
 	var r Receipt
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, failure.New(failure.FileSystem, "receipt %s is corrupt: %w: %w", ReceiptPath, ErrBadReceipt, err).
-			WithHint("run `slurm-installer install --force` to reinstall and rewrite it")
+		return nil, failure.New(failure.FileSystem, "receipt %s is corrupt: %w: %w", ReceiptPath, errBadReceipt, err).
+			Suggest(failure.Reinstall) // the reinstall rewrites it
 	}
 	if err := in.validateReceipt(&r); err != nil {
 		return nil, err
@@ -276,27 +276,27 @@ func (in *Installer) RecordDemo(r *Receipt) error {
 	return nil
 }
 
-// ErrLocked is wrapped by a lock wait that timed out.
-var ErrLocked = errors.New("another slurm-installer holds the lock")
+// errLocked is wrapped by a lock wait that timed out.
+var errLocked = errors.New("another slurm-installer holds the lock")
 
-// Lock takes the root's install lock (flock on StateDir/lock), waiting up
+// Lock takes the root's install lock (flock on stateDir/lock), waiting up
 // to timeout. A lock held by a dead process is released by the kernel, so
 // it never blocks. The returned function releases it.
 func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), error) {
-	if err := in.root.MkdirAll(rel(StateDir), 0o755); err != nil {
-		return nil, fsErr("create directory", StateDir, err)
+	if err := in.root.MkdirAll(rel(stateDir), 0o755); err != nil {
+		return nil, fsErr("create directory", stateDir, err)
 	}
-	p := path.Join(StateDir, "lock")
+	p := path.Join(stateDir, "lock")
 	// The lock is opened without following a link and must be a regular
 	// file: a lock planted as a symlink (to /etc/passwd, say) would
 	// otherwise have its target truncated.
-	if fi, err := in.root.Lstat(rel(StateDir)); err == nil && !fi.IsDir() {
-		return nil, failure.New(failure.FileSystem, "%s is a %s, not the installer's state directory", StateDir, in.describePath(StateDir)).
-			WithHint("move %s away (inside --root) and run again", StateDir)
+	if fi, err := in.root.Lstat(rel(stateDir)); err == nil && !fi.IsDir() {
+		return nil, failure.New(failure.FileSystem, "%s is a %s, not the installer's state directory", stateDir, in.describePath(stateDir)).
+			WithHint("move %s away (inside the target root) and run again", stateDir)
 	}
 	notRegular := func() error {
 		return failure.New(failure.FileSystem, "lock file %s is a %s, not a regular file: %w", p, in.describePath(p), ErrNotOurs).
-			WithHint("a lock file is never a link; remove %s (inside --root) and run again", p)
+			WithHint("a lock file is never a link; remove %s (inside the target root) and run again", p)
 	}
 	// os.Root follows a link that stays inside the root, so the lock is
 	// checked with Lstat before it is opened (O_CREATE must not create a
@@ -343,8 +343,8 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 		}
 		if time.Now().After(deadline) {
 			f.Close()
-			return nil, failure.New(failure.Locked, "%w (%s) on %s; waited %s", ErrLocked, holder, in.HostPath(p), timeout).
-				WithHint("wait for it to finish, or raise --lock-timeout")
+			return nil, failure.New(failure.Locked, "%w (%s) on %s; waited %s", errLocked, holder, in.HostPath(p), timeout).
+				WithHint("wait for it to finish").Suggest(failure.RaiseLockTimeout)
 		}
 		if !logged {
 			in.opt.Log.Info().Str("holder", holder).Msg("waiting for another slurm-installer run on this root")
@@ -457,7 +457,7 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 	}
 	var dirs []string
 	for _, d := range r.CreatedDirs {
-		if !within(StateDir, d) { // the state directory holds the lock we hold
+		if !within(stateDir, d) { // the state directory holds the lock we hold
 			dirs = append(dirs, d)
 		}
 	}

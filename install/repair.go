@@ -23,7 +23,7 @@ import (
 func (in *Installer) Repair(ctx context.Context, r *Receipt, src Source) ([]string, error) {
 	if r == nil || r.Mode != ModeReal || r.PayloadDir == "" {
 		return nil, failure.New(failure.NotInstalled, "nothing to repair: no real install recorded in %s", ReceiptPath).
-			WithHint("run install without --repair")
+			Suggest(failure.NoRepair)
 	}
 	probs := in.CheckIntact(r, true)
 	if len(probs) == 0 {
@@ -49,7 +49,7 @@ func (in *Installer) Repair(ctx context.Context, r *Receipt, src Source) ([]stri
 		if _, err := in.root.Lstat(rel(r.Prefix)); err == nil && !isPayloadName(r.Prefix, t) {
 			// a real directory, a file, or a link someone else made: not ours to replace
 			return nil, failure.New(failure.FileSystem, "%s is no longer the link this installer made", r.Prefix).
-				WithHint("move it away and run install --force")
+				Suggest(failure.Reinstall) // the forced install moves it aside
 		}
 		if err := in.mkdirAll(nil, r.PayloadDir); err != nil {
 			return nil, err
@@ -69,7 +69,7 @@ func (in *Installer) Repair(ctx context.Context, r *Receipt, src Source) ([]stri
 		s, ok := staged[e.Path]
 		if !ok || s.Type != e.Type || s.SHA256 != e.SHA256 || s.Target != e.Target {
 			return done, failure.New(failure.Integrity, "cannot repair %s: the bundle (%s) does not hold the file the receipt lists", path.Join(r.Prefix, e.Path), src.Path).
-				WithHint("the bundle is not the one installed; run install --force to reinstall")
+				WithHint("repair from the bundle that is installed").Suggest(failure.Reinstall)
 		}
 		dst := path.Join(r.PayloadDir, e.Path)
 		if err := in.restoreEntry(path.Join(st.PayloadRel, e.Path), dst, e); err != nil {
@@ -100,8 +100,8 @@ func (in *Installer) Repair(ctx context.Context, r *Receipt, src Source) ([]stri
 			return done, fsErr("create directory", path.Dir(l.Path), err)
 		}
 		if fi, err := in.root.Lstat(rel(l.Path)); err == nil && fi.IsDir() {
-			return done, failure.New(failure.FileSystem, "cannot repair %s: it is now a directory", l.Path).
-				WithHint("move it away and run install --repair again")
+			return done, failure.New(failure.FileSystem, "cannot repair %s: it is now a directory; move it away first", l.Path).
+				Suggest(failure.RepairAgain)
 		}
 		if fi, err := in.root.Lstat(rel(l.Path)); err == nil {
 			t, _ := in.root.Readlink(rel(l.Path))

@@ -101,9 +101,9 @@ func (in *Installer) noSpace(dir string, need, entries int64, cause error) error
 		e = failure.New(failure.FileSystem, "%s", msg)
 	}
 	if need > 0 && free >= need {
-		return e.WithHint("the bytes fit but the file system holding %s ran out of inodes (%d free; the bundle has %d entries); free some, or choose another --prefix", dir, freeInodes(in.HostPath(dir)), entries)
+		return e.WithHint("the bytes fit but the file system holding %s ran out of inodes (%d free; the bundle has %d entries): free some", dir, freeInodes(in.HostPath(dir)), entries).Suggest(failure.OtherPrefix)
 	}
-	return e.WithHint("free at least %s on the file system holding %s (the previous install stays until the new one is verified, so both must fit), or choose another --prefix", human(need-free), dir)
+	return e.WithHint("free at least %s on the file system holding %s (the previous install stays until the new one is verified, so both must fit)", human(need-free), dir).Suggest(failure.OtherPrefix)
 }
 
 func human(n int64) string {

@@ -165,8 +165,8 @@ func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err erro
 		return nil, err
 	}
 	if len(st.Commands) == 0 {
-		return nil, failure.New(failure.Archive, "the bundle's bin/ holds no commands").
-			WithHint("the bundle is empty or mis-packed; rebuild it with `slurm-installer pack`")
+		return nil, failure.New(failure.Archive, "the bundle's bin/ holds no commands: it is empty or mis-packed").
+			Suggest(failure.Repack)
 	}
 	sort.Strings(st.Commands)
 	if b, ok, _ := in.readFile(path.Join(st.PayloadRel, "VERSION")); ok {
@@ -241,7 +241,7 @@ func findPayload(entries []Entry, prefix string) (string, error) {
 		return "", nil
 	}
 	return "", failure.New(failure.Archive, "no payload found in the bundle: looked for bin/ in usr/local/slurm/, %s/, a single top directory and the archive root", strings.TrimPrefix(prefix, "/")).
-		WithHint("a bundle holds usr/local/slurm/{bin,lib,VERSION}; rebuild it with `slurm-installer pack`")
+		WithHint("lay the bundle out as usr/local/slurm/{bin,lib,VERSION}").Suggest(failure.Repack)
 }
 
 // checkPayloadLinks makes sure every symlink in the payload resolves inside
@@ -282,7 +282,7 @@ func (in *Installer) CleanStale() {
 	for _, dir := range []string{in.opt.BinDir, "/etc", "/etc/profile.d", "/etc/ld.so.conf.d"} {
 		in.removeNames(dir, reTmp.MatchString)
 	}
-	in.removeNames(StateDir, func(n string) bool {
+	in.removeNames(stateDir, func(n string) bool {
 		return reTmp.MatchString(n) || strings.HasPrefix(n, "verify-")
 	})
 }
@@ -310,10 +310,10 @@ func (in *Installer) removeNames(dir string, match func(string) bool) {
 // the installer's temp files, a directory a killed run leaves is removed
 // by the next run's [Installer.CleanStale].
 func (in *Installer) TempDir() (string, error) {
-	if err := in.root.MkdirAll(rel(StateDir), 0o755); err != nil {
+	if err := in.root.MkdirAll(rel(stateDir), 0o755); err != nil {
 		return "", err
 	}
-	p := path.Join(StateDir, tmpPrefix+randomID())
+	p := path.Join(stateDir, tmpPrefix+randomID())
 	if err := in.root.Mkdir(rel(p), 0o700); err != nil {
 		return "", err
 	}

@@ -13,27 +13,32 @@ import (
 	"syscall"
 	"time"
 
+	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/sandbox"
 )
 
-// ErrLoaderCacheNotBuilt says ldconfig could not be run for the root at
+// errLoaderCacheNotBuilt says ldconfig could not be run for the root at
 // all (its programs cannot execute here, or entering the root was
 // refused), so the loader cache does not list the bundle's lib/: a glibc
 // bundle's commands would not start until ldconfig runs in the image.
 // Test with errors.Is; Commit.LoaderCache holds the error.
-var ErrLoaderCacheNotBuilt = errors.New("the root's loader cache was not built")
+var errLoaderCacheNotBuilt = errors.New("the root's loader cache was not built")
 
-// cacheError is an ldconfig that could not run, with what to do about it.
+// cacheError is an ldconfig that could not run, with what to do about it:
+// a hint in the domain's words and the remedies only the command line can
+// word.
 type cacheError struct {
 	msg, hint string
+	fix       []failure.Remedy
 }
 
 func (e *cacheError) Error() string        { return e.msg }
-func (e *cacheError) Is(target error) bool { return target == ErrLoaderCacheNotBuilt }
+func (e *cacheError) Is(target error) bool { return target == errLoaderCacheNotBuilt }
 
-// Hint is what to do (failure.HintOf reads it through the wrap).
-func (e *cacheError) Hint() string { return e.hint }
+// Advice is what to do, for the [failure.Error] the caller reports the
+// error in (see [failure.Error.Advise]).
+func (e *cacheError) Advice() (hint string, fix []failure.Remedy) { return e.hint, e.fix }
 
 // Paths of the configuration files the installer owns or merges into.
 const (
@@ -126,7 +131,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		return err
 	}
 	if err := in.ldconfig(ctx); err != nil {
-		if errors.Is(err, ErrLoaderCacheNotBuilt) {
+		if errors.Is(err, errLoaderCacheNotBuilt) {
 			c.LoaderCache = err // the caller decides: the commands cannot start without it
 		} else {
 			c.Warnings = append(c.Warnings, err.Error())
@@ -212,7 +217,7 @@ var unprivileged = sandbox.Unprivileged
 // another CPU is tried too: the kernel runs its ldconfig through
 // binfmt_misc when an emulator is registered. It returns an error
 // suitable for a warning when ldconfig ran and failed, and one that wraps
-// ErrLoaderCacheNotBuilt when it could not run at all.
+// errLoaderCacheNotBuilt when it could not run at all.
 func (in *Installer) ldconfig(ctx context.Context) error {
 	var bin string
 	for _, p := range []string{"/sbin/ldconfig", "/usr/sbin/ldconfig", "/bin/ldconfig", "/usr/bin/ldconfig"} {
@@ -226,11 +231,13 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 	// ld.so.cache~ behind. It is quick; a signal takes effect right after.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
+	// A self-contained bundle carries its loader and needs no loader cache.
+	selfContained := []failure.Remedy{{Step: failure.PackSelfContained}}
 	if bin == "" {
 		if foreign {
 			// this host's ldconfig -r skips another CPU's libraries
 			return &cacheError{fmt.Sprintf("ldconfig not run: the %s root has no ldconfig of its own, and this %s host's would leave its libraries out of the cache", in.opt.Arch, platform.Host()),
-				"add ldconfig (libc-bin) to the image and run it there, or install a self-contained bundle (`pack --self-contained`), which needs no loader cache"}
+				"add ldconfig (libc-bin) to the image and run it there", selfContained}
 		}
 		return in.hostLdconfig(ctx)
 	}
@@ -243,8 +250,8 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 		cmd.Dir = "/"
 		if os.Geteuid() != 0 {
 			if err := unprivileged(); err != nil {
-				return &cacheError{fmt.Sprintf("ldconfig not run: entering --root %s needs chroot, which needs root or an unprivileged user namespace, and %v", in.opt.RootDir, err),
-					"run the installer as root, allow unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone), or run `ldconfig` in the image before its SLURM commands are used"}
+				return &cacheError{fmt.Sprintf("ldconfig not run: entering the target root %s needs chroot, which needs root or an unprivileged user namespace, and %v", in.opt.RootDir, err),
+					"run the installer as root, allow unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone), or run `ldconfig` in the image before its SLURM commands are used", nil}
 			}
 			// Only the caller's own ids are mapped (as 0): ldconfig can
 			// write what the caller could, nothing more.
@@ -258,7 +265,7 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 	if err != nil {
 		if foreign && errors.Is(err, syscall.ENOEXEC) {
 			return &cacheError{fmt.Sprintf("ldconfig not run: tried the root's %s, but this %s host cannot execute %s programs (no binfmt_misc emulation for %s is registered)", bin, platform.Host(), in.opt.Arch, in.opt.Arch),
-				fmt.Sprintf("register qemu-user-static for %s in binfmt_misc on this host (Debian: `apt-get install qemu-user-static binfmt-support`), run `ldconfig` in the image before its SLURM commands are used, or install a self-contained bundle", in.opt.Arch)}
+				fmt.Sprintf("register qemu-user-static for %s in binfmt_misc on this host (Debian: `apt-get install qemu-user-static binfmt-support`), or run `ldconfig` in the image before its SLURM commands are used", in.opt.Arch), selfContained}
 		}
 		return fmt.Errorf("ldconfig in %s failed: %v: %s", in.opt.RootDir, err, strings.TrimSpace(string(out)))
 	}

@@ -22,7 +22,7 @@ func GlibcVersion(r *FS, arch string) (version, file string, err error) {
 	if arch == "" {
 		arch = platform.Host()
 	}
-	defs, file, err := LibVersionDefs(r, "libc.so.6", arch)
+	defs, file, err := libVersionDefs(r, "libc.so.6", arch)
 	if err != nil {
 		return "", file, err
 	}
@@ -33,13 +33,13 @@ func GlibcVersion(r *FS, arch string) (version, file string, err error) {
 	return v, file, nil
 }
 
-// ErrNoLibrary says a library is not in the root's library path.
-var ErrNoLibrary = errors.New("library not found in the root's library path")
+// errNoLibrary says a library is not in the root's library path.
+var errNoLibrary = errors.New("library not found in the root's library path")
 
-// LibVersionDefs finds the shared library soname for arch in the root's
+// libVersionDefs finds the shared library soname for arch in the root's
 // glibc library path and returns the symbol versions it defines
 // ("GLIBC_2.2.5", ..., "GLIBCXX_3.4.30") and its in-root path.
-func LibVersionDefs(r *FS, soname, arch string) (defs []string, file string, err error) {
+func libVersionDefs(r *FS, soname, arch string) (defs []string, file string, err error) {
 	want := platform.ELFMachine(arch)
 	for _, d := range LibDirs(r, Glibc, arch) {
 		p := path.Join(d, soname)
@@ -59,7 +59,7 @@ func LibVersionDefs(r *FS, soname, arch string) (defs []string, file string, err
 		}
 		return defs, p, nil
 	}
-	return nil, "", fmt.Errorf("%s: %w", soname, ErrNoLibrary)
+	return nil, "", fmt.Errorf("%s: %w", soname, errNoLibrary)
 }
 
 // VersionDefs returns the names of the symbol versions an ELF shared object

@@ -59,7 +59,7 @@ func AskController(ctx context.Context, in RunInput) (controller, client string,
 		}
 		return "", client, err
 	}
-	v := ControllerVersion(stdout)
+	v := controllerVersion(stdout)
 	if v == "" {
 		return "", client, failure.New(failure.Verify, "`%s show config` printed no SLURM_VERSION: %q", t.cmd, headLines(strings.TrimSpace(stdout), 3))
 	}

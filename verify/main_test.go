@@ -5,15 +5,30 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/sandbox"
 
 	"go.uber.org/goleak"
 )
+
+// wantFix fails t unless err's advice (failure.Advice) includes each remedy
+// of want, step and argument: the typed advice internal/app words with the
+// flag, which the domain never names.
+func wantFix(t *testing.T, err error, want ...failure.Remedy) {
+	t.Helper()
+	_, fix := failure.Advice(err)
+	for _, w := range want {
+		if !slices.Contains(fix, w) {
+			t.Errorf("advice of %v: remedies %+v lack %+v", err, fix, w)
+		}
+	}
+}
 
 // bins holds the ELF files the tests build once: gcc-built dynamic ones
 // and Go-built static ones.

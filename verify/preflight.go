@@ -242,7 +242,7 @@ func verifyInstalled(in PreflightInput) (*Report, error) {
 		p, err := in.Root.Resolve(in.Prefix)
 		if err != nil {
 			return nil, failure.New(failure.Verify, "the prefix %s is not in the root: %w", in.Prefix, err).
-				WithHint("run `slurm-installer install` to install it")
+				Suggest(failure.Install)
 		}
 		in.PayloadDir = p
 	}
@@ -349,7 +349,7 @@ func checkArch(in PreflightInput, files []*elfInfo, rep *Report) error {
 	detail := fmt.Sprintf("bundle is %s but the target root is %s (%s)", bundle, in.Arch, listSome(names, 3))
 	rep.Checks = append(rep.Checks, Check{Name: "arch", Detail: detail})
 	return failure.New(failure.Verify, "%s", detail).
-		WithHint("install the %s bundle (--arch %s), or check that --root is the image you meant", in.Arch, in.Arch)
+		Suggest(failure.OtherArch, in.Arch)
 }
 
 // isLibrary tells a shared library from an executable by its name:
@@ -578,12 +578,14 @@ func missingError(in PreflightInput, ms []Missing, vs []MissingVersion) error {
 	}
 	err := failure.New(failure.Verify, "the bundle cannot run in this root: %s", strings.Join(parts, "; "))
 	h := hint(in, loaders, libs)
-	if vh := versionHint(in, vs); vh != "" {
+	vh, fix := versionHint(in, vs)
+	if vh != "" {
 		if h != "" {
 			h += "; then "
 		}
 		h += vh
 	}
+	err.Fix = append(err.Fix, fix...)
 	return err.WithHint("%s", h)
 }
 

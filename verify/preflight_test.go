@@ -78,6 +78,7 @@ func TestPreflight(t *testing.T) {
 		skip      string
 		wantErr   []string // substrings of the error; nil = pass
 		hint      []string
+		fix       []failure.Remedy // remedies the advice must include
 		missing   []Missing
 		onceInMsg string
 	}{
@@ -144,7 +145,7 @@ func TestPreflight(t *testing.T) {
 			name: "wrong arch", root: debian, libc: rootfs.Glibc,
 			files:   []entry{file("bin/sinfo", goBin(t, platform.GoArch(other), rt.HelloSource))},
 			wantErr: []string{fmt.Sprintf("bundle is %s but the target root is %s (bin/sinfo)", other, host)},
-			hint:    []string{"--arch " + host},
+			fix:     []failure.Remedy{{Step: failure.OtherArch, Arg: host}},
 		},
 		{
 			name: "musl bundle in debian", root: debian, libc: rootfs.Glibc, skip: errString(muslErr),
@@ -197,6 +198,7 @@ func TestPreflight(t *testing.T) {
 					t.Errorf("hint %q does not say %q", failure.HintOf(err), h)
 				}
 			}
+			wantFix(t, err, tc.fix...)
 			if tc.missing != nil && !slices.EqualFunc(rep.Missing, tc.missing, func(a, b Missing) bool {
 				return a.What == b.What && a.Name == b.Name && slices.Equal(a.NeededBy, b.NeededBy)
 			}) {

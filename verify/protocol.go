@@ -75,9 +75,9 @@ func AcceptedClients(controller string) (oldest, newest string, err error) {
 	return knownMajors[lo], knownMajors[i], nil
 }
 
-// ControllerWindow returns the oldest and newest controller major a client
+// controllerWindow returns the oldest and newest controller major a client
 // of this version can talk to: 22.05.8 → 22.05, 23.11; 24.11.5 → 24.11, 26.05.
-func ControllerWindow(client string) (oldest, newest string, err error) {
+func controllerWindow(client string) (oldest, newest string, err error) {
 	c, err := majorIndex(client)
 	if err != nil {
 		return "", "", err
@@ -142,7 +142,7 @@ func ClassifyClusterOutput(out string) ClusterFailure {
 
 // windowText says which controllers a client of version can talk to.
 func windowText(client string) string {
-	lo, hi, err := ControllerWindow(client)
+	lo, hi, err := controllerWindow(client)
 	if err != nil {
 		return fmt.Sprintf("this client is SLURM %s (%v)", client, err)
 	}
@@ -153,9 +153,9 @@ func windowText(client string) string {
 // controllerVersionRE finds SLURM_VERSION in `scontrol show config`.
 var controllerVersionRE = regexp.MustCompile(`(?m)^\s*SLURM_VERSION\s*=\s*(\S+)`)
 
-// ControllerVersion returns SLURM_VERSION from `scontrol show config`
+// controllerVersion returns SLURM_VERSION from `scontrol show config`
 // output, "" when it is not there.
-func ControllerVersion(showConfig string) string {
+func controllerVersion(showConfig string) string {
 	m := controllerVersionRE.FindStringSubmatch(showConfig)
 	if m == nil {
 		return ""

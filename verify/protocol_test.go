@@ -26,9 +26,9 @@ func TestProtocolWindow(t *testing.T) {
 		{"23.11.4", "23.11", "25.05"},
 		{"24.11.5", "24.11", "26.05"},
 	} {
-		lo, hi, err := ControllerWindow(tc.client)
+		lo, hi, err := controllerWindow(tc.client)
 		if err != nil || lo != tc.lo || hi != tc.hi {
-			t.Errorf("ControllerWindow(%s) = %s..%s, %v; want %s..%s", tc.client, lo, hi, err, tc.lo, tc.hi)
+			t.Errorf("controllerWindow(%s) = %s..%s, %v; want %s..%s", tc.client, lo, hi, err, tc.lo, tc.hi)
 		}
 	}
 	for _, tc := range []struct {
@@ -54,7 +54,7 @@ func TestProtocolWindow(t *testing.T) {
 	if _, err := CanTalk("22.06.1", "22.05.8"); err == nil {
 		t.Error("22.06 is not a SLURM major")
 	}
-	if _, _, err := ControllerWindow("unknown"); err == nil {
+	if _, _, err := controllerWindow("unknown"); err == nil {
 		t.Error("unknown is not a version")
 	}
 	if m := Major("24.11.5-4+deb13u1"); m != "24.11" {
@@ -78,8 +78,8 @@ func TestClassifyClusterOutput(t *testing.T) {
 			t.Errorf("ClassifyClusterOutput(%q) = %v, want %v", out, got, want)
 		}
 	}
-	if v := ControllerVersion("Configuration data as of x\nSLURM_CONF              = /etc/slurm/slurm.conf\nSLURM_VERSION           = 22.05.8\n"); v != "22.05.8" {
-		t.Errorf("ControllerVersion = %q", v)
+	if v := controllerVersion("Configuration data as of x\nSLURM_CONF              = /etc/slurm/slurm.conf\nSLURM_VERSION           = 22.05.8\n"); v != "22.05.8" {
+		t.Errorf("controllerVersion = %q", v)
 	}
 	if !strings.Contains(windowText("24.11.5"), "can talk to controllers of SLURM 24.11 to 26.05 only") {
 		t.Error(windowText("24.11.5"))

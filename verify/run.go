@@ -88,7 +88,7 @@ func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
 	}
 	abs, err := filepath.Abs(in.RootDir)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--root %s: %w", in.RootDir, err)
+		return nil, failure.New(failure.Usage, "the target root %s: %w", in.RootDir, err)
 	}
 	in.RootDir = abs
 	if in.Prefix == "" {
@@ -107,8 +107,9 @@ func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
 	t.cmd = path.Join("/", in.BinDir, in.Command)
 	h, err := t.fs.Resolve(t.cmd)
 	if err != nil {
+		// Install when nothing is; reinstall to put back the links in BinDir.
 		return nil, failure.New(failure.Verify, "%s is not in the root: %w", t.cmd, err).
-			WithHint("run `slurm-installer install` (or `install --force` to repair the links in %s)", in.BinDir)
+			Suggest(failure.Install).Suggest(failure.Reinstall)
 	}
 	t.host = h
 	f, err := os.Open(h)
@@ -185,8 +186,8 @@ func RunVersion(ctx context.Context, in RunInput) (RunResult, error) {
 	}
 	res.Version = m[1]
 	if want := strings.TrimPrefix(in.Want, "v"); want != "" && res.Version != want && !strings.HasPrefix(res.Version, want+"-") {
-		return res, failure.New(failure.Verify, "%s is SLURM %s but %s was asked for", t.cmd, res.Version, want).
-			WithHint("the bundle is mislabelled or an older install is on PATH; run `slurm-installer install --force`")
+		return res, failure.New(failure.Verify, "%s is SLURM %s but %s was asked for: the bundle is mislabelled or an older install is on PATH", t.cmd, res.Version, want).
+			Suggest(failure.Reinstall)
 	}
 	return res, nil
 }
@@ -209,7 +210,7 @@ func Cluster(ctx context.Context, in RunInput) (string, error) {
 	in.Command = "sinfo"
 	rfs := rootfs.New(in.RootDir)
 	if !rfs.Exists(siteConf) {
-		return "", failure.New(failure.Usage, "verify --cluster needs %s in the root", siteConf).
+		return "", failure.New(failure.Usage, "the cluster check needs %s in the root", siteConf).
 			WithHint("mount or copy the cluster's slurm.conf to %s (and munge's key to /etc/munge/munge.key) and retry", siteConf)
 	}
 	t, err := prepare(in, 20*time.Second)
@@ -227,10 +228,11 @@ func Cluster(ctx context.Context, in RunInput) (string, error) {
 			return "", failure.New(failure.Verify, "%w: the controller and this client do not speak the same SLURM protocol "+
 				"(`Zero Bytes were transmitted or received` is what SLURM prints for a protocol-version mismatch; a network fault reads `Unable to contact slurm controller`); %s",
 				err, windowText(client)).
-				WithHint("install the client bundle of the controller's SLURM major release, or of one whose window includes it: `slurm-installer install --slurm-version <the controller's major, such as 22.05>`; the controller's log says `Invalid Protocol Version`")
+				WithHint("the controller's log says `Invalid Protocol Version`: install the client bundle of the controller's SLURM major release, or of one whose window includes it").
+				Suggest(failure.InstallVersion, "<the controller's major, such as 22.05>")
 		}
 		host, port := t.controller()
-		return "", failure.Wrap(failure.Verify, withHint(err, fmt.Sprintf(
+		return "", failure.Wrap(failure.Verify, t.withHint(err, fmt.Sprintf(
 			"slurmctld (SlurmctldHost=%s in %s) must be reachable from here on TCP %s, and munged must run with the cluster's key", host, siteConf, port)))
 	}
 	nodes := strings.TrimSpace(stdout)
@@ -262,7 +264,7 @@ func (t *target) versionNote(ctx context.Context, env []string) string {
 		return fmt.Sprintf("; controller version unknown (%v); client SLURM %s", err, client)
 	}
 	out, _, err := sc.run(ctx, env, true, nil, "show", "config")
-	ctl := ControllerVersion(out)
+	ctl := controllerVersion(out)
 	if err != nil || ctl == "" {
 		return fmt.Sprintf("; controller version unknown (`scontrol show config` gave no SLURM_VERSION); client SLURM %s", client)
 	}
@@ -285,8 +287,9 @@ func windowNote(client, controller string) string {
 	return fmt.Sprintf("controller SLURM %s, which accepts clients of %s to %s: this client (SLURM %s) is OUTSIDE that window and may stop working", controller, lo, hi, client)
 }
 
-// withHint replaces the hint of a failure.Error.
-func withHint(err error, hint string) error {
+// withHint replaces the hint of a failure.Error about reaching the
+// controller, or the generic one ([target.byHand]).
+func (t *target) withHint(err error, hint string) error {
 	var fe *failure.Error
 	if !errors.As(err, &fe) || fe.Class != failure.Verify {
 		return err
@@ -298,7 +301,7 @@ func withHint(err error, hint string) error {
 			return err
 		}
 	}
-	if strings.HasPrefix(fe.Hint, "run `") { // the generic "run it by hand"
+	if fe.Hint == t.byHand() && len(fe.Fix) == 0 {
 		fe.Hint = hint
 	}
 	return err
@@ -405,6 +408,12 @@ func (t *target) exitHint(code int, stderr string) string {
 	case code == 126 || has("exec format error", "permission denied"):
 		return fmt.Sprintf("%s cannot be executed: check its mode, a noexec mount and its architecture", t.cmd)
 	}
+	return t.byHand()
+}
+
+// byHand is the generic hint for a command that failed without saying why:
+// run it (a SLURM command, in the root) by hand.
+func (t *target) byHand() string {
 	root := t.in.RootDir
 	if root == "/" {
 		return fmt.Sprintf("run `%s --version` by hand to see more", t.cmd)

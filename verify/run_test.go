@@ -157,6 +157,7 @@ func TestRunVersionChroot(t *testing.T) {
 		warn    string
 		errs    []string
 		hint    string
+		fix     []failure.Remedy // remedies the advice must include
 		class   failure.Class
 	}{
 		{name: "throwaway conf", version: "22.05.8", want: "22.05.8"},
@@ -164,7 +165,7 @@ func TestRunVersionChroot(t *testing.T) {
 		{name: "debian's slurm-wlm spelling", conf: "ClusterName=c\nPluginDir=" + prefix + "/lib/slurm\nTestWlm=1\nTestNeedRoot=1\n", version: "22.05.8", site: true},
 		{name: "site conf used as it is", conf: "ClusterName=c\nSlurmctldHost=ctl\nPluginDir=" + prefix + "/lib/slurm # ours\nTestNeedRoot=1\n", version: "22.05.8", site: true},
 		{name: "version mismatch", want: "23.02.1", version: "22.05.8",
-			errs: []string{"SLURM 22.05.8 but 23.02.1 was asked for"}, class: failure.Verify},
+			errs: []string{"SLURM 22.05.8 but 23.02.1 was asked for"}, fix: []failure.Remedy{{Step: failure.Reinstall}}, class: failure.Verify},
 		{name: "site PluginDir missing", conf: "ClusterName=c\nPluginDir=/usr/lib/x86_64-linux-gnu/slurm-wlm\n", site: true,
 			warn: "PluginDir=/usr/lib/x86_64-linux-gnu/slurm-wlm, which does not exist in the root",
 			errs: []string{"exited with status 1", "PluginDir: /usr/lib/x86_64-linux-gnu/slurm-wlm: No such file or directory", "Unable to process configuration file"},
@@ -173,7 +174,8 @@ func TestRunVersionChroot(t *testing.T) {
 			errs: []string{"exited with status 1", "incomplete slurm.conf"}, class: failure.Verify},
 		{name: "timeout", conf: "ClusterName=c\nPluginDir=" + prefix + "/lib/slurm\nTestSleep=20s\n", timeout: 300 * time.Millisecond, site: true,
 			errs: []string{"did not finish within 300ms"}, class: failure.Verify},
-		{name: "missing command", command: "sbatch", errs: []string{"/usr/local/bin/sbatch is not in the root"}, hint: "slurm-installer install", class: failure.Verify},
+		{name: "missing command", command: "sbatch", errs: []string{"/usr/local/bin/sbatch is not in the root"},
+			fix: []failure.Remedy{{Step: failure.Install}, {Step: failure.Reinstall}}, class: failure.Verify},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,6 +222,7 @@ func TestRunVersionChroot(t *testing.T) {
 			if tc.hint != "" && !strings.Contains(failure.HintOf(err), tc.hint) {
 				t.Errorf("hint %q does not say %q", failure.HintOf(err), tc.hint)
 			}
+			wantFix(t, err, tc.fix...)
 		})
 	}
 }
@@ -324,9 +327,10 @@ func TestCluster(t *testing.T) {
 		scontrol bool
 		errs     []string
 		hint     string
+		fix      []failure.Remedy // remedies the advice must include
 		class    failure.Class
 	}{
-		{name: "no site conf", errs: []string{"verify --cluster needs /etc/slurm/slurm.conf"}, class: failure.Usage},
+		{name: "no site conf", errs: []string{"the cluster check needs /etc/slurm/slurm.conf"}, class: failure.Usage},
 		{name: "controller up", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestNeedRoot=1\n",
 			nodes: "node[1-2] idle; controller version unknown (/usr/local/bin/scontrol is not in the root"},
 		{name: "controller of the same major", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestCtlVersion=22.05.8\n", scontrol: true,
@@ -336,7 +340,8 @@ func TestCluster(t *testing.T) {
 		{name: "protocol mismatch", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=" + prefix + "/lib/slurm\nTestZeroBytes=1\n",
 			errs: []string{"slurm_load_partitions: Zero Bytes were transmitted or received", "do not speak the same SLURM protocol",
 				"this client is SLURM 22.05.8, which can talk to controllers of SLURM 22.05 to 23.11 only"},
-			hint: "install the client bundle of the controller's SLURM major release", class: failure.Verify},
+			hint: "install the client bundle of the controller's SLURM major release",
+			fix:  []failure.Remedy{{Step: failure.InstallVersion, Arg: "<the controller's major, such as 22.05>"}}, class: failure.Verify},
 		{name: "controller down", conf: "ClusterName=c\nSlurmctldHost=ctl(10.0.0.1)\nSlurmctldPort=6900\nPluginDir=" + prefix + "/lib/slurm\n",
 			errs: []string{"Unable to contact slurm controller"}, hint: "slurmctld (SlurmctldHost=ctl(10.0.0.1) in /etc/slurm/slurm.conf) must be reachable from here on TCP 6900", class: failure.Verify},
 		{name: "site PluginDir missing", conf: "ClusterName=c\nSlurmctldHost=up\nPluginDir=/nope\n",
@@ -376,7 +381,33 @@ func TestCluster(t *testing.T) {
 			if tc.hint != "" && !strings.Contains(failure.HintOf(err), tc.hint) {
 				t.Errorf("hint %q does not say %q", failure.HintOf(err), tc.hint)
 			}
+			wantFix(t, err, tc.fix...)
 		})
+	}
+}
+
+// TestWithHint: a cluster run's failure gets the reachability hint when
+// it is about the controller or carries only the generic "run it by hand"
+// hint; other advice (a specific hint, or remedies) is kept.
+func TestWithHint(t *testing.T) {
+	tg := &target{in: RunInput{RootDir: "/srv/root"}, cmd: "/usr/local/bin/sinfo"}
+	const reach = "slurmctld must be reachable"
+	for _, tc := range []struct {
+		name string
+		err  *failure.Error
+		want string
+	}{
+		{"generic", failure.New(failure.Verify, "`sinfo` exited with status 1").WithHint("%s", tg.byHand()), reach},
+		{"about the controller", failure.New(failure.Verify, "Unable to contact slurm controller").WithHint("something else"), reach},
+		{"specific", failure.New(failure.Verify, "`sinfo` exited with status 1: plugin").WithHint("PluginDir in slurm.conf"), "PluginDir in slurm.conf"},
+		{"a remedy", failure.New(failure.Verify, "`sinfo` exited with status 1").WithHint("%s", tg.byHand()).Suggest(failure.Reinstall), tg.byHand()},
+	} {
+		if got := failure.HintOf(tg.withHint(tc.err, reach)); got != tc.want {
+			t.Errorf("%s: hint %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if h := tg.byHand(); h != "run `chroot /srv/root /usr/local/bin/sinfo --version` by hand to see more" {
+		t.Errorf("byHand = %q", h)
 	}
 }
 

@@ -249,9 +249,12 @@ func (m MissingVersion) describe() string {
 		what, m.File, have, strings.Join(m.Versions, ", "), by)
 }
 
-// versionHint is the fix for missing symbol versions.
-func versionHint(in PreflightInput, vs []MissingVersion) string {
+// versionHint is the fix for missing symbol versions: the hint, and the
+// remedies the command line words (a self-contained bundle that carries
+// the glibc a symbol needs).
+func versionHint(in PreflightInput, vs []MissingVersion) (string, []failure.Remedy) {
 	var h []string
+	var fix []failure.Remedy
 	for _, v := range vs {
 		switch v.Family {
 		case "GLIBC":
@@ -260,8 +263,9 @@ func versionHint(in PreflightInput, vs []MissingVersion) string {
 				have = "the root's"
 			}
 			h = append(h, fmt.Sprintf("use a bundle built on a distribution with glibc %s or older, "+
-				"or a self-contained bundle that carries glibc %s or newer (`slurm-installer pack --self-contained --sysroot <a root with glibc >= %s>`), "+
-				"or base the image on a distribution with glibc >= %s", have, v.Need, v.Need, v.Need))
+				"or base the image on a distribution with glibc >= %s", have, v.Need))
+			// one GLIBC entry (missing merges them): a bundle that carries glibc v.Need
+			fix = append(fix, failure.Remedy{Step: failure.PackSelfContained, Arg: v.Need})
 		case "GLIBCXX", "CXXABI", "GCC":
 			h = append(h, fmt.Sprintf("the root's %s is older than the bundle was built against: upgrade it in the image, "+
 				"or use a bundle built on an older distribution, or one that ships %s in %s/lib", v.Library, v.Library, in.Prefix))
@@ -269,7 +273,7 @@ func versionHint(in PreflightInput, vs []MissingVersion) string {
 			h = append(h, fmt.Sprintf("%s in the root is not the version the bundle was built against: use a bundle built for this distribution or one that ships %s", v.Library, v.Library))
 		}
 	}
-	return strings.Join(dedupStrings(h), "; ")
+	return strings.Join(dedupStrings(h), "; "), fix
 }
 
 func dedupStrings(s []string) []string {

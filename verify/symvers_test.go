@@ -189,12 +189,14 @@ func TestPreflightSymbolVersions(t *testing.T) {
 		files   []entry
 		wantErr []string
 		hint    []string
+		fix     []failure.Remedy // remedies the advice must include
 		detail  string
 	}{
 		{name: "24.11-like bundle in a Debian 12 root", root: rt.Debian(t), files: bundle,
 			wantErr: []string{"it needs glibc 2.39 but the root's /lib/" + rt.Triplet() + "/libc.so.6 is glibc 2.3",
 				"GLIBC_2.38, GLIBC_2.39 needed by bin/sinfo and 2 plugins"},
-			hint: []string{"distribution with glibc 2.3", "self-contained bundle that carries glibc 2.39 or newer"}},
+			hint: []string{"distribution with glibc 2.3", "base the image on a distribution with glibc >= 2.39"},
+			fix:  []failure.Remedy{{Step: failure.PackSelfContained, Arg: "2.39"}}},
 		{name: "the same in a glibc 2.39 root", root: debian13(t, s), files: bundle,
 			detail: "the payload needs up to GLIBC_2.39; /lib/" + rt.Triplet() + "/libc.so.6 is glibc 2.39"},
 		{name: "a self-contained bundle carries its libc", root: rt.Debian(t),
@@ -246,6 +248,7 @@ func TestPreflightSymbolVersions(t *testing.T) {
 					t.Errorf("hint %q\nlacks %q", failure.HintOf(err), w)
 				}
 			}
+			wantFix(t, err, tc.fix...)
 			if sv.OK || len(rep.Versions) == 0 {
 				t.Errorf("report: %+v", rep)
 			}

@@ -497,13 +497,15 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 	if commit.LoaderCache != nil {
 		// The libraries resolve only through a cache nobody could build:
 		// the commands would not start. Say so; never report success.
-		hint := "run `ldconfig` in the image, then install again"
-		var h interface{ Hint() string }
-		if errors.As(commit.LoaderCache, &h) {
-			hint = h.Hint()
+		hint, fix := "run `ldconfig` in the image, then install again", []failure.Remedy(nil)
+		var a interface {
+			Advice() (string, []failure.Remedy)
+		}
+		if errors.As(commit.LoaderCache, &a) {
+			hint, fix = a.Advice()
 		}
 		return rollback(failure.New(failure.Verify, "the installed commands could not start here: they find their libraries in %s only through the root's loader cache, and %w",
-			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).WithHint("%s", hint))
+			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).Advise(hint, fix))
 	}
 	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), version, log)
 	if err == nil && cfg.probe != nil {

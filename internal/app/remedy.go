@@ -71,6 +71,10 @@ func remedyText(r failure.Remedy) string {
 		return "pass --allow-downgrade to install an older version on purpose"
 	case failure.LowerMinVersion:
 		return "lower --min-version"
+	case failure.Repack:
+		return "rebuild it with `slurm-installer pack`"
+	case failure.ReadWriteRoot:
+		return "install into a writable --root"
 
 	case failure.GiveSysroot:
 		s := "pass --sysroot DIR holding the glibc the payload was built against"

@@ -53,6 +53,8 @@ const (
 	InstallVersion                    // install the client of another version; Arg: the version, or a placeholder
 	AllowDowngrade                    // install an older version on purpose
 	LowerMinVersion                   // lower the minimum version the image accepts
+	Repack                            // rebuild the bundle with the installer's packer (it is empty, mis-packed or malformed)
+	ReadWriteRoot                     // install into a root on a writable file system
 )
 
 // Steps about packing a bundle.

@@ -283,20 +283,3 @@ func goTool(t testing.TB) string {
 	t.Skip("no go tool to build fixture binaries")
 	return ""
 }
-
-// CC compiles with the host's gcc (or cc) in dir: args as for gcc. It
-// skips the test when there is no C compiler.
-func CC(t testing.TB, dir string, args ...string) {
-	t.Helper()
-	cc, err := exec.LookPath("gcc")
-	if err != nil {
-		if cc, err = exec.LookPath("cc"); err != nil {
-			t.Skip("no C compiler to build dynamic fixture binaries")
-		}
-	}
-	cmd := exec.Command(cc, args...)
-	cmd.Dir = dir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, b)
-	}
-}
