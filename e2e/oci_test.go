@@ -191,4 +191,15 @@ func TestRegistryMirrorAuth(t *testing.T) {
 	s := ociRun(t, nil, "status", "--json", "--root", root)
 	noSecret("status", s.stdout+s.stderr)
 	sinfoVersion(t, root)
+
+	// REGISTRY_AUTH_FILE (podman's auth.json) names the credentials as well,
+	// for pack and for install (the Docker config is empty here).
+	auth := "REGISTRY_AUTH_FILE=" + filepath.Join(dir, "config.json")
+	r = ociRun(t, []string{auth}, "pack", "--from", from, "--slurm-version", suite.version, "--arch", suite.arch, "--out", mirror)
+	wantExit(t, "pack with REGISTRY_AUTH_FILE", r, 0)
+	noSecret("pack output", r.stdout+r.stderr)
+	root2 := newRoot(t, "glibc")
+	r = ociRun(t, []string{auth}, "--root", root2, "--mirrors", mirror, "--fallback", "fail")
+	wantExit(t, "install with REGISTRY_AUTH_FILE", r, 0)
+	noSecret("install output", r.stdout+r.stderr)
 }

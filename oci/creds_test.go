@@ -2,16 +2,23 @@ package oci
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"slurm-installer/internal/failure"
 )
 
-// Credentials come from REGISTRY_AUTH_FILE first, then $DOCKER_CONFIG
-// (auths: basic "auth" and "identitytoken"); a broken file is an error that
-// does not quote it.
+// Credentials come from the auth file the caller names (the CLI's
+// REGISTRY_AUTH_FILE) first, then $DOCKER_CONFIG (auths: basic "auth" and
+// "identitytoken"); a broken file is an error that does not quote it.
 func TestCredentialStore(t *testing.T) {
 	dc := t.TempDir()
 	basic := base64.StdEncoding.EncodeToString([]byte("alice:pw-alice"))
@@ -26,9 +33,9 @@ func TestCredentialStore(t *testing.T) {
 	}
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("DOCKER_CONFIG", dc)
-	t.Setenv(RegistryAuthFileEnv, "")
+	t.Setenv("REGISTRY_AUTH_FILE", af) // the package reads no variable of the installer's
 	ctx := context.Background()
-	s, err := credentialStore()
+	s, err := credentialStore("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,12 +48,11 @@ func TestCredentialStore(t *testing.T) {
 	if c, _ := s.Get(ctx, "other.example"); c.Username != "" || c.RefreshToken != "" {
 		t.Fatalf("unknown host: %+v", c)
 	}
-	t.Setenv(RegistryAuthFileEnv, af)
-	if s, err = credentialStore(); err != nil {
+	if s, err = credentialStore(af); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := s.Get(ctx, "reg.example:5000"); c.Username != "bob" {
-		t.Fatalf("REGISTRY_AUTH_FILE first: %+v", c)
+		t.Fatalf("the auth file first: %+v", c)
 	}
 	if c, _ := s.Get(ctx, "tok.example"); c.RefreshToken != "refresh-123" {
 		t.Fatalf("falls back to DOCKER_CONFIG: %+v", c)
@@ -55,8 +61,41 @@ func TestCredentialStore(t *testing.T) {
 	if err := os.WriteFile(af, []byte(`{"auths":{"x":{"auth":"c2VjcmV0LXN0dWZm!!"}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = credentialStore()
+	_, err = credentialStore(af)
 	if err == nil || strings.Contains(err.Error(), "c2VjcmV0") || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("broken file: %v", err)
+	}
+	// ... and, opening a repository, a usage error suggesting a login (the
+	// app words it), still without the bytes.
+	_, _, err = repository(Ref{Host: "reg.example:5000", Repo: "r"}, ClientOptions{AuthFile: af})
+	if failure.ClassOf(err) != failure.Usage || !slices.Contains(failure.Steps(err), failure.RegistryLogin) ||
+		strings.Contains(err.Error()+failure.HintOf(err), "c2VjcmV0") {
+		t.Fatalf("broken file, repository: %v (remedies %v)", err, failure.Steps(err))
+	}
+}
+
+// The registry's refusals and an untrusted certificate suggest remedies the
+// app words (a login, --ca-cert); a reference with credentials in it too.
+// No message of this package names a flag or the installer's variables.
+func TestErrorRemedies(t *testing.T) {
+	r := Ref{Host: "reg.example", Repo: "hpc/slurm"}
+	for _, code := range []int{http.StatusUnauthorized, http.StatusForbidden} {
+		err := statusErr(r, "resolve tag 22.05.8-x86_64", code, nil, nil)
+		if !errors.Is(err, ErrUnauthorized) || !slices.Contains(failure.Steps(err), failure.RegistryLogin) {
+			t.Errorf("%d: %v (remedies %v), want RegistryLogin", code, err, failure.Steps(err))
+		}
+	}
+	err := classify(context.Background(), r, "resolve", &url.Error{Op: "Get", URL: "https://reg.example/v2/", Err: x509.UnknownAuthorityError{}})
+	if KindOf(err) != KindFatal || !slices.Contains(failure.Steps(err), failure.GiveCACert) {
+		t.Errorf("untrusted certificate: %v (remedies %v), want GiveCACert", err, failure.Steps(err))
+	}
+	_, err = ParseRef("oci://u:pw-xyz@reg.example/hpc/slurm")
+	if failure.ClassOf(err) != failure.Usage || !slices.Contains(failure.Steps(err), failure.RegistryLogin) ||
+		strings.Contains(err.Error(), "pw-xyz") || strings.Contains(err.Error(), "REGISTRY_AUTH_FILE") {
+		t.Errorf("credentials in the reference: %v (remedies %v)", err, failure.Steps(err))
+	}
+	_, err = ParseRef("oci://reg.example/hpc/slurm:22.05.8")
+	if failure.ClassOf(err) != failure.Usage || strings.Contains(err.Error(), "--") {
+		t.Errorf("a tag in the reference: %v", err)
 	}
 }

@@ -17,8 +17,9 @@
 // A mirror is `oci://HOST[:PORT]/REPO[/...]`. It is HTTPS; a loopback host
 // (localhost, 127.0.0.0/8, ::1) is plain HTTP, as Docker treats it.
 // Credentials never come from the reference (user:pass@ is refused): they
-// come from REGISTRY_AUTH_FILE, then $DOCKER_CONFIG/config.json or
-// ~/.docker/config.json (`auths` entries with `auth` or `identitytoken`;
+// come from the auth file the caller names ([ClientOptions].AuthFile; the
+// CLI passes $REGISTRY_AUTH_FILE), then Docker's own $DOCKER_CONFIG/config.json
+// or ~/.docker/config.json (`auths` entries with `auth` or `identitytoken`;
 // `credsStore`/`credHelpers` helpers are run as Docker would).
 //
 // # Invariants
@@ -27,8 +28,8 @@
 //   - The layer's descriptor size is checked against MaxBytes before a
 //     byte is downloaded, and no more bytes than it announces are read.
 //   - The layer is written to a temp file and its sha256 checked against
-//     the layer digest (and an explicit --sha256 pin, which must equal the
-//     digest) before [Fetch] returns it; a failed check removes the file.
+//     the layer digest (and a pinned digest, which must equal it) before
+//     [Fetch] returns it; a failed check removes the file.
 //   - Errors carry a [failure.Class]; a registry's "no such tag / repo"
 //     answer is also [ErrNotFound] (move on to the next mirror), and a
 //     cancelled context stays errors.Is(err, context.Canceled).

@@ -38,7 +38,7 @@ const (
 	KindNotFound  Kind = iota // 404, unknown tag or repo, no matching tag, other 4xx answers: move on
 	KindRetry                 // connection error, timeout, 429, 5xx, cut body: retry later
 	KindFatal                 // TLS certificate, bad answer: give up on this mirror
-	KindIntegrity             // digest mismatch, --sha256 mismatch, wrong media type
+	KindIntegrity             // digest mismatch, pinned digest mismatch, wrong media type
 	KindOversize              // layer larger than MaxBytes
 	KindLocal                 // writing the temp file failed
 	KindPreempted             // another mirror won the race (Options.Claim said no)
@@ -114,7 +114,7 @@ func classify(ctx context.Context, r Ref, what string, err error) error {
 	var ce x509.CertificateInvalidError
 	if errors.As(err, &ue) || errors.As(err, &he) || errors.As(err, &ce) {
 		e := newErr(KindFatal, r, err, "%s: TLS certificate not trusted: %v", what, err)
-		e.Hint = "pass the registry's CA with --ca-cert (verification is never turned off)"
+		e.Suggest(failure.GiveCACert)
 		return e
 	}
 	switch {
@@ -143,7 +143,7 @@ func statusErr(r Ref, what string, code int, h http.Header, err error) error {
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		e := newErr(KindNotFound, r, errors.Join(ErrUnauthorized, err), "%s: %d %s: the registry wants credentials or refused them", what, code, http.StatusText(code))
-		e.Hint = "log in to the registry the way Docker does (docker login / a config.json in $DOCKER_CONFIG or ~/.docker, or REGISTRY_AUTH_FILE); credentials are never taken from the command line"
+		e.Suggest(failure.RegistryLogin)
 		return e
 	case code == http.StatusNotFound || code == http.StatusGone:
 		return newErr(KindNotFound, r, errors.Join(ErrNotFound, err), "%s: %d %s", what, code, http.StatusText(code))

@@ -30,9 +30,9 @@ import (
 
 // Defaults for zero Options fields.
 const (
-	DefaultMaxBytes = 2 << 30
-	DefaultStall    = 30 * time.Second
-	DefaultResumes  = 3
+	defaultMaxBytes = 2 << 30
+	defaultStall    = 30 * time.Second
+	defaultResumes  = 3
 	maxManifest     = 4 << 20
 )
 
@@ -41,12 +41,12 @@ type Options struct {
 	Ref      string // oci://HOST/REPO
 	Version  string // "latest" (also when empty), an exact version (22.05.8) or a series (22.05: newest 22.05.x)
 	Arch     string // any spelling (x86_64 ≡ amd64, aarch64 ≡ arm64)
-	SHA256   string // --sha256 pin, optional: must equal the layer digest
-	MaxBytes int64  // cap on the layer, checked against its descriptor before download (0 = DefaultMaxBytes)
+	SHA256   string // the pinned digest, optional: must equal the layer digest
+	MaxBytes int64  // cap on the layer, checked against its descriptor before download (0 = 2 GiB)
 	TempDir  string // where the download is written ("" = os.TempDir()); Result.Cleanup removes it
 	Client   ClientOptions
-	Stall    time.Duration // a body with no bytes for this long is cut and resumed (0 = DefaultStall)
-	Resumes  int           // how often a cut download is resumed (with Range where the registry allows); 0 = DefaultResumes, < 0 = never
+	Stall    time.Duration // a body with no bytes for this long is cut and resumed (0 = 30s)
+	Resumes  int           // how often a cut download is resumed (with Range where the registry allows); 0 = 3, < 0 = never
 	// Claim, when set, is called when the layer's response headers arrive
 	// (200 or 206) and before a byte of it is read; false means another
 	// mirror won the race and Fetch returns a KindPreempted error.
@@ -63,7 +63,8 @@ type Result struct {
 	Tag      string // the tag it was resolved from
 	Manifest string // manifest digest
 	SHA256   string // hex digest of the archive (= layer digest, verified)
-	// ChecksumSource: "--sha256" when pinned, else "oci layer digest <URL>".
+	// ChecksumSource: "pinned digest" when pinned (as fetch records it),
+	// else "oci layer digest <URL>".
 	ChecksumSource string
 	Version        string
 	Arch           string // canonical
@@ -95,18 +96,18 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	pin := strings.ToLower(strings.TrimSpace(o.SHA256))
 	if pin != "" {
 		if b, err := hex.DecodeString(pin); err != nil || len(b) != sha256.Size {
-			return nil, failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex digits)", o.SHA256)
+			return nil, failure.New(failure.Usage, "the pinned digest %q is not a SHA-256 digest (64 hex digits)", o.SHA256)
 		}
 	}
 	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultMaxBytes
+		o.MaxBytes = defaultMaxBytes
 	}
 	if o.Stall <= 0 {
-		o.Stall = DefaultStall
+		o.Stall = defaultStall
 	}
 	switch {
 	case o.Resumes == 0:
-		o.Resumes = DefaultResumes
+		o.Resumes = defaultResumes
 	case o.Resumes < 0:
 		o.Resumes = 0
 	}
@@ -141,14 +142,13 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	sum := layer.Digest.Encoded()
 	if pin != "" && pin != sum {
-		e := newErr(KindIntegrity, r, nil, "--sha256 %s differs from the layer digest sha256:%s of %s", pin, sum, tag)
-		e.Hint = "the registry serves another bundle than the pinned one: fix --sha256, or re-push the right bundle"
-		return nil, e
+		e := newErr(KindIntegrity, r, nil, "the pinned digest %s differs from the layer digest sha256:%s of %s", pin, sum, tag)
+		e.Hint = "the registry serves another bundle than the pinned one: re-push the right bundle"
+		return nil, e.Suggest(failure.PinDigest)
 	}
 	if layer.Size > o.MaxBytes {
 		e := newErr(KindOversize, r, nil, "layer of %s is %d bytes, over the %d-byte limit; nothing downloaded", tag, layer.Size, o.MaxBytes)
-		e.Hint = "raise --max-size if the bundle is really that large"
-		return nil, e
+		return nil, e.Suggest(failure.RaiseMaxSize)
 	}
 	log.Info().Str("tag", tag).Str("version", cfg.Version).Int64("size", layer.Size).Str("sha256", sum).Msg("registry names a bundle")
 	f, err := os.CreateTemp(o.TempDir, ".slurm-oci-*.tar.gz")
@@ -172,7 +172,7 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	src := "oci layer digest " + url
 	if pin != "" {
-		src = "--sha256"
+		src = "pinned digest"
 	}
 	name := layer.Annotations[ocispec.AnnotationTitle]
 	if name == "" || strings.ContainsAny(name, "/\\") || !strings.HasSuffix(name, ".tar.gz") {
@@ -198,9 +198,9 @@ func resolve(ctx context.Context, repo *remote.Repository, r Ref, version, arch 
 		return d, m, err
 	}
 	for _, a := range platform.Aliases(arch) {
-		tag := Tag(version, a)
+		tag := versionTag(version, a)
 		if version == "latest" {
-			tag = LatestTag(a)
+			tag = latestTag(a)
 		}
 		d, m, err := try(tag)
 		if err == nil {

@@ -27,7 +27,7 @@ type Config struct {
 	Arch          string    `json:"arch"`                 // canonical: x86_64 | aarch64
 	GlibcNeed     string    `json:"glibc_need,omitempty"` // highest GLIBC_x.y the ELFs need, "" if unknown or none
 	SelfContained bool      `json:"self_contained"`
-	Prefix        string    `json:"prefix,omitempty"` // the --prefix a self-contained bundle was packed for
+	Prefix        string    `json:"prefix,omitempty"` // the install prefix a self-contained bundle was packed for
 	Created       time.Time `json:"created,omitzero"`
 }
 
@@ -53,11 +53,11 @@ type PushResult struct {
 	Tags     []string // tags set, versioned first
 }
 
-// Tag returns the tag of version and canonical arch: "22.05.8-x86_64".
-func Tag(version, arch string) string { return version + "-" + arch }
+// versionTag returns the tag of version and canonical arch: "22.05.8-x86_64".
+func versionTag(version, arch string) string { return version + "-" + arch }
 
-// LatestTag returns the moving tag of a canonical arch: "latest-x86_64".
-func LatestTag(arch string) string { return "latest-" + arch }
+// latestTag returns the moving tag of a canonical arch: "latest-x86_64".
+func latestTag(arch string) string { return "latest-" + arch }
 
 // Push uploads the bundle as one layer, its config, the manifest, and tags
 // it. Blobs the registry already has are not uploaded again.
@@ -68,12 +68,12 @@ func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 	}
 	arch, err := platform.Normalize(o.Config.Arch)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--arch: %w", err)
+		return nil, failure.New(failure.Usage, "the bundle's arch: %w", err)
 	}
 	cfg := o.Config
 	cfg.Arch, cfg.Schema = arch, 1
 	if cfg.Version == "" || cfg.Version == "latest" || !validTagPart(cfg.Version) {
-		return nil, failure.New(failure.Usage, "--slurm-version %q cannot be a registry tag (letters, digits, . _ -; at most 100)", cfg.Version)
+		return nil, failure.New(failure.Usage, "the bundle's version %q cannot be a registry tag (letters, digits, . _ -; at most 100)", cfg.Version)
 	}
 	repo, hc, err := repository(r, o.Client)
 	if err != nil {
@@ -141,9 +141,9 @@ func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 		return nil, failure.New(failure.Internal, "encode manifest: %w", err)
 	}
 	manDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manJSON), Size: int64(len(manJSON)), ArtifactType: ArtifactType}
-	tags := []string{Tag(cfg.Version, arch)}
+	tags := []string{versionTag(cfg.Version, arch)}
 	if o.Latest {
-		tags = append(tags, LatestTag(arch))
+		tags = append(tags, latestTag(arch))
 	}
 	if _, err := oras.TagBytesN(ctx, repo, ocispec.MediaTypeImageManifest, manJSON, tags, oras.DefaultTagBytesNOptions); err != nil {
 		return nil, classify(ctx, r, "push manifest and tags", err)

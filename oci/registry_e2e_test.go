@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -132,14 +133,14 @@ func TestPinMissingTagAndSizeLimit(t *testing.T) {
 
 	// The pin equals the layer digest: fine, and recorded as the source.
 	res, err := pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", SHA256: strings.ToUpper(b.sha)})
-	if err != nil || res.ChecksumSource != "--sha256" {
+	if err != nil || res.ChecksumSource != "pinned digest" {
 		t.Fatalf("pinned: %v %+v", err, res)
 	}
 	// A pin that differs: integrity, exit 5, nothing left in TempDir.
 	tmp := t.TempDir()
 	_, err = pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", SHA256: strings.Repeat("ab", 32), TempDir: tmp})
-	if failure.ClassOf(err) != failure.Integrity || !strings.Contains(err.Error(), b.sha) {
-		t.Fatalf("wrong pin: %v (class %v)", err, failure.ClassOf(err))
+	if failure.ClassOf(err) != failure.Integrity || !strings.Contains(err.Error(), b.sha) || !slices.Contains(failure.Steps(err), failure.PinDigest) {
+		t.Fatalf("wrong pin: %v (class %v, remedies %v)", err, failure.ClassOf(err), failure.Steps(err))
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Fatalf("temp files left: %v", ents)
@@ -161,8 +162,8 @@ func TestPinMissingTagAndSizeLimit(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(req)
 	})}
 	_, err = pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64", MaxBytes: b.size - 1, Client: oci.ClientOptions{HTTPClient: hc}})
-	if failure.ClassOf(err) != failure.Archive || oci.KindOf(err) != oci.KindOversize {
-		t.Fatalf("size limit: %v (class %v)", err, failure.ClassOf(err))
+	if failure.ClassOf(err) != failure.Archive || oci.KindOf(err) != oci.KindOversize || !slices.Contains(failure.Steps(err), failure.RaiseMaxSize) {
+		t.Fatalf("size limit: %v (class %v, remedies %v)", err, failure.ClassOf(err), failure.Steps(err))
 	}
 	if n := blobGets.Load(); n != 0 {
 		t.Fatalf("the layer was requested %d times despite the size limit", n)
@@ -247,8 +248,10 @@ func (b cutBody) Read(p []byte) (int, error) {
 }
 func (b cutBody) Close() error { return b.c.Close() }
 
-// htpasswd auth: credentials from DOCKER_CONFIG or REGISTRY_AUTH_FILE; none
-// or wrong ones are a clear error; a password never reaches a log or error.
+// htpasswd auth: credentials from DOCKER_CONFIG or the auth file the caller
+// names (ClientOptions.AuthFile, the CLI's REGISTRY_AUTH_FILE); none or wrong
+// ones are a clear error suggesting a login; a password never reaches a log
+// or error.
 func TestAuth(t *testing.T) {
 	const user, pass = "builder", "s3cret-Pa55word"
 	reg := registrytest.Start(t, map[string]string{user: pass})
@@ -265,13 +268,12 @@ func TestAuth(t *testing.T) {
 		}
 	}
 
-	t.Setenv("REGISTRY_AUTH_FILE", "")
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // empty: no credentials
 	b := mkBundle(t, 50<<10)
 	_, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: b.path, Latest: true, Log: log, Config: oci.Config{Version: "22.05.8", Arch: "x86_64"}})
-	if !errors.Is(err, oci.ErrUnauthorized) || !strings.Contains(failure.HintOf(err), "docker login") {
-		t.Fatalf("push without credentials: %v", err)
+	if !errors.Is(err, oci.ErrUnauthorized) || !slices.Contains(failure.Steps(err), failure.RegistryLogin) {
+		t.Fatalf("push without credentials: %v (remedies %v)", err, failure.Steps(err))
 	}
 
 	dir, err := registrytest.DockerConfig(t.TempDir(), reg.Host, user, pass)
@@ -303,11 +305,16 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("no credentials: %v", err)
 	}
 
-	// REGISTRY_AUTH_FILE (podman's auth.json) works as well.
+	// An auth file (podman's auth.json) works as well, ahead of the empty
+	// Docker config; the package itself reads no REGISTRY_AUTH_FILE.
 	af, _ := registrytest.DockerConfig(t.TempDir(), reg.Host, user, pass)
 	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(af, "config.json"))
-	if _, err := pull(t, oci.Options{Ref: ref, Version: "latest", Arch: "x86_64", Log: log}); err != nil {
-		t.Fatalf("pull with REGISTRY_AUTH_FILE: %v", err)
+	if _, err := pull(t, oci.Options{Ref: ref, Version: "latest", Arch: "x86_64", Log: log}); !errors.Is(err, oci.ErrUnauthorized) {
+		t.Fatalf("pull with only REGISTRY_AUTH_FILE set: %v, want unauthorized (the caller passes the file)", err)
+	}
+	auth := oci.ClientOptions{AuthFile: filepath.Join(af, "config.json")}
+	if _, err := pull(t, oci.Options{Ref: ref, Version: "latest", Arch: "x86_64", Log: log, Client: auth}); err != nil {
+		t.Fatalf("pull with an auth file: %v", err)
 	}
 
 	// Credentials in the reference are refused (usage), and not echoed.

@@ -22,8 +22,8 @@ import (
 	"slurm-installer/internal/failure"
 )
 
-// Scheme is the URL scheme of registry mirrors.
-const Scheme = "oci"
+// scheme is the URL scheme of registry mirrors.
+const scheme = "oci"
 
 // Media types of the artifact.
 const (
@@ -40,11 +40,11 @@ type Ref struct {
 }
 
 // String is the mirror as given, oci://HOST/REPO.
-func (r Ref) String() string { return Scheme + "://" + r.Host + "/" + r.Repo }
+func (r Ref) String() string { return scheme + "://" + r.Host + "/" + r.Repo }
 
 // IsRef reports whether raw is an oci:// reference (whatever its validity).
 func IsRef(raw string) bool {
-	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), Scheme+"://")
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(raw)), scheme+"://")
 }
 
 const refHint = "a registry mirror is oci://HOST[:PORT]/REPO, e.g. oci://registry.example:5000/hpc/slurm-client; credentials come from the Docker config (docker login), never from the URL"
@@ -61,10 +61,11 @@ func ParseRef(raw string) (Ref, error) {
 		return Ref{}, failure.New(failure.Usage, "bad registry mirror %q: %s", u.Redacted(), why).WithHint("%s", refHint)
 	}
 	switch {
-	case !strings.EqualFold(u.Scheme, Scheme):
+	case !strings.EqualFold(u.Scheme, scheme):
 		return bad("not an oci:// URL")
 	case u.User != nil:
-		return bad("credentials in the URL are not accepted (they would end up in logs and process lists): use docker login / the Docker config, or REGISTRY_AUTH_FILE")
+		return Ref{}, failure.New(failure.Usage, "bad registry mirror %q: credentials in the URL are not accepted (they would end up in logs and process lists)", u.Redacted()).
+			Suggest(failure.RegistryLogin)
 	case u.Host == "":
 		return bad("no host")
 	case u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
@@ -75,7 +76,7 @@ func ParseRef(raw string) (Ref, error) {
 		return bad("no repository (oci://HOST/REPO)")
 	}
 	if strings.ContainsAny(repo, "@:") {
-		return bad("give the repository only: tags are chosen by --slurm-version and --arch")
+		return bad("give the repository only: the tag is chosen from the version and arch asked for")
 	}
 	r := Ref{Host: u.Host, Repo: repo, PlainHTTP: isLoopback(u.Hostname())}
 	ref := registry.Reference{Registry: r.Host, Repository: r.Repo}
@@ -104,7 +105,11 @@ func isLoopback(host string) bool {
 
 // ClientOptions are the connection settings shared by Push and Fetch.
 type ClientOptions struct {
-	CACertFile string        // PEM CAs trusted besides the system's
+	CACertFile string // PEM CAs trusted besides the system's
+	// AuthFile, when set, is a containers-auth.json (podman, skopeo,
+	// buildah) whose credentials win over the Docker config's. The CLI
+	// passes $REGISTRY_AUTH_FILE; this package reads no variable of its own.
+	AuthFile   string
 	Connect    time.Duration // TCP connect and TLS handshake (0 = 5s)
 	Timeout    time.Duration // wait for response headers (0 = 30s)
 	HTTPClient *http.Client  // for tests: used as is
@@ -113,17 +118,17 @@ type ClientOptions struct {
 	Wait func(on bool)
 }
 
-// RegistryAuthFileEnv names a containers-auth.json (podman/skopeo/buildah)
-// read before the Docker config.
-const RegistryAuthFileEnv = "REGISTRY_AUTH_FILE"
-
-// credentialStore is REGISTRY_AUTH_FILE (when set) then the Docker config.
-func credentialStore() (credentials.Store, error) {
+// credentialStore is authFile (when set) then the Docker config:
+// $DOCKER_CONFIG/config.json, else ~/.docker/config.json. DOCKER_CONFIG is
+// Docker's own convention (as HOME is), read here as every Docker client
+// reads it, so a registry bundle is fetched with the same credentials
+// `docker pull` would use.
+func credentialStore(authFile string) (credentials.Store, error) {
 	var stores []credentials.Store
-	if p := os.Getenv(RegistryAuthFileEnv); p != "" {
-		s, err := credentials.NewStore(p, credentials.StoreOptions{})
+	if authFile != "" {
+		s, err := credentials.NewStore(authFile, credentials.StoreOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", RegistryAuthFileEnv, p, scrub(err))
+			return nil, fmt.Errorf("registry auth file %s: %w", authFile, scrub(err))
 		}
 		stores = append(stores, s)
 	}
@@ -180,10 +185,10 @@ func repository(r Ref, o ClientOptions) (*remote.Repository, *http.Client, error
 		c.Transport = waitTransport{base: base, wait: o.Wait}
 		hc = &c
 	}
-	store, err := credentialStore()
+	store, err := credentialStore(o.AuthFile)
 	if err != nil {
 		return nil, nil, failure.New(failure.Usage, "registry credentials: %w", err).
-			WithHint("fix or remove the file; credentials are read from %s, $DOCKER_CONFIG/config.json or ~/.docker/config.json", RegistryAuthFileEnv)
+			WithHint("fix or remove the file").Suggest(failure.RegistryLogin)
 	}
 	repo, err := remote.NewRepository(r.Host + "/" + r.Repo)
 	if err != nil {
@@ -221,15 +226,15 @@ func httpClient(o ClientOptions) (*http.Client, error) {
 	if o.CACertFile != "" {
 		pem, err := os.ReadFile(o.CACertFile)
 		if err != nil {
-			return nil, failure.New(failure.Usage, "--ca-cert: %w", err)
+			return nil, failure.New(failure.Usage, "read the CA certificate: %w", err)
 		}
 		roots, err := x509.SystemCertPool()
 		if err != nil || roots == nil {
 			roots = x509.NewCertPool()
 		}
 		if !roots.AppendCertsFromPEM(pem) {
-			return nil, failure.New(failure.Usage, "--ca-cert %s: no PEM certificate in the file", o.CACertFile).
-				WithHint("pass the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
+			return nil, failure.New(failure.Usage, "the CA certificate file %s holds no PEM certificate", o.CACertFile).
+				WithHint("give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}

@@ -70,10 +70,12 @@ func TestSelfContainedRefusesOldSysroot(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if !strings.Contains(failure.HintOf(err), "--sysroot") {
-		t.Errorf("hint %q", failure.HintOf(err))
+	// The remedy is a sysroot with the glibc the payload needs (the app
+	// words it with --sysroot).
+	if _, fix := failure.Advice(err); len(fix) != 1 || fix[0] != (failure.Remedy{Step: failure.GiveSysroot, Arg: "2.38"}) {
+		t.Errorf("remedies %+v, want GiveSysroot 2.38", fix)
 	}
-	t.Logf("%v\nhint: %s", err, failure.HintOf(err))
+	t.Logf("%v\nremedies: %+v", err, failure.Steps(err))
 	if _, err := os.Stat(filepath.Join(out, "pkgs")); err == nil {
 		t.Error("a refused pack wrote into --out")
 	}

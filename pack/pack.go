@@ -90,10 +90,10 @@ const payloadPrefix = "usr/local/slurm/"
 func Pack(ctx context.Context, o Options) (*Result, error) {
 	arch, err := platform.Normalize(o.Arch)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--arch: %w", err)
+		return nil, failure.New(failure.Usage, "the bundle's arch: %w", err)
 	}
 	if o.Version == "" || o.Version == "latest" || strings.ContainsAny(o.Version, "/ \t\n") {
-		return nil, failure.New(failure.Usage, "--slurm-version %q: give the bundle's real version, e.g. 22.05.8", o.Version)
+		return nil, failure.New(failure.Usage, "the bundle's version %q is not a real version: give one such as 22.05.8", o.Version)
 	}
 	if o.Expires <= 0 {
 		o.Expires = 30 * 24 * time.Hour
@@ -106,7 +106,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	if v, ok := files.version(); ok && v != o.Version {
-		return nil, failure.New(failure.Usage, "%s/VERSION says %s but --slurm-version is %s", o.From, v, o.Version)
+		return nil, failure.New(failure.Usage, "%s/VERSION says %s but the bundle's version is given as %s", o.From, v, o.Version)
 	}
 	var systemLibs []string
 	if o.SelfContained {
@@ -247,11 +247,11 @@ func (fl fileList) version() (string, bool) {
 func collect(dir string) (fileList, error) {
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
-		return nil, failure.New(failure.Usage, "--from %s is not a directory", dir)
+		return nil, failure.New(failure.Usage, "the payload %s is not a directory", dir).Suggest(failure.GivePayload)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "bin", "sinfo")); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 		return nil, failure.New(failure.Usage, "%s has no executable bin/sinfo: not a SLURM client payload", dir).
-			WithHint("point --from at the directory holding bin/, lib/ and VERSION (e.g. .../usr/local/slurm)")
+			Suggest(failure.GivePayload)
 	}
 	var out fileList
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -140,6 +141,21 @@ func TestPackRefuses(t *testing.T) {
 				t.Fatal("wrote output for a refused payload")
 			}
 		})
+	}
+}
+
+// A directory that is no payload suggests pointing the packer at one (the
+// app words it with --from); a non-directory too. The messages name the
+// payload, not the flag.
+func TestPackPayloadRemedy(t *testing.T) {
+	noSinfo := t.TempDir()
+	file := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(file, nil, 0o644)
+	for _, from := range []string{noSinfo, file} {
+		_, err := Pack(context.Background(), Options{From: from, Version: "22.05.8", Arch: "x86_64", Out: t.TempDir()})
+		if failure.ClassOf(err) != failure.Usage || !slices.Contains(failure.Steps(err), failure.GivePayload) || strings.Contains(err.Error(), "--") {
+			t.Fatalf("%s: %v (remedies %v), want a usage error suggesting GivePayload", from, err, failure.Steps(err))
+		}
 	}
 }
 

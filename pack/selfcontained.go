@@ -129,7 +129,7 @@ func planDeps(payload string, sys *rootfs.FS, arch string) (*depPlan, error) {
 		}
 		b := path.Base(e.interp)
 		if !strings.HasPrefix(b, "ld-linux") {
-			return nil, failure.New(failure.Usage, "%s uses the loader %s: --self-contained carries glibc's loader, so it is for glibc-built payloads", e.rel, e.interp)
+			return nil, failure.New(failure.Usage, "%s uses the loader %s: a self-contained bundle carries glibc's loader, so it is for glibc-built payloads", e.rel, e.interp)
 		}
 		if loaderBase == "" {
 			loaderBase = b
@@ -145,7 +145,7 @@ func planDeps(payload string, sys *rootfs.FS, arch string) (*depPlan, error) {
 			}
 			if err != nil {
 				return nil, failure.New(failure.Usage, "the sysroot %s has no glibc loader %s: %w", sys.Dir, e.interp, err).
-					WithHint("pack on the build host, or pass --sysroot DIR holding the glibc the payload was built against")
+					WithHint("pack on the build host").Suggest(failure.GiveSysroot)
 			}
 			plan.Loader = host
 		} else if b != loaderBase {
@@ -200,7 +200,7 @@ func planDeps(payload string, sys *rootfs.FS, arch string) (*depPlan, error) {
 		if host == "" {
 			return nil, failure.New(failure.Usage, "%s needs %s, which is neither in the payload nor in the sysroot %s (searched %s)",
 				w.by, w.name, sys.Dir, strings.Join(sysDirs, ", ")).
-				WithHint("install the package that provides it on the build host, or pass --sysroot DIR")
+				WithHint("install the package that provides it on the build host").Suggest(failure.GiveSysroot)
 		}
 		plan.Libs[w.name] = host
 		_, needed, ok, err := readELF(host, machine)
@@ -221,15 +221,15 @@ func planDeps(payload string, sys *rootfs.FS, arch string) (*depPlan, error) {
 func selfContain(o Options, arch string) (dir string, libs []string, cleanup func(), err error) {
 	patchelf, err := lookPath("patchelf")
 	if err != nil {
-		return "", nil, nil, failure.New(failure.Usage, "pack --self-contained needs patchelf (apt-get install patchelf)").
-			WithHint("patchelf runs on the build host only; installers never need it")
+		return "", nil, nil, failure.New(failure.Usage, "a self-contained bundle needs patchelf to pack (on the build host only; installers never need it)").
+			Suggest(failure.GivePatchelf)
 	}
 	prefix := o.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
 	if !path.IsAbs(prefix) {
-		return "", nil, nil, failure.New(failure.Usage, "--prefix %q must be absolute: it is written into every command's ELF interpreter", prefix)
+		return "", nil, nil, failure.New(failure.Usage, "the install prefix %q must be absolute: it is written into every command's ELF interpreter", prefix)
 	}
 	prefix = path.Clean(prefix)
 	sysroot := o.Sysroot
@@ -237,7 +237,7 @@ func selfContain(o Options, arch string) (dir string, libs []string, cleanup fun
 		sysroot = "/"
 	}
 	if fi, err := os.Stat(sysroot); err != nil || !fi.IsDir() {
-		return "", nil, nil, failure.New(failure.Usage, "--sysroot %s is not a directory", sysroot)
+		return "", nil, nil, failure.New(failure.Usage, "the sysroot %s is not a directory", sysroot).Suggest(failure.GiveSysroot)
 	}
 	sys := rootfs.New(sysroot)
 	if err := checkSysrootGlibc(o.From, sys, arch); err != nil {
@@ -309,14 +309,14 @@ func checkSysrootGlibc(payload string, sys *rootfs.FS, arch string) error {
 	have, file, err := rootfs.GlibcVersion(sys, arch)
 	if err != nil {
 		return failure.New(failure.Usage, "the payload needs glibc %s but the sysroot %s has no usable glibc: %w", need, sys.Dir, err).
-			WithHint("pass --sysroot DIR holding the glibc the payload was built against (%s or newer)", need)
+			Suggest(failure.GiveSysroot, need)
 	}
 	if rootfs.CompareVersions(have, need) >= 0 {
 		return nil
 	}
-	return failure.New(failure.Usage, "refusing to pack --self-contained: the payload needs glibc %s (GLIBC_%s, needed by %s) but the sysroot %s has glibc %s (%s); the bundle would carry a glibc too old for its own commands",
+	return failure.New(failure.Usage, "refusing to pack a self-contained bundle: the payload needs glibc %s (GLIBC_%s, needed by %s) but the sysroot %s has glibc %s (%s); the bundle would carry a glibc too old for its own commands",
 		need, need, listFew(by, 3), sys.Dir, have, file).
-		WithHint("pass --sysroot DIR: a root of the distribution the payload was built on, with glibc %s or newer", need)
+		Suggest(failure.GiveSysroot, need)
 }
 
 func listFew(names []string, n int) string {

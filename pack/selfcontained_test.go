@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,8 +124,9 @@ func TestSelfContainedNeedsPatchelf(t *testing.T) {
 	defer func() { lookPath = old }()
 	out := t.TempDir()
 	_, err := Pack(context.Background(), Options{From: payload(t), Version: "22.05.8", Arch: "x86_64", Out: out, SelfContained: true})
-	if err == nil || failure.ClassOf(err) != failure.Usage || !strings.Contains(err.Error(), "needs patchelf (apt-get install patchelf)") {
-		t.Fatalf("got %v, want a usage error naming patchelf", err)
+	if err == nil || failure.ClassOf(err) != failure.Usage || !strings.Contains(err.Error(), "needs patchelf") ||
+		!slices.Contains(failure.Steps(err), failure.GivePatchelf) {
+		t.Fatalf("got %v (remedies %v), want a usage error naming patchelf", err, failure.Steps(err))
 	}
 	if _, err := os.Stat(filepath.Join(out, "pkgs")); err == nil {
 		t.Error("a refused pack wrote into --out")

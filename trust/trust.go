@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -13,9 +12,6 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/safeio"
 )
-
-// PasswordEnv holds the password of an encrypted minisign secret key.
-const PasswordEnv = "SLURM_INSTALLER_SIGN_PASSWORD"
 
 // SignatureSuffix is appended to a signed file's name (index.json.minisig).
 const SignatureSuffix = ".minisig"
@@ -26,7 +22,7 @@ const maxKeyFile = 64 << 10
 // Key is a pinned minisign public key.
 type Key struct {
 	pub    minisign.PublicKey
-	Source string // where it came from: "--pubkey", a file name, "built in"
+	Source string // where it came from: "pinned key", "pinned key FILE", "built-in key"
 }
 
 // ID is the key id as minisign prints it (16 upper-case hex digits).
@@ -90,8 +86,8 @@ func pubKeyLine(text []byte) []byte {
 	return []byte(lines[0])
 }
 
-// ErrBadSignature is wrapped by every failed verification.
-var ErrBadSignature = errors.New("signature does not verify")
+// errBadSignature is wrapped by every failed verification.
+var errBadSignature = errors.New("signature does not verify")
 
 // Verified describes a good signature.
 type Verified struct {
@@ -110,21 +106,21 @@ func (k *Key) VerifyIndex(index, sig []byte) error {
 // Verify is VerifyIndex that also returns what the signature says.
 func (k *Key) Verify(msg, sig []byte) (*Verified, error) {
 	if len(sig) == 0 {
-		return nil, failure.New(failure.Integrity, "index signature is empty: %w", ErrBadSignature)
+		return nil, failure.New(failure.Integrity, "index signature is empty: %w", errBadSignature)
 	}
 	if len(sig) > maxKeyFile {
-		return nil, failure.New(failure.Integrity, "index signature is too large (%d bytes): %w", len(sig), ErrBadSignature)
+		return nil, failure.New(failure.Integrity, "index signature is too large (%d bytes): %w", len(sig), errBadSignature)
 	}
 	var s minisign.Signature
 	if err := s.UnmarshalText(sig); err != nil {
-		return nil, failure.New(failure.Integrity, "index signature is not a minisign signature (%v): %w", err, ErrBadSignature)
+		return nil, failure.New(failure.Integrity, "index signature is not a minisign signature (%v): %w", err, errBadSignature)
 	}
 	if s.KeyID != k.pub.ID() {
-		return nil, failure.New(failure.Integrity, "index is signed by key %016X, but the pinned key is %s: %w", s.KeyID, k.ID(), ErrBadSignature).
-			WithHint("the mirror's index was signed with another key; check --pubkey against the publisher's minisign.pub")
+		return nil, failure.New(failure.Integrity, "index is signed by key %016X, but the pinned key is %s: %w", s.KeyID, k.ID(), errBadSignature).
+			Suggest(failure.CheckPubKey)
 	}
 	if !minisign.Verify(k.pub, msg, sig) {
-		return nil, failure.New(failure.Integrity, "index signature by key %s does not match the index: %w", k.ID(), ErrBadSignature).
+		return nil, failure.New(failure.Integrity, "index signature by key %s does not match the index: %w", k.ID(), errBadSignature).
 			WithHint("the index or its signature was altered after signing; do not use this mirror until the publisher re-signs it")
 	}
 	return &Verified{KeyID: k.ID(), TrustedComment: s.TrustedComment, Prehashed: s.Algorithm == minisign.HashEdDSA}, nil
@@ -144,17 +140,17 @@ func (s *Signer) PublicKey() *Key {
 }
 
 // LoadSigner reads a minisign secret key file (minisign.key). An encrypted
-// key is decrypted with the password in SLURM_INSTALLER_SIGN_PASSWORD; a key
-// made with `minisign -G -W` needs none.
-func LoadSigner(file string) (*Signer, error) {
+// key is decrypted with password (the caller's; it is never prompted for);
+// a key made with `minisign -G -W` needs none.
+func LoadSigner(file, password string) (*Signer, error) {
 	b, err := safeio.ReadFile(file, maxKeyFile)
 	if errors.Is(err, safeio.ErrTooLarge) {
-		return nil, failure.New(failure.Usage, "--sign-key %s: file too large for a secret key", file)
+		return nil, failure.New(failure.Usage, "the signing key %s is too large for a minisign secret key", file)
 	}
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--sign-key: %w", err)
+		return nil, failure.New(failure.Usage, "read the signing key: %w", err)
 	}
-	return ParseSigner(b, os.Getenv(PasswordEnv), file)
+	return ParseSigner(b, password, file)
 }
 
 // ParseSigner parses a secret key file's content; password is used only
@@ -164,16 +160,18 @@ func ParseSigner(b []byte, password, name string) (*Signer, error) {
 	var priv minisign.PrivateKey
 	if minisign.IsEncrypted(b) {
 		if password == "" {
-			return nil, failure.New(failure.Usage, "--sign-key %s is encrypted and %s is not set", name, PasswordEnv).
-				WithHint("export %s with the key's password (pack never prompts), or use a key made with `minisign -G -W`", PasswordEnv)
+			return nil, failure.New(failure.Usage, "the signing key %s is encrypted and no password was given (signing never prompts for one)", name).
+				Suggest(failure.SetSignPassword).
+				WithHint("use a key made with `minisign -G -W`, which has no password")
 		}
 		k, err := minisign.DecryptKey(password, b)
 		if err != nil {
-			return nil, failure.New(failure.Usage, "--sign-key %s: cannot decrypt it with the password in %s: %v", name, PasswordEnv, err)
+			return nil, failure.New(failure.Usage, "cannot decrypt the signing key %s with the password given: %v", name, err).
+				Suggest(failure.SetSignPassword)
 		}
 		priv = k
 	} else if err := priv.UnmarshalText(b); err != nil {
-		return nil, failure.New(failure.Usage, "--sign-key %s is not a minisign secret key: %v", name, err).
+		return nil, failure.New(failure.Usage, "the signing key %s is not a minisign secret key: %v", name, err).
 			WithHint("make one with `minisign -G -s KEYFILE -p PUBFILE` (add -W for no password)")
 	}
 	return &Signer{priv: priv}, nil
@@ -213,6 +211,6 @@ func (s *Signer) Sign(msg []byte, fileName string, unixTime int64) []byte {
 		}
 	}
 	trusted := "timestamp:" + strconv.FormatInt(unixTime, 10) + "\tfile:" + fileName + "\thashed"
-	untrusted := "signature from slurm-installer pack, minisign secret key " + s.ID()
+	untrusted := "signature from slurm-installer, minisign secret key " + s.ID()
 	return r.SignWithComments(s.priv, trusted, untrusted)
 }

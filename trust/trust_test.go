@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,8 +35,8 @@ func wantIntegrity(t *testing.T, err error) {
 	if err == nil {
 		t.Fatal("verified, want a failure")
 	}
-	if failure.ClassOf(err) != failure.Integrity || !errors.Is(err, ErrBadSignature) {
-		t.Fatalf("error %v: class %v, want integrity wrapping ErrBadSignature", err, failure.ClassOf(err))
+	if failure.ClassOf(err) != failure.Integrity || !errors.Is(err, errBadSignature) {
+		t.Fatalf("error %v: class %v, want integrity wrapping errBadSignature", err, failure.ClassOf(err))
 	}
 }
 
@@ -74,6 +75,10 @@ func TestSignVerify(t *testing.T) {
 	if !strings.Contains(err.Error(), other.ID()) || !strings.Contains(err.Error(), k.ID()) {
 		t.Fatalf("error does not name both keys: %v", err)
 	}
+	// ... and the remedy is to check the pinned key (the app words it).
+	if !slices.Contains(failure.Steps(err), failure.CheckPubKey) {
+		t.Fatalf("another key: remedies %v, want CheckPubKey", failure.Steps(err))
+	}
 }
 
 func TestParseKey(t *testing.T) {
@@ -89,7 +94,7 @@ func TestParseKey(t *testing.T) {
 	crlf := filepath.Join(dir, "crlf.pub")
 	os.WriteFile(crlf, []byte(strings.ReplaceAll(string(pubText), "\n", "\r\n")+"\r\n\r\n"), 0o644)
 	for _, in := range []string{line, " " + line + "\n", string(pubText), file, crlf} {
-		got, err := ParseKey(in, "--pubkey")
+		got, err := ParseKey(in, "pinned key")
 		if err != nil {
 			t.Fatalf("ParseKey(%q): %v", in, err)
 		}
@@ -98,7 +103,7 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "RWnotakey", filepath.Join(dir, "missing.pub"), line[:55] + "!", dir} {
-		if _, err := ParseKey(in, "--pubkey"); err == nil || failure.ClassOf(err) != failure.Usage {
+		if _, err := ParseKey(in, "pinned key"); err == nil || failure.ClassOf(err) != failure.Usage {
 			t.Fatalf("ParseKey(%q) = %v, want a usage error", in, err)
 		}
 	}
@@ -152,12 +157,12 @@ func TestInteropMinisignTool(t *testing.T) {
 	// minisign signs (prehashed, and legacy with -l) → we verify, with the key as a file and as a line.
 	run(t, "", ms, "-S", "-s", sec, "-m", idx)
 	run(t, "", ms, "-S", "-l", "-s", sec, "-m", idx, "-x", idx+".legacy")
-	k, err := ParseKey(pub, "--pubkey")
+	k, err := ParseKey(pub, "pinned key")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pubLine := strings.TrimSpace(strings.Split(mustRead(t, pub), "\n")[1])
-	kl, err := ParseKey(pubLine, "--pubkey")
+	kl, err := ParseKey(pubLine, "pinned key")
 	if err != nil || kl.ID() != k.ID() {
 		t.Fatalf("key line: %v", err)
 	}
@@ -173,7 +178,7 @@ func TestInteropMinisignTool(t *testing.T) {
 	wantIntegrity(t, k.VerifyIndex([]byte(index+" "), []byte(mustRead(t, idx+".minisig"))))
 
 	// We sign with minisign's secret key → minisign -V accepts, and rejects a tampered file.
-	s, err := LoadSigner(sec)
+	s, err := LoadSigner(sec, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,25 +226,25 @@ func cheapEncryptedKey(t *testing.T, s *Signer, password string) []byte {
 	return []byte("untrusted comment: minisign encrypted secret key\n" + base64.StdEncoding.EncodeToString(raw) + "\n")
 }
 
-// An encrypted key needs the password from the environment; without it
-// pack refuses before doing anything. The minisign tool reads the same file.
+// An encrypted key needs the password the caller passes; without it
+// signing is refused before anything is done, and the remedy is to give the
+// password (the app words it). The minisign tool reads the same file.
 func TestEncryptedKey(t *testing.T) {
 	s, k := newSigner(t)
 	dir := t.TempDir()
 	sec := filepath.Join(dir, "e.key")
 	os.WriteFile(sec, cheapEncryptedKey(t, s, "s3cret"), 0o600)
 
-	t.Setenv(PasswordEnv, "")
-	_, err := LoadSigner(sec)
-	if err == nil || failure.ClassOf(err) != failure.Usage || !strings.Contains(err.Error(), PasswordEnv) {
-		t.Fatalf("encrypted key without password: %v", err)
+	_, err := LoadSigner(sec, "")
+	if err == nil || failure.ClassOf(err) != failure.Usage || !strings.Contains(err.Error(), "encrypted and no password was given") ||
+		!slices.Contains(failure.Steps(err), failure.SetSignPassword) {
+		t.Fatalf("encrypted key without password: %v (remedies %v)", err, failure.Steps(err))
 	}
-	t.Setenv(PasswordEnv, "wrong")
-	if _, err := LoadSigner(sec); err == nil || !strings.Contains(err.Error(), "cannot decrypt") {
-		t.Fatalf("wrong password: %v", err)
+	if _, err := LoadSigner(sec, "not-the-pw-42"); err == nil || !strings.Contains(err.Error(), "cannot decrypt") ||
+		strings.Contains(err.Error(), "not-the-pw-42") || !slices.Contains(failure.Steps(err), failure.SetSignPassword) {
+		t.Fatalf("wrong password: %v (remedies %v)", err, failure.Steps(err))
 	}
-	t.Setenv(PasswordEnv, "s3cret")
-	got, err := LoadSigner(sec)
+	got, err := LoadSigner(sec, "s3cret")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -10,6 +11,10 @@ import (
 	"slurm-installer/pack"
 	"slurm-installer/trust"
 )
+
+// signPasswordEnv holds the password of an encrypted signing key (--sign-key):
+// pack never prompts, so CI passes it in the environment.
+const signPasswordEnv = "SLURM_INSTALLER_SIGN_PASSWORD"
 
 // packOptions are pack's: the publisher side takes no install target.
 type packOptions struct {
@@ -33,7 +38,7 @@ func (u *ui) packCommand() *cli.Command {
 		b.String(&o.sysroot, &cli.StringFlag{Name: "sysroot", Value: "/", Usage: "with --self-contained: the root to take glibc from (the one the payload was built against)"}),
 		b.String(&o.prefix, &cli.StringFlag{Name: "prefix", Value: pack.DefaultPrefix, Usage: "with --self-contained: the prefix the bundle's loader path names (installs only there)"}),
 		b.String(&o.caCert, &cli.StringFlag{Name: "ca-cert", Usage: "with --out oci://: PEM file with a CA to trust besides the system's"}),
-		b.String(&o.signKey, &cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + trust.PasswordEnv + ")"}),
+		b.String(&o.signKey, &cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + signPasswordEnv + ")"}),
 	)
 	return &cli.Command{
 		Name:      "pack",
@@ -62,7 +67,7 @@ func (u *ui) runPack(c *cli.Context, o *packOptions) error {
 	}
 	var signer *trust.Signer
 	if o.signKey != "" {
-		s, err := trust.LoadSigner(o.signKey)
+		s, err := trust.LoadSigner(o.signKey, os.Getenv(signPasswordEnv))
 		if err != nil {
 			return err
 		}

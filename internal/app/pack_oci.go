@@ -14,6 +14,14 @@ import (
 	"slurm-installer/pack"
 )
 
+// registryAuthFileEnv names a containers-auth.json (podman, skopeo,
+// buildah) whose registry credentials win over the Docker config's; oci
+// takes the file as ClientOptions.AuthFile.
+const registryAuthFileEnv = "REGISTRY_AUTH_FILE"
+
+// registryAuthFile is the auth file the environment names, or "".
+func registryAuthFile() string { return os.Getenv(registryAuthFileEnv) }
+
 // urlLike matches an --out that is a URL (scheme://...), not a directory.
 var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 
@@ -56,7 +64,7 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 		cfg.GlibcNeed = oci.GlibcNeed(o.from)
 	}
 	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest,
-		Client: oci.ClientOptions{CACertFile: o.caCert}, Log: u.log})
+		Client: oci.ClientOptions{CACertFile: o.caCert, AuthFile: registryAuthFile()}, Log: u.log})
 	if err != nil {
 		return err
 	}

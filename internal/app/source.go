@@ -42,7 +42,7 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 		return nil, failure.New(failure.FileSystem, "read %s: %w", p, err)
 	}
 	art.SHA256 = got
-	want, source, how := cfg.sha, "--sha256", fetch.VerifiedPinned
+	want, source, how := cfg.sha, "pinned digest", fetch.VerifiedPinned
 	if want == "" {
 		how = fetch.VerifiedSidecar
 		if b, err := safeio.ReadFile(p+".sha256", 1<<20); err == nil {

@@ -16,10 +16,10 @@
 //	                the first is cut after half; If-Range is honoured
 //
 // truncate, stall, norange and changing only touch bodies of at least
-// MinFault bytes (the bundle), not checksum files or indexes.
+// 4 KiB (the bundle), not checksum files or indexes.
 //
 //	hang            accepts the request and never answers
-//	trickle-BPS     bodies of at least MinFault bytes are sent at BPS bytes
+//	trickle-BPS     bodies of at least 4 KiB are sent at BPS bytes
 //	                a second (Content-Length announced); others served normally
 //	html            any archive name (.tar.gz, .tgz, ...) answers 200 with an
 //	                HTML error page, like a proxy's or a CDN's; all else 404
@@ -45,8 +45,8 @@ import (
 	"time"
 )
 
-// MinFault is the smallest body that truncate, stall, norange and changing touch.
-const MinFault = 4096
+// minFault is the smallest body that truncate, stall, norange and changing touch.
+const minFault = 4096
 
 // Server is a running fault server.
 type Server struct {
@@ -141,7 +141,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	name, arg, _ := strings.Cut(mode, "-")
 	switch name {
 	case "truncate", "stall", "norange", "changing":
-		if b, ok := s.get(r2); !ok || len(b) < MinFault {
+		if b, ok := s.get(r2); !ok || len(b) < minFault {
 			s.files.ServeHTTP(w, r2)
 			return
 		}
@@ -223,7 +223,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case "trickle":
 		bps, _ := strconv.Atoi(arg)
 		body, ok := s.get(r2)
-		if !ok || len(body) < MinFault || bps <= 0 {
+		if !ok || len(body) < minFault || bps <= 0 {
 			s.files.ServeHTTP(w, r2)
 			return
 		}

@@ -1,5 +1,5 @@
 // Package index is the schema of pkgs/slurm/index.json: the contract
-// between `slurm-installer pack`, which writes it, and the installer's
+// between package pack, which writes it, and the installer's
 // fetch, which reads it. It parses and checks an index (every bundle entry
 // validated: version, arch, URL, digest, size, prefix, glibc need, series)
 // and finds a bundle in it; it does no I/O.
@@ -19,7 +19,7 @@ import (
 // Schema is the only index.json schema this version understands.
 const Schema = 1
 
-// Index is pkgs/slurm/index.json, written by `slurm-installer pack` and
+// Index is pkgs/slurm/index.json, written by package pack and
 // read by fetch: the contract between the two.
 //
 //	{"schema":1,"created":"2026-11-23T07:00:00Z","expires":"2027-05-22T07:00:00Z","serial":1,
@@ -44,7 +44,7 @@ type Bundle struct {
 	SHA256        string `json:"sha256"` // hex digest of the file at URL
 	Size          int64  `json:"size"`   // its size in bytes; caps the download
 	SelfContained bool   `json:"self_contained"`
-	Prefix        string `json:"prefix,omitempty"` // the --prefix a self-contained bundle was packed for
+	Prefix        string `json:"prefix,omitempty"` // the install prefix a self-contained bundle was packed for
 	// Glibc is the highest GLIBC_x.y symbol version the payload's ELFs need
 	// ("2.38"; "" for musl or static builds): the root's glibc must be at
 	// least this, unless SelfContained (the bundle carries a glibc that is).

@@ -1,8 +1,9 @@
 // Package policy is the trust policy of one install run (docs/DESIGN.md §6):
 // the pinned key, the signed index's expiry and serial (per mirror, before
-// its bundle is downloaded), --min-version and the downgrade rule. Each
-// refusal is an integrity failure (exit 5) that names its rule, so an
-// operator knows which flag or which mirror to look at.
+// its bundle is downloaded), the minimum version and the downgrade rule.
+// Each refusal is an integrity failure (exit 5) that names its rule, so an
+// operator knows which setting or which mirror to look at; the remedies it
+// suggests are worded by the CLI.
 package policy
 
 import (
@@ -21,14 +22,15 @@ import (
 )
 
 // The rules that can stop an install (docs/DESIGN.md §6, issue 5). Each refusal
-// names its rule so an operator knows which flag or which mirror to look at.
+// names its rule so an operator knows which setting or which mirror to look
+// at. The values are recorded in the output ("refused by rule downgrade").
 const (
-	RuleSignature  = "signature"        // the index must verify against the pinned key (enforced by fetch)
-	RuleExpiry     = "index-expiry"     // a signed index past its expiry is refused (freeze attack)
-	RuleSerial     = "index-serial"     // a signed index older than the last one seen is refused (rollback)
-	RuleDowngrade  = "downgrade"        // a version older than the installed one needs --allow-downgrade
-	RuleMinVersion = "min-version"      // a version below --min-version is refused
-	RuleLocalFile  = "pinned-key-local" // --from with a pinned key needs --sha256
+	ruleSignature  = "signature"        // the index must verify against the pinned key (enforced by fetch)
+	ruleExpiry     = "index-expiry"     // a signed index past its expiry is refused (freeze attack)
+	ruleSerial     = "index-serial"     // a signed index older than the last one seen is refused (rollback)
+	ruleDowngrade  = "downgrade"        // a version older than the installed one needs an explicit allowance
+	ruleMinVersion = "min-version"      // a version below the minimum version is refused
+	ruleLocalFile  = "pinned-key-local" // a local bundle with a pinned key needs a pinned digest
 )
 
 // Policy is the trust configuration of one run. A nil Policy refuses
@@ -47,14 +49,14 @@ type Flags struct {
 	MinVersion, PubKey string
 }
 
-// Parse reads --pubkey (or builtIn, the key baked into the binary, when
-// --pubkey is empty), --allow-downgrade and --min-version.
+// Parse reads the pinned key (or builtIn, the key baked into the binary,
+// when none is given), the downgrade allowance and the minimum version.
 func Parse(f Flags, builtIn string) (*Policy, error) {
 	p := &Policy{AllowDowngrade: f.AllowDowngrade, MinVersion: strings.TrimSpace(f.MinVersion), Now: time.Now}
 	if p.MinVersion != "" && !slurmver.Numeric(p.MinVersion) {
-		return nil, failure.New(failure.Usage, "--min-version %q is not a dotted version such as 23.02.1", p.MinVersion)
+		return nil, failure.New(failure.Usage, "the minimum version %q is not a dotted version such as 23.02.1", p.MinVersion)
 	}
-	raw, source := strings.TrimSpace(f.PubKey), "--pubkey"
+	raw, source := strings.TrimSpace(f.PubKey), "pinned key"
 	if raw == "" {
 		raw, source = strings.TrimSpace(builtIn), "built-in key"
 	}
@@ -73,7 +75,7 @@ func Parse(f Flags, builtIn string) (*Policy, error) {
 // rules to o when a key is pinned.
 func (p *Policy) FetchOptions(o *fetch.Options, log zerolog.Logger) {
 	if p == nil || p.Key == nil {
-		log.Warn().Msg("download is unauthenticated: no --pubkey pinned (the mirror's checksums catch corruption, not tampering)")
+		log.Warn().Msg("download is unauthenticated: no key pinned (the mirror's checksums catch corruption, not tampering)")
 		return
 	}
 	o.RequireSignedIndex = true
@@ -90,11 +92,11 @@ func (p *Policy) FetchOptions(o *fetch.Options, log zerolog.Logger) {
 // this root already saw. It is the one place the expiry is checked.
 func (p *Policy) AcceptIndex(idx *index.Index) error {
 	if !idx.Expires.IsZero() && p.Now().After(idx.Expires) {
-		return refuse(RuleExpiry, "the signed index expired at %s", idx.Expires.Format(time.RFC3339)).
-			WithHint("the publisher must re-sign the index (slurm-installer pack --sign-key); an index that is never refreshed could be replayed forever")
+		return refuse(ruleExpiry, "the signed index expired at %s (an index never re-signed could be replayed forever)", idx.Expires.Format(time.RFC3339)).
+			Suggest(failure.SignIndex)
 	}
 	if idx.Serial < p.SeenSerial {
-		return refuse(RuleSerial, "the signed index has serial %d, but this root already saw serial %d", idx.Serial, p.SeenSerial)
+		return refuse(ruleSerial, "the signed index has serial %d, but this root already saw serial %d", idx.Serial, p.SeenSerial)
 	}
 	return nil
 }
@@ -129,13 +131,13 @@ func (p *Policy) CheckArtifact(art *fetch.Artifact, prev *install.Receipt) error
 		return nil
 	}
 	if last := LastSerial(prev); art.IndexSigned && art.IndexSerial < last {
-		return refuse(RuleSerial, "the signed index has serial %d, but this root already saw serial %d", art.IndexSerial, last).
+		return refuse(ruleSerial, "the signed index has serial %d, but this root already saw serial %d", art.IndexSerial, last).
 			WithHint("the mirror serves an older index than the one this install came from (stale mirror or rollback attack); use an up-to-date mirror")
 	}
 	return nil
 }
 
-// CheckVersion applies --min-version and the downgrade rule to the version
+// CheckVersion applies the minimum version and the downgrade rule to the version
 // about to be installed.
 func (p *Policy) CheckVersion(version string, prev *install.Receipt) error {
 	if p == nil {
@@ -144,31 +146,32 @@ func (p *Policy) CheckVersion(version string, prev *install.Receipt) error {
 	known := version != "" && version != "latest" && version != "unknown"
 	if p.MinVersion != "" {
 		if !known {
-			return refuse(RuleMinVersion, "the bundle's version is unknown, so it cannot be checked against --min-version %s", p.MinVersion)
+			return refuse(ruleMinVersion, "the bundle's version is unknown, so it cannot be checked against the minimum version %s", p.MinVersion)
 		}
 		if slurmver.Compare(version, p.MinVersion) < 0 {
-			return refuse(RuleMinVersion, "version %s is below --min-version %s", version, p.MinVersion).
-				WithHint("the mirror offers an older bundle than this image accepts; publish a newer one or lower --min-version")
+			return refuse(ruleMinVersion, "version %s is below the minimum version %s", version, p.MinVersion).
+				WithHint("the mirror offers an older bundle than this image accepts; publish a newer one").
+				Suggest(failure.LowerMinVersion)
 		}
 	}
 	if p.Key == nil || p.AllowDowngrade || !known {
 		return nil
 	}
 	if cur := installedVersion(prev); cur != "" && slurmver.Compare(version, cur) < 0 {
-		return refuse(RuleDowngrade, "version %s is older than the installed %s", version, cur).
-			WithHint("pass --allow-downgrade to install an older version on purpose")
+		return refuse(ruleDowngrade, "version %s is older than the installed %s", version, cur).
+			Suggest(failure.AllowDowngrade)
 	}
 	return nil
 }
 
 // CheckLocal: with a key pinned, a local bundle has no signed index, so
-// only a digest the operator gives (--sha256) can vouch for it.
+// only a digest the operator pins can vouch for it.
 func (p *Policy) CheckLocal(from, sha string) error {
 	if p == nil || p.Key == nil || from == "" || sha != "" {
 		return nil
 	}
-	return refuse(RuleLocalFile, "a key is pinned and --from %s has no signed index; pass its --sha256", from).
-		WithHint("take the digest from the signed index.json (or the publisher), e.g. --sha256 $(jq -r ...)")
+	return refuse(ruleLocalFile, "a key is pinned and the local bundle %s has no signed index: only its digest, taken from the signed index.json (or the publisher), can vouch for it", from).
+		Suggest(failure.PinDigest)
 }
 
 // compareVersions compares dotted versions numerically (internal/slurmver).

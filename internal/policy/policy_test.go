@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,14 @@ func wantRule(t *testing.T, err error, rule string) {
 	}
 }
 
+// wantStep: err suggests the remedy s (worded by the CLI, never here).
+func wantStep(t *testing.T, err error, s failure.Step) {
+	t.Helper()
+	if !slices.Contains(failure.Steps(err), s) {
+		t.Fatalf("%v: remedies %v, want %v", err, failure.Steps(err), s)
+	}
+}
+
 func TestPolicy(t *testing.T) {
 	const pub = "RWRkCg8ho9/5xEFFE3lIDaIrYINxH8ft4J+dA3P535DX/jx1W22bSHWb"
 	key, err := trust.ParseKey(pub, "test")
@@ -61,10 +70,11 @@ func TestPolicy(t *testing.T) {
 	if err := p.AcceptIndex(&index.Index{Serial: 5, Expires: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	wantRule(t, p.AcceptIndex(&index.Index{Serial: 6, Expires: now.Add(-time.Second)}), RuleExpiry)
-	wantRule(t, p.AcceptIndex(&index.Index{Serial: 4, Expires: now.Add(time.Hour)}), RuleSerial)
-	wantRule(t, p.CheckArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 4}, prev), RuleSerial)
-	wantRule(t, p.CheckArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 4}, demoOverReal), RuleSerial)
+	wantRule(t, p.AcceptIndex(&index.Index{Serial: 6, Expires: now.Add(-time.Second)}), ruleExpiry)
+	wantStep(t, p.AcceptIndex(&index.Index{Serial: 6, Expires: now.Add(-time.Second)}), failure.SignIndex)
+	wantRule(t, p.AcceptIndex(&index.Index{Serial: 4, Expires: now.Add(time.Hour)}), ruleSerial)
+	wantRule(t, p.CheckArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 4}, prev), ruleSerial)
+	wantRule(t, p.CheckArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 4}, demoOverReal), ruleSerial)
 	if err := p.CheckArtifact(&fetch.Artifact{IndexSigned: true, IndexSerial: 1}, nil); err != nil {
 		t.Fatalf("no receipt, any serial: %v", err)
 	}
@@ -72,15 +82,17 @@ func TestPolicy(t *testing.T) {
 	if err := p.CheckVersion("23.11.10", prev); err != nil {
 		t.Fatal(err)
 	}
-	wantRule(t, p.CheckVersion("22.05.8", prev), RuleDowngrade)
-	wantRule(t, p.CheckVersion("22.05.8", demoOverReal), RuleDowngrade)
+	wantRule(t, p.CheckVersion("22.05.8", prev), ruleDowngrade)
+	wantStep(t, p.CheckVersion("22.05.8", prev), failure.AllowDowngrade)
+	wantRule(t, p.CheckVersion("22.05.8", demoOverReal), ruleDowngrade)
 	p.AllowDowngrade = true
 	if err := p.CheckVersion("22.05.8", prev); err != nil {
 		t.Fatal(err)
 	}
 	p.MinVersion = "23.02.1"
-	wantRule(t, p.CheckVersion("22.05.8", nil), RuleMinVersion)
-	wantRule(t, p.CheckVersion("latest", nil), RuleMinVersion)
+	wantRule(t, p.CheckVersion("22.05.8", nil), ruleMinVersion)
+	wantStep(t, p.CheckVersion("22.05.8", nil), failure.LowerMinVersion)
+	wantRule(t, p.CheckVersion("latest", nil), ruleMinVersion)
 	if err := p.CheckVersion("23.02.1", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +105,35 @@ func TestPolicy(t *testing.T) {
 	if err := unkeyed.CheckArtifact(&fetch.Artifact{IndexSerial: 1, IndexExpires: now.Add(-time.Hour)}, prev); err != nil {
 		t.Fatal(err)
 	}
+	// A local bundle with a key pinned needs a pinned digest.
+	wantRule(t, p.CheckLocal("/tmp/b.tar.gz", ""), ruleLocalFile)
+	wantStep(t, p.CheckLocal("/tmp/b.tar.gz", ""), failure.PinDigest)
+	if err := p.CheckLocal("/tmp/b.tar.gz", strings.Repeat("0", 64)); err != nil {
+		t.Fatalf("pinned local bundle: %v", err)
+	}
+
 	var nilPolicy *Policy
 	if nilPolicy.CheckVersion("1", prev) != nil || nilPolicy.CheckArtifact(ok, prev) != nil {
 		t.Fatal("a nil policy refuses")
 	}
 	if LastSerial(demoOverReal) != 5 || installedVersion(demoOverReal) != "23.02.1" {
 		t.Fatal("receipt chain")
+	}
+}
+
+// The messages name settings in the domain's words; the key's label is a
+// domain one too (the CLI's flag name stays out of the domain).
+func TestParseWords(t *testing.T) {
+	_, err := Parse(Flags{MinVersion: "x.y"}, "")
+	if failure.ClassOf(err) != failure.Usage || !strings.Contains(err.Error(), `minimum version "x.y"`) {
+		t.Fatalf("bad minimum version: %v", err)
+	}
+	_, err = Parse(Flags{PubKey: "RWnotakey"}, "")
+	if failure.ClassOf(err) != failure.Usage || !strings.Contains(err.Error(), "pinned key") || strings.Contains(err.Error(), "--") {
+		t.Fatalf("bad pinned key: %v", err)
+	}
+	p, err := Parse(Flags{PubKey: "RWRkCg8ho9/5xEFFE3lIDaIrYINxH8ft4J+dA3P535DX/jx1W22bSHWb"}, "")
+	if err != nil || p.Key.Source != "pinned key" {
+		t.Fatalf("pinned key: %v, source %q", err, p.Key.Source)
 	}
 }

@@ -19,8 +19,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Binary is where Debian's docker-registry package puts the server.
-const Binary = "/usr/bin/docker-registry"
+// binary is where Debian's docker-registry package puts the server.
+const binary = "/usr/bin/docker-registry"
 
 // Registry is a running registry.
 type Registry struct {
@@ -33,15 +33,15 @@ type Registry struct {
 // Ref is oci://HOST/repo.
 func (r *Registry) Ref(repo string) string { return "oci://" + r.Host + "/" + repo }
 
-// Need fails t when the registry binary is missing and CI is set (CI runs
+// need fails t when the registry binary is missing and CI is set (CI runs
 // the e2e setup, which installs it), and skips it otherwise.
-func Need(t testing.TB) {
+func need(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat(Binary); err != nil {
+	if _, err := os.Stat(binary); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("%s missing: run scripts/deps.sh (apt-get install docker-registry)", Binary)
+			t.Fatalf("%s missing: run scripts/deps.sh (apt-get install docker-registry)", binary)
 		}
-		t.Skipf("%s missing: apt-get install docker-registry (scripts/deps.sh)", Binary)
+		t.Skipf("%s missing: apt-get install docker-registry (scripts/deps.sh)", binary)
 	}
 }
 
@@ -49,8 +49,8 @@ func Need(t testing.TB) {
 // htpasswd auth with these user → password pairs.
 func Start(t testing.TB, users map[string]string) *Registry {
 	t.Helper()
-	Need(t)
-	r, err := StartDir(t.TempDir(), users)
+	need(t)
+	r, err := startDir(t.TempDir(), users)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +58,8 @@ func Start(t testing.TB, users map[string]string) *Registry {
 	return r
 }
 
-// StartDir runs a registry keeping its state in dir; the caller stops it.
-func StartDir(dir string, users map[string]string) (*Registry, error) {
+// startDir runs a registry keeping its state in dir; the caller stops it.
+func startDir(dir string, users map[string]string) (*Registry, error) {
 	host, err := freePort()
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ http:
 		return nil, err
 	}
 	defer logf.Close()
-	r.cmd = exec.Command(Binary, "serve", cp)
+	r.cmd = exec.Command(binary, "serve", cp)
 	r.cmd.Stdout, r.cmd.Stderr = logf, logf
 	r.cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none")
 	if err := r.cmd.Start(); err != nil {

@@ -23,8 +23,8 @@ import (
 // HostArch is the AppHub spelling of this host's architecture.
 var HostArch = map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]
 
-// Commands are the client commands every fake bundle carries.
-var Commands = []string{"sinfo", "squeue", "scontrol", "sbatch", "srun", "scancel"}
+// commands are the client commands every fake bundle carries.
+var commands = []string{"sinfo", "squeue", "scontrol", "sbatch", "srun", "scancel"}
 
 var builds sync.Map // version -> string (path) or error
 
@@ -69,7 +69,8 @@ type Options struct {
 	// Padding is the size of lib/padding.bin, random (incompressible)
 	// bytes, to make download and extraction take time and space.
 	Padding int64
-	// Commands overrides the command list (default Commands).
+	// Commands overrides the command list (default: sinfo, squeue,
+	// scontrol, sbatch, srun, scancel).
 	Commands []string
 }
 
@@ -87,7 +88,7 @@ func Write(dir string, o Options) (*Bundle, error) {
 		o.SinfoVersion = o.Version
 	}
 	if o.Commands == nil {
-		o.Commands = Commands
+		o.Commands = commands
 	}
 	bin, err := FakeSinfo(o.SinfoVersion)
 	if err != nil {
