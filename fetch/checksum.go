@@ -148,7 +148,7 @@ type expected struct {
 // published looks for a checksum published beside the artifact at u: the
 // sidecar <u>.sha256, then SHA256SUMS in the same directory. A missing
 // file is not an error; an unreadable or garbled one is.
-func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchError) {
+func (s *mirrorGo) published(ctx context.Context, u *url.URL) (expected, *fetchError) {
 	name := baseName(u)
 	side := *u
 	side.Path += ".sha256"
@@ -197,7 +197,7 @@ func (s *session) integrity(u *url.URL, cause, hint string, args ...any) *fetchE
 // fetchFile downloads one archive (direct, tarball layout, or a bundle the
 // index names) and verifies it. idx, when not nil, carries the index's
 // digest, size and version.
-func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Artifact, *fetchError) {
 	u := st.url
 	name := baseName(u)
 	f, err := os.CreateTemp(s.tempDir, "slurm-fetch-*-"+sanitizeName(name))

@@ -225,14 +225,14 @@ func nextDue(ms []*mirror) *mirror {
 	return best
 }
 
-// runMirror tries m's steps from where it left off. A step answered with
-// "not here" moves on to the next step; any other failure ends this go at
-// the mirror.
-func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchError) {
+// runMirror tries m's steps from where it left off, as the racer's go g. A
+// step answered with "not here" moves on to the next step; any other
+// failure ends this go at the mirror.
+func (s *session) runMirror(ctx context.Context, m *mirror, g *run) (*Artifact, *fetchError) {
 	if m.refuse != nil {
 		return nil, m.refuse
 	}
-	ctx = withFileRoot(ctx, m)
+	mg := &mirrorGo{session: s, g: g, dir: m.fileRoot}
 	var notFound []*fetchError
 	unrunnable := false
 	for m.next < len(m.steps) {
@@ -241,15 +241,15 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 		var err *fetchError
 		switch st.kind {
 		case stepFile:
-			art, err = s.fetchFile(ctx, st, nil)
+			art, err = mg.fetchFile(ctx, st, nil)
 		case stepIndex:
-			art, err = s.fetchIndex(ctx, st)
+			art, err = mg.fetchIndex(ctx, st)
 		case stepTree:
-			art, err = s.fetchTree(ctx, st)
+			art, err = mg.fetchTree(ctx, st)
 		case stepList:
-			art, err = s.fetchListed(ctx, st, m.name) // select.go
+			art, err = mg.fetchListed(ctx, st, m.name) // select.go
 		case stepOCI:
-			art, err = s.fetchOCI(ctx, m.raw) // oci.go
+			art, err = mg.fetchOCI(ctx, m.raw) // oci.go
 		}
 		if err == nil {
 			art.Mirror = m.name

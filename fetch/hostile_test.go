@@ -581,7 +581,7 @@ func TestTreeBytesBudget(t *testing.T) {
 	os.MkdirAll(dir+"/lib", 0o755)
 	root, _ := os.OpenRoot(dir)
 	defer root.Close()
-	_, _, ferr := s.downloadTree(context.Background(), root, tf)
+	_, _, ferr := (&mirrorGo{session: s}).downloadTree(context.Background(), root, tf)
 	if ferr == nil || ferr.kind != kOversize {
 		t.Fatalf("err = %v", ferr)
 	}

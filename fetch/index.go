@@ -36,7 +36,7 @@ type indexPick struct {
 // fetchIndex reads B/pkgs/slurm/index.json and downloads the bundle it
 // names. No index, a broken one, or one without a matching bundle is "not
 // here": the seed layouts on the same mirror come next.
-func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchError) {
 	signed := s.o.RequireSignedIndex
 	data, _, ferr := s.readSmall(ctx, st.url, maxIndexFile)
 	if ferr != nil && ferr.kind == kFatal && ctx.Err() == nil {
@@ -146,7 +146,7 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 // verifyIndex downloads index.json.minisig beside the index at u and
 // passes both to Options.IndexVerifier. Any failure is an integrity
 // failure of the mirror.
-func (s *session) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fetchError {
+func (s *mirrorGo) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fetchError {
 	su := *u
 	su.Path += ".minisig"
 	su.RawPath = ""

@@ -33,17 +33,16 @@ func planOCI(raw string) (*mirror, error) {
 	return &mirror{raw: raw, name: Redact(raw), steps: []step{{kind: stepOCI, layout: "oci"}}}, nil
 }
 
-func (s *session) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchError) {
 	if s.o.RequireSignedIndex && s.want == "" {
 		return nil, &fetchError{kind: kIntegrity, url: raw, cause: "a registry mirror carries no signed index",
 			hint: "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json or be pinned: pass its --sha256 (the layer digest `pack --out oci://…` prints)"}
 	}
-	g := runOf(ctx)
 	res, err := oci.Fetch(ctx, oci.Options{
 		Ref: raw, Version: s.version, Arch: s.arch, SHA256: s.want, MaxBytes: s.maxBytes, TempDir: s.tempDir,
-		Stall: s.stall, Claim: g.claim, Log: s.log,
+		Stall: s.stall, Claim: s.g.claim, Log: s.log,
 		Client: oci.ClientOptions{CACertFile: s.o.CACertFile, Connect: s.connect, Timeout: s.timeout,
-			HTTPClient: s.o.HTTPClient, Wait: g.waiting},
+			HTTPClient: s.o.HTTPClient, Wait: s.g.waiting},
 	})
 	if err != nil {
 		return nil, ociError(raw, err)

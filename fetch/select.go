@@ -206,7 +206,7 @@ func cannotList(mirror, layout, cause string) string {
 // matches (the arch-less name when no arch-named one has that version)
 // and downloads it. A directory that cannot be listed is "not here", with
 // a cause that says so.
-func (s *session) fetchListed(ctx context.Context, st step, mirror string) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchListed(ctx context.Context, st step, mirror string) (*Artifact, *fetchError) {
 	es, ferr := s.list(ctx, st.url)
 	if ferr != nil {
 		if ferr.kind == kNotFound || ferr.kind == kFatal && ctx.Err() == nil {
@@ -306,18 +306,18 @@ func Candidates(ctx context.Context, o Options) ([]string, error) {
 		if m.direct || m.refuse != nil {
 			continue
 		}
-		mctx := withFileRoot(ctx, m)
+		mg := &mirrorGo{session: s, dir: m.fileRoot}
 		var vs []string
 		var cause string
 		for _, st := range m.steps {
 			switch st.kind {
 			case stepIndex:
-				vs, cause = s.indexCandidates(mctx, st)
+				vs, cause = mg.indexCandidates(ctx, st)
 			case stepList:
 				if s.o.RequireSignedIndex && s.want == "" {
 					continue
 				}
-				vs, cause = s.listCandidates(mctx, st)
+				vs, cause = mg.listCandidates(ctx, st)
 			default:
 				continue
 			}
@@ -336,7 +336,7 @@ func Candidates(ctx context.Context, o Options) ([]string, error) {
 }
 
 // indexCandidates is Candidates for one index.
-func (s *session) indexCandidates(ctx context.Context, st step) ([]string, string) {
+func (s *mirrorGo) indexCandidates(ctx context.Context, st step) ([]string, string) {
 	data, _, ferr := s.readSmall(ctx, st.url, maxIndexFile)
 	if ferr != nil {
 		return nil, ferr.cause
@@ -395,7 +395,7 @@ func (s *session) indexCandidates(ctx context.Context, st step) ([]string, strin
 }
 
 // listCandidates is Candidates for the tarball layout's listing.
-func (s *session) listCandidates(ctx context.Context, st step) ([]string, string) {
+func (s *mirrorGo) listCandidates(ctx context.Context, st step) ([]string, string) {
 	es, ferr := s.list(ctx, st.url)
 	if ferr != nil {
 		return nil, "cannot list versions of the tarball layout (no autoindex: " + ferr.cause + ")"

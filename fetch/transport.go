@@ -50,6 +50,16 @@ type session struct {
 
 func (s *session) close() { s.client.HTTPClient.CloseIdleConnections() }
 
+// mirrorGo is one go at one mirror as the code that reads from it sees
+// it: the session, and the state of this go that is not the session's.
+// The context passed alongside carries only cancellation and deadlines.
+type mirrorGo struct {
+	*session
+	g   *run    // the racer's run of this go; nil outside a race (Candidates, tests): its methods then do nothing
+	dir string  // the directory a file:// mirror's reads are confined to; "" = "/" (see localfs.go)
+	bud *budget // the byte budget of the tree download in progress; nil outside one (see tree.go)
+}
+
 // newClient returns a retryablehttp client that makes exactly one attempt
 // per call: Fetch schedules retries itself, across mirrors. Its retry
 // policy still classifies transport errors (a TLS certificate error is not
@@ -160,16 +170,16 @@ type body struct {
 }
 
 // open starts fetching u. The returned body must be closed.
-func (s *session) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
+func (s *mirrorGo) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
 	return s.openAt(ctx, u, 0, "")
 }
 
 // openAt starts fetching u from byte offset from (> 0: with Range, and
 // If-Range: validator when there is one). A server that ignores the range
 // answers 200 with the whole body; body.partial says which it was.
-func (s *session) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
+func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
 	if u.Scheme == "file" {
-		return s.openFile(ctx, u)
+		return s.openFile(u)
 	}
 	actx, cancel := context.WithCancel(ctx)
 	var stalled atomic.Bool
@@ -189,10 +199,9 @@ func (s *session) openAt(ctx context.Context, u *url.URL, from int64, validator 
 			req.Header.Set("If-Range", validator)
 		}
 	}
-	tr := runOf(ctx)
-	tr.waiting(true)
+	s.g.waiting(true)
 	resp, err := s.client.Do(req)
-	tr.waiting(false)
+	s.g.waiting(false)
 	if err != nil || resp == nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -348,7 +357,7 @@ func (s *session) transportError(ctx context.Context, u *url.URL, err error, sta
 
 // readSmall fetches a small file (index, checksum, listing) into memory,
 // refusing more than limit bytes.
-func (s *session) readSmall(ctx context.Context, u *url.URL, limit int64) ([]byte, string, *fetchError) {
+func (s *mirrorGo) readSmall(ctx context.Context, u *url.URL, limit int64) ([]byte, string, *fetchError) {
 	b, ferr := s.open(ctx, u)
 	if ferr != nil {
 		return nil, "", ferr
@@ -382,7 +391,7 @@ const maxResumes = 8
 // changed, sends the whole body again and the download restarts. The
 // digest is always of the whole file as written. show turns on the
 // progress report.
-func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, announced int64, show bool) (digest string, n int64, ferr *fetchError) {
+func (s *mirrorGo) download(ctx context.Context, u *url.URL, f *os.File, limit, announced int64, show bool) (digest string, n int64, ferr *fetchError) {
 	if announced > 0 {
 		limit = min(limit, announced)
 	}
@@ -399,7 +408,7 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 		if ferr != nil {
 			return "", n, ferr
 		}
-		if !runOf(ctx).claim() {
+		if !s.g.claim() {
 			b.close()
 			return "", n, &fetchError{kind: kPreempted, url: urlString(u), cause: "another mirror answered first"}
 		}
@@ -429,10 +438,8 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 			return "", n, s.sizeError(u, b.size, limit, announced)
 		}
 		prog.setTotal(max(b.size, announced))
-		g := runOf(ctx)
-		g.downloading(max(b.size, announced))
-		bud := budgetOf(ctx)
-		got, err := io.Copy(io.MultiWriter(bud, fileWriter{f}, h, prog, g), io.LimitReader(b.r, limit+1-n))
+		s.g.downloading(max(b.size, announced))
+		got, err := io.Copy(io.MultiWriter(s.bud, fileWriter{f}, h, prog, s.g), io.LimitReader(b.r, limit+1-n))
 		b.close()
 		n += got
 		var we *writeError

@@ -164,9 +164,9 @@ type treeFile struct {
 
 // list returns the entries of the directory at u (an autoindex listing, or
 // a local directory for file://).
-func (s *session) list(ctx context.Context, u *url.URL) ([]Entry, *fetchError) {
+func (s *mirrorGo) list(ctx context.Context, u *url.URL) ([]Entry, *fetchError) {
 	if u.Scheme == "file" {
-		return s.listFile(ctx, u)
+		return s.listFile(u)
 	}
 	data, ct, ferr := s.readSmall(ctx, u, maxListingSize)
 	if ferr != nil {
@@ -219,7 +219,7 @@ func (s *session) retrying(ctx context.Context, what string, f func() *fetchErro
 }
 
 // walkTree lists the tree below dir: its files and its directories.
-func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]treeFile, []string, *fetchError) {
+func (s *mirrorGo) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]treeFile, []string, *fetchError) {
 	type pending struct {
 		rel     string
 		u       *url.URL
@@ -292,7 +292,7 @@ func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]tr
 
 // fetchTree downloads the tree layout at st.url into a directory under
 // TempDir and verifies every file against SHA256SUMS when it is there.
-func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchTree(ctx context.Context, st step) (*Artifact, *fetchError) {
 	top, ferr := s.list(ctx, st.url)
 	if ferr != nil {
 		return nil, ferr
@@ -362,7 +362,7 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 // when --require-checksum) and, when a version or a runnable bundle is
 // asked for, reads VERSION first: another version is a miss, so the next
 // mirror is asked before anything is downloaded.
-func (s *session) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSums bool, _ *fetchError) {
+func (s *mirrorGo) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSums bool, _ *fetchError) {
 	var hasBin, hasVersion bool
 	for _, e := range top {
 		switch {
@@ -412,7 +412,7 @@ func (s *session) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSu
 }
 
 // treeSums downloads and parses the tree's SHA256SUMS when it has one.
-func (s *session) treeSums(ctx context.Context, st step, hasSums bool) (map[string]string, []byte, *url.URL, *fetchError) {
+func (s *mirrorGo) treeSums(ctx context.Context, st step, hasSums bool) (map[string]string, []byte, *url.URL, *fetchError) {
 	var sums map[string]string
 	var sumsData []byte
 	sumsURL := child(st.url, "SHA256SUMS", false)
@@ -500,14 +500,15 @@ func canonicalManifestDigest(digests map[string]string) string {
 
 // downloadTree downloads files into root with bounded parallelism and
 // returns their digests and total size.
-func (s *session) downloadTree(ctx context.Context, root *os.Root, files []treeFile) (map[string]string, int64, *fetchError) {
+func (s *mirrorGo) downloadTree(ctx context.Context, root *os.Root, files []treeFile) (map[string]string, int64, *fetchError) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// One budget for every file, spent as bytes arrive: parallel files
 	// cannot together write more than the limit.
 	b := &budget{}
 	b.left.Store(s.maxBytes)
-	ctx = context.WithValue(ctx, budgetKey{}, b)
+	t := *s
+	t.bud = b
 	var (
 		mu      sync.Mutex
 		digests = map[string]string{}
@@ -529,7 +530,7 @@ func (s *session) downloadTree(ctx context.Context, root *os.Root, files []treeF
 		go func() {
 			defer wg.Done()
 			for f := range work {
-				d, n, fe := s.downloadTreeFile(ctx, root, f)
+				d, n, fe := t.downloadTreeFile(ctx, root, f)
 				if fe != nil {
 					fail(fe)
 					continue
@@ -565,7 +566,7 @@ feed:
 	return digests, total, nil
 }
 
-func (s *session) downloadTreeFile(ctx context.Context, root *os.Root, f treeFile) (string, int64, *fetchError) {
+func (s *mirrorGo) downloadTreeFile(ctx context.Context, root *os.Root, f treeFile) (string, int64, *fetchError) {
 	mode := fs.FileMode(0o644)
 	if strings.HasPrefix(f.rel, "bin/") {
 		mode = 0o755
@@ -597,14 +598,7 @@ func (s *session) downloadTreeFile(ctx context.Context, root *os.Root, f treeFil
 // budget is the bytes a tree download may still write.
 type budget struct{ left atomic.Int64 }
 
-type budgetKey struct{}
-
 var errOverBudget = errors.New("over the download limit")
-
-func budgetOf(ctx context.Context) *budget {
-	b, _ := ctx.Value(budgetKey{}).(*budget)
-	return b
-}
 
 // Write spends len(p) of the budget; it fails once the budget is gone.
 func (b *budget) Write(p []byte) (int, error) {
