@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -427,6 +428,12 @@ func TestLatestVerifiedByVersionedChecksum(t *testing.T) {
 	o.RequireChecksum = true
 	_, err = Fetch(context.Background(), o)
 	wantClass(t, err, failure.Integrity)
+	if !strings.Contains(err.Error(), "a checksum is required") {
+		t.Errorf("error %q does not say a checksum is required", err)
+	}
+	if st := failure.Steps(err); !slices.Equal(st, []failure.Step{failure.PinDigest, failure.PinKey}) {
+		t.Errorf("remedies %v: want a pinned digest or a pinned key", st)
+	}
 	// Pinned and index.
 	o = opts(t, good.URL+"/good")
 	o.Version, o.SHA256 = "latest", sum(b)

@@ -12,7 +12,7 @@ import (
 	"slurm-installer/internal/slurmver"
 )
 
-// Selection (docs/DESIGN.md §9): --slurm-version is an exact version, a series
+// Selection (docs/DESIGN.md §9): the version asked for is an exact version, a series
 // ("22.05": the newest 22.05.x) or latest. Where a layout can list the
 // versions it holds (the index; the tarball layout through nginx
 // autoindex of pkgs/slurm-apk/; the tree layout's one VERSION), the newest
@@ -27,9 +27,13 @@ var ErrNoBundleRuns = errors.New("no matching bundle can run in this root")
 // Verdicts on whether a bundle can run in the root.
 const (
 	runs     = iota // nothing known stops it (preflight has the last word)
-	doubtful        // it runs only if the root has something this cannot see (gcompat), or at another --prefix: taken only when nothing better is there
+	doubtful        // it runs only if the root has something this cannot see (gcompat), or at another prefix: taken only when nothing better is there
 	cannot          // certain to fail here
 )
+
+// packedFor begins the reason a self-contained bundle packed for another
+// prefix is passed over (finalError looks for it).
+const packedFor = "self-contained and packed for the prefix"
 
 // Skip is one bundle passed over by the selection, and why.
 type Skip struct {
@@ -47,8 +51,8 @@ func (o *Options) judge(b *Bundle) (int, string) {
 	if b.SelfContained {
 		if b.Prefix != "" && o.Prefix != "" && b.Prefix != o.Prefix {
 			// Taken only when nothing else is there: the install then
-			// refuses the --prefix as a usage error naming both (exit 2).
-			return doubtful, fmt.Sprintf("self-contained and packed for --prefix %s, not %s (its commands name their loader under %s)", b.Prefix, o.Prefix, b.Prefix)
+			// refuses the prefix as a usage error naming both (exit 2).
+			return doubtful, fmt.Sprintf(packedFor+" %s, not %s (its commands name their loader under %s)", b.Prefix, o.Prefix, b.Prefix)
 		}
 		return runs, "" // it carries its own glibc
 	}
@@ -197,7 +201,7 @@ func tarballName(name string) (version, arch string, ok bool) {
 
 // cannotList is what a mirror says when a layout cannot list its versions.
 func cannotList(mirror, layout, cause string) string {
-	return fmt.Sprintf("mirror %s: cannot list versions of the %s layout (no autoindex: %s); pass an exact --slurm-version", mirror, layout, cause)
+	return fmt.Sprintf("mirror %s: cannot list versions of the %s layout (no autoindex: %s); only an exact version can be fetched from it", mirror, layout, cause)
 }
 
 // fetchListed resolves a series (or an Accept-narrowed latest) in the
@@ -212,7 +216,7 @@ func (s *mirrorGo) fetchListed(ctx context.Context, st step, mirror string) (*Ar
 		if ferr.kind == kNotFound || ferr.kind == kFatal && ctx.Err() == nil {
 			msg := cannotList(mirror, "tarball", ferr.cause)
 			s.log.Warn().Str("url", urlString(st.url)).Msg(msg)
-			return nil, &fetchError{kind: kNotFound, url: urlString(st.url), cause: "cannot list versions of the tarball layout (no autoindex: " + ferr.cause + "); pass an exact --slurm-version", err: ferr}
+			return nil, &fetchError{kind: kNotFound, url: urlString(st.url), cause: "cannot list versions of the tarball layout (no autoindex: " + ferr.cause + ")", err: ferr}
 		}
 		return nil, ferr
 	}
@@ -277,11 +281,12 @@ func (s *session) unrunnable(u *url.URL, skipped []Skip) *fetchError {
 // Version are ignored: every version is a candidate), from the first
 // mirror that can list them: its index (signature checked when
 // RequireSignedIndex), else an autoindex listing of its tarball layout.
-// Skipped bundles are logged with the reason. It is how `install
-// --slurm-version cluster` finds what to probe when no installed client
-// can ask the controller. Mirrors are asked one after the other, each
-// step bounded by Options.Timeout, the whole by Options.Deadline. An
-// empty list with a nil error means no mirror could list a candidate.
+// Skipped bundles are logged with the reason. It is how the installer,
+// asked for the version the cluster runs, finds what to probe when no
+// installed client can ask the controller. Mirrors are asked one after the
+// other, each step bounded by Options.Timeout, the whole by
+// Options.Deadline. An empty list with a nil error means no mirror could
+// list a candidate.
 func Candidates(ctx context.Context, o Options) ([]string, error) {
 	o.Version, o.Accept, o.Selector = "latest", nil, ""
 	s, _, err := newSession(o)

@@ -32,7 +32,7 @@ type session struct {
 	log        zerolog.Logger
 	version    string        // "latest" or a version
 	arch       string        // canonical
-	want       string        // --sha256, lower-case hex, or ""
+	want       string        // the pinned digest, lower-case hex, or ""
 	timeout    time.Duration // response headers
 	connect    time.Duration // TCP connect and TLS handshake
 	stall      time.Duration // no body bytes for this long
@@ -113,16 +113,26 @@ const (
 // through it; cause is the short text for logs.
 type fetchError struct {
 	kind  kind
-	url   string         // redacted
-	cause string         // short, lower-case: "404 not found", "connection refused"
-	resp  *http.Response // status and headers of a retryable answer (Retry-After), nil if none
-	err   error          // underlying, if any
-	hint  string         // for kIntegrity: what to do about it
+	url   string           // redacted
+	cause string           // short, lower-case: "404 not found", "connection refused"
+	resp  *http.Response   // status and headers of a retryable answer (Retry-After), nil if none
+	err   error            // underlying, if any
+	hint  string           // what to do about it, in the domain's words (Redact applies)
+	fix   []failure.Remedy // the steps only the command line can word (no URLs in their Args)
 }
 
 func (e *fetchError) Error() string { return Redact(e.url + ": " + e.cause) }
 func (e *fetchError) short() string { return e.Error() }
 func (e *fetchError) Unwrap() error { return e.err }
+
+// suggest adds a remedy (see failure.Error.Suggest) and returns e.
+func (e *fetchError) suggest(s failure.Step, arg ...string) *fetchError {
+	e.fix = append(e.fix, failure.Remedy{Step: s, Arg: strings.Join(arg, " ")})
+	return e
+}
+
+// advised says whether e carries advice: a hint or a remedy.
+func (e *fetchError) advised() bool { return e.hint != "" || len(e.fix) > 0 }
 
 // asLocal is a failure to write the download: it names the URL and the
 // directory, not the temp file, and mentions TMPDIR only when Fetch chose
@@ -332,7 +342,7 @@ func (s *session) transportError(ctx context.Context, u *url.URL, err error, sta
 	case errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(x509.UnknownAuthorityError)):
 		fe.kind = kFatal
 		fe.cause = "TLS certificate not trusted: " + err.Error()
-		fe.hint = "pass --ca-cert FILE with the CA that signed the mirror's certificate"
+		fe.suggest(failure.GiveCACert)
 	default:
 		var de *net.DNSError
 		if errors.As(err, &de) {

@@ -15,13 +15,15 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slurm-installer/internal/slurmver"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/slurmver"
 )
 
 // Limits on a tree download.
@@ -359,7 +361,7 @@ func (s *mirrorGo) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErr
 }
 
 // checkTreeTop checks a tree's top listing (bin/ and VERSION, SHA256SUMS
-// when --require-checksum) and, when a version or a runnable bundle is
+// when a checksum is required) and, when a version or a runnable bundle is
 // asked for, reads VERSION first: another version is a miss, so the next
 // mirror is asked before anything is downloaded.
 func (s *mirrorGo) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSums bool, _ *fetchError) {
@@ -379,8 +381,7 @@ func (s *mirrorGo) checkTreeTop(ctx context.Context, st step, top []Entry) (hasS
 	}
 	if !hasSums && s.want == "" && s.o.RequireChecksum {
 		// Refuse before downloading anything.
-		return false, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
-			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
+		return false, s.noTreeSums(st.url)
 	}
 	if s.version != "latest" || s.o.Accept != nil {
 		// The tree's path carries no version: read VERSION before
@@ -434,7 +435,8 @@ func (s *mirrorGo) treeSums(ctx context.Context, st step, hasSums bool) (map[str
 }
 
 // verifyTree checks the downloaded files against SHA256SUMS both ways (or
-// computes the manifest digest when there is none) and against --sha256;
+// computes the manifest digest when there is none) and against the pinned
+// digest;
 // it returns the tree's digest and how it was verified.
 func (s *session) verifyTree(st step, files []treeFile, digests map[string]string, sums map[string]string, sumsData []byte, sumsURL *url.URL) (manifestDigest, source, how string, _ *fetchError) {
 	// Verify against SHA256SUMS, both ways.
@@ -465,22 +467,29 @@ func (s *session) verifyTree(st step, files []treeFile, digests map[string]strin
 	}
 	if s.want != "" {
 		if s.want != manifestDigest {
-			return "", "", "", s.integrity(st.url, fmt.Sprintf("checksum mismatch: expected %s (from --sha256), got %s (the tree's manifest)", s.want, manifestDigest),
-				"for the tree layout --sha256 is the digest of its SHA256SUMS (or, without one, of the manifest `sha256sum` prints for its files, sorted)")
+			return "", "", "", s.integrity(st.url, fmt.Sprintf("checksum mismatch: expected %s (the pinned digest), got %s (the tree's manifest)", s.want, manifestDigest),
+				"for the tree layout the pinned digest is that of its SHA256SUMS (or, without one, of the manifest `sha256sum` prints for its files, sorted)")
 		}
-		source, how = "--sha256", VerifiedPinned
+		source, how = checksumPinned, VerifiedPinned
 	}
 	if sums == nil && s.want == "" && s.o.RequireChecksum {
-		return "", "", "", s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
-			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
+		return "", "", "", s.noTreeSums(st.url)
 	}
 	if sums == nil && s.want == "" {
 		s.log.Warn().Str("url", urlString(st.url)).Str("sha256", manifestDigest).
-			Msgf("no checksum published for %s; download is unverified (pass --sha256 to pin one)", urlString(st.url))
+			Msgf("no checksum published for %s; download is unverified (no digest is pinned)", urlString(st.url))
 	} else {
 		s.log.Info().Str("url", urlString(st.url)).Str("sha256", manifestDigest).Str("source", source).Int("files", len(files)).Msg("checksum verified")
 	}
 	return manifestDigest, source, how, nil
+}
+
+// noTreeSums is the refusal of a tree at u that publishes no SHA256SUMS
+// when a checksum is required.
+func (s *session) noTreeSums(u *url.URL) *fetchError {
+	return s.integrity(u, "no SHA256SUMS published, and a checksum is required",
+		"nothing vouches for the tree's bytes: publish SHA256SUMS in %s", urlString(u)).
+		suggest(failure.PinDigest)
 }
 
 // canonicalManifestDigest hashes "<hex>  <path>\n" lines sorted by path:

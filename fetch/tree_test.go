@@ -105,7 +105,7 @@ func TestTreeIntegrity(t *testing.T) {
 		}
 		// The manifest digest can be pinned.
 		o.SHA256 = a.SHA256
-		if a2 := mustFetch(t, o); a2.ChecksumSource != "--sha256" {
+		if a2 := mustFetch(t, o); a2.ChecksumSource != "pinned digest" || a2.Verification != VerifiedPinned {
 			t.Errorf("source = %q", a2.ChecksumSource)
 		}
 	})
