@@ -81,7 +81,7 @@ type Options struct {
 	// tried; the run fails with class Integrity only when no mirror has an
 	// acceptable index). The installer passes its rollback rule here: a
 	// serial lower than the last one the receipt saw.
-	AcceptIndex func(*Index) error
+	AcceptIndex func(*index.Index) error
 	// RequireChecksum refuses bytes nothing vouches for (Verification
 	// "none"): a mirror that publishes no checksum is then an integrity
 	// failure of that mirror, and the run moves on.

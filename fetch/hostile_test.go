@@ -21,6 +21,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/faultserver"
+	"slurm-installer/internal/index"
 )
 
 // Tests for issue 13: hostile and degraded mirrors. Time bounds are
@@ -337,7 +338,7 @@ func TestStaleIndexMovesOn(t *testing.T) {
 	}
 	stale := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(3), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
 	fresh := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(7), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
-	accept := func(i *Index) error {
+	accept := func(i *index.Index) error {
 		if i.Serial < 5 {
 			return fmt.Errorf("serial %d is below the last seen 5", i.Serial)
 		}

@@ -12,25 +12,12 @@ import (
 	"slurm-installer/internal/slurmver"
 )
 
-// The index schema lives in internal/index (pack writes it, fetch reads
-// it); these names keep fetch's API.
-type (
-	Index  = index.Index
-	Bundle = index.Bundle
-)
-
-// IndexSchema is the only index.json schema this version understands.
-const IndexSchema = index.Schema
-
-// ParseIndex parses and checks an index.json (see index.Parse).
-func ParseIndex(data []byte) (*Index, error) { return index.Parse(data) }
-
 // maxIndexFile caps the index.json download.
 const maxIndexFile = 4 << 20
 
 // indexPick is the bundle chosen from an index, with where it came from.
 type indexPick struct {
-	bundle   Bundle
+	bundle   index.Bundle
 	indexURL string
 }
 
@@ -69,7 +56,7 @@ func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchEr
 			return nil, ferr
 		}
 	}
-	idx, err := ParseIndex(data)
+	idx, err := index.Parse(data)
 	if err != nil {
 		if signed {
 			return nil, s.integrity(st.url, "unusable signed index: "+err.Error(),
@@ -123,7 +110,7 @@ func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchEr
 	}
 	ref, err := url.Parse(b.URL)
 	if err != nil {
-		return nil, notFound(st.url, "bad bundle url") // ParseIndex checked it
+		return nil, notFound(st.url, "bad bundle url") // index.Parse checked it
 	}
 	bu := st.url.ResolveReference(ref)
 	if bu.Scheme != st.url.Scheme && !(bu.Scheme == "https" || bu.Scheme == "http") {

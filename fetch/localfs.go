@@ -72,7 +72,7 @@ func (s *mirrorGo) openFile(u *url.URL) (*body, *fetchError) {
 
 // listFile lists a file:// directory inside the mirror's root: only
 // regular files and directories, symlinks followed only within the root.
-func (s *mirrorGo) listFile(u *url.URL) ([]Entry, *fetchError) {
+func (s *mirrorGo) listFile(u *url.URL) ([]entry, *fetchError) {
 	root, rel, ferr := fileRoot(s.dir, u)
 	if ferr != nil {
 		return nil, ferr
@@ -90,7 +90,7 @@ func (s *mirrorGo) listFile(u *url.URL) ([]Entry, *fetchError) {
 	if err != nil && len(des) == 0 {
 		return nil, localError(u, err)
 	}
-	var out []Entry
+	var out []entry
 	for _, de := range des {
 		if !safeName(de.Name()) {
 			continue
@@ -99,7 +99,7 @@ func (s *mirrorGo) listFile(u *url.URL) ([]Entry, *fetchError) {
 		if err != nil || !(fi.IsDir() || fi.Mode().IsRegular()) {
 			continue
 		}
-		e := Entry{Name: de.Name(), Dir: fi.IsDir(), Size: -1}
+		e := entry{Name: de.Name(), Dir: fi.IsDir(), Size: -1}
 		if !e.Dir {
 			e.Size = fi.Size()
 		}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/slurmver"
 )
@@ -35,14 +36,14 @@ const (
 // prefix is passed over (finalError looks for it).
 const packedFor = "self-contained and packed for the prefix"
 
-// Skip is one bundle passed over by the selection, and why.
-type Skip struct {
+// skip is one bundle passed over by the selection, and why.
+type skip struct {
 	Version string
 	Reason  string
 }
 
 // judge tells whether the bundle b can run in the root Options describe.
-func (o *Options) judge(b *Bundle) (int, string) {
+func (o *Options) judge(b *index.Bundle) (int, string) {
 	if o.Accept != nil {
 		if why := o.Accept(b.Version); why != "" {
 			return cannot, why
@@ -79,7 +80,7 @@ func (o *Options) judge(b *Bundle) (int, string) {
 // candidates (the publisher's pointer: a newer bundle may be a preview).
 // pick is nil when no candidate can run (skipped says why) or there is no
 // candidate at all (skipped is empty).
-func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipped []Skip, doubt bool) {
+func selectBundle(idx *index.Index, sel, arch string, o *Options) (pick *index.Bundle, skipped []skip, doubt bool) {
 	arch, err := platform.Normalize(arch)
 	if err != nil {
 		return nil, nil, false
@@ -88,7 +89,7 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 	if slurmver.KindOf(sel) == slurmver.Latest {
 		latest = idx.LatestFor(arch)
 	}
-	var cands []*Bundle
+	var cands []*index.Bundle
 	for i := range idx.Bundles {
 		b := &idx.Bundles[i]
 		if na, _ := platform.Normalize(b.Arch); na != arch || !slurmver.Matches(sel, b.Version) {
@@ -100,8 +101,8 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 		cands = append(cands, b)
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return slurmver.Compare(cands[i].Version, cands[j].Version) > 0 })
-	var firstDoubt *Bundle
-	var doubts []Skip
+	var firstDoubt *index.Bundle
+	var doubts []skip
 	for _, b := range cands {
 		v, why := o.judge(b)
 		switch v {
@@ -116,9 +117,9 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 			if firstDoubt == nil {
 				firstDoubt = b
 			}
-			doubts = append(doubts, Skip{Version: b.Version, Reason: why})
+			doubts = append(doubts, skip{Version: b.Version, Reason: why})
 		default:
-			skipped = append(skipped, Skip{Version: b.Version, Reason: why})
+			skipped = append(skipped, skip{Version: b.Version, Reason: why})
 		}
 	}
 	if firstDoubt != nil {
@@ -127,7 +128,7 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 	return nil, skipped, false
 }
 
-func sortSkips(s []Skip) {
+func sortSkips(s []skip) {
 	sort.SliceStable(s, func(i, j int) bool { return slurmver.Compare(s[i].Version, s[j].Version) > 0 })
 }
 
@@ -243,13 +244,13 @@ func (s *mirrorGo) fetchListed(ctx context.Context, st step, mirror string) (*Ar
 		cands = append(cands, c)
 	}
 	sort.Slice(cands, func(i, j int) bool { return slurmver.Compare(cands[i].version, cands[j].version) > 0 })
-	var skipped []Skip
+	var skipped []skip
 	for _, c := range cands {
 		ok, why := s.accepts(c.version)
 		if !ok {
 			if slurmver.Matches(s.version, c.version) {
 				s.log.Info().Str("url", urlString(st.url)).Str("version", c.version).Msg("skipping " + c.version + ": " + why)
-				skipped = append(skipped, Skip{Version: c.version, Reason: why})
+				skipped = append(skipped, skip{Version: c.version, Reason: why})
 			}
 			continue
 		}
@@ -267,7 +268,7 @@ func (s *mirrorGo) fetchListed(ctx context.Context, st step, mirror string) (*Ar
 
 // unrunnable is the failure of a mirror whose index has bundles for the
 // selector but none that can run in the root.
-func (s *session) unrunnable(u *url.URL, skipped []Skip) *fetchError {
+func (s *session) unrunnable(u *url.URL, skipped []skip) *fetchError {
 	var parts []string
 	for _, sk := range skipped {
 		parts = append(parts, sk.Version+": "+sk.Reason)
@@ -351,7 +352,7 @@ func (s *mirrorGo) indexCandidates(ctx context.Context, st step) ([]string, stri
 			return nil, ferr.cause
 		}
 	}
-	idx, err := ParseIndex(data)
+	idx, err := index.Parse(data)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -385,7 +386,7 @@ func (s *mirrorGo) indexCandidates(ctx context.Context, st step) ([]string, stri
 		}
 		out = append(out, b.Version)
 		// Take b out and ask again: the next newest that runs.
-		var keep []Bundle
+		var keep []index.Bundle
 		for _, x := range rest.Bundles {
 			if x.Version != b.Version {
 				keep = append(keep, x)

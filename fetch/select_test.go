@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 )
 
 func needJSON(version, arch, url string, b []byte, glibc string, selfContained bool, prefix string) string {
@@ -21,7 +22,7 @@ func needJSON(version, arch, url string, b []byte, glibc string, selfContained b
 // run in the root, with a reason for every newer one passed over.
 func TestSelectJudges(t *testing.T) {
 	x := []byte("x")
-	idx, err := ParseIndex([]byte(`{"schema":1,"created":"2026-11-23T07:00:00Z","serial":1,"bundles":[` + strings.Join([]string{
+	idx, err := index.Parse([]byte(`{"schema":1,"created":"2026-11-23T07:00:00Z","serial":1,"bundles":[` + strings.Join([]string{
 		needJSON("24.11.5", "x86_64", "a.tar.gz", x, "2.39", false, ""),
 		needJSON("24.11.1", "x86_64", "b.tar.gz", x, "2.36", true, "/opt/slurm"),
 		needJSON("23.11.10", "x86_64", "c.tar.gz", x, "2.34", false, ""),

@@ -41,9 +41,9 @@ const (
 	treeWorkers     = 4
 )
 
-// Entry is one name in a directory listing. Size is -1 when the listing
+// entry is one name in a directory listing. Size is -1 when the listing
 // does not say.
-type Entry struct {
+type entry struct {
 	Name string
 	Dir  bool
 	Size int64
@@ -51,12 +51,12 @@ type Entry struct {
 
 var hrefRE = regexp.MustCompile(`(?i)<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>`)
 
-// ParseAutoindex parses an nginx autoindex listing: JSON (autoindex_format
+// parseAutoindex parses an nginx autoindex listing: JSON (autoindex_format
 // json, detected by the content type or a leading '[') or HTML. It returns
 // only entries whose names are safe single path elements: parent links,
 // query and fragment links, absolute and cross-site hrefs, and names that
 // decode to something with '/', '\', NUL, "." or ".." are left out.
-func ParseAutoindex(data []byte, contentType string) ([]Entry, error) {
+func parseAutoindex(data []byte, contentType string) ([]entry, error) {
 	if len(data) > maxListingSize {
 		return nil, errors.New("listing too large")
 	}
@@ -67,7 +67,7 @@ func ParseAutoindex(data []byte, contentType string) ([]Entry, error) {
 	if !bytes.Contains(data, []byte("<")) {
 		return nil, errors.New("not an autoindex listing (neither JSON nor HTML)")
 	}
-	var out []Entry
+	var out []entry
 	seen := map[string]bool{}
 	for _, m := range hrefRE.FindAllSubmatchIndex(data, -1) {
 		var href string
@@ -89,7 +89,7 @@ func ParseAutoindex(data []byte, contentType string) ([]Entry, error) {
 			continue
 		}
 		seen[name] = true
-		e := Entry{Name: name, Dir: dir, Size: -1}
+		e := entry{Name: name, Dir: dir, Size: -1}
 		if !dir {
 			e.Size = htmlSize(data[m[1]:])
 		}
@@ -126,7 +126,7 @@ func htmlSize(rest []byte) int64 {
 	return n
 }
 
-func parseJSONIndex(data []byte) ([]Entry, error) {
+func parseJSONIndex(data []byte) ([]entry, error) {
 	var raw []struct {
 		Name string `json:"name"`
 		Type string `json:"type"`
@@ -135,14 +135,14 @@ func parseJSONIndex(data []byte) ([]Entry, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("bad JSON listing: %w", err)
 	}
-	var out []Entry
+	var out []entry
 	seen := map[string]bool{}
 	for _, r := range raw {
 		if !safeName(r.Name) || seen[r.Name] || (r.Type != "file" && r.Type != "directory") {
 			continue
 		}
 		seen[r.Name] = true
-		e := Entry{Name: r.Name, Dir: r.Type == "directory", Size: -1}
+		e := entry{Name: r.Name, Dir: r.Type == "directory", Size: -1}
 		if !e.Dir && r.Size != nil && *r.Size >= 0 {
 			e.Size = *r.Size
 		}
@@ -166,7 +166,7 @@ type treeFile struct {
 
 // list returns the entries of the directory at u (an autoindex listing, or
 // a local directory for file://).
-func (s *mirrorGo) list(ctx context.Context, u *url.URL) ([]Entry, *fetchError) {
+func (s *mirrorGo) list(ctx context.Context, u *url.URL) ([]entry, *fetchError) {
 	if u.Scheme == "file" {
 		return s.listFile(u)
 	}
@@ -174,7 +174,7 @@ func (s *mirrorGo) list(ctx context.Context, u *url.URL) ([]Entry, *fetchError) 
 	if ferr != nil {
 		return nil, ferr
 	}
-	es, err := ParseAutoindex(data, ct)
+	es, err := parseAutoindex(data, ct)
 	if err != nil {
 		return nil, &fetchError{kind: kFatal, url: urlString(u), cause: err.Error(), err: err}
 	}
@@ -221,12 +221,12 @@ func (s *session) retrying(ctx context.Context, what string, f func() *fetchErro
 }
 
 // walkTree lists the tree below dir: its files and its directories.
-func (s *mirrorGo) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]treeFile, []string, *fetchError) {
+func (s *mirrorGo) walkTree(ctx context.Context, dir *url.URL, top []entry) ([]treeFile, []string, *fetchError) {
 	type pending struct {
 		rel     string
 		u       *url.URL
 		depth   int
-		entries []Entry
+		entries []entry
 	}
 	queue := []pending{{rel: "", u: dir, depth: 0, entries: top}}
 	var files []treeFile
@@ -364,7 +364,7 @@ func (s *mirrorGo) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErr
 // when a checksum is required) and, when a version or a runnable bundle is
 // asked for, reads VERSION first: another version is a miss, so the next
 // mirror is asked before anything is downloaded.
-func (s *mirrorGo) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSums bool, _ *fetchError) {
+func (s *mirrorGo) checkTreeTop(ctx context.Context, st step, top []entry) (hasSums bool, _ *fetchError) {
 	var hasBin, hasVersion bool
 	for _, e := range top {
 		switch {
