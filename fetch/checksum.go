@@ -8,8 +8,10 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"slurm-installer/internal/index"
 	"strings"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 )
 
 // maxChecksumFile caps a .sha256 sidecar or SHA256SUMS download.
@@ -141,14 +143,14 @@ func truncate(s string, n int) string {
 // expected is the digest an artifact must have, and where it came from.
 type expected struct {
 	digest string
-	source string // "--sha256", "index <url>", "sidecar <url>", "SHA256SUMS <url>", "none published"
+	source string // checksumPinned, "index <url>", "sidecar <url>", "SHA256SUMS <url>", "none published"
 	how    string // one of the Verified* values
 }
 
 // published looks for a checksum published beside the artifact at u: the
 // sidecar <u>.sha256, then SHA256SUMS in the same directory. A missing
 // file is not an error; an unreadable or garbled one is.
-func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchError) {
+func (s *mirrorGo) published(ctx context.Context, u *url.URL) (expected, *fetchError) {
 	name := baseName(u)
 	side := *u
 	side.Path += ".sha256"
@@ -159,12 +161,12 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 		d, err := ParseSHA256Sidecar(data, name)
 		if err != nil {
 			return expected{}, s.integrity(&side, "checksum file is unusable: "+err.Error(),
-				"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", urlString(&side))
+				"the mirror's %s is not a checksum file: re-publish it with sha256sum", urlString(&side)).suggest(failure.PinDigest)
 		}
 		return expected{d, "sidecar " + urlString(&side), VerifiedSidecar}, nil
 	case errors.Is(ferr, errTooLarge):
 		return expected{}, s.integrity(&side, "checksum file is unusable: "+ferr.cause,
-			"the mirror's %s is not a checksum file: re-publish it with sha256sum, or pin the digest with --sha256", urlString(&side))
+			"the mirror's %s is not a checksum file: re-publish it with sha256sum", urlString(&side)).suggest(failure.PinDigest)
 	case ferr.kind != kNotFound:
 		return expected{}, ferr
 	}
@@ -175,7 +177,7 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 		m, err := ParseSHA256SUMS(data)
 		if err != nil {
 			return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+err.Error(),
-				"re-publish %s with sha256sum, or pin the digest with --sha256", urlString(sums))
+				"re-publish %s with sha256sum", urlString(sums)).suggest(failure.PinDigest)
 		}
 		if d, ok := m[name]; ok {
 			return expected{d, "SHA256SUMS " + urlString(sums), VerifiedSHA256SUMS}, nil
@@ -183,7 +185,7 @@ func (s *session) published(ctx context.Context, u *url.URL) (expected, *fetchEr
 		s.log.Warn().Str("url", urlString(sums)).Str("file", name).Msg("SHA256SUMS has no line for this file")
 	case errors.Is(ferr, errTooLarge):
 		return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+ferr.cause,
-			"re-publish %s with sha256sum, or pin the digest with --sha256", urlString(sums))
+			"re-publish %s with sha256sum", urlString(sums)).suggest(failure.PinDigest)
 	case ferr.kind != kNotFound:
 		return expected{}, ferr
 	}
@@ -197,7 +199,7 @@ func (s *session) integrity(u *url.URL, cause, hint string, args ...any) *fetchE
 // fetchFile downloads one archive (direct, tarball layout, or a bundle the
 // index names) and verifies it. idx, when not nil, carries the index's
 // digest, size and version.
-func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Artifact, *fetchError) {
 	u := st.url
 	name := baseName(u)
 	f, err := os.CreateTemp(s.tempDir, "slurm-fetch-*-"+sanitizeName(name))
@@ -228,7 +230,7 @@ func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Arti
 	var exp expected
 	switch {
 	case s.want != "":
-		exp = expected{s.want, "--sha256", VerifiedPinned}
+		exp = expected{s.want, checksumPinned, VerifiedPinned}
 	case idx != nil:
 		how := VerifiedIndex
 		if s.o.RequireSignedIndex {
@@ -270,14 +272,16 @@ func (s *session) fetchFile(ctx context.Context, st step, idx *indexPick) (*Arti
 	}
 	if exp.digest == "" {
 		if s.o.RequireChecksum {
-			return nil, s.integrity(u, "no checksum published (--require-checksum)",
-				"--require-checksum refuses bytes nothing vouches for: publish %s.sha256 or SHA256SUMS on the mirror, pin the digest with --sha256, or pin a key", urlString(u))
+			return nil, s.integrity(u, "no checksum published, and a checksum is required",
+				"nothing vouches for these bytes: publish %s.sha256 or SHA256SUMS on the mirror", urlString(u)).
+				suggest(failure.PinDigest).suggest(failure.PinKey)
 		}
 		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).Str("verified", VerifiedNone).
-			Msgf("no checksum published for %s; download is unverified (pass --sha256 to pin one)", urlString(u))
+			Msgf("no checksum published for %s; download is unverified (no digest is pinned)", urlString(u))
 	} else if exp.digest != digest {
-		cause := fmt.Sprintf("checksum mismatch: expected %s (from %s), got %s", exp.digest, exp.source, digest)
-		fe := s.integrity(u, cause, "the file on the mirror does not match its checksum: it is corrupt or was tampered with, or the checksum is stale; re-publish it, or pin the right digest with --sha256")
+		cause := fmt.Sprintf("checksum mismatch: expected %s (%s), got %s", exp.digest, exp.source, digest)
+		fe := s.integrity(u, cause, "the file on the mirror does not match its checksum: it is corrupt or was tampered with, or the checksum is stale; re-publish it").
+			suggest(failure.PinDigest)
 		s.log.Error().Str("url", urlString(u)).Str("expected", exp.digest).Str("actual", digest).Str("source", exp.source).Msg("checksum mismatch")
 		return nil, fe
 	} else {

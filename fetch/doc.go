@@ -20,7 +20,7 @@
 //
 //   - Fetch never returns unverified bytes as verified: an [Artifact] is
 //     only returned after its bytes were hashed while they were written to
-//     disk and compared with the expected digest (--sha256, the index, a
+//     disk and compared with the expected digest (the pinned one, the index, a
 //     .sha256 sidecar or SHA256SUMS, in that order; a "latest" name with
 //     none is checked against the checksum of the version its VERSION file
 //     names). Artifact.Verification says how: pinned, signed-index, index,

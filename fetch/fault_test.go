@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,8 +232,8 @@ func TestCACert(t *testing.T) {
 	o.SHA256 = sum(big)
 	_, _, err := timed(t, time.Second, o)
 	wantClass(t, err, failure.Download)
-	if !strings.Contains(failure.HintOf(err)+err.Error(), "--ca-cert") {
-		t.Errorf("no --ca-cert hint: %v / %s", err, failure.HintOf(err))
+	if !slices.Contains(failure.Steps(err), failure.GiveCACert) {
+		t.Errorf("no remedy naming the CA certificate: %v / %v", err, failure.Steps(err))
 	}
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})

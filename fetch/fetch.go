@@ -23,7 +23,8 @@ import (
 	"slurm-installer/oci"
 )
 
-// maxCACertFile caps the --ca-cert file (a PEM bundle of every public CA is ~250 KiB).
+// maxCACertFile caps the CA certificate file, Options.CACertFile (a PEM
+// bundle of every public CA is ~250 KiB).
 const maxCACertFile = 4 << 20
 
 // Defaults for zero Options fields.
@@ -41,7 +42,7 @@ type Options struct {
 	Mirrors []string      // ordered; each a base URL (http://, https://, file://) or a direct artifact URL
 	Version string        // "latest" (also when empty) or e.g. "22.05.8"
 	Arch    string        // canonical (x86_64|aarch64); other spellings are normalized
-	SHA256  string        // expected hex digest from --sha256, optional; wins over published ones
+	SHA256  string        // the digest the operator pinned (hex), optional; wins over published ones
 	Timeout time.Duration // per request: wait for response headers; 0 = DefaultTimeout
 	Connect time.Duration // per connection: TCP connect and TLS handshake; 0 = DefaultConnect
 	Stall   time.Duration // a body that brings no bytes for this long is cut and resumed; 0 = Timeout
@@ -80,7 +81,7 @@ type Options struct {
 	// tried; the run fails with class Integrity only when no mirror has an
 	// acceptable index). The installer passes its rollback rule here: a
 	// serial lower than the last one the receipt saw.
-	AcceptIndex func(*Index) error
+	AcceptIndex func(*index.Index) error
 	// RequireChecksum refuses bytes nothing vouches for (Verification
 	// "none"): a mirror that publishes no checksum is then an integrity
 	// failure of that mirror, and the run moves on.
@@ -97,10 +98,10 @@ type Options struct {
 	RootGlibc     string // the root's glibc version, "2.36"; "" when it has none or it is unknown
 	RootGlibcFile string // the in-root file it was read from, for the skip reasons
 	Libc          string // the root's C library: "glibc", "musl", "unknown" or ""
-	Prefix        string // --prefix
+	Prefix        string // where the client is installed
 	// Accept, when set, narrows the selection further: a non-empty reason
-	// rejects a version (install --slurm-version cluster passes the
-	// controller's protocol window). With Version "latest" it makes the
+	// rejects a version (the installer passes the controller's protocol
+	// window when asked for the version the cluster runs). With Version "latest" it makes the
 	// tarball layout list its versions instead of taking the latest name.
 	Accept func(version string) string
 	// Selector is what the caller was asked for, for messages when it
@@ -117,7 +118,7 @@ type Artifact struct {
 	Mirror         string    // the mirror entry that served it
 	Layout         string    // "direct", "index", "tarball", "tree", "file"
 	SHA256         string    // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
-	ChecksumSource string    // "--sha256", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
+	ChecksumSource string    // "pinned digest", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
 	Verification   string    // how the bytes were verified: one of the Verified* values
 	Origin         string    // the URL the bytes came from originally (for a cached bundle, where it was downloaded); redacted
 	Version        string    // version if known (from index, URL or the tree's VERSION file)
@@ -129,15 +130,19 @@ type Artifact struct {
 }
 
 // How an artifact's bytes were verified (Artifact.Verification), for the
-// receipt, status, verify and --json.
+// receipt, status, verify and the JSON output.
 const (
-	VerifiedPinned      = "pinned"       // --sha256
+	VerifiedPinned      = "pinned"       // the digest the operator pinned (Options.SHA256)
 	VerifiedSignedIndex = "signed-index" // the digest of an index whose signature the pinned key verified
 	VerifiedIndex       = "index"        // the digest of an unsigned index
 	VerifiedSidecar     = "sidecar"      // <artifact>.sha256 beside it (for latest: the versioned name's)
 	VerifiedSHA256SUMS  = "sha256sums"   // SHA256SUMS beside it (tree: in its directory)
 	VerifiedNone        = "none"         // nothing vouches for the bytes
 )
+
+// checksumPinned is the Artifact.ChecksumSource of bytes verified against
+// the digest the operator pinned.
+const checksumPinned = "pinned digest"
 
 // ArchiveSuffixes are the file name endings that make a mirror entry a
 // direct artifact URL.
@@ -225,14 +230,14 @@ func nextDue(ms []*mirror) *mirror {
 	return best
 }
 
-// runMirror tries m's steps from where it left off. A step answered with
-// "not here" moves on to the next step; any other failure ends this go at
-// the mirror.
-func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchError) {
+// runMirror tries m's steps from where it left off, as the racer's go g. A
+// step answered with "not here" moves on to the next step; any other
+// failure ends this go at the mirror.
+func (s *session) runMirror(ctx context.Context, m *mirror, g *run) (*Artifact, *fetchError) {
 	if m.refuse != nil {
 		return nil, m.refuse
 	}
-	ctx = withFileRoot(ctx, m)
+	mg := &mirrorGo{session: s, g: g, dir: m.fileRoot}
 	var notFound []*fetchError
 	unrunnable := false
 	for m.next < len(m.steps) {
@@ -241,15 +246,15 @@ func (s *session) runMirror(ctx context.Context, m *mirror) (*Artifact, *fetchEr
 		var err *fetchError
 		switch st.kind {
 		case stepFile:
-			art, err = s.fetchFile(ctx, st, nil)
+			art, err = mg.fetchFile(ctx, st, nil)
 		case stepIndex:
-			art, err = s.fetchIndex(ctx, st)
+			art, err = mg.fetchIndex(ctx, st)
 		case stepTree:
-			art, err = s.fetchTree(ctx, st)
+			art, err = mg.fetchTree(ctx, st)
 		case stepList:
-			art, err = s.fetchListed(ctx, st, m.name) // select.go
+			art, err = mg.fetchListed(ctx, st, m.name) // select.go
 		case stepOCI:
-			art, err = s.fetchOCI(ctx, m.raw) // oci.go
+			art, err = mg.fetchOCI(ctx, m.raw) // oci.go
 		}
 		if err == nil {
 			art.Mirror = m.name
@@ -366,41 +371,42 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 	}
 	what := fmt.Sprintf("SLURM client %s for %s", s.version, s.arch)
 	if sel := s.o.Selector; sel != "" && sel != s.version {
-		what = fmt.Sprintf("a SLURM client (--slurm-version %s) for %s", sel, s.arch)
+		what = fmt.Sprintf("a SLURM client for %s (%s)", s.arch, s.selection())
 	}
 	all := &mirrorErrors{msg: Redact(strings.Join(parts, "; ")), errs: causes}
 	var e *failure.Error
 	switch class {
 	case failure.Integrity:
-		hint := "a mirror served bytes that do not match their checksum (corrupt or tampered): fix or re-publish the bundle and its checksum on the mirror, or pin the right digest with --sha256"
+		hint, fix := "a mirror served bytes that do not match their checksum (corrupt or tampered): fix or re-publish the bundle and its checksum on the mirror",
+			[]failure.Remedy{{Step: failure.PinDigest}}
 		for _, m := range ms {
-			if m.cause != nil && m.cause.kind == kIntegrity && m.cause.hint != "" {
-				hint = m.cause.hint
+			if m.cause != nil && m.cause.kind == kIntegrity && m.cause.advised() {
+				hint, fix = m.cause.hint, m.cause.fix
 				break
 			}
 		}
-		e = failure.New(class, "no mirror served a verified %s: %w", what, all).WithHint("%s", Redact(hint))
+		e = failure.New(class, "no mirror served a verified %s: %w", what, all).Advise(Redact(hint), fix)
 	case failure.Verify:
 		root := "the root's"
 		if s.o.RootGlibc != "" {
 			root += " (" + s.o.RootGlibc + ")"
 		}
-		hint := fmt.Sprintf("publish a bundle built on a distro whose glibc is no newer than %s, or a self-contained one "+
-			"(`slurm-installer pack --self-contained --sysroot <a root with a new enough glibc>`); or build the image on a newer distro; "+
-			"--slurm-version <an older series or version> picks another explicitly", root)
-		if strings.Contains(all.msg, "packed for --prefix") {
-			hint += "; a self-contained bundle installs only at the --prefix it was packed for: pass that --prefix"
+		hint := fmt.Sprintf("publish a bundle built on a distro whose glibc is no newer than %s; or build the image on a newer distro", root)
+		fix := []failure.Remedy{{Step: failure.PackSelfContained}, {Step: failure.OtherVersion}}
+		if strings.Contains(all.msg, packedFor) {
+			hint += "; a self-contained bundle installs only at the prefix it was packed for"
+			fix = append(fix, failure.Remedy{Step: failure.UsePackedPrefix})
 		}
 		all.errs = append(all.errs, ErrNoBundleRuns)
-		e = failure.New(class, "no bundle of %s for %s can run in this root: %w", s.selection(), s.arch, all).WithHint("%s", hint)
+		e = failure.New(class, "no bundle of %s for %s can run in this root: %w", s.selection(), s.arch, all).Advise(hint, fix)
 	case failure.Archive:
-		hint := "raise --max-size if the bundle is really that large, or fix the mirror"
+		hint, fix := "fix the mirror", []failure.Remedy{{Step: failure.RaiseMaxSize}}
 		for _, m := range ms {
 			if m.cause != nil && m.cause.kind == kBadArchive {
-				hint = m.cause.hint
+				hint, fix = m.cause.hint, m.cause.fix
 			}
 		}
-		e = failure.New(class, "no mirror served a usable archive of %s (within the size limits): %w", what, all).WithHint("%s", hint)
+		e = failure.New(class, "no mirror served a usable archive of %s (within the size limits): %w", what, all).Advise(hint, fix)
 	default:
 		when := ""
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) || s.outOfTime {
@@ -412,18 +418,20 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 			when = " before the run was interrupted"
 		}
 		for _, m := range ms {
-			if m.cause != nil && m.cause.hint != "" {
-				return failure.New(class, "no mirror served %s%s: %w", what, when, all).WithHint("%s", Redact(m.cause.hint))
+			if m.cause != nil && m.cause.advised() {
+				return failure.New(class, "no mirror served %s%s: %w", what, when, all).Advise(Redact(m.cause.hint), m.cause.fix)
 			}
 		}
 		if s.listing() {
 			return failure.New(class, "no mirror served %s%s: %w", what, when, all).
 				WithHint("a series is resolved from pkgs/slurm/index.json, or from an autoindex listing of pkgs/slurm-apk/ (slurm-client-<version>-%s-alpine.tar.gz) or the VERSION of pkgs/slurm-binaries/%s/; "+
-					"where a mirror cannot list, pass an exact --slurm-version; check --arch and that the mirrors are reachable", s.arch, s.arch)
+					"a mirror that cannot list serves only an exact version; check that the mirrors are reachable", s.arch, s.arch).
+				Suggest(failure.ExactVersion).Suggest(failure.CheckSelection)
 		}
 		e = failure.New(class, "no mirror served %s%s: %w", what, when, all).
-			WithHint("check that the mirrors are reachable from here and serve pkgs/slurm-apk/slurm-client-%s-%s-alpine.tar.gz (or pkgs/slurm/index.json, or a tree under pkgs/slurm-binaries/%s/); check --slurm-version and --arch; raise --timeout/--deadline for slow mirrors",
-				s.version, s.arch, s.arch)
+			WithHint("check that the mirrors are reachable from here and serve pkgs/slurm-apk/slurm-client-%s-%s-alpine.tar.gz (or pkgs/slurm/index.json, or a tree under pkgs/slurm-binaries/%s/)",
+				s.version, s.arch, s.arch).
+			Suggest(failure.CheckSelection).Suggest(failure.RaiseTimeouts)
 	}
 	return e
 }
@@ -454,8 +462,7 @@ func planMirrors(raw []string, version, arch string, listing bool) ([]*mirror, e
 		out = append(out, m)
 	}
 	if len(out) == 0 {
-		return nil, failure.New(failure.Usage, "no mirrors given").
-			WithHint("pass --mirrors http://apphub.example/ (comma-separated or repeated), or set SLURM_INSTALLER_MIRRORS")
+		return nil, failure.New(failure.Usage, "no mirrors given").Suggest(failure.GiveMirrors)
 	}
 	return out, nil
 }
@@ -514,7 +521,7 @@ func planMirrorFor(raw, version, arch string, listing bool) (*mirror, error) {
 		m.direct = true
 		if listing && strings.Contains(raw, "{version}") {
 			m.refuse = &fetchError{kind: kNotFound, url: m.name,
-				cause: fmt.Sprintf("mirror %s: cannot list versions through a direct URL; pass an exact --slurm-version", m.name)}
+				cause: fmt.Sprintf("mirror %s: cannot list versions through a direct URL", m.name)}
 		}
 		spellings := []string{arch}
 		if strings.Contains(raw, "{arch}") {
@@ -598,13 +605,13 @@ func newSession(o Options) (*session, []*mirror, error) {
 	if o.SHA256 != "" {
 		want = strings.ToLower(strings.TrimSpace(o.SHA256))
 		if !isHex64(want) {
-			return nil, nil, failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex digits)", o.SHA256).
-				WithHint("pass the digest as sha256sum prints it")
+			return nil, nil, failure.New(failure.Usage, "the pinned digest %q is not a SHA-256 digest (64 hex digits)", o.SHA256).
+				WithHint("give the digest as sha256sum prints it")
 		}
 	}
 	k := slurmver.KindOf(version)
 	if k == slurmver.Cluster {
-		return nil, nil, failure.New(failure.Internal, "--slurm-version cluster must be resolved before fetch (Options.Accept)")
+		return nil, nil, failure.New(failure.Internal, "the version selector %q must be resolved before fetch (Options.Accept)", version)
 	}
 	mirrors, err := planMirrors(o.Mirrors, version, arch, k == slurmver.Series || k == slurmver.Latest && o.Accept != nil)
 	if err != nil {
@@ -617,9 +624,10 @@ func newSession(o Options) (*session, []*mirror, error) {
 		// Only a verified index may name the bytes: drop every other layout.
 		for _, m := range mirrors {
 			if m.direct {
-				m.refuse = &fetchError{kind: kIntegrity, url: m.name,
+				m.refuse = (&fetchError{kind: kIntegrity, url: m.name,
 					cause: "a direct URL carries no signed index",
-					hint:  "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: give the mirror's base URL, or pin the bundle's digest with --sha256"}
+					hint:  "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: give the mirror's base URL"}).
+					suggest(failure.PinDigest)
 				continue
 			}
 			m.steps = m.steps[:1]
@@ -639,7 +647,7 @@ func newSession(o Options) (*session, []*mirror, error) {
 	return s, mirrors, nil
 }
 
-// loadCACert is the system's CA pool plus the PEM file at p (--ca-cert),
+// loadCACert is the system's CA pool plus the PEM file at p (Options.CACertFile),
 // read as a regular file with a cap; nil (the system's) when p is "".
 func loadCACert(p string) (*x509.CertPool, error) {
 	if p == "" {
@@ -647,14 +655,14 @@ func loadCACert(p string) (*x509.CertPool, error) {
 	}
 	pem, err := safeio.ReadFile(p, maxCACertFile)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--ca-cert: %w", err)
+		return nil, failure.New(failure.Usage, "the CA certificate file: %w", err)
 	}
 	roots, err := x509.SystemCertPool()
 	if err != nil || roots == nil {
 		roots = x509.NewCertPool()
 	}
 	if !roots.AppendCertsFromPEM(pem) {
-		return nil, failure.New(failure.Usage, "--ca-cert %s: no PEM certificate in the file", p).
+		return nil, failure.New(failure.Usage, "the CA certificate file %s holds no PEM certificate", p).
 			WithHint("pass the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
 	}
 	return roots, nil

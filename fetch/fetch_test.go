@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -176,8 +177,8 @@ func wantClass(t *testing.T, err error, c failure.Class) {
 	if got := failure.ClassOf(err); got != c {
 		t.Fatalf("class = %s, want %s; err = %v", got, c, err)
 	}
-	if failure.HintOf(err) == "" && c != failure.Usage {
-		t.Errorf("no hint on %v", err)
+	if h, fix := failure.Advice(err); h == "" && len(fix) == 0 && c != failure.Usage {
+		t.Errorf("no advice (hint or remedy) on %v", err)
 	}
 }
 
@@ -468,15 +469,18 @@ func TestIntegrity(t *testing.T) {
 		o.SHA256 = strings.ToUpper(sum(corrupt))
 		a := mustFetch(t, o)
 		checkFile(t, a, corrupt)
-		if a.ChecksumSource != "--sha256" {
+		if a.ChecksumSource != "pinned digest" {
 			t.Errorf("source = %q", a.ChecksumSource)
 		}
 		o = opts(t, good.URL())
 		o.SHA256 = sum(corrupt)
 		_, err := Fetch(context.Background(), o)
 		wantClass(t, err, failure.Integrity)
-		if !strings.Contains(err.Error(), "--sha256") {
+		if !strings.Contains(err.Error(), "(pinned digest)") {
 			t.Errorf("error %q does not name the source", err)
+		}
+		if !slices.Contains(failure.Steps(err), failure.PinDigest) {
+			t.Errorf("remedies %v: want the pinned digest", failure.Steps(err))
 		}
 	})
 	t.Run("garbage sidecar", func(t *testing.T) {

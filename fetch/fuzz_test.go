@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"slurm-installer/internal/index"
 )
 
 // isLowerHex64 is the form every parser must return digests in.
@@ -23,11 +25,11 @@ func FuzzParseIndex(f *testing.F) {
 	f.Add([]byte(`{"schema":2}`))
 	f.Add([]byte(`{"schema":1,"bundles":[{"version":"../x","arch":"x86_64","url":"file:///etc/passwd","sha256":"00","size":-1}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		idx, err := ParseIndex(data)
+		idx, err := index.Parse(data)
 		if err != nil {
 			return
 		}
-		if idx.Schema != IndexSchema {
+		if idx.Schema != index.Schema {
 			t.Fatalf("accepted schema %d", idx.Schema)
 		}
 		for _, b := range idx.Bundles {
@@ -46,7 +48,7 @@ func FuzzParseIndex(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ParseIndex(out)
+		again, err := index.Parse(out)
 		if err != nil {
 			t.Fatalf("re-parse of %s: %v", out, err)
 		}
@@ -109,7 +111,7 @@ func FuzzParseAutoindex(f *testing.F) {
 	f.Add([]byte(`<a href="/etc/passwd">x</a><a href="http://evil/x">y</a><a href="%2e%2e/x">z</a><a href='..%2fx'>w</a>`), "text/html")
 	f.Add([]byte(`[{"name":"..","type":"directory"},{"name":"a/b","type":"file","size":-5}]`), "")
 	f.Fuzz(func(t *testing.T, data []byte, contentType string) {
-		es, err := ParseAutoindex(data, contentType)
+		es, err := parseAutoindex(data, contentType)
 		if err != nil {
 			return
 		}

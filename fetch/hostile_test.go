@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/faultserver"
+	"slurm-installer/internal/index"
 )
 
 // Tests for issue 13: hostile and degraded mirrors. Time bounds are
@@ -336,7 +338,7 @@ func TestStaleIndexMovesOn(t *testing.T) {
 	}
 	stale := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(3), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
 	fresh := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(7), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
-	accept := func(i *Index) error {
+	accept := func(i *index.Index) error {
 		if i.Serial < 5 {
 			return fmt.Errorf("serial %d is below the last seen 5", i.Serial)
 		}
@@ -427,6 +429,12 @@ func TestLatestVerifiedByVersionedChecksum(t *testing.T) {
 	o.RequireChecksum = true
 	_, err = Fetch(context.Background(), o)
 	wantClass(t, err, failure.Integrity)
+	if !strings.Contains(err.Error(), "a checksum is required") {
+		t.Errorf("error %q does not say a checksum is required", err)
+	}
+	if st := failure.Steps(err); !slices.Equal(st, []failure.Step{failure.PinDigest, failure.PinKey}) {
+		t.Errorf("remedies %v: want a pinned digest or a pinned key", st)
+	}
 	// Pinned and index.
 	o = opts(t, good.URL+"/good")
 	o.Version, o.SHA256 = "latest", sum(b)
@@ -581,7 +589,7 @@ func TestTreeBytesBudget(t *testing.T) {
 	os.MkdirAll(dir+"/lib", 0o755)
 	root, _ := os.OpenRoot(dir)
 	defer root.Close()
-	_, _, ferr := s.downloadTree(context.Background(), root, tf)
+	_, _, ferr := (&mirrorGo{session: s}).downloadTree(context.Background(), root, tf)
 	if ferr == nil || ferr.kind != kOversize {
 		t.Fatalf("err = %v", ferr)
 	}

@@ -7,36 +7,24 @@ import (
 	"strings"
 	"time"
 
+	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/slurmver"
 )
-
-// The index schema lives in internal/index (pack writes it, fetch reads
-// it); these names keep fetch's API.
-type (
-	Index  = index.Index
-	Bundle = index.Bundle
-)
-
-// IndexSchema is the only index.json schema this version understands.
-const IndexSchema = index.Schema
-
-// ParseIndex parses and checks an index.json (see index.Parse).
-func ParseIndex(data []byte) (*Index, error) { return index.Parse(data) }
 
 // maxIndexFile caps the index.json download.
 const maxIndexFile = 4 << 20
 
 // indexPick is the bundle chosen from an index, with where it came from.
 type indexPick struct {
-	bundle   Bundle
+	bundle   index.Bundle
 	indexURL string
 }
 
 // fetchIndex reads B/pkgs/slurm/index.json and downloads the bundle it
 // names. No index, a broken one, or one without a matching bundle is "not
 // here": the seed layouts on the same mirror come next.
-func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchError) {
 	signed := s.o.RequireSignedIndex
 	data, _, ferr := s.readSmall(ctx, st.url, maxIndexFile)
 	if ferr != nil && ferr.kind == kFatal && ctx.Err() == nil {
@@ -45,7 +33,8 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 		if signed && s.want == "" {
 			ferr.kind = kIntegrity
 			ferr.cause = "unusable signed index: " + ferr.cause
-			ferr.hint = "the mirror's pkgs/slurm/index.json cannot be read: re-publish it with `slurm-installer pack`, or use another mirror"
+			ferr.hint = "the mirror's pkgs/slurm/index.json cannot be read: use another mirror"
+			ferr.suggest(failure.SignIndex)
 			return nil, ferr
 		}
 		s.log.Warn().Str("url", urlString(st.url)).Str("cause", ferr.cause).Msg("ignoring unusable index; trying the seed layouts")
@@ -56,7 +45,8 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 			ferr.cause = "no index (" + ferr.cause + ")"
 			if signed && s.want == "" {
 				ferr.kind = kIntegrity
-				ferr.hint = "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: publish one with `slurm-installer pack`, or pin the bundle's digest with --sha256"
+				ferr.hint = "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json"
+				ferr.suggest(failure.SignIndex).suggest(failure.PinDigest)
 			}
 		}
 		return nil, ferr
@@ -66,7 +56,7 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 			return nil, ferr
 		}
 	}
-	idx, err := ParseIndex(data)
+	idx, err := index.Parse(data)
 	if err != nil {
 		if signed {
 			return nil, s.integrity(st.url, "unusable signed index: "+err.Error(),
@@ -80,7 +70,7 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 	if !idx.Expires.IsZero() && time.Now().After(idx.Expires) && (!signed || s.o.AcceptIndex == nil) {
 		if signed {
 			return nil, s.integrity(st.url, fmt.Sprintf("signed index expired at %s", idx.Expires.Format(time.RFC3339)),
-				"the mirror's index is out of date: re-sign it with `slurm-installer pack`")
+				"the mirror's index is out of date: re-sign it").suggest(failure.SignIndex)
 		}
 		s.log.Warn().Str("url", urlString(st.url)).Time("expires", idx.Expires).Msg("index has expired; using it anyway (no key is pinned)")
 	}
@@ -120,7 +110,7 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 	}
 	ref, err := url.Parse(b.URL)
 	if err != nil {
-		return nil, notFound(st.url, "bad bundle url") // ParseIndex checked it
+		return nil, notFound(st.url, "bad bundle url") // index.Parse checked it
 	}
 	bu := st.url.ResolveReference(ref)
 	if bu.Scheme != st.url.Scheme && !(bu.Scheme == "https" || bu.Scheme == "http") {
@@ -128,8 +118,8 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 	}
 	s.log.Info().Str("index", urlString(st.url)).Str("url", urlString(bu)).Str("version", b.Version).Int64("size", b.Size).Msg("index names a bundle")
 	if signed && s.want != "" && !strings.EqualFold(s.want, b.SHA256) {
-		return nil, s.integrity(st.url, fmt.Sprintf("--sha256 %s differs from the signed index's %s", s.want, strings.ToLower(b.SHA256)),
-			"the pinned digest and the signed index disagree: drop --sha256 to trust the index, or fix the one that is wrong")
+		return nil, s.integrity(st.url, fmt.Sprintf("the pinned digest %s differs from the signed index's %s", s.want, strings.ToLower(b.SHA256)),
+			"the pinned digest and the signed index disagree: fix the one that is wrong").suggest(failure.DropPin)
 	}
 	art, ferr := s.fetchFile(ctx, step{kind: stepFile, url: bu, layout: "index", version: b.Version},
 		&indexPick{bundle: *b, indexURL: urlString(st.url)})
@@ -146,7 +136,7 @@ func (s *session) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchErr
 // verifyIndex downloads index.json.minisig beside the index at u and
 // passes both to Options.IndexVerifier. Any failure is an integrity
 // failure of the mirror.
-func (s *session) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fetchError {
+func (s *mirrorGo) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fetchError {
 	su := *u
 	su.Path += ".minisig"
 	su.RawPath = ""
@@ -154,14 +144,14 @@ func (s *session) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fet
 	if ferr != nil {
 		if ferr.kind == kNotFound {
 			return s.integrity(&su, "index signature missing ("+ferr.cause+")",
-				"a key is pinned, so the index must be signed: publish %s with `slurm-installer pack --sign-key`", urlString(&su))
+				"a key is pinned, so the index must be signed: publish %s beside it", urlString(&su)).suggest(failure.SignIndex)
 		}
 		return ferr
 	}
 	if err := s.o.IndexVerifier(data, sig); err != nil {
 		s.log.Error().Str("url", urlString(u)).Err(err).Msg("index signature rejected")
 		return s.integrity(u, "index signature rejected: "+err.Error(),
-			"the index was not signed by the pinned key (tampered, or signed with another key): check --pubkey, or re-sign the index")
+			"the index was not signed by the pinned key (tampered, or signed with another key): re-sign the index").suggest(failure.CheckPubKey)
 	}
 	s.log.Info().Str("url", urlString(u)).Msg("index signature verified")
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 )
 
 func indexJSON(bundles ...string) []byte {
@@ -74,11 +75,11 @@ func TestIndex(t *testing.T) {
 
 func TestParseIndex(t *testing.T) {
 	good := bundleJSON("22.05.8", "x86_64", "../a.tar.gz", bundle)
-	if idx, err := ParseIndex(indexJSON(good)); err != nil || idx.Find("latest", "amd64") == nil || idx.Find("22.05.8", "aarch64") != nil {
-		t.Fatalf("ParseIndex: %v, %+v", err, idx)
+	if idx, err := index.Parse(indexJSON(good)); err != nil || idx.Find("latest", "amd64") == nil || idx.Find("22.05.8", "aarch64") != nil {
+		t.Fatalf("index.Parse: %v, %+v", err, idx)
 	}
 	sc := strings.Replace(good, `"self_contained":false`, `"self_contained":true,"prefix":"/opt/slurm"`, 1)
-	if idx, err := ParseIndex(indexJSON(sc)); err != nil || idx.Bundles[0].Prefix != "/opt/slurm" {
+	if idx, err := index.Parse(indexJSON(sc)); err != nil || idx.Bundles[0].Prefix != "/opt/slurm" {
 		t.Fatalf("self-contained prefix: %v, %+v", err, idx)
 	}
 	for name, data := range map[string]string{
@@ -94,7 +95,7 @@ func TestParseIndex(t *testing.T) {
 		"rel prefix":   string(indexJSON(strings.Replace(good, `"size"`, `"prefix":"usr/local/slurm","size"`, 1))),
 		"dirty prefix": string(indexJSON(strings.Replace(good, `"size"`, `"prefix":"/opt/../etc","size"`, 1))),
 	} {
-		if _, err := ParseIndex([]byte(data)); err == nil {
+		if _, err := index.Parse([]byte(data)); err == nil {
 			t.Errorf("%s: parsed", name)
 		}
 	}

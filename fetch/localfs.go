@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"net/url"
@@ -19,20 +18,9 @@ import (
 // Only regular files are read, opened without blocking (package safeio): a
 // FIFO cannot hang the run.
 
-type fileRootKey struct{}
-
-// withFileRoot records the directory m's file:// URLs are confined to.
-func withFileRoot(ctx context.Context, m *mirror) context.Context {
-	if m.fileRoot == "" {
-		return ctx
-	}
-	return context.WithValue(ctx, fileRootKey{}, m.fileRoot)
-}
-
-// fileRoot opens the confining directory for u and returns the path of u
-// relative to it.
-func fileRoot(ctx context.Context, u *url.URL) (*os.Root, string, *fetchError) {
-	dir, _ := ctx.Value(fileRootKey{}).(string)
+// fileRoot opens dir, the directory u is confined to (mirrorGo.dir), and
+// returns the path of u relative to it.
+func fileRoot(dir string, u *url.URL) (*os.Root, string, *fetchError) {
 	if dir == "" {
 		dir = "/" // a caller without a mirror (tests): at least no FIFOs
 	}
@@ -69,8 +57,8 @@ func localError(u *url.URL, err error) *fetchError {
 	return &fetchError{kind: kNotFound, url: urlString(u), cause: err.Error(), err: err}
 }
 
-func (s *session) openFile(ctx context.Context, u *url.URL) (*body, *fetchError) {
-	root, rel, ferr := fileRoot(ctx, u)
+func (s *mirrorGo) openFile(u *url.URL) (*body, *fetchError) {
+	root, rel, ferr := fileRoot(s.dir, u)
 	if ferr != nil {
 		return nil, ferr
 	}
@@ -84,8 +72,8 @@ func (s *session) openFile(ctx context.Context, u *url.URL) (*body, *fetchError)
 
 // listFile lists a file:// directory inside the mirror's root: only
 // regular files and directories, symlinks followed only within the root.
-func (s *session) listFile(ctx context.Context, u *url.URL) ([]Entry, *fetchError) {
-	root, rel, ferr := fileRoot(ctx, u)
+func (s *mirrorGo) listFile(u *url.URL) ([]entry, *fetchError) {
+	root, rel, ferr := fileRoot(s.dir, u)
 	if ferr != nil {
 		return nil, ferr
 	}
@@ -102,7 +90,7 @@ func (s *session) listFile(ctx context.Context, u *url.URL) ([]Entry, *fetchErro
 	if err != nil && len(des) == 0 {
 		return nil, localError(u, err)
 	}
-	var out []Entry
+	var out []entry
 	for _, de := range des {
 		if !safeName(de.Name()) {
 			continue
@@ -111,7 +99,7 @@ func (s *session) listFile(ctx context.Context, u *url.URL) ([]Entry, *fetchErro
 		if err != nil || !(fi.IsDir() || fi.Mode().IsRegular()) {
 			continue
 		}
-		e := Entry{Name: de.Name(), Dir: fi.IsDir(), Size: -1}
+		e := entry{Name: de.Name(), Dir: fi.IsDir(), Size: -1}
 		if !e.Dir {
 			e.Size = fi.Size()
 		}

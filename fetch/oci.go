@@ -33,27 +33,32 @@ func planOCI(raw string) (*mirror, error) {
 	return &mirror{raw: raw, name: Redact(raw), steps: []step{{kind: stepOCI, layout: "oci"}}}, nil
 }
 
-func (s *session) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchError) {
 	if s.o.RequireSignedIndex && s.want == "" {
-		return nil, &fetchError{kind: kIntegrity, url: raw, cause: "a registry mirror carries no signed index",
-			hint: "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json or be pinned: pass its --sha256 (the layer digest `pack --out oci://…` prints)"}
+		fe := &fetchError{kind: kIntegrity, url: raw, cause: "a registry mirror carries no signed index",
+			hint: "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json or be pinned by its digest"}
+		return nil, fe.suggest(failure.PinLayerDigest)
 	}
-	g := runOf(ctx)
 	res, err := oci.Fetch(ctx, oci.Options{
 		Ref: raw, Version: s.version, Arch: s.arch, SHA256: s.want, MaxBytes: s.maxBytes, TempDir: s.tempDir,
-		Stall: s.stall, Claim: g.claim, Log: s.log,
+		Stall: s.stall, Claim: s.g.claim, Log: s.log,
 		Client: oci.ClientOptions{CACertFile: s.o.CACertFile, Connect: s.connect, Timeout: s.timeout,
-			HTTPClient: s.o.HTTPClient, Wait: g.waiting},
+			HTTPClient: s.o.HTTPClient, Wait: s.g.waiting},
 	})
 	if err != nil {
 		return nil, ociError(raw, err)
 	}
+	src := res.ChecksumSource
+	if s.want != "" {
+		src = checksumPinned // as for the other layouts (oci words it its own way)
+	}
 	return &Artifact{Path: res.Path, Name: res.Name, URL: res.URL, Mirror: raw, Layout: "oci", SHA256: res.SHA256,
-		ChecksumSource: res.ChecksumSource, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
+		ChecksumSource: src, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
 }
 
 func ociError(raw string, err error) *fetchError {
-	fe := &fetchError{url: raw, err: err, hint: failure.HintOf(err), cause: err.Error()}
+	fe := &fetchError{url: raw, err: err, cause: err.Error()}
+	fe.hint, fe.fix = failure.Advice(err)
 	var oe *oci.Error
 	if errors.As(err, &oe) {
 		fe.cause = oe.Cause

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func TestOCIMirrorDeadAndSigned(t *testing.T) {
 	o = opts(t, dead)
 	o.RequireSignedIndex, o.IndexVerifier = true, func(_, _ []byte) error { return nil }
 	_, err = Fetch(context.Background(), o)
-	if failure.ClassOf(err) != failure.Integrity || !strings.Contains(failure.HintOf(err), "--sha256") {
-		t.Fatalf("pinned key, no --sha256: %v (hint %q)", err, failure.HintOf(err))
+	if failure.ClassOf(err) != failure.Integrity || !slices.Contains(failure.Steps(err), failure.PinLayerDigest) {
+		t.Fatalf("pinned key, no pinned digest: %v (hint %q, remedies %v)", err, failure.HintOf(err), failure.Steps(err))
 	}
 }

@@ -11,7 +11,7 @@ import (
 type ProgressMode int
 
 const (
-	ProgressOff  ProgressMode = iota // nothing (--quiet)
+	ProgressOff  ProgressMode = iota // nothing (a quiet run)
 	ProgressLog                      // after a quiet second, a plain log line every LogEvery or per 25 % (build logs)
 	ProgressLive                     // a live line rewritten with \r on ProgressOut (a terminal)
 )

@@ -75,15 +75,6 @@ type goResult struct {
 	err *fetchError
 }
 
-type runKey struct{}
-
-// runOf returns the go that ctx belongs to, or nil (the methods of a nil
-// *run do nothing).
-func runOf(ctx context.Context) *run {
-	r, _ := ctx.Value(runKey{}).(*run)
-	return r
-}
-
 func (g *run) poke() {
 	select {
 	case g.r.nudge <- struct{}{}:
@@ -127,7 +118,6 @@ func (g *run) claim() bool {
 func (r *racer) start(ctx context.Context, m *mirror) *run {
 	gctx, cancel := context.WithCancel(ctx)
 	g := &run{r: r, m: m, cancel: cancel, dlTotal: -1}
-	gctx = context.WithValue(gctx, runKey{}, g)
 	m.state = stateRunning
 	r.running = append(r.running, g)
 	if m.attempts > 0 || m.started {
@@ -137,7 +127,7 @@ func (r *racer) start(ctx context.Context, m *mirror) *run {
 	}
 	m.started = true
 	go func() {
-		art, err := r.s.runMirror(gctx, m)
+		art, err := r.s.runMirror(gctx, m, g)
 		r.results <- goResult{run: g, art: art, err: err}
 	}()
 	return g

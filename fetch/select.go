@@ -8,11 +8,12 @@ import (
 	"sort"
 	"strings"
 
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/slurmver"
 )
 
-// Selection (docs/DESIGN.md §9): --slurm-version is an exact version, a series
+// Selection (docs/DESIGN.md §9): the version asked for is an exact version, a series
 // ("22.05": the newest 22.05.x) or latest. Where a layout can list the
 // versions it holds (the index; the tarball layout through nginx
 // autoindex of pkgs/slurm-apk/; the tree layout's one VERSION), the newest
@@ -27,18 +28,22 @@ var ErrNoBundleRuns = errors.New("no matching bundle can run in this root")
 // Verdicts on whether a bundle can run in the root.
 const (
 	runs     = iota // nothing known stops it (preflight has the last word)
-	doubtful        // it runs only if the root has something this cannot see (gcompat), or at another --prefix: taken only when nothing better is there
+	doubtful        // it runs only if the root has something this cannot see (gcompat), or at another prefix: taken only when nothing better is there
 	cannot          // certain to fail here
 )
 
-// Skip is one bundle passed over by the selection, and why.
-type Skip struct {
+// packedFor begins the reason a self-contained bundle packed for another
+// prefix is passed over (finalError looks for it).
+const packedFor = "self-contained and packed for the prefix"
+
+// skip is one bundle passed over by the selection, and why.
+type skip struct {
 	Version string
 	Reason  string
 }
 
 // judge tells whether the bundle b can run in the root Options describe.
-func (o *Options) judge(b *Bundle) (int, string) {
+func (o *Options) judge(b *index.Bundle) (int, string) {
 	if o.Accept != nil {
 		if why := o.Accept(b.Version); why != "" {
 			return cannot, why
@@ -47,8 +52,8 @@ func (o *Options) judge(b *Bundle) (int, string) {
 	if b.SelfContained {
 		if b.Prefix != "" && o.Prefix != "" && b.Prefix != o.Prefix {
 			// Taken only when nothing else is there: the install then
-			// refuses the --prefix as a usage error naming both (exit 2).
-			return doubtful, fmt.Sprintf("self-contained and packed for --prefix %s, not %s (its commands name their loader under %s)", b.Prefix, o.Prefix, b.Prefix)
+			// refuses the prefix as a usage error naming both (exit 2).
+			return doubtful, fmt.Sprintf(packedFor+" %s, not %s (its commands name their loader under %s)", b.Prefix, o.Prefix, b.Prefix)
 		}
 		return runs, "" // it carries its own glibc
 	}
@@ -75,7 +80,7 @@ func (o *Options) judge(b *Bundle) (int, string) {
 // candidates (the publisher's pointer: a newer bundle may be a preview).
 // pick is nil when no candidate can run (skipped says why) or there is no
 // candidate at all (skipped is empty).
-func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipped []Skip, doubt bool) {
+func selectBundle(idx *index.Index, sel, arch string, o *Options) (pick *index.Bundle, skipped []skip, doubt bool) {
 	arch, err := platform.Normalize(arch)
 	if err != nil {
 		return nil, nil, false
@@ -84,7 +89,7 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 	if slurmver.KindOf(sel) == slurmver.Latest {
 		latest = idx.LatestFor(arch)
 	}
-	var cands []*Bundle
+	var cands []*index.Bundle
 	for i := range idx.Bundles {
 		b := &idx.Bundles[i]
 		if na, _ := platform.Normalize(b.Arch); na != arch || !slurmver.Matches(sel, b.Version) {
@@ -96,8 +101,8 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 		cands = append(cands, b)
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return slurmver.Compare(cands[i].Version, cands[j].Version) > 0 })
-	var firstDoubt *Bundle
-	var doubts []Skip
+	var firstDoubt *index.Bundle
+	var doubts []skip
 	for _, b := range cands {
 		v, why := o.judge(b)
 		switch v {
@@ -112,9 +117,9 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 			if firstDoubt == nil {
 				firstDoubt = b
 			}
-			doubts = append(doubts, Skip{Version: b.Version, Reason: why})
+			doubts = append(doubts, skip{Version: b.Version, Reason: why})
 		default:
-			skipped = append(skipped, Skip{Version: b.Version, Reason: why})
+			skipped = append(skipped, skip{Version: b.Version, Reason: why})
 		}
 	}
 	if firstDoubt != nil {
@@ -123,7 +128,7 @@ func selectBundle(idx *Index, sel, arch string, o *Options) (pick *Bundle, skipp
 	return nil, skipped, false
 }
 
-func sortSkips(s []Skip) {
+func sortSkips(s []skip) {
 	sort.SliceStable(s, func(i, j int) bool { return slurmver.Compare(s[i].Version, s[j].Version) > 0 })
 }
 
@@ -197,7 +202,7 @@ func tarballName(name string) (version, arch string, ok bool) {
 
 // cannotList is what a mirror says when a layout cannot list its versions.
 func cannotList(mirror, layout, cause string) string {
-	return fmt.Sprintf("mirror %s: cannot list versions of the %s layout (no autoindex: %s); pass an exact --slurm-version", mirror, layout, cause)
+	return fmt.Sprintf("mirror %s: cannot list versions of the %s layout (no autoindex: %s); only an exact version can be fetched from it", mirror, layout, cause)
 }
 
 // fetchListed resolves a series (or an Accept-narrowed latest) in the
@@ -206,13 +211,13 @@ func cannotList(mirror, layout, cause string) string {
 // matches (the arch-less name when no arch-named one has that version)
 // and downloads it. A directory that cannot be listed is "not here", with
 // a cause that says so.
-func (s *session) fetchListed(ctx context.Context, st step, mirror string) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchListed(ctx context.Context, st step, mirror string) (*Artifact, *fetchError) {
 	es, ferr := s.list(ctx, st.url)
 	if ferr != nil {
 		if ferr.kind == kNotFound || ferr.kind == kFatal && ctx.Err() == nil {
 			msg := cannotList(mirror, "tarball", ferr.cause)
 			s.log.Warn().Str("url", urlString(st.url)).Msg(msg)
-			return nil, &fetchError{kind: kNotFound, url: urlString(st.url), cause: "cannot list versions of the tarball layout (no autoindex: " + ferr.cause + "); pass an exact --slurm-version", err: ferr}
+			return nil, &fetchError{kind: kNotFound, url: urlString(st.url), cause: "cannot list versions of the tarball layout (no autoindex: " + ferr.cause + ")", err: ferr}
 		}
 		return nil, ferr
 	}
@@ -239,13 +244,13 @@ func (s *session) fetchListed(ctx context.Context, st step, mirror string) (*Art
 		cands = append(cands, c)
 	}
 	sort.Slice(cands, func(i, j int) bool { return slurmver.Compare(cands[i].version, cands[j].version) > 0 })
-	var skipped []Skip
+	var skipped []skip
 	for _, c := range cands {
 		ok, why := s.accepts(c.version)
 		if !ok {
 			if slurmver.Matches(s.version, c.version) {
 				s.log.Info().Str("url", urlString(st.url)).Str("version", c.version).Msg("skipping " + c.version + ": " + why)
-				skipped = append(skipped, Skip{Version: c.version, Reason: why})
+				skipped = append(skipped, skip{Version: c.version, Reason: why})
 			}
 			continue
 		}
@@ -263,7 +268,7 @@ func (s *session) fetchListed(ctx context.Context, st step, mirror string) (*Art
 
 // unrunnable is the failure of a mirror whose index has bundles for the
 // selector but none that can run in the root.
-func (s *session) unrunnable(u *url.URL, skipped []Skip) *fetchError {
+func (s *session) unrunnable(u *url.URL, skipped []skip) *fetchError {
 	var parts []string
 	for _, sk := range skipped {
 		parts = append(parts, sk.Version+": "+sk.Reason)
@@ -277,11 +282,12 @@ func (s *session) unrunnable(u *url.URL, skipped []Skip) *fetchError {
 // Version are ignored: every version is a candidate), from the first
 // mirror that can list them: its index (signature checked when
 // RequireSignedIndex), else an autoindex listing of its tarball layout.
-// Skipped bundles are logged with the reason. It is how `install
-// --slurm-version cluster` finds what to probe when no installed client
-// can ask the controller. Mirrors are asked one after the other, each
-// step bounded by Options.Timeout, the whole by Options.Deadline. An
-// empty list with a nil error means no mirror could list a candidate.
+// Skipped bundles are logged with the reason. It is how the installer,
+// asked for the version the cluster runs, finds what to probe when no
+// installed client can ask the controller. Mirrors are asked one after the
+// other, each step bounded by Options.Timeout, the whole by
+// Options.Deadline. An empty list with a nil error means no mirror could
+// list a candidate.
 func Candidates(ctx context.Context, o Options) ([]string, error) {
 	o.Version, o.Accept, o.Selector = "latest", nil, ""
 	s, _, err := newSession(o)
@@ -306,18 +312,18 @@ func Candidates(ctx context.Context, o Options) ([]string, error) {
 		if m.direct || m.refuse != nil {
 			continue
 		}
-		mctx := withFileRoot(ctx, m)
+		mg := &mirrorGo{session: s, dir: m.fileRoot}
 		var vs []string
 		var cause string
 		for _, st := range m.steps {
 			switch st.kind {
 			case stepIndex:
-				vs, cause = s.indexCandidates(mctx, st)
+				vs, cause = mg.indexCandidates(ctx, st)
 			case stepList:
 				if s.o.RequireSignedIndex && s.want == "" {
 					continue
 				}
-				vs, cause = s.listCandidates(mctx, st)
+				vs, cause = mg.listCandidates(ctx, st)
 			default:
 				continue
 			}
@@ -336,7 +342,7 @@ func Candidates(ctx context.Context, o Options) ([]string, error) {
 }
 
 // indexCandidates is Candidates for one index.
-func (s *session) indexCandidates(ctx context.Context, st step) ([]string, string) {
+func (s *mirrorGo) indexCandidates(ctx context.Context, st step) ([]string, string) {
 	data, _, ferr := s.readSmall(ctx, st.url, maxIndexFile)
 	if ferr != nil {
 		return nil, ferr.cause
@@ -346,7 +352,7 @@ func (s *session) indexCandidates(ctx context.Context, st step) ([]string, strin
 			return nil, ferr.cause
 		}
 	}
-	idx, err := ParseIndex(data)
+	idx, err := index.Parse(data)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -380,7 +386,7 @@ func (s *session) indexCandidates(ctx context.Context, st step) ([]string, strin
 		}
 		out = append(out, b.Version)
 		// Take b out and ask again: the next newest that runs.
-		var keep []Bundle
+		var keep []index.Bundle
 		for _, x := range rest.Bundles {
 			if x.Version != b.Version {
 				keep = append(keep, x)
@@ -395,7 +401,7 @@ func (s *session) indexCandidates(ctx context.Context, st step) ([]string, strin
 }
 
 // listCandidates is Candidates for the tarball layout's listing.
-func (s *session) listCandidates(ctx context.Context, st step) ([]string, string) {
+func (s *mirrorGo) listCandidates(ctx context.Context, st step) ([]string, string) {
 	es, ferr := s.list(ctx, st.url)
 	if ferr != nil {
 		return nil, "cannot list versions of the tarball layout (no autoindex: " + ferr.cause + ")"

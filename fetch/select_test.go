@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 )
 
 func needJSON(version, arch, url string, b []byte, glibc string, selfContained bool, prefix string) string {
@@ -20,7 +22,7 @@ func needJSON(version, arch, url string, b []byte, glibc string, selfContained b
 // run in the root, with a reason for every newer one passed over.
 func TestSelectJudges(t *testing.T) {
 	x := []byte("x")
-	idx, err := ParseIndex([]byte(`{"schema":1,"created":"2026-11-23T07:00:00Z","serial":1,"bundles":[` + strings.Join([]string{
+	idx, err := index.Parse([]byte(`{"schema":1,"created":"2026-11-23T07:00:00Z","serial":1,"bundles":[` + strings.Join([]string{
 		needJSON("24.11.5", "x86_64", "a.tar.gz", x, "2.39", false, ""),
 		needJSON("24.11.1", "x86_64", "b.tar.gz", x, "2.36", true, "/opt/slurm"),
 		needJSON("23.11.10", "x86_64", "c.tar.gz", x, "2.34", false, ""),
@@ -43,7 +45,7 @@ func TestSelectJudges(t *testing.T) {
 	}{
 		{"latest", deb12, "23.11.10", []string{
 			"24.11.5: needs glibc 2.39, the root has 2.36 (/lib/x86_64-linux-gnu/libc.so.6)",
-			"24.11.1: self-contained and packed for --prefix /opt/slurm, not /usr/local/slurm (its commands name their loader under /opt/slurm)"}, false},
+			"24.11.1: self-contained and packed for the prefix /opt/slurm, not /usr/local/slurm (its commands name their loader under /opt/slurm)"}, false},
 		{"latest", &Options{RootGlibc: "2.41", Libc: "glibc", Prefix: "/opt/slurm"}, "24.11.5", nil, false},
 		// Packed for another prefix: taken when nothing else is there (the install refuses the --prefix, exit 2).
 		{"24.11", deb12, "24.11.1", []string{"24.11.5: needs glibc 2.39"}, true},
@@ -55,7 +57,7 @@ func TestSelectJudges(t *testing.T) {
 		// musl: the self-contained bundle for this prefix beats newer plain glibc ones ...
 		{"latest", alpine, "23.02.1", []string{
 			"24.11.5: needs glibc 2.39 and the root has musl libc (it could run only through gcompat); a bundle that surely runs here is preferred",
-			"24.11.1: self-contained and packed for --prefix /opt/slurm",
+			"24.11.1: self-contained and packed for the prefix /opt/slurm",
 			"23.11.10: needs glibc 2.34 and the root has musl libc"}, false},
 		// ... and with none, the newest plain one is tried (gcompat may carry it; preflight decides).
 		{"22.05", alpine, "22.05.10", nil, true},
@@ -123,8 +125,11 @@ func TestSelectIndexFetch(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if h := failure.HintOf(err); !strings.Contains(h, "self-contained") || !strings.Contains(h, "2.36") {
+	if h := failure.HintOf(err); !strings.Contains(h, "2.36") {
 		t.Errorf("hint = %q", h)
+	}
+	if st := failure.Steps(err); !slices.Contains(st, failure.PackSelfContained) || !slices.Contains(st, failure.OtherVersion) {
+		t.Errorf("remedies %v: want a self-contained bundle and another version", st)
 	}
 	if m.count("/"+apk+"slurm-client-24.11.5-x86_64-alpine.tar.gz")+m.count("/"+apk) != 0 {
 		t.Error("the seed layouts were tried after the index said nothing runs")
@@ -192,8 +197,11 @@ func TestSelectCannotList(t *testing.T) {
 	o.Version = "22.05"
 	_, err := Fetch(context.Background(), o)
 	wantClass(t, err, failure.Download)
-	if !strings.Contains(err.Error(), "cannot list versions of the tarball layout (no autoindex: 403 forbidden); pass an exact --slurm-version") {
+	if !strings.Contains(err.Error(), "cannot list versions of the tarball layout (no autoindex: 403 forbidden)") {
 		t.Errorf("error = %v", err)
+	}
+	if !slices.Contains(failure.Steps(err), failure.ExactVersion) {
+		t.Errorf("remedies %v: want an exact version", failure.Steps(err))
 	}
 	good := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": b})
 	o = opts(t, m.URL(), good.URL())
@@ -204,8 +212,8 @@ func TestSelectCannotList(t *testing.T) {
 	o = opts(t, m.URL()+"/pkgs/slurm-apk/slurm-client-{version}-x86_64-alpine.tar.gz")
 	o.Version = "22.05"
 	_, err = Fetch(context.Background(), o)
-	if err == nil || !strings.Contains(err.Error(), "cannot list versions through a direct URL; pass an exact --slurm-version") {
-		t.Errorf("direct: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "cannot list versions through a direct URL") || !slices.Contains(failure.Steps(err), failure.ExactVersion) {
+		t.Errorf("direct: %v (remedies %v)", err, failure.Steps(err))
 	}
 }
 

@@ -32,7 +32,7 @@ type session struct {
 	log        zerolog.Logger
 	version    string        // "latest" or a version
 	arch       string        // canonical
-	want       string        // --sha256, lower-case hex, or ""
+	want       string        // the pinned digest, lower-case hex, or ""
 	timeout    time.Duration // response headers
 	connect    time.Duration // TCP connect and TLS handshake
 	stall      time.Duration // no body bytes for this long
@@ -49,6 +49,16 @@ type session struct {
 }
 
 func (s *session) close() { s.client.HTTPClient.CloseIdleConnections() }
+
+// mirrorGo is one go at one mirror as the code that reads from it sees
+// it: the session, and the state of this go that is not the session's.
+// The context passed alongside carries only cancellation and deadlines.
+type mirrorGo struct {
+	*session
+	g   *run    // the racer's run of this go; nil outside a race (Candidates, tests): its methods then do nothing
+	dir string  // the directory a file:// mirror's reads are confined to; "" = "/" (see localfs.go)
+	bud *budget // the byte budget of the tree download in progress; nil outside one (see tree.go)
+}
 
 // newClient returns a retryablehttp client that makes exactly one attempt
 // per call: Fetch schedules retries itself, across mirrors. Its retry
@@ -103,16 +113,26 @@ const (
 // through it; cause is the short text for logs.
 type fetchError struct {
 	kind  kind
-	url   string         // redacted
-	cause string         // short, lower-case: "404 not found", "connection refused"
-	resp  *http.Response // status and headers of a retryable answer (Retry-After), nil if none
-	err   error          // underlying, if any
-	hint  string         // for kIntegrity: what to do about it
+	url   string           // redacted
+	cause string           // short, lower-case: "404 not found", "connection refused"
+	resp  *http.Response   // status and headers of a retryable answer (Retry-After), nil if none
+	err   error            // underlying, if any
+	hint  string           // what to do about it, in the domain's words (Redact applies)
+	fix   []failure.Remedy // the steps only the command line can word (no URLs in their Args)
 }
 
 func (e *fetchError) Error() string { return Redact(e.url + ": " + e.cause) }
 func (e *fetchError) short() string { return e.Error() }
 func (e *fetchError) Unwrap() error { return e.err }
+
+// suggest adds a remedy (see failure.Error.Suggest) and returns e.
+func (e *fetchError) suggest(s failure.Step, arg ...string) *fetchError {
+	e.fix = append(e.fix, failure.Remedy{Step: s, Arg: strings.Join(arg, " ")})
+	return e
+}
+
+// advised says whether e carries advice: a hint or a remedy.
+func (e *fetchError) advised() bool { return e.hint != "" || len(e.fix) > 0 }
 
 // asLocal is a failure to write the download: it names the URL and the
 // directory, not the temp file, and mentions TMPDIR only when Fetch chose
@@ -160,16 +180,16 @@ type body struct {
 }
 
 // open starts fetching u. The returned body must be closed.
-func (s *session) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
+func (s *mirrorGo) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
 	return s.openAt(ctx, u, 0, "")
 }
 
 // openAt starts fetching u from byte offset from (> 0: with Range, and
 // If-Range: validator when there is one). A server that ignores the range
 // answers 200 with the whole body; body.partial says which it was.
-func (s *session) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
+func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
 	if u.Scheme == "file" {
-		return s.openFile(ctx, u)
+		return s.openFile(u)
 	}
 	actx, cancel := context.WithCancel(ctx)
 	var stalled atomic.Bool
@@ -189,10 +209,9 @@ func (s *session) openAt(ctx context.Context, u *url.URL, from int64, validator 
 			req.Header.Set("If-Range", validator)
 		}
 	}
-	tr := runOf(ctx)
-	tr.waiting(true)
+	s.g.waiting(true)
 	resp, err := s.client.Do(req)
-	tr.waiting(false)
+	s.g.waiting(false)
 	if err != nil || resp == nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -323,7 +342,7 @@ func (s *session) transportError(ctx context.Context, u *url.URL, err error, sta
 	case errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(x509.UnknownAuthorityError)):
 		fe.kind = kFatal
 		fe.cause = "TLS certificate not trusted: " + err.Error()
-		fe.hint = "pass --ca-cert FILE with the CA that signed the mirror's certificate"
+		fe.suggest(failure.GiveCACert)
 	default:
 		var de *net.DNSError
 		if errors.As(err, &de) {
@@ -348,7 +367,7 @@ func (s *session) transportError(ctx context.Context, u *url.URL, err error, sta
 
 // readSmall fetches a small file (index, checksum, listing) into memory,
 // refusing more than limit bytes.
-func (s *session) readSmall(ctx context.Context, u *url.URL, limit int64) ([]byte, string, *fetchError) {
+func (s *mirrorGo) readSmall(ctx context.Context, u *url.URL, limit int64) ([]byte, string, *fetchError) {
 	b, ferr := s.open(ctx, u)
 	if ferr != nil {
 		return nil, "", ferr
@@ -382,7 +401,7 @@ const maxResumes = 8
 // changed, sends the whole body again and the download restarts. The
 // digest is always of the whole file as written. show turns on the
 // progress report.
-func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, announced int64, show bool) (digest string, n int64, ferr *fetchError) {
+func (s *mirrorGo) download(ctx context.Context, u *url.URL, f *os.File, limit, announced int64, show bool) (digest string, n int64, ferr *fetchError) {
 	if announced > 0 {
 		limit = min(limit, announced)
 	}
@@ -399,7 +418,7 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 		if ferr != nil {
 			return "", n, ferr
 		}
-		if !runOf(ctx).claim() {
+		if !s.g.claim() {
 			b.close()
 			return "", n, &fetchError{kind: kPreempted, url: urlString(u), cause: "another mirror answered first"}
 		}
@@ -429,10 +448,8 @@ func (s *session) download(ctx context.Context, u *url.URL, f *os.File, limit, a
 			return "", n, s.sizeError(u, b.size, limit, announced)
 		}
 		prog.setTotal(max(b.size, announced))
-		g := runOf(ctx)
-		g.downloading(max(b.size, announced))
-		bud := budgetOf(ctx)
-		got, err := io.Copy(io.MultiWriter(bud, fileWriter{f}, h, prog, g), io.LimitReader(b.r, limit+1-n))
+		s.g.downloading(max(b.size, announced))
+		got, err := io.Copy(io.MultiWriter(s.bud, fileWriter{f}, h, prog, s.g), io.LimitReader(b.r, limit+1-n))
 		b.close()
 		n += got
 		var we *writeError

@@ -15,13 +15,15 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slurm-installer/internal/slurmver"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/slurmver"
 )
 
 // Limits on a tree download.
@@ -39,9 +41,9 @@ const (
 	treeWorkers     = 4
 )
 
-// Entry is one name in a directory listing. Size is -1 when the listing
+// entry is one name in a directory listing. Size is -1 when the listing
 // does not say.
-type Entry struct {
+type entry struct {
 	Name string
 	Dir  bool
 	Size int64
@@ -49,12 +51,12 @@ type Entry struct {
 
 var hrefRE = regexp.MustCompile(`(?i)<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>`)
 
-// ParseAutoindex parses an nginx autoindex listing: JSON (autoindex_format
+// parseAutoindex parses an nginx autoindex listing: JSON (autoindex_format
 // json, detected by the content type or a leading '[') or HTML. It returns
 // only entries whose names are safe single path elements: parent links,
 // query and fragment links, absolute and cross-site hrefs, and names that
 // decode to something with '/', '\', NUL, "." or ".." are left out.
-func ParseAutoindex(data []byte, contentType string) ([]Entry, error) {
+func parseAutoindex(data []byte, contentType string) ([]entry, error) {
 	if len(data) > maxListingSize {
 		return nil, errors.New("listing too large")
 	}
@@ -65,7 +67,7 @@ func ParseAutoindex(data []byte, contentType string) ([]Entry, error) {
 	if !bytes.Contains(data, []byte("<")) {
 		return nil, errors.New("not an autoindex listing (neither JSON nor HTML)")
 	}
-	var out []Entry
+	var out []entry
 	seen := map[string]bool{}
 	for _, m := range hrefRE.FindAllSubmatchIndex(data, -1) {
 		var href string
@@ -87,7 +89,7 @@ func ParseAutoindex(data []byte, contentType string) ([]Entry, error) {
 			continue
 		}
 		seen[name] = true
-		e := Entry{Name: name, Dir: dir, Size: -1}
+		e := entry{Name: name, Dir: dir, Size: -1}
 		if !dir {
 			e.Size = htmlSize(data[m[1]:])
 		}
@@ -124,7 +126,7 @@ func htmlSize(rest []byte) int64 {
 	return n
 }
 
-func parseJSONIndex(data []byte) ([]Entry, error) {
+func parseJSONIndex(data []byte) ([]entry, error) {
 	var raw []struct {
 		Name string `json:"name"`
 		Type string `json:"type"`
@@ -133,14 +135,14 @@ func parseJSONIndex(data []byte) ([]Entry, error) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("bad JSON listing: %w", err)
 	}
-	var out []Entry
+	var out []entry
 	seen := map[string]bool{}
 	for _, r := range raw {
 		if !safeName(r.Name) || seen[r.Name] || (r.Type != "file" && r.Type != "directory") {
 			continue
 		}
 		seen[r.Name] = true
-		e := Entry{Name: r.Name, Dir: r.Type == "directory", Size: -1}
+		e := entry{Name: r.Name, Dir: r.Type == "directory", Size: -1}
 		if !e.Dir && r.Size != nil && *r.Size >= 0 {
 			e.Size = *r.Size
 		}
@@ -164,15 +166,15 @@ type treeFile struct {
 
 // list returns the entries of the directory at u (an autoindex listing, or
 // a local directory for file://).
-func (s *session) list(ctx context.Context, u *url.URL) ([]Entry, *fetchError) {
+func (s *mirrorGo) list(ctx context.Context, u *url.URL) ([]entry, *fetchError) {
 	if u.Scheme == "file" {
-		return s.listFile(ctx, u)
+		return s.listFile(u)
 	}
 	data, ct, ferr := s.readSmall(ctx, u, maxListingSize)
 	if ferr != nil {
 		return nil, ferr
 	}
-	es, err := ParseAutoindex(data, ct)
+	es, err := parseAutoindex(data, ct)
 	if err != nil {
 		return nil, &fetchError{kind: kFatal, url: urlString(u), cause: err.Error(), err: err}
 	}
@@ -219,12 +221,12 @@ func (s *session) retrying(ctx context.Context, what string, f func() *fetchErro
 }
 
 // walkTree lists the tree below dir: its files and its directories.
-func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]treeFile, []string, *fetchError) {
+func (s *mirrorGo) walkTree(ctx context.Context, dir *url.URL, top []entry) ([]treeFile, []string, *fetchError) {
 	type pending struct {
 		rel     string
 		u       *url.URL
 		depth   int
-		entries []Entry
+		entries []entry
 	}
 	queue := []pending{{rel: "", u: dir, depth: 0, entries: top}}
 	var files []treeFile
@@ -292,7 +294,7 @@ func (s *session) walkTree(ctx context.Context, dir *url.URL, top []Entry) ([]tr
 
 // fetchTree downloads the tree layout at st.url into a directory under
 // TempDir and verifies every file against SHA256SUMS when it is there.
-func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchError) {
+func (s *mirrorGo) fetchTree(ctx context.Context, st step) (*Artifact, *fetchError) {
 	top, ferr := s.list(ctx, st.url)
 	if ferr != nil {
 		return nil, ferr
@@ -359,10 +361,10 @@ func (s *session) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErro
 }
 
 // checkTreeTop checks a tree's top listing (bin/ and VERSION, SHA256SUMS
-// when --require-checksum) and, when a version or a runnable bundle is
+// when a checksum is required) and, when a version or a runnable bundle is
 // asked for, reads VERSION first: another version is a miss, so the next
 // mirror is asked before anything is downloaded.
-func (s *session) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSums bool, _ *fetchError) {
+func (s *mirrorGo) checkTreeTop(ctx context.Context, st step, top []entry) (hasSums bool, _ *fetchError) {
 	var hasBin, hasVersion bool
 	for _, e := range top {
 		switch {
@@ -379,8 +381,7 @@ func (s *session) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSu
 	}
 	if !hasSums && s.want == "" && s.o.RequireChecksum {
 		// Refuse before downloading anything.
-		return false, s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
-			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
+		return false, s.noTreeSums(st.url)
 	}
 	if s.version != "latest" || s.o.Accept != nil {
 		// The tree's path carries no version: read VERSION before
@@ -412,7 +413,7 @@ func (s *session) checkTreeTop(ctx context.Context, st step, top []Entry) (hasSu
 }
 
 // treeSums downloads and parses the tree's SHA256SUMS when it has one.
-func (s *session) treeSums(ctx context.Context, st step, hasSums bool) (map[string]string, []byte, *url.URL, *fetchError) {
+func (s *mirrorGo) treeSums(ctx context.Context, st step, hasSums bool) (map[string]string, []byte, *url.URL, *fetchError) {
 	var sums map[string]string
 	var sumsData []byte
 	sumsURL := child(st.url, "SHA256SUMS", false)
@@ -434,7 +435,8 @@ func (s *session) treeSums(ctx context.Context, st step, hasSums bool) (map[stri
 }
 
 // verifyTree checks the downloaded files against SHA256SUMS both ways (or
-// computes the manifest digest when there is none) and against --sha256;
+// computes the manifest digest when there is none) and against the pinned
+// digest;
 // it returns the tree's digest and how it was verified.
 func (s *session) verifyTree(st step, files []treeFile, digests map[string]string, sums map[string]string, sumsData []byte, sumsURL *url.URL) (manifestDigest, source, how string, _ *fetchError) {
 	// Verify against SHA256SUMS, both ways.
@@ -465,22 +467,29 @@ func (s *session) verifyTree(st step, files []treeFile, digests map[string]strin
 	}
 	if s.want != "" {
 		if s.want != manifestDigest {
-			return "", "", "", s.integrity(st.url, fmt.Sprintf("checksum mismatch: expected %s (from --sha256), got %s (the tree's manifest)", s.want, manifestDigest),
-				"for the tree layout --sha256 is the digest of its SHA256SUMS (or, without one, of the manifest `sha256sum` prints for its files, sorted)")
+			return "", "", "", s.integrity(st.url, fmt.Sprintf("checksum mismatch: expected %s (the pinned digest), got %s (the tree's manifest)", s.want, manifestDigest),
+				"for the tree layout the pinned digest is that of its SHA256SUMS (or, without one, of the manifest `sha256sum` prints for its files, sorted)")
 		}
-		source, how = "--sha256", VerifiedPinned
+		source, how = checksumPinned, VerifiedPinned
 	}
 	if sums == nil && s.want == "" && s.o.RequireChecksum {
-		return "", "", "", s.integrity(st.url, "no SHA256SUMS published (--require-checksum)",
-			"--require-checksum refuses bytes nothing vouches for: publish SHA256SUMS in %s, or pin the manifest digest with --sha256", urlString(st.url))
+		return "", "", "", s.noTreeSums(st.url)
 	}
 	if sums == nil && s.want == "" {
 		s.log.Warn().Str("url", urlString(st.url)).Str("sha256", manifestDigest).
-			Msgf("no checksum published for %s; download is unverified (pass --sha256 to pin one)", urlString(st.url))
+			Msgf("no checksum published for %s; download is unverified (no digest is pinned)", urlString(st.url))
 	} else {
 		s.log.Info().Str("url", urlString(st.url)).Str("sha256", manifestDigest).Str("source", source).Int("files", len(files)).Msg("checksum verified")
 	}
 	return manifestDigest, source, how, nil
+}
+
+// noTreeSums is the refusal of a tree at u that publishes no SHA256SUMS
+// when a checksum is required.
+func (s *session) noTreeSums(u *url.URL) *fetchError {
+	return s.integrity(u, "no SHA256SUMS published, and a checksum is required",
+		"nothing vouches for the tree's bytes: publish SHA256SUMS in %s", urlString(u)).
+		suggest(failure.PinDigest)
 }
 
 // canonicalManifestDigest hashes "<hex>  <path>\n" lines sorted by path:
@@ -500,14 +509,15 @@ func canonicalManifestDigest(digests map[string]string) string {
 
 // downloadTree downloads files into root with bounded parallelism and
 // returns their digests and total size.
-func (s *session) downloadTree(ctx context.Context, root *os.Root, files []treeFile) (map[string]string, int64, *fetchError) {
+func (s *mirrorGo) downloadTree(ctx context.Context, root *os.Root, files []treeFile) (map[string]string, int64, *fetchError) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// One budget for every file, spent as bytes arrive: parallel files
 	// cannot together write more than the limit.
 	b := &budget{}
 	b.left.Store(s.maxBytes)
-	ctx = context.WithValue(ctx, budgetKey{}, b)
+	t := *s
+	t.bud = b
 	var (
 		mu      sync.Mutex
 		digests = map[string]string{}
@@ -529,7 +539,7 @@ func (s *session) downloadTree(ctx context.Context, root *os.Root, files []treeF
 		go func() {
 			defer wg.Done()
 			for f := range work {
-				d, n, fe := s.downloadTreeFile(ctx, root, f)
+				d, n, fe := t.downloadTreeFile(ctx, root, f)
 				if fe != nil {
 					fail(fe)
 					continue
@@ -565,7 +575,7 @@ feed:
 	return digests, total, nil
 }
 
-func (s *session) downloadTreeFile(ctx context.Context, root *os.Root, f treeFile) (string, int64, *fetchError) {
+func (s *mirrorGo) downloadTreeFile(ctx context.Context, root *os.Root, f treeFile) (string, int64, *fetchError) {
 	mode := fs.FileMode(0o644)
 	if strings.HasPrefix(f.rel, "bin/") {
 		mode = 0o755
@@ -597,14 +607,7 @@ func (s *session) downloadTreeFile(ctx context.Context, root *os.Root, f treeFil
 // budget is the bytes a tree download may still write.
 type budget struct{ left atomic.Int64 }
 
-type budgetKey struct{}
-
 var errOverBudget = errors.New("over the download limit")
-
-func budgetOf(ctx context.Context) *budget {
-	b, _ := ctx.Value(budgetKey{}).(*budget)
-	return b
-}
 
 // Write spends len(p) of the budget; it fails once the budget is gone.
 func (b *budget) Write(p []byte) (int, error) {

@@ -105,7 +105,7 @@ func TestTreeIntegrity(t *testing.T) {
 		}
 		// The manifest digest can be pinned.
 		o.SHA256 = a.SHA256
-		if a2 := mustFetch(t, o); a2.ChecksumSource != "--sha256" {
+		if a2 := mustFetch(t, o); a2.ChecksumSource != "pinned digest" || a2.Verification != VerifiedPinned {
 			t.Errorf("source = %q", a2.ChecksumSource)
 		}
 	})
@@ -176,24 +176,24 @@ func TestTreeFlakyFile(t *testing.T) {
 }
 
 func TestParseAutoindex(t *testing.T) {
-	es, err := ParseAutoindex([]byte(`[{"name":"bin","type":"directory","mtime":"x"},{"name":"VERSION","type":"file","size":7},
+	es, err := parseAutoindex([]byte(`[{"name":"bin","type":"directory","mtime":"x"},{"name":"VERSION","type":"file","size":7},
 		{"name":"../x","type":"file"},{"name":"..","type":"directory"},{"name":"l","type":"other"},{"name":"a\u0000b","type":"file"}]`), "application/json")
-	if err != nil || len(es) != 2 || es[0] != (Entry{"bin", true, -1}) || es[1] != (Entry{"VERSION", false, 7}) {
+	if err != nil || len(es) != 2 || es[0] != (entry{"bin", true, -1}) || es[1] != (entry{"VERSION", false, 7}) {
 		t.Errorf("json: %v, %v", es, err)
 	}
-	es, err = ParseAutoindex([]byte(`<pre><a href="../">../</a>
+	es, err = parseAutoindex([]byte(`<pre><a href="../">../</a>
 <a href="bin/">bin/</a>                                               23-Nov-2026 07:00                   -
 <a href="VERSION">VERSION</a>                                            23-Nov-2026 07:00                   8
 <a href="my%20file">my file</a>  23-Nov-2026 07:00  5.8M
 <a href="a%2F..%2Fb">x</a>
 <a href="%00">x</a>
 </pre>`), "text/html")
-	want := []Entry{{"bin", true, -1}, {"VERSION", false, 8}, {"my file", false, -1}}
+	want := []entry{{"bin", true, -1}, {"VERSION", false, 8}, {"my file", false, -1}}
 	if err != nil || fmt.Sprint(es) != fmt.Sprint(want) {
 		t.Errorf("html: %v, %v", es, err)
 	}
 	for _, bad := range []string{"plain text", "[{not json"} {
-		if _, err := ParseAutoindex([]byte(bad), ""); err == nil {
+		if _, err := parseAutoindex([]byte(bad), ""); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
 	}

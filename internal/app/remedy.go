@@ -41,6 +41,10 @@ func remedyText(r failure.Remedy) string {
 		return "install it at the prefix it was packed for: --prefix " + arg("<its prefix>")
 	case failure.RegistryLogin:
 		return "log in to the registry the way Docker does (docker login, a config.json in $DOCKER_CONFIG or ~/.docker, or REGISTRY_AUTH_FILE); credentials are never taken from the command line"
+	case failure.PinKey:
+		return "pin the publisher's key with --pubkey (the bundle must then come from a signed index)"
+	case failure.PinLayerDigest:
+		return "pin its layer digest with --sha256 (the one `slurm-installer pack --out oci://…` prints)"
 
 	case failure.RaiseMaxSize:
 		return "raise --max-size if the bundle is genuinely that large"

@@ -31,6 +31,8 @@ const (
 	PackSelfContained                   // pack a self-contained bundle; Arg: the glibc it must carry, or ""
 	UsePackedPrefix                     // install at the prefix a self-contained bundle was packed for; Arg: that prefix
 	RegistryLogin                       // log in to the registry (credentials are never flags)
+	PinKey                              // pin the publisher's key, so that only a signed index vouches for the bundle
+	PinLayerDigest                      // pin the digest of the bundle's registry layer (the one the packer prints when it pushes)
 )
 
 // Steps about the size and time limits of a run.
