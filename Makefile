@@ -42,6 +42,7 @@ lint:
 
 # scripts/gotest.sh: go test -v with the log in build/test-logs/; under CI=true a skip fails.
 unit:
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/deps.sh; fi # the scripts' minisign, patchelf (CI fails without them)
 	bash scripts/gotest.sh -count=1 ./...
 
 test: lint unit fuzz-smoke e2e e2e-docker

@@ -495,7 +495,9 @@ type receipt struct {
 	Mirror     string `json:"mirror"`
 	Layout     string `json:"layout"`
 	SHA256     string `json:"sha256"`
-	Files      []struct {
+	// Verification: pinned, signed-index, …, layer-digest (a registry).
+	Verification string `json:"verification"`
+	Files        []struct {
 		Path   string `json:"path"`
 		Type   string `json:"type"`
 		SHA256 string `json:"sha256"`

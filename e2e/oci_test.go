@@ -65,6 +65,11 @@ func ociReceipt(t *testing.T, root, mirror string) receipt {
 		!strings.HasPrefix(rc.Source, mirror+":") || !strings.Contains(rc.Source, "@sha256:") {
 		t.Fatalf("receipt: mode %q version %q layout %q mirror %q source %q; want real %s oci from %s", rc.Mode, rc.Version, rc.Layout, rc.Mirror, rc.Source, suite.version, mirror)
 	}
+	// The layer digest vouched for the bytes (a pin, when given, is "pinned");
+	// it used to be recorded as "" (no verification stated at all).
+	if rc.Verification != "layer-digest" && rc.Verification != "pinned" {
+		t.Fatalf("receipt: verification %q, want layer-digest or pinned", rc.Verification)
+	}
 	return rc
 }
 

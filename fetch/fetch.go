@@ -18,14 +18,9 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
-	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/slurmver"
 	"slurm-installer/oci"
 )
-
-// maxCACertFile caps the CA certificate file, Options.CACertFile (a PEM
-// bundle of every public CA is ~250 KiB).
-const maxCACertFile = 4 << 20
 
 // Defaults for zero Options fields.
 const (
@@ -58,9 +53,12 @@ type Options struct {
 	MaxBytes   int64  // cap on any single download (0 = DefaultMaxBytes); the index's size caps further
 	Log        zerolog.Logger
 
-	CACertFile  string       // PEM file of CAs trusted in addition to the system's (an internal HTTPS AppHub)
-	Progress    ProgressMode // how a bundle download reports its progress
-	ProgressOut io.Writer    // where ProgressLive draws (nil = os.Stderr)
+	RootCAs *x509.CertPool // CAs trusted for TLS (the system's plus an internal HTTPS AppHub's); nil = the system's
+	// RegistryAuthFile is a containers-auth.json whose credentials registry
+	// mirrors use before the Docker config's (oci.ClientOptions.AuthFile).
+	RegistryAuthFile string
+	Progress         ProgressMode // how a bundle download reports its progress
+	ProgressOut      io.Writer    // where ProgressLive draws (nil = os.Stderr)
 
 	HTTPClient *http.Client  // optional, for tests; its transport should bound connects itself
 	MinBackoff time.Duration // retry n waits n × [MinBackoff/2, MinBackoff] (go-retryablehttp's linear jitter); 0 = DefaultMinBackoff
@@ -137,6 +135,7 @@ const (
 	VerifiedIndex       = "index"        // the digest of an unsigned index
 	VerifiedSidecar     = "sidecar"      // <artifact>.sha256 beside it (for latest: the versioned name's)
 	VerifiedSHA256SUMS  = "sha256sums"   // SHA256SUMS beside it (tree: in its directory)
+	VerifiedLayerDigest = "layer-digest" // a registry's layer digest (its manifest names the bytes by sha256)
 	VerifiedNone        = "none"         // nothing vouches for the bytes
 )
 
@@ -639,33 +638,8 @@ func newSession(o Options) (*session, []*mirror, error) {
 		minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff, deadline: o.Deadline,
 	}
 	s.applyDefaults()
-	roots, err := loadCACert(o.CACertFile)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.client = newClient(o.HTTPClient, s.connect, s.timeout, roots)
+	s.client = newClient(o.HTTPClient, s.connect, s.timeout, o.RootCAs)
 	return s, mirrors, nil
-}
-
-// loadCACert is the system's CA pool plus the PEM file at p (Options.CACertFile),
-// read as a regular file with a cap; nil (the system's) when p is "".
-func loadCACert(p string) (*x509.CertPool, error) {
-	if p == "" {
-		return nil, nil
-	}
-	pem, err := safeio.ReadFile(p, maxCACertFile)
-	if err != nil {
-		return nil, failure.New(failure.Usage, "the CA certificate file: %w", err)
-	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
-	}
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, failure.New(failure.Usage, "the CA certificate file %s holds no PEM certificate", p).
-			WithHint("pass the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
-	}
-	return roots, nil
 }
 
 // applyDefaults fills the session's zero options with the defaults.

@@ -42,18 +42,18 @@ func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchE
 	res, err := oci.Fetch(ctx, oci.Options{
 		Ref: raw, Version: s.version, Arch: s.arch, SHA256: s.want, MaxBytes: s.maxBytes, TempDir: s.tempDir,
 		Stall: s.stall, Claim: s.g.claim, Log: s.log,
-		Client: oci.ClientOptions{CACertFile: s.o.CACertFile, Connect: s.connect, Timeout: s.timeout,
+		Client: oci.ClientOptions{RootCAs: s.o.RootCAs, AuthFile: s.o.RegistryAuthFile, Connect: s.connect, Timeout: s.timeout,
 			HTTPClient: s.o.HTTPClient, Wait: s.g.waiting},
 	})
 	if err != nil {
 		return nil, ociError(raw, err)
 	}
-	src := res.ChecksumSource
+	src, how := res.ChecksumSource, VerifiedLayerDigest
 	if s.want != "" {
-		src = checksumPinned // as for the other layouts (oci words it its own way)
+		src, how = checksumPinned, VerifiedPinned // as for the other layouts (oci words it its own way)
 	}
 	return &Artifact{Path: res.Path, Name: res.Name, URL: res.URL, Mirror: raw, Layout: "oci", SHA256: res.SHA256,
-		ChecksumSource: src, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
+		ChecksumSource: src, Verification: how, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
 }
 
 func ociError(raw string, err error) *fetchError {

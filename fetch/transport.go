@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/httpx"
 )
 
 type session struct {
@@ -68,21 +69,7 @@ type mirrorGo struct {
 // trusted CAs (the caller adds its own to a copy of the system pool).
 func newClient(hc *http.Client, connect, header time.Duration, roots *x509.CertPool) *retryablehttp.Client {
 	if hc == nil {
-		dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-		tr := &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			TLSHandshakeTimeout:   connect,
-			ResponseHeaderTimeout: header,
-			ExpectContinueTimeout: time.Second,
-			IdleConnTimeout:       30 * time.Second,
-			MaxIdleConnsPerHost:   4,
-			ForceAttemptHTTP2:     true,
-		}
-		if roots != nil {
-			tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-		}
-		hc = &http.Client{Transport: tr}
+		hc = &http.Client{Transport: httpx.Transport(connect, header, roots)}
 	}
 	return &retryablehttp.Client{
 		HTTPClient:   hc,

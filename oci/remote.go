@@ -1,11 +1,9 @@
 package oci
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -20,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/credentials"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/httpx"
 )
 
 // scheme is the URL scheme of registry mirrors.
@@ -105,7 +104,7 @@ func isLoopback(host string) bool {
 
 // ClientOptions are the connection settings shared by Push and Fetch.
 type ClientOptions struct {
-	CACertFile string // PEM CAs trusted besides the system's
+	RootCAs *x509.CertPool // CAs to trust (the system's plus the caller's extra ones); nil: the system's
 	// AuthFile, when set, is a containers-auth.json (podman, skopeo,
 	// buildah) whose credentials win over the Docker config's. The CLI
 	// passes $REGISTRY_AUTH_FILE; this package reads no variable of its own.
@@ -213,31 +212,7 @@ func httpClient(o ClientOptions) (*http.Client, error) {
 	if header <= 0 {
 		header = 30 * time.Second
 	}
-	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   connect,
-		ResponseHeaderTimeout: header,
-		IdleConnTimeout:       30 * time.Second,
-		MaxIdleConnsPerHost:   4,
-		ForceAttemptHTTP2:     true,
-	}
-	if o.CACertFile != "" {
-		pem, err := os.ReadFile(o.CACertFile)
-		if err != nil {
-			return nil, failure.New(failure.Usage, "read the CA certificate: %w", err)
-		}
-		roots, err := x509.SystemCertPool()
-		if err != nil || roots == nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, failure.New(failure.Usage, "the CA certificate file %s holds no PEM certificate", o.CACertFile).
-				WithHint("give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
-	}
+	tr := httpx.Transport(connect, header, o.RootCAs)
 	var rt http.RoundTripper = tr
 	if o.Wait != nil {
 		rt = waitTransport{base: tr, wait: o.Wait}

@@ -297,7 +297,7 @@ func (t *target) withHint(err error, hint string) error {
 	msg := strings.ToLower(fe.Error())
 	for _, s := range []string{"contact", "controller", "connect", "munge", "timed out", "did not finish", "authentication"} {
 		if strings.Contains(msg, s) {
-			fe.Hint = hint
+			fe.Hint, fe.Fix = hint, nil
 			return err
 		}
 	}
@@ -363,7 +363,7 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 			return stdout, stderr, &cannotExecError{msg: fmt.Sprintf("not executed: %v; chmod 755 it to let the unprivileged verification run in", err)}
 		}
 		return stdout, stderr, failure.New(failure.Verify, "`%s` was not run: %w", shown, err).
-			WithHint("the verification run needs root to drop to uid %d inside the root; run `slurm-installer verify` as root", sandbox.Nobody)
+			WithHint("the verification run needs root to drop to uid %d inside the root", sandbox.Nobody).Suggest(failure.VerifyAsRoot)
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -379,7 +379,7 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 		if msg != "" {
 			what += ": " + msg
 		}
-		return stdout, stderr, failure.New(failure.Verify, "`%s` %s", shown, what).WithHint("%s", t.exitHint(code, stderr))
+		return stdout, stderr, failure.New(failure.Verify, "`%s` %s", shown, what).Advise(t.exitHint(code, stderr))
 	}
 	// The kernel refused the exec itself: ENOENT for a missing loader,
 	// ENOEXEC for a foreign format, EACCES for a file 65534 cannot read.
@@ -387,28 +387,29 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 	if errors.Is(err, fs.ErrNotExist) {
 		code = 127
 	}
-	return stdout, stderr, failure.New(failure.Verify, "cannot run `%s`: %w", shown, err).WithHint("%s", t.exitHint(code, err.Error()))
+	return stdout, stderr, failure.New(failure.Verify, "cannot run `%s`: %w", shown, err).Advise(t.exitHint(code, err.Error()))
 }
 
-const loaderHint = "the loader or a library is missing: run `slurm-installer verify` for details"
+const loaderHint = "the loader or a library is missing"
 
-// exitHint turns an exit status and stderr into advice.
-func (t *target) exitHint(code int, stderr string) string {
+// exitHint turns an exit status and stderr into advice: a hint and the
+// remedies only the command line can word.
+func (t *target) exitHint(code int, stderr string) (string, []failure.Remedy) {
 	s := strings.ToLower(stderr)
 	has := func(subs ...string) bool { return containsAny(s, subs...) }
 	switch {
 	case code == 127 || has("error while loading shared libraries", "cannot open shared object"):
-		return loaderHint
+		return loaderHint, []failure.Remedy{{Step: failure.RunVerify}}
 	case has("plugin"):
-		return fmt.Sprintf("SLURM could not load its plugins: PluginDir in slurm.conf must name an existing directory, the bundle's is %s/lib/slurm", t.in.Prefix)
+		return fmt.Sprintf("SLURM could not load its plugins: PluginDir in slurm.conf must name an existing directory, the bundle's is %s/lib/slurm", t.in.Prefix), nil
 	case has("configuration", "slurm.conf"):
-		return fmt.Sprintf("SLURM could not read its configuration: check %s in the root", siteConf)
+		return fmt.Sprintf("SLURM could not read its configuration: check %s in the root", siteConf), nil
 	case has("not found", "no such file"):
-		return loaderHint
+		return loaderHint, []failure.Remedy{{Step: failure.RunVerify}}
 	case code == 126 || has("exec format error", "permission denied"):
-		return fmt.Sprintf("%s cannot be executed: check its mode, a noexec mount and its architecture", t.cmd)
+		return fmt.Sprintf("%s cannot be executed: check its mode, a noexec mount and its architecture", t.cmd), nil
 	}
-	return t.byHand()
+	return t.byHand(), nil
 }
 
 // byHand is the generic hint for a command that failed without saying why:

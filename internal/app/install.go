@@ -570,6 +570,10 @@ func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp stri
 		}
 		return nil, err
 	}
+	if art.Verification == fetch.VerifiedNone {
+		// fetch says so in its own words; the way out is the CLI's to name.
+		log.Warn().Str("url", fetch.Redact(art.URL)).Msg("nothing vouches for these bytes: pin a digest with --sha256 or a key with --pubkey, or refuse such bundles with --require-checksum")
+	}
 	c.store(art, t.Arch, cfg.version)
 	return art, nil
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/httpx"
+	"slurm-installer/internal/safeio"
 )
 
 // netConfig is how downloads behave under faults (issue 4): timeouts,
@@ -21,6 +24,7 @@ type netConfig struct {
 	stall     time.Duration
 	raceDelay time.Duration
 	caCert    string
+	caPool    *x509.CertPool // the system's CAs plus --ca-cert's, loaded once by validate
 	progress  fetch.ProgressMode
 }
 
@@ -33,10 +37,9 @@ func (n *netConfig) validate(out outputOptions, stderr io.Writer) error {
 	if n.stall < 0 {
 		return failure.New(failure.Usage, "--stall-timeout must not be negative")
 	}
-	if n.caCert != "" {
-		if _, err := os.Stat(n.caCert); err != nil {
-			return failure.New(failure.Usage, "--ca-cert: %w", err)
-		}
+	var err error
+	if n.caPool, err = loadCAPool(n.caCert); err != nil {
+		return err
 	}
 	switch {
 	case out.quiet || !strings.EqualFold(out.logLevel, "info") && !strings.EqualFold(out.logLevel, "debug"):
@@ -53,8 +56,32 @@ func (n *netConfig) validate(out outputOptions, stderr io.Writer) error {
 }
 
 func (n netConfig) apply(o *fetch.Options, progressOut io.Writer) {
-	o.Connect, o.Stall, o.RaceDelay, o.CACertFile = n.connect, n.stall, n.raceDelay, n.caCert
+	o.Connect, o.Stall, o.RaceDelay, o.RootCAs = n.connect, n.stall, n.raceDelay, n.caPool
+	o.RegistryAuthFile = registryAuthFile()
 	o.Progress, o.ProgressOut = n.progress, progressOut
+}
+
+// maxCACertFile caps the --ca-cert file (a PEM bundle of every public CA
+// is ~250 KiB): /dev/zero or a FIFO is refused at once, never read forever.
+const maxCACertFile = 4 << 20
+
+// loadCAPool is the system's CA pool plus the PEM file at p (--ca-cert),
+// read as a regular file with a cap; nil (the system's) when p is "". The
+// one place --ca-cert is read: fetch and oci take the pool.
+func loadCAPool(p string) (*x509.CertPool, error) {
+	if p == "" {
+		return nil, nil
+	}
+	pem, err := safeio.ReadFile(p, maxCACertFile)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "--ca-cert: %w", err)
+	}
+	pool, ok := httpx.CertPool(pem)
+	if !ok {
+		return nil, failure.New(failure.Usage, "--ca-cert %s: no PEM certificate in the file", p).
+			WithHint("pass the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)")
+	}
+	return pool, nil
 }
 
 func isTerminal(w any) bool {

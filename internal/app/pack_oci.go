@@ -42,6 +42,10 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 		return failure.New(failure.Usage, "--sign-key signs index.json, which a registry does not carry").
 			WithHint("drop --sign-key for oci://; installers pin a registry bundle with --sha256 (printed below after a push)")
 	}
+	pool, err := loadCAPool(o.caCert) // before packing: a bad --ca-cert fails at once
+	if err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp("", "slurm-installer-pack-")
 	if err != nil {
 		return failure.New(failure.FileSystem, "create temp dir: %w", err)
@@ -64,7 +68,7 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 		cfg.GlibcNeed = oci.GlibcNeed(o.from)
 	}
 	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest,
-		Client: oci.ClientOptions{CACertFile: o.caCert, AuthFile: registryAuthFile()}, Log: u.log})
+		Client: oci.ClientOptions{RootCAs: pool, AuthFile: registryAuthFile()}, Log: u.log})
 	if err != nil {
 		return err
 	}

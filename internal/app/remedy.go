@@ -36,7 +36,11 @@ func remedyText(r failure.Remedy) string {
 	case failure.SignIndex:
 		return "publish the index signed with `slurm-installer pack --sign-key`"
 	case failure.PackSelfContained:
-		return "install a self-contained bundle (`slurm-installer pack --self-contained --sysroot <a root with glibc " + arg("new enough") + ">`)"
+		glibc := "new enough"
+		if r.Arg != "" {
+			glibc = r.Arg + " or newer"
+		}
+		return "install a self-contained bundle (`slurm-installer pack --self-contained --sysroot <a root with glibc " + glibc + ">`)"
 	case failure.UsePackedPrefix:
 		return "install it at the prefix it was packed for: --prefix " + arg("<its prefix>")
 	case failure.RegistryLogin:
@@ -79,6 +83,10 @@ func remedyText(r failure.Remedy) string {
 		return "rebuild it with `slurm-installer pack`"
 	case failure.ReadWriteRoot:
 		return "install into a writable --root"
+	case failure.RunVerify:
+		return "run `slurm-installer verify` for details"
+	case failure.VerifyAsRoot:
+		return "run `slurm-installer verify` as root"
 
 	case failure.GiveSysroot:
 		s := "pass --sysroot DIR holding the glibc the payload was built against"

@@ -57,6 +57,8 @@ const (
 	LowerMinVersion                   // lower the minimum version the image accepts
 	Repack                            // rebuild the bundle with the installer's packer (it is empty, mis-packed or malformed)
 	ReadWriteRoot                     // install into a root on a writable file system
+	RunVerify                         // run the verification for its report (preflight: loader, libraries, symbols)
+	VerifyAsRoot                      // run the verification as root (it drops to an unprivileged uid itself)
 )
 
 // Steps about packing a bundle.

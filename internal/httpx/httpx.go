@@ -1,0 +1,45 @@
+// Package httpx builds the one HTTP transport every mirror client uses
+// (AppHub mirrors in fetch, registries in oci): the proxy from the
+// environment, bounded connect, TLS handshake and header waits, TLS 1.2 or
+// newer, and extra CAs the caller has already loaded. Nothing here reads
+// a file or a flag.
+package httpx
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Transport is an HTTP transport that waits at most connect for a TCP
+// connection and a TLS handshake and at most header for response headers,
+// and trusts roots (nil: the system's CAs) for TLS.
+func Transport(connect, header time.Duration, roots *x509.CertPool) *http.Transport {
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: header,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       30 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		ForceAttemptHTTP2:     true,
+	}
+	if roots != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	return tr
+}
+
+// CertPool is the system's CA pool plus the certificates in pem; ok is
+// false when pem holds none.
+func CertPool(pem []byte) (pool *x509.CertPool, ok bool) {
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	return roots, roots.AppendCertsFromPEM(pem)
+}
