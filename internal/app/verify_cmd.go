@@ -2,6 +2,7 @@ package app
 
 // The verify command: files, ELF preflight, PluginDir, the sandboxed run, the cluster.
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,51 +51,77 @@ func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
 		return err
 	}
 	defer in.Close()
-	var checks []check
-	var firstErr error
-	add := func(name string, err error, okDetail string) {
-		ch := check{Name: name, OK: err == nil, Detail: okDetail}
-		if err != nil {
-			ch.Detail = err.Error()
-			if firstErr == nil {
-				firstErr = err
-			}
-		}
-		checks = append(checks, ch)
-	}
+	var l checkList
 	if r == nil || r.Mode != install.ModeReal {
 		mode := "none"
 		if r != nil {
 			mode = r.Mode + ": " + r.Reason
 		}
 		err := &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (%s)", mode)}
-		add("receipt", err, "")
-		u.printChecks(o.json, checks)
+		l.add("receipt", err, "")
+		u.printChecks(o.json, l.checks)
 		return err
 	}
-	add("receipt", nil, fmt.Sprintf("%s %s for %s/%s from %s", r.Mode, r.Version, r.Arch, r.Libc, r.Source))
+	l.add("receipt", nil, fmt.Sprintf("%s %s for %s/%s from %s", r.Mode, r.Version, r.Arch, r.Libc, r.Source))
 	switch r.Verification {
 	case "":
 	case fetch.VerifiedNone:
-		checks = append(checks, check{Name: "checksum", OK: true, Skipped: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
+		l.note(check{Name: "checksum", OK: true, Skipped: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
 	default:
-		checks = append(checks, check{Name: "checksum", OK: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
+		l.note(check{Name: "checksum", OK: true, Detail: describeVerification(r.Verification, r.ChecksumSource)})
 	}
-	probs := in.CheckIntact(r, o.deep)
+	l.files(in, r, o.deep)
+	if l.preflight(in, r) == nil {
+		u.runChecks(c.Context, &l, in, r, o.cluster)
+	}
+	u.printChecks(o.json, l.checks)
+	return l.firstErr
+}
+
+// checkList collects verify's checks and the first failure among them.
+type checkList struct {
+	checks   []check
+	firstErr error
+}
+
+// add records a check that passed (with okDetail) or failed with err.
+func (l *checkList) add(name string, err error, okDetail string) {
+	ch := check{Name: name, OK: err == nil, Detail: okDetail}
+	if err != nil {
+		ch.Detail = err.Error()
+		if l.firstErr == nil {
+			l.firstErr = err
+		}
+	}
+	l.checks = append(l.checks, ch)
+}
+
+// note records a check as it is (passed or skipped).
+func (l *checkList) note(ch check) { l.checks = append(l.checks, ch) }
+
+// files compares the payload and links with the receipt (hashing each
+// file when deep).
+func (l *checkList) files(in *install.Installer, r *install.Receipt, deep bool) {
+	probs := in.CheckIntact(r, deep)
 	what := "files"
-	if o.deep {
+	if deep {
 		what = "files (hashed)"
 	}
-	if len(probs) > 0 {
-		var s []string
-		for _, p := range probs {
-			s = append(s, p.String())
-		}
-		add(what, failure.New(failure.Verify, "%d problem(s): %s", len(probs), strings.Join(s, "; ")).
-			WithHint("run `slurm-installer install --repair` to put back exactly these, or `install --force` to reinstall"), "")
-	} else {
-		add(what, nil, fmt.Sprintf("%d entries and %d links match the receipt", len(r.Files), len(r.Links)))
+	if len(probs) == 0 {
+		l.add(what, nil, fmt.Sprintf("%d entries and %d links match the receipt", len(r.Files), len(r.Links)))
+		return
 	}
+	var s []string
+	for _, p := range probs {
+		s = append(s, p.String())
+	}
+	l.add(what, failure.New(failure.Verify, "%d problem(s): %s", len(probs), strings.Join(s, "; ")).
+		WithHint("run `slurm-installer install --repair` to put back exactly these, or `install --force` to reinstall"), "")
+}
+
+// preflight checks the loaders, libraries and symbol versions the
+// installed commands need, and PluginDir; it returns the ELF check's error.
+func (l *checkList) preflight(in *install.Installer, r *install.Receipt) error {
 	fsys := rootfs.New(in.Options().RootDir)
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: in.HostPath(r.PayloadDir), Prefix: r.Prefix, Root: fsys,
 		Arch: r.Arch, Libc: rootfs.Libc(r.Libc), LinkerDirs: linkerDirs(r)})
@@ -103,30 +130,34 @@ func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
 			if !ch.OK && !ch.Skipped {
 				continue // reported through err below
 			}
-			checks = append(checks, check{Name: ch.Name, OK: ch.OK, Skipped: ch.Skipped, Detail: ch.Detail})
+			l.note(check{Name: ch.Name, OK: ch.OK, Skipped: ch.Skipped, Detail: ch.Detail})
 		}
 	}
-	add("elf", err, "loaders and libraries resolve")
-	add("plugindir", checkPluginDir(fsys, r.Prefix), "PluginDir the site slurm.conf must name: "+pluginDir(r.Prefix))
-	if err == nil {
-		iopt := in.Options()
-		res, err := verify.RunVersion(c.Context, verify.RunInput{RootDir: iopt.RootDir, Prefix: r.Prefix, BinDir: r.BinDir,
-			Want: wantVersion(r.Version), Chroot: iopt.RootDir != "/", Timeout: 30 * time.Second})
-		for _, w := range res.Warnings {
-			u.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
-		}
-		if errorsIsCannotExec(err) {
-			checks = append(checks, check{Name: "run", OK: true, Skipped: true, Detail: err.Error()})
-		} else {
-			add("run", err, "sinfo --version printed "+res.Output)
-		}
-		if o.cluster && err == nil {
-			nodes, err := verify.Cluster(c.Context, verify.RunInput{RootDir: iopt.RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Chroot: iopt.RootDir != "/", Timeout: 30 * time.Second})
-			add("cluster", err, strings.TrimSpace(nodes))
-		}
+	l.add("elf", err, "loaders and libraries resolve")
+	l.add("plugindir", checkPluginDir(fsys, r.Prefix), "PluginDir the site slurm.conf must name: "+pluginDir(r.Prefix))
+	return err
+}
+
+// runChecks runs the installed sinfo --version in the root, and with
+// cluster asks the site's controller for its nodes.
+func (u *ui) runChecks(ctx context.Context, l *checkList, in *install.Installer, r *install.Receipt, cluster bool) {
+	iopt := in.Options()
+	ri := verify.RunInput{RootDir: iopt.RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Chroot: iopt.RootDir != "/", Timeout: 30 * time.Second}
+	run := ri
+	run.Want = wantVersion(r.Version)
+	res, err := verify.RunVersion(ctx, run)
+	for _, w := range res.Warnings {
+		u.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
 	}
-	u.printChecks(o.json, checks)
-	return firstErr
+	if errorsIsCannotExec(err) {
+		l.note(check{Name: "run", OK: true, Skipped: true, Detail: err.Error()})
+	} else {
+		l.add("run", err, "sinfo --version printed "+res.Output)
+	}
+	if cluster && err == nil {
+		nodes, err := verify.Cluster(ctx, ri)
+		l.add("cluster", err, strings.TrimSpace(nodes))
+	}
 }
 
 func (u *ui) printChecks(asJSON bool, checks []check) {
