@@ -55,6 +55,11 @@ type Config struct {
 	SHA256  string   `json:"sha256"`          // of the content we wrote
 	Created bool     `json:"created"`         // absent (or moved to a backup) before the first install
 	Lines   []string `json:"lines,omitempty"` // lines we added to a file we merged into
+	// Appended is the exact bytes added after the site's own content of a
+	// merged file (a newline, when the site's last line had none, and
+	// Lines); uninstall cuts them off, so the site's bytes come back as
+	// they were, formatting and all.
+	Appended string `json:"appended,omitempty"`
 }
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
@@ -273,7 +278,7 @@ func describe(fi fs.FileInfo) string {
 // site's: refused, or with --force moved to a recorded backup. A merged
 // file (musl's path file) keeps the site's content and records the lines
 // added.
-func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []string, merged bool) error {
+func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []string, appended string, merged bool) error {
 	created := false
 	fi, err := in.root.Lstat(rel(p))
 	var old []byte
@@ -306,16 +311,13 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 		case mine:
 			created = prev.Created
 			if merged {
-				seen := map[string]bool{}
-				for _, l := range added {
-					seen[l] = true
-				}
-				for _, l := range prev.Lines {
-					if !seen[l] {
-						added = append(added, l)
-					}
-				}
+				added = inheritLines(added, prev.Lines)
+				appended = prev.Appended + appended // the file is the site's bytes, then ours, then these
 			}
+		case merged && prev != nil:
+			// The site edited the file since: our earlier lines are still
+			// ours to remove (by line), but no longer a suffix to cut.
+			added = inheritLines(added, prev.Lines)
 		case merged, bytes.Equal(b, data):
 			// merged into the site's file, or already exactly this content
 		default:
@@ -338,8 +340,27 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 		}
 		return in.root.Remove(rel(p))
 	})
-	c.Configs = append(c.Configs, Config{Path: p, SHA256: sum(data), Created: created, Lines: added})
+	cf := Config{Path: p, SHA256: sum(data), Created: created, Lines: added}
+	if merged {
+		cf.Appended = appended
+	}
+	c.Configs = append(c.Configs, cf)
 	return nil
+}
+
+// inheritLines is added plus the earlier install's lines it lacks.
+func inheritLines(added, prev []string) []string {
+	seen := map[string]bool{}
+	for _, l := range added {
+		seen[l] = true
+	}
+	for _, l := range prev {
+		if !seen[l] {
+			added = append(added, l)
+			seen[l] = true
+		}
+	}
+	return added
 }
 
 // placeEtc creates /etc/slurm and copies the bundle's files there only

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -297,19 +298,39 @@ func TestFindPayload(t *testing.T) {
 	}
 }
 
+// TestMergeMuslPath: the site's path file is kept byte for byte and ours
+// is appended after it; unmerge gives the site's bytes back, and takes our
+// lines out by line when the site edited the file since.
 func TestMergeMuslPath(t *testing.T) {
 	dirs := []string{"/usr/local/slurm/lib"}
-	got, added := mergeMuslPath(nil, dirs)
-	if string(got) != "/lib\n/usr/local/lib\n/usr/lib\n/usr/local/slurm/lib\n" || len(added) != 1 {
-		t.Fatalf("fresh: %q %v", got, added)
+	got, added, app := mergeMuslPath(nil, dirs)
+	if string(got) != "/lib\n/usr/local/lib\n/usr/lib\n/usr/local/slurm/lib\n" || len(added) != 1 || app != "" {
+		t.Fatalf("fresh: %q %v %q", got, added, app)
 	}
-	got, added = mergeMuslPath([]byte("/opt/x/lib:/lib /usr/lib\n"), dirs)
-	if string(got) != "/opt/x/lib\n/lib\n/usr/lib\n/usr/local/slurm/lib\n" || len(added) != 1 {
-		t.Fatalf("merge keeps the site's dirs: %q", got)
-	}
-	got2, added := mergeMuslPath(got, dirs)
-	if !bytes.Equal(got, got2) || len(added) != 0 {
-		t.Fatalf("second merge changed it: %q", got2)
+	for _, site := range []string{"/opt/x/lib:/lib /usr/lib\n", "/lib:/usr/lib:/opt/site/lib", "/lib\n\n/usr/lib\n\n"} {
+		got, added, app := mergeMuslPath([]byte(site), dirs)
+		if !strings.HasPrefix(string(got), site) || !strings.HasSuffix(string(got), "\n/usr/local/slurm/lib\n") || len(added) != 1 {
+			t.Fatalf("%q: merged %q: the site's bytes must come first, untouched", site, got)
+		}
+		if string(got) != site+app {
+			t.Fatalf("%q: appended %q does not account for %q", site, app, got)
+		}
+		again, added2, app2 := mergeMuslPath(got, dirs)
+		if !bytes.Equal(got, again) || len(added2) != 0 || app2 != "" {
+			t.Fatalf("%q: a second merge changed it: %q", site, again)
+		}
+		cf := Config{Lines: added, Appended: app}
+		if back := unmerge(got, cf); string(back) != site {
+			t.Fatalf("%q: unmerge gave %q", site, back)
+		}
+		edited := append([]byte("/site/new\n"), got...) // still ends with ours
+		if back := unmerge(edited, cf); string(back) != "/site/new\n"+site {
+			t.Fatalf("%q edited before: unmerge gave %q", site, back)
+		}
+		after := append(slices.Clone(got), "/site/late\n"...) // ours is no longer the tail
+		if back := unmerge(after, cf); strings.Contains(string(back), "/usr/local/slurm/lib") || !strings.Contains(string(back), "/site/late") {
+			t.Fatalf("%q edited after: unmerge gave %q", site, back)
+		}
 	}
 }
 

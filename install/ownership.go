@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -330,9 +331,25 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 		if !reHex64.MatchString(cf.SHA256) {
 			return bad("config %s: sha256 %q is not 64 hex digits", cf.Path, cf.SHA256)
 		}
+		ours := map[string]bool{}
 		for _, l := range cf.Lines {
-			if !validPath(l) {
-				return bad("config %s: line %q", cf.Path, l)
+			// Only the directories LinkerDirs adds for this prefix, never
+			// one of musl's defaults: a planted receipt must not make
+			// uninstall take the site's own entries out of its path file.
+			if !validPath(l) || !slices.Contains(linkerDirCandidates(r.Prefix), l) || slices.Contains(muslDefaults, l) {
+				return bad("config %s: line %q is not a library directory of the prefix %s", cf.Path, l, r.Prefix)
+			}
+			ours[l] = true
+		}
+		if a := cf.Appended; a != "" {
+			body := strings.TrimPrefix(a, "\n")
+			if !strings.HasSuffix(body, "\n") {
+				return bad("config %s: appended %q does not end a line", cf.Path, a)
+			}
+			for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+				if !ours[l] {
+					return bad("config %s: appended %q holds %q, which is not one of its lines", cf.Path, a, l)
+				}
 			}
 		}
 	}

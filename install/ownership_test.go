@@ -136,9 +136,25 @@ func TestHostileReceipts(t *testing.T) {
 		"link to foreign target":   func(r *Receipt) { r.Links[0].Target = "/bin/sh" },
 		"config not ours":          func(r *Receipt) { r.Configs[0].Path = "/etc/shadow" },
 		"config bad digest":        func(r *Receipt) { r.Configs[0].SHA256 = "" },
-		"prefix /":                 func(r *Receipt) { r.Prefix = "/" },
-		"prefix ..":                func(r *Receipt) { r.Prefix = "/usr/../etc" },
-		"backup elsewhere":         func(r *Receipt) { r.Backups = []Backup{{Path: "/usr/local/slurm", Backup: "/etc/passwd"}} },
+		// A merged musl path file: uninstall takes out only the prefix's
+		// own library directories, never the site's or musl's defaults.
+		"musl line /usr/lib": func(r *Receipt) {
+			r.Configs = append(r.Configs, Config{Path: "/etc/ld-musl-x86_64.path", SHA256: strings.Repeat("d", 64), Lines: []string{"/usr/lib"}})
+		},
+		"musl line of another dir": func(r *Receipt) {
+			r.Configs = append(r.Configs, Config{Path: "/etc/ld-musl-x86_64.path", SHA256: strings.Repeat("d", 64), Lines: []string{"/opt/site/lib"}})
+		},
+		"musl appended not its lines": func(r *Receipt) {
+			r.Configs = append(r.Configs, Config{Path: "/etc/ld-musl-x86_64.path", SHA256: strings.Repeat("d", 64),
+				Lines: []string{"/usr/local/slurm/lib"}, Appended: "/lib:/usr/lib\n/usr/local/slurm/lib\n"})
+		},
+		"musl appended no newline": func(r *Receipt) {
+			r.Configs = append(r.Configs, Config{Path: "/etc/ld-musl-x86_64.path", SHA256: strings.Repeat("d", 64),
+				Lines: []string{"/usr/local/slurm/lib"}, Appended: "/usr/local/slurm/lib"})
+		},
+		"prefix /":         func(r *Receipt) { r.Prefix = "/" },
+		"prefix ..":        func(r *Receipt) { r.Prefix = "/usr/../etc" },
+		"backup elsewhere": func(r *Receipt) { r.Backups = []Backup{{Path: "/usr/local/slurm", Backup: "/etc/passwd"}} },
 		"backup of foreign path": func(r *Receipt) {
 			r.Backups = []Backup{{Path: "/etc/passwd", Backup: "/etc/.slurm-installer-backup.0123abcd.passwd"}}
 		},
@@ -152,6 +168,12 @@ func TestHostileReceipts(t *testing.T) {
 	in := openT(t)
 	if err := in.validateReceipt(good()); err != nil {
 		t.Fatalf("the good receipt is refused: %v", err)
+	}
+	merged := good()
+	merged.Configs = append(merged.Configs, Config{Path: "/etc/ld-musl-x86_64.path", SHA256: strings.Repeat("d", 64),
+		Lines: []string{"/usr/local/slurm/lib", "/usr/local/slurm/lib64"}, Appended: "\n/usr/local/slurm/lib\n/usr/local/slurm/lib64\n"})
+	if err := in.validateReceipt(merged); err != nil {
+		t.Fatalf("a receipt with a merged musl path file is refused: %v", err)
 	}
 	for name, mutate := range cases {
 		r := good()

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -424,18 +425,10 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 				return notes, fsErr("remove", cf.Path, err)
 			}
 		case len(cf.Lines) > 0:
-			drop := map[string]bool{}
-			for _, l := range cf.Lines {
-				drop[l] = true
-			}
-			var keep []string
-			for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-				if !drop[strings.TrimSpace(l)] {
-					keep = append(keep, l)
+			if data := unmerge(b, cf); !bytes.Equal(data, b) {
+				if err := in.writeFileAtomic(cf.Path, data, 0o644); err != nil {
+					return notes, err
 				}
-			}
-			if err := in.writeFileAtomic(cf.Path, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
-				return notes, err
 			}
 		case sum(b) == cf.SHA256:
 			notes = append(notes, fmt.Sprintf("kept %s: it existed before the install with this content", cf.Path))
@@ -545,4 +538,29 @@ func (in *Installer) removePayload(r *Receipt) ([]string, error) {
 
 func isNotEmpty(err error) bool {
 	return errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST)
+}
+
+// unmerge is a merged file's content b without what the install added: the
+// exact bytes it appended cut off when the file still ends with them (the
+// site's bytes come back as they were), and any of its lines left elsewhere
+// (the site edited the file since) removed line by line.
+func unmerge(b []byte, cf Config) []byte {
+	if cf.Appended != "" && bytes.HasSuffix(b, []byte(cf.Appended)) {
+		b = b[:len(b)-len(cf.Appended)]
+	}
+	drop := map[string]bool{}
+	for _, l := range cf.Lines {
+		drop[l] = true
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	keep := lines[:0:0]
+	for _, l := range lines {
+		if !drop[strings.TrimSpace(l)] {
+			keep = append(keep, l)
+		}
+	}
+	if len(keep) == len(lines) {
+		return b // nothing of ours is left in it
+	}
+	return []byte(strings.Join(keep, "\n") + "\n")
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -58,7 +59,8 @@ var muslDefaults = []string{"/lib", "/usr/local/lib", "/usr/lib"}
 // (Debian's own layout) rather than in lib/. Plugins are dlopen()ed by path
 // from PluginDir and need no linker entry.
 func LinkerDirs(prefix string, files []Entry) []string {
-	dirs := []string{path.Join(prefix, "lib")}
+	c := linkerDirCandidates(prefix)
+	dirs := []string{c[0]}
 	var lib64, pluginLib bool
 	for _, e := range files {
 		switch {
@@ -69,35 +71,46 @@ func LinkerDirs(prefix string, files []Entry) []string {
 		}
 	}
 	if lib64 {
-		dirs = append(dirs, path.Join(prefix, "lib64"))
+		dirs = append(dirs, c[1])
 	}
 	if pluginLib {
-		dirs = append(dirs, path.Join(prefix, "lib/slurm"))
+		dirs = append(dirs, c[2])
 	}
 	return dirs
 }
 
-// mergeMuslPath returns the content of an ld-musl path file that keeps every
-// directory of old (or musl's defaults when old is empty) and adds dirs,
-// plus the directories it added.
-func mergeMuslPath(old []byte, dirs []string) ([]byte, []string) {
+// linkerDirCandidates are every directory LinkerDirs can return for prefix.
+func linkerDirCandidates(prefix string) []string {
+	return []string{path.Join(prefix, "lib"), path.Join(prefix, "lib64"), path.Join(prefix, "lib/slurm")}
+}
+
+// mergeMuslPath returns the content of an ld-musl path file that keeps old
+// byte for byte (or musl's defaults when old holds no directory) and adds
+// dirs after it, the directories it added, and the exact bytes it appended
+// to old ("" when it wrote the whole file).
+func mergeMuslPath(old []byte, dirs []string) (data []byte, added []string, appended string) {
 	keep := strings.FieldsFunc(string(old), func(r rune) bool { return r == '\n' || r == ':' || r == ' ' || r == '\t' })
-	if len(keep) == 0 {
-		keep = append(keep, muslDefaults...)
-	}
 	have := map[string]bool{}
 	for _, k := range keep {
 		have[k] = true
 	}
-	var added []string
 	for _, d := range dirs {
 		if !have[d] {
-			keep = append(keep, d)
 			added = append(added, d)
 			have[d] = true
 		}
 	}
-	return []byte(strings.Join(keep, "\n") + "\n"), added
+	if len(keep) == 0 {
+		return []byte(strings.Join(append(slices.Clone(muslDefaults), added...), "\n") + "\n"), added, ""
+	}
+	if len(added) == 0 {
+		return old, nil, ""
+	}
+	if !bytes.HasSuffix(old, []byte("\n")) {
+		appended = "\n"
+	}
+	appended += strings.Join(added, "\n") + "\n"
+	return append(slices.Clone(old), appended...), added, appended
 }
 
 func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Staged) error {
@@ -113,11 +126,11 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		if err != nil {
 			return fsErr("read", p, err)
 		}
-		data, added := mergeMuslPath(old, c.LinkerDirs)
-		if !bytes.Equal(old, data) {
-			if err := in.writeConfig(c, p, data, added, true); err != nil {
-				return err
-			}
+		data, added, appended := mergeMuslPath(old, c.LinkerDirs)
+		// Also when nothing changes: the receipt must keep the record of
+		// what an earlier install added, or uninstall would leave it.
+		if err := in.writeConfig(c, p, data, added, appended, true); err != nil {
+			return err
 		}
 		// A musl root with glibc beside it (gcompat-style: its own
 		// ld.so.conf) needs glibc's config too: glibc's loader never
@@ -127,7 +140,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		}
 	}
 	data := []byte("# Written by slurm-installer: SLURM client libraries.\n" + strings.Join(c.LinkerDirs, "\n") + "\n")
-	if err := in.writeConfig(c, glibcLinkerConf, data, nil, false); err != nil {
+	if err := in.writeConfig(c, glibcLinkerConf, data, nil, "", false); err != nil {
 		return err
 	}
 	if err := in.ldconfig(ctx); err != nil {
@@ -339,5 +352,5 @@ func shQuote(s string) string {
 }
 
 func (in *Installer) writeProfile(c *Commit, demo bool) error {
-	return in.writeConfig(c, ProfileScript, profileContent(in.opt.Prefix, in.opt.BinDir, demo), nil, false)
+	return in.writeConfig(c, ProfileScript, profileContent(in.opt.Prefix, in.opt.BinDir, demo), nil, "", false)
 }
