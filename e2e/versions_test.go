@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slurm-installer/internal/registrytest"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +210,37 @@ func TestVersionsNewestThatRuns(t *testing.T) {
 			t.Logf("skip line: %s", skip)
 		}
 	})
+}
+
+// TestVersionsRegistryNewestThatRuns: the same two real versions pushed to
+// a real registry. A registry bundle is judged by its config (the glibc
+// need pack records) before its layer is downloaded, as the index's are: the
+// Debian 12 root gets 22.05.8 with the skip logged, Debian 13 gets 24.11.x.
+// (Before, latest-x86_64 was downloaded and refused by preflight: exit 8.)
+func TestVersionsRegistryNewestThatRuns(t *testing.T) {
+	versionsSetup(t)
+	reg := registrytest.Start(t, nil)
+	mirror := reg.Ref("hpc/slurm-client")
+	old := filepath.Join(suite.bundle["BUNDLE_PAYLOAD"], "usr/local/slurm")
+	newp := filepath.Join(vv.trixie["BUNDLE_PAYLOAD"], "usr/local/slurm")
+	for _, p := range [][]string{{old, suite.version}, {newp, vv.newer}} { // the newer one is latest-x86_64
+		r := ociRun(t, nil, "pack", "--arch", suite.arch, "--from", p[0], "--slurm-version", p[1], "--out", mirror)
+		wantExit(t, "pack "+p[1]+" --out oci://", r, 0)
+	}
+	root := newRoot(t, "glibc")
+	r := ociRun(t, nil, "--root", root, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
+	wantExit(t, "install latest from the registry into the Debian 12 root", r, 0)
+	sinfoIs(t, root, suite.version)
+	if rc := readReceipt(t, root); rc.Version != suite.version || rc.Layout != "oci" {
+		t.Errorf("receipt version %s layout %s, want %s from the registry", rc.Version, rc.Layout, suite.version)
+	}
+	if logLine(strings.ToLower(r.stderr), "skipping "+vv.newer, "glibc 2.39", "2.36") == "" {
+		t.Errorf("the log has no line saying %s was skipped for its glibc need:\n%s", vv.newer, r.stderr)
+	}
+	root13 := newRoot(t, "glibc-trixie")
+	r = ociRun(t, nil, "--root", root13, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
+	wantExit(t, "install latest from the registry into the Debian 13 root", r, 0)
+	sinfoIs(t, root13, vv.newer)
 }
 
 // TestVersionsGlibcRefusal: only 24.11.x offered to the Debian 12 root, from

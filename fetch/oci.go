@@ -20,6 +20,8 @@ import (
 	"strings"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
+	"slurm-installer/internal/slurmver"
 	"slurm-installer/oci"
 )
 
@@ -41,7 +43,7 @@ func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchE
 	}
 	res, err := oci.Fetch(ctx, oci.Options{
 		Ref: raw, Version: s.version, Arch: s.arch, SHA256: s.want, MaxBytes: s.maxBytes, TempDir: s.tempDir,
-		Stall: s.stall, Claim: s.g.claim, Log: s.log,
+		Stall: s.stall, Claim: s.g.claim, Log: s.log, Accept: s.acceptOCI,
 		Client: oci.ClientOptions{RootCAs: s.o.RootCAs, AuthFile: s.o.RegistryAuthFile, Connect: s.connect, Timeout: s.timeout,
 			HTTPClient: s.o.HTTPClient, Wait: s.g.waiting},
 	})
@@ -54,6 +56,21 @@ func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchE
 	}
 	return &Artifact{Path: res.Path, Name: res.Name, URL: res.URL, Mirror: raw, Layout: "oci", SHA256: res.SHA256,
 		ChecksumSource: src, Verification: how, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
+}
+
+// acceptOCI judges a registry bundle by its config the way the index's
+// bundles are judged (Options.judge: the root's glibc, a self-contained
+// bundle's prefix, Options.Accept's window), before its layer is
+// downloaded. A doubtful one is taken: preflight has the last word.
+func (s *mirrorGo) acceptOCI(c oci.Config) string {
+	b := &index.Bundle{Version: c.Version, Arch: c.Arch, SelfContained: c.SelfContained, Prefix: c.Prefix}
+	if g := strings.TrimPrefix(c.GlibcNeed, "GLIBC_"); slurmver.Numeric(g) {
+		b.Glibc = g
+	}
+	if v, why := s.o.judge(b); v == cannot {
+		return why
+	}
+	return ""
 }
 
 func ociError(raw string, err error) *fetchError {
@@ -82,6 +99,8 @@ func ociError(raw string, err error) *fetchError {
 		fe.kind = kLocal
 	case oci.KindPreempted:
 		fe.kind = kPreempted
+	case oci.KindUnrunnable:
+		fe.kind = kUnrunnable
 	default:
 		fe.kind = kFatal
 	}

@@ -35,19 +35,20 @@ type Kind int
 
 // The kinds.
 const (
-	KindNotFound  Kind = iota // 404, unknown tag or repo, no matching tag, other 4xx answers: move on
-	KindRetry                 // connection error, timeout, 429, 5xx, cut body: retry later
-	KindFatal                 // TLS certificate, bad answer: give up on this mirror
-	KindIntegrity             // digest mismatch, pinned digest mismatch, wrong media type
-	KindOversize              // layer larger than MaxBytes
-	KindLocal                 // writing the temp file failed
-	KindPreempted             // another mirror won the race (Options.Claim said no)
+	KindNotFound   Kind = iota // 404, unknown tag or repo, no matching tag, other 4xx answers: move on
+	KindRetry                  // connection error, timeout, 429, 5xx, cut body: retry later
+	KindFatal                  // TLS certificate, bad answer: give up on this mirror
+	KindIntegrity              // digest mismatch, pinned digest mismatch, wrong media type
+	KindOversize               // layer larger than MaxBytes
+	KindLocal                  // writing the temp file failed
+	KindPreempted              // another mirror won the race (Options.Claim said no)
+	KindUnrunnable             // the registry has bundles for the selector, but Options.Accept took none
 )
 
 var kindClass = map[Kind]failure.Class{
 	KindNotFound: failure.Download, KindRetry: failure.Download, KindFatal: failure.Download,
 	KindIntegrity: failure.Integrity, KindOversize: failure.Archive, KindLocal: failure.FileSystem,
-	KindPreempted: failure.Download,
+	KindPreempted: failure.Download, KindUnrunnable: failure.Verify,
 }
 
 // Error is a failed registry operation. It is always returned inside a

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,7 +52,14 @@ type Options struct {
 	// (200 or 206) and before a byte of it is read; false means another
 	// mirror won the race and Fetch returns a KindPreempted error.
 	Claim func() bool
-	Log   zerolog.Logger
+	// Accept, when set, judges a bundle by its config before its layer is
+	// downloaded: "" takes it, anything else is the reason it cannot run in
+	// the root (a glibc too new, a version outside the controller's
+	// window). For latest and a series the newest accepted tag is taken
+	// and each newer one passed over is logged; an exact version it
+	// refuses is a KindUnrunnable error.
+	Accept func(Config) string
+	Log    zerolog.Logger
 }
 
 // Result is a downloaded and verified bundle, shaped like fetch.Artifact.
@@ -125,21 +133,20 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	layer, cfg, err := inspect(ctx, repo, r, tag, man, version, arch)
+	if err != nil {
+		return nil, err
+	}
+	if o.Accept != nil {
+		if why := o.Accept(*cfg); why != "" {
+			// A pinned digest names this bundle: no older one can be it.
+			walk := pin == "" && slurmver.KindOf(version) != slurmver.Exact
+			if tag, mdesc, layer, cfg, err = olderAccepted(ctx, repo, r, version, arch, cfg, why, walk, o.Accept, log); err != nil {
+				return nil, err
+			}
+		}
+	}
 	url := r.String() + ":" + tag + "@" + mdesc.Digest.String()
-	layer, err := checkManifest(r, tag, man)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := readConfig(ctx, repo, r, tag, man.Config)
-	if err != nil {
-		return nil, err
-	}
-	if a, aerr := platform.Normalize(cfg.Arch); aerr != nil || a != arch {
-		return nil, newErr(KindIntegrity, r, nil, "tag %s names a bundle for arch %q, not %s", tag, cfg.Arch, arch)
-	}
-	if version != "latest" && cfg.Version != version && !strings.HasPrefix(cfg.Version, version+".") {
-		return nil, newErr(KindIntegrity, r, nil, "tag %s names version %q, not %s", tag, cfg.Version, version)
-	}
 	sum := layer.Digest.Encoded()
 	if pin != "" && pin != sum {
 		e := newErr(KindIntegrity, r, nil, "the pinned digest %s differs from the layer digest sha256:%s of %s", pin, sum, tag)
@@ -183,6 +190,89 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 		Resumed: resumed, Cleanup: cleanup}, nil
 }
 
+// inspect checks the manifest of tag and its config: a slurm-installer
+// bundle of arch whose version matches the selector.
+func inspect(ctx context.Context, repo *remote.Repository, r Ref, tag string, man *ocispec.Manifest, version, arch string) (ocispec.Descriptor, *Config, error) {
+	layer, err := checkManifest(r, tag, man)
+	if err != nil {
+		return layer, nil, err
+	}
+	cfg, err := readConfig(ctx, repo, r, tag, man.Config)
+	if err != nil {
+		return layer, nil, err
+	}
+	if a, aerr := platform.Normalize(cfg.Arch); aerr != nil || a != arch {
+		return layer, nil, newErr(KindIntegrity, r, nil, "tag %s names a bundle for arch %q, not %s", tag, cfg.Arch, arch)
+	}
+	if version != "latest" && cfg.Version != version && !strings.HasPrefix(cfg.Version, version+".") {
+		return layer, nil, newErr(KindIntegrity, r, nil, "tag %s names version %q, not %s", tag, cfg.Version, version)
+	}
+	return layer, cfg, nil
+}
+
+// olderAccepted is the newest bundle older than first (which accept
+// refused for why) that matches the selector and accept takes; without
+// walk (an exact version, a pinned digest) there is none to look for.
+func olderAccepted(ctx context.Context, repo *remote.Repository, r Ref, version, arch string, first *Config, why string, walk bool, accept func(Config) string, log zerolog.Logger) (string, ocispec.Descriptor, ocispec.Descriptor, *Config, error) {
+	none := func(skipped []string) (string, ocispec.Descriptor, ocispec.Descriptor, *Config, error) {
+		return "", ocispec.Descriptor{}, ocispec.Descriptor{}, nil, newErr(KindUnrunnable, r, nil, "no bundle of %s for %s can run in this root: %s", version, arch, strings.Join(skipped, "; "))
+	}
+	log.Info().Str("version", first.Version).Msg("skipping " + first.Version + ": " + why)
+	skipped := []string{first.Version + ": " + why}
+	if !walk {
+		return none(skipped)
+	}
+	tags, err := olderTags(ctx, repo, r, version, arch, first.Version)
+	if err != nil {
+		return "", ocispec.Descriptor{}, ocispec.Descriptor{}, nil, err
+	}
+	for _, tag := range tags {
+		mdesc, man, err := fetchManifest(ctx, repo, r, tag)
+		if err != nil {
+			return "", mdesc, ocispec.Descriptor{}, nil, err
+		}
+		layer, cfg, err := inspect(ctx, repo, r, tag, man, version, arch)
+		if err != nil {
+			return "", mdesc, layer, nil, err
+		}
+		if why := accept(*cfg); why != "" {
+			log.Info().Str("version", cfg.Version).Msg("skipping " + cfg.Version + ": " + why)
+			skipped = append(skipped, cfg.Version+": "+why)
+			continue
+		}
+		return tag, mdesc, layer, cfg, nil
+	}
+	return none(skipped)
+}
+
+// olderTags lists the <version>-<arch> tags (any spelling of arch) older
+// than below that match the selector (latest: any), newest first.
+func olderTags(ctx context.Context, repo *remote.Repository, r Ref, sel, arch, below string) ([]string, error) {
+	type cand struct{ tag, v string }
+	var cands []cand
+	err := repo.Tags(ctx, "", func(tags []string) error {
+		for _, t := range tags {
+			for _, a := range platform.Aliases(arch) {
+				v, ok := strings.CutSuffix(t, "-"+a)
+				if !ok || !slurmver.Numeric(v) || slurmver.Compare(v, below) >= 0 || sel != "latest" && !strings.HasPrefix(v, sel+".") {
+					continue
+				}
+				cands = append(cands, cand{t, v})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, classify(ctx, r, "list tags", err)
+	}
+	slices.SortStableFunc(cands, func(a, b cand) int { return slurmver.Compare(b.v, a.v) })
+	out := make([]string, len(cands))
+	for i, c := range cands {
+		out[i] = c.tag
+	}
+	return out, nil
+}
+
 // resolve finds the tag for the selector: latest-<arch>, <version>-<arch>,
 // or for a series the newest <series>.x-<arch> in the tag list; every
 // spelling of the arch is tried, canonical first.
@@ -210,7 +300,7 @@ func resolve(ctx context.Context, repo *remote.Repository, r Ref, version, arch 
 			return "", d, nil, err
 		}
 	}
-	if version != "latest" && numeric(version) {
+	if version != "latest" && slurmver.Numeric(version) {
 		tag, err := newestInSeries(ctx, repo, r, version, arch)
 		if err != nil {
 			return "", ocispec.Descriptor{}, nil, err
@@ -311,7 +401,7 @@ func newestInSeries(ctx context.Context, repo *remote.Repository, r Ref, series,
 		for _, t := range tags {
 			for _, a := range platform.Aliases(arch) {
 				v, ok := strings.CutSuffix(t, "-"+a)
-				if !ok || !strings.HasPrefix(v, series+".") || !numeric(v) {
+				if !ok || !strings.HasPrefix(v, series+".") || !slurmver.Numeric(v) {
 					continue
 				}
 				if best == "" || slurmver.Compare(v, bestV) > 0 {
@@ -325,15 +415,6 @@ func newestInSeries(ctx context.Context, repo *remote.Repository, r Ref, series,
 		return "", classify(ctx, r, "list tags", err)
 	}
 	return best, nil
-}
-
-func numeric(v string) bool {
-	for _, p := range strings.Split(v, ".") {
-		if _, err := strconv.ParseUint(p, 10, 64); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 var errStalled = errors.New("no bytes received within the stall timeout")

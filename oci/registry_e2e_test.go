@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -48,9 +49,14 @@ func mkBundle(t *testing.T, n int) bundle {
 
 func push(t *testing.T, ref, version string, latest bool, log zerolog.Logger) bundle {
 	t.Helper()
+	return pushNeeding(t, ref, version, "GLIBC_2.34", latest, log)
+}
+
+func pushNeeding(t *testing.T, ref, version, glibc string, latest bool, log zerolog.Logger) bundle {
+	t.Helper()
 	b := mkBundle(t, 100<<10)
 	res, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: b.path, Latest: latest, Log: log,
-		Config: oci.Config{Version: version, Arch: "amd64", GlibcNeed: "GLIBC_2.34"}})
+		Config: oci.Config{Version: version, Arch: "amd64", GlibcNeed: glibc}})
 	if err != nil {
 		t.Fatalf("push %s: %v", version, err)
 	}
@@ -123,6 +129,70 @@ func TestPushPullSelectors(t *testing.T) {
 	_, err := pull(t, oci.Options{Ref: ref, Version: "latest", Arch: "arm64"})
 	if !errors.Is(err, oci.ErrNotFound) || failure.ClassOf(err) != failure.Download {
 		t.Fatalf("arm64: %v (class %v), want not found", err, failure.ClassOf(err))
+	}
+}
+
+// TestAcceptPicksNewestThatRuns: a registry bundle is judged by its config
+// before its layer is downloaded (a Debian 12 root cannot run a bundle that
+// needs glibc 2.39): latest and a series fall back to the newest bundle that
+// runs, logging each one passed over; an exact version or a pinned digest
+// that cannot run is KindUnrunnable (class verification), and nothing is
+// downloaded for a refused bundle.
+func TestAcceptPicksNewestThatRuns(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("hpc/slurm-client")
+	log := zerolog.Nop()
+	b7 := pushNeeding(t, ref, "22.05.7", "GLIBC_2.31", false, log)
+	b8 := pushNeeding(t, ref, "22.05.8", "GLIBC_2.34", false, log)
+	pushNeeding(t, ref, "24.11.4", "GLIBC_2.39", false, log)
+	b245 := pushNeeding(t, ref, "24.11.5", "GLIBC_2.39", true, log)
+	debian12 := func(c oci.Config) string {
+		if c.GlibcNeed == "GLIBC_2.39" {
+			return "needs glibc 2.39, the root has 2.36"
+		}
+		return ""
+	}
+	var logged bytes.Buffer
+	res, err := pull(t, oci.Options{Ref: ref, Version: "latest", Arch: "x86_64", Accept: debian12, Log: zerolog.New(&logged)})
+	if err != nil {
+		t.Fatalf("latest on a glibc 2.36 root: %v", err)
+	}
+	if res.Version != "22.05.8" {
+		t.Fatalf("latest on a glibc 2.36 root: got %s, want 22.05.8 (the newest that runs)", res.Version)
+	}
+	wantFile(t, res, b8)
+	for _, v := range []string{"skipping 24.11.5: needs glibc 2.39", "skipping 24.11.4: needs glibc 2.39"} {
+		if !strings.Contains(logged.String(), v) {
+			t.Errorf("log lacks %q:\n%s", v, logged.String())
+		}
+	}
+	// A version window (the controller's, --slurm-version cluster) works the same way.
+	res, err = pull(t, oci.Options{Ref: ref, Version: "22.05", Arch: "x86_64", Accept: func(c oci.Config) string {
+		if c.Version != "22.05.7" {
+			return "outside the controller's window"
+		}
+		return ""
+	}})
+	if err != nil || res.Version != "22.05.7" {
+		t.Fatalf("series 22.05 with a window: %v %v, want 22.05.7", res, err)
+	}
+	wantFile(t, res, b7)
+	for name, o := range map[string]oci.Options{
+		"series 24.11":  {Version: "24.11"},
+		"exact 24.11.5": {Version: "24.11.5"},
+		"pinned latest": {Version: "latest", SHA256: b245.sha},
+	} {
+		o.Ref, o.Arch, o.Accept, o.TempDir = ref, "x86_64", debian12, t.TempDir()
+		_, err := pull(t, o)
+		if oci.KindOf(err) != oci.KindUnrunnable || failure.ClassOf(err) != failure.Verify || !strings.Contains(err.Error(), "needs glibc 2.39") {
+			t.Errorf("%s: %v (kind %v, class %v), want unrunnable naming the glibc", name, err, oci.KindOf(err), failure.ClassOf(err))
+		}
+		if name != "series 24.11" && strings.Contains(fmt.Sprint(err), "24.11.4") {
+			t.Errorf("%s: looked past the bundle it names: %v", name, err)
+		}
+		if left, _ := os.ReadDir(o.TempDir); len(left) != 0 {
+			t.Errorf("%s: a refused bundle was downloaded: %v", name, left)
+		}
 	}
 }
 
