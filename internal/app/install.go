@@ -591,6 +591,9 @@ func (u *ui) fetchOpts(cfg *installConfig, t *target, tmp string, log zerolog.Lo
 		RequireChecksum: cfg.requireChecksum, Selector: cfg.version, Accept: cfg.accept,
 		RootGlibc: glibc, RootGlibcFile: glibcFile, Libc: t.Libc, Prefix: cleanPrefix(cfg.prefix)}
 	cfg.net.apply(&fo, u.stderr)
+	if !cfg.policy.Pinned() {
+		log.Warn().Msg("download is unauthenticated: no key pinned (the mirror's checksums catch corruption, not tampering); pin the publisher's key with --pubkey")
+	}
 	cfg.policy.FetchOptions(&fo, log)
 	return fo
 }

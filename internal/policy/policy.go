@@ -71,12 +71,15 @@ func Parse(f Flags, builtIn string) (*Policy, error) {
 	return p, nil
 }
 
+// Pinned reports whether a key is pinned: without one the download is
+// unauthenticated (the mirror's checksums catch corruption, not tampering).
+func (p *Policy) Pinned() bool { return p != nil && p.Key != nil }
+
 // FetchOptions adds the signature requirement and the per-mirror index
 // rules to o when a key is pinned.
 func (p *Policy) FetchOptions(o *fetch.Options, log zerolog.Logger) {
 	if p == nil || p.Key == nil {
-		log.Warn().Msg("download is unauthenticated: no key pinned (the mirror's checksums catch corruption, not tampering)")
-		return
+		return // the caller says the download is unauthenticated (Policy.Pinned)
 	}
 	o.RequireSignedIndex = true
 	o.IndexVerifier = p.Key.VerifyIndex
