@@ -349,18 +349,22 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 }
 
 // inheritLines is added plus the earlier install's lines it lacks.
-func inheritLines(added, prev []string) []string {
+func inheritLines(added, prev []string) []string { return append(added, missing(added, prev)...) }
+
+// missing lists, once each and in order, the entries of more that have lacks.
+func missing(have, more []string) []string {
 	seen := map[string]bool{}
-	for _, l := range added {
-		seen[l] = true
+	for _, h := range have {
+		seen[h] = true
 	}
-	for _, l := range prev {
-		if !seen[l] {
-			added = append(added, l)
-			seen[l] = true
+	var out []string
+	for _, m := range more {
+		if !seen[m] {
+			out = append(out, m)
+			seen[m] = true
 		}
 	}
-	return added
+	return out
 }
 
 // placeEtc creates /etc/slurm and copies the bundle's files there only

@@ -90,16 +90,7 @@ func linkerDirCandidates(prefix string) []string {
 // to old ("" when it wrote the whole file).
 func mergeMuslPath(old []byte, dirs []string) (data []byte, added []string, appended string) {
 	keep := strings.FieldsFunc(string(old), func(r rune) bool { return r == '\n' || r == ':' || r == ' ' || r == '\t' })
-	have := map[string]bool{}
-	for _, k := range keep {
-		have[k] = true
-	}
-	for _, d := range dirs {
-		if !have[d] {
-			added = append(added, d)
-			have[d] = true
-		}
-	}
+	added = missing(keep, dirs)
 	if len(keep) == 0 {
 		return []byte(strings.Join(append(slices.Clone(muslDefaults), added...), "\n") + "\n"), added, ""
 	}
