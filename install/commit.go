@@ -276,20 +276,16 @@ func describe(fi fs.FileInfo) string {
 // receipt lists it with the content it has now (its pre-install state is
 // then inherited), or it already holds exactly data. Anything else is the
 // site's: refused, or with --force moved to a recorded backup. A merged
-// file (musl's path file) keeps the site's content and records the lines
-// added.
+// file (musl's path file) keeps the site's content; data is the site's
+// bytes (without what an earlier install added, see unmerge) followed by
+// appended, our lines added. A file that already holds data is not
+// rewritten, and a file that stood there keeps its mode.
 func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []string, appended string, merged bool) error {
 	created := false
 	fi, err := in.root.Lstat(rel(p))
 	var old []byte
-	var prev *Config
-	if c.prev != nil {
-		for i := range c.prev.Configs {
-			if c.prev.Configs[i].Path == p {
-				prev = &c.prev.Configs[i]
-			}
-		}
-	}
+	prev := c.prevConfig(p)
+	perm := fs.FileMode(0o644)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		created = true
@@ -305,19 +301,10 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 		if err != nil {
 			return fsErr("read", p, err)
 		}
-		old = b
-		mine := prev != nil && sum(b) == prev.SHA256
+		old, perm = b, fi.Mode().Perm()
 		switch {
-		case mine:
-			created = prev.Created
-			if merged {
-				added = inheritLines(added, prev.Lines)
-				appended = prev.Appended + appended // the file is the site's bytes, then ours, then these
-			}
-		case merged && prev != nil:
-			// The site edited the file since: our earlier lines are still
-			// ours to remove (by line), but no longer a suffix to cut.
-			added = inheritLines(added, prev.Lines)
+		case prev != nil && sum(b) == prev.SHA256:
+			created = prev.Created // ours as the earlier install left it
 		case merged, bytes.Equal(b, data):
 			// merged into the site's file, or already exactly this content
 		default:
@@ -327,19 +314,21 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 			old, created = nil, true
 		}
 	}
-	if err := in.mkdirAll(&c.CreatedDirs, path.Dir(p)); err != nil {
-		return err
-	}
-	if err := in.writeFileAtomic(p, data, 0o644); err != nil {
-		return err
-	}
-	existed := old != nil
-	c.undo = append(c.undo, func() error {
-		if existed {
-			return in.writeFileAtomic(p, old, 0o644)
+	if old == nil || !bytes.Equal(old, data) {
+		if err := in.mkdirAll(&c.CreatedDirs, path.Dir(p)); err != nil {
+			return err
 		}
-		return in.root.Remove(rel(p))
-	})
+		if err := in.writeFileAtomic(p, data, perm); err != nil {
+			return err
+		}
+		existed := old != nil
+		c.undo = append(c.undo, func() error {
+			if existed {
+				return in.writeFileAtomic(p, old, perm)
+			}
+			return in.root.Remove(rel(p))
+		})
+	}
 	cf := Config{Path: p, SHA256: sum(data), Created: created, Lines: added}
 	if merged {
 		cf.Appended = appended
@@ -348,8 +337,18 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 	return nil
 }
 
-// inheritLines is added plus the earlier install's lines it lacks.
-func inheritLines(added, prev []string) []string { return append(added, missing(added, prev)...) }
+// prevConfig is the earlier install's record of the file at p, or nil.
+func (c *Commit) prevConfig(p string) *Config {
+	if c.prev == nil {
+		return nil
+	}
+	for i := range c.prev.Configs {
+		if c.prev.Configs[i].Path == p {
+			return &c.prev.Configs[i]
+		}
+	}
+	return nil
+}
 
 // missing lists, once each and in order, the entries of more that have lacks.
 func missing(have, more []string) []string {

@@ -117,9 +117,16 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		if err != nil {
 			return fsErr("read", p, err)
 		}
-		data, added, appended := mergeMuslPath(old, c.LinkerDirs)
+		// Merged afresh into the site's own bytes: what an earlier install
+		// added (its receipt's lines, for another prefix too) comes out
+		// first, so the record always lists exactly what this one added.
+		base := old
+		if pc := c.prevConfig(p); pc != nil {
+			base = unmerge(old, *pc)
+		}
+		data, added, appended := mergeMuslPath(base, c.LinkerDirs)
 		// Also when nothing changes: the receipt must keep the record of
-		// what an earlier install added, or uninstall would leave it.
+		// what the install added, or uninstall would leave it.
 		if err := in.writeConfig(c, p, data, added, appended, true); err != nil {
 			return err
 		}
