@@ -73,6 +73,13 @@ func (s *mirrorGo) acceptOCI(c oci.Config) string {
 	return ""
 }
 
+// ociKinds maps oci's failure kinds onto fetch's (anything else: fatal for
+// this mirror).
+var ociKinds = map[oci.Kind]kind{
+	oci.KindNotFound: kNotFound, oci.KindRetry: kRetry, oci.KindIntegrity: kIntegrity, oci.KindOversize: kOversize,
+	oci.KindLocal: kLocal, oci.KindPreempted: kPreempted, oci.KindUnrunnable: kUnrunnable,
+}
+
 func ociError(raw string, err error) *fetchError {
 	fe := &fetchError{url: raw, err: err, cause: err.Error()}
 	fe.hint, fe.fix = failure.Advice(err)
@@ -86,23 +93,9 @@ func ociError(raw string, err error) *fetchError {
 		}
 	}
 	fe.cause = strings.TrimPrefix(fe.cause, raw+": ")
-	switch oci.KindOf(err) {
-	case oci.KindNotFound:
-		fe.kind = kNotFound
-	case oci.KindRetry:
-		fe.kind = kRetry
-	case oci.KindIntegrity:
-		fe.kind = kIntegrity
-	case oci.KindOversize:
-		fe.kind = kOversize
-	case oci.KindLocal:
-		fe.kind = kLocal
-	case oci.KindPreempted:
-		fe.kind = kPreempted
-	case oci.KindUnrunnable:
-		fe.kind = kUnrunnable
-	default:
-		fe.kind = kFatal
+	fe.kind = kFatal
+	if k, ok := ociKinds[oci.KindOf(err)]; ok {
+		fe.kind = k
 	}
 	return fe
 }

@@ -53,11 +53,11 @@ func remedyText(r failure.Remedy) string {
 	arg := func(placeholder string) string { return cmp.Or(r.Arg, placeholder) }
 	switch r.Step {
 	case failure.PackSelfContained:
-		glibc := "new enough"
+		root := "<a root with a new enough glibc>"
 		if r.Arg != "" {
-			glibc = r.Arg + " or newer"
+			root = "<a root with glibc " + r.Arg + " or newer>"
 		}
-		return "install a self-contained bundle (`slurm-installer pack --self-contained --sysroot <a root with glibc " + glibc + ">`)"
+		return "install a self-contained bundle (`slurm-installer pack --self-contained --sysroot " + root + "`)"
 	case failure.UsePackedPrefix:
 		return "install it at the prefix it was packed for: --prefix " + arg("<its prefix>")
 	case failure.OtherArch:

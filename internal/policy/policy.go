@@ -24,8 +24,9 @@ import (
 // The rules that can stop an install (docs/DESIGN.md §6, issue 5). Each refusal
 // names its rule so an operator knows which setting or which mirror to look
 // at. The values are recorded in the output ("refused by rule downgrade").
+// The signature rule itself (the index must verify against the pinned key)
+// is fetch's: it never reaches a refusal here.
 const (
-	ruleSignature  = "signature"        // the index must verify against the pinned key (enforced by fetch)
 	ruleExpiry     = "index-expiry"     // a signed index past its expiry is refused (freeze attack)
 	ruleSerial     = "index-serial"     // a signed index older than the last one seen is refused (rollback)
 	ruleDowngrade  = "downgrade"        // a version older than the installed one needs an explicit allowance
