@@ -285,7 +285,7 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 	fi, err := in.root.Lstat(rel(p))
 	var old []byte
 	prev := c.prevConfig(p)
-	perm := fs.FileMode(0o644)
+	perm := fs.FileMode(0o644) // a file that stood there keeps its own
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		created = true

@@ -131,6 +131,15 @@ func fsErr(op, p string, err error) error {
 
 // writeFileAtomic writes data to the in-root path p via a temp file and a
 // rename, so readers see the old content or the new, never a mix.
+// permOf is the permission bits of the file at p (a site's file we rewrite
+// keeps them), 0644 when there is none.
+func (in *Installer) permOf(p string) fs.FileMode {
+	if fi, err := in.root.Lstat(rel(p)); err == nil && fi.Mode().IsRegular() {
+		return fi.Mode().Perm()
+	}
+	return 0o644
+}
+
 func (in *Installer) writeFileAtomic(p string, data []byte, perm fs.FileMode) error {
 	dir := path.Dir(p)
 	if err := in.root.MkdirAll(rel(dir), 0o755); err != nil {

@@ -426,7 +426,7 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 			}
 		case len(cf.Lines) > 0:
 			if data := unmerge(b, cf); !bytes.Equal(data, b) {
-				if err := in.writeFileAtomic(cf.Path, data, 0o644); err != nil {
+				if err := in.writeFileAtomic(cf.Path, data, in.permOf(cf.Path)); err != nil {
 					return notes, err
 				}
 			}

@@ -173,10 +173,11 @@ func (in *Installer) dropLinkerConfig(ctx context.Context, c *Commit) error {
 			}
 		}
 		if data := []byte(strings.Join(keep, "\n") + "\n"); !bytes.Equal(data, old) {
-			if err := in.writeFileAtomic(p, data, 0o644); err != nil {
+			perm := in.permOf(p)
+			if err := in.writeFileAtomic(p, data, perm); err != nil {
 				return err
 			}
-			c.undo = append(c.undo, func() error { return in.writeFileAtomic(p, old, 0o644) })
+			c.undo = append(c.undo, func() error { return in.writeFileAtomic(p, old, perm) })
 		}
 	}
 	if changed {
