@@ -11,6 +11,7 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/run"
 )
 
 // fetchOptions are fetch's: install's source flags, --root (for the
@@ -39,14 +40,14 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 	if out == "" && cfg.cacheDir == "" {
 		return failure.New(failure.Usage, "fetch needs --out FILE or DIR, or --cache-dir")
 	}
-	t, err := detect(cfg.rootDir, cfg.arch, u.log)
+	t, err := run.Detect(cfg.rootDir, cfg.arch, u.log)
 	if err != nil {
 		return err
 	}
 	if o.flagsSet == nil || !o.flagsSet("root") {
 		// Fetching for some other root (a cache warmed on a build host):
 		// judge no bundle by this host's glibc (docs/DESIGN.md §9).
-		t.Glibc, t.GlibcFile, t.Libc, t.glibcRead = "", "", "", true
+		t.ForAnyRoot()
 	}
 	if out == "" {
 		return u.fetchToCache(c, cfg, t)
@@ -56,7 +57,7 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 		return failure.New(failure.FileSystem, "--out %s: %w", out, err)
 	}
 	defer os.RemoveAll(tmp)
-	art, err := u.obtain(c.Context, cfg, t, tmp, u.log)
+	art, err := run.Obtain(c.Context, cfg.request(u), t, tmp)
 	if err != nil {
 		return err
 	}

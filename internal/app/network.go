@@ -14,6 +14,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/httpx"
+	"slurm-installer/internal/run"
 	"slurm-installer/internal/safeio"
 )
 
@@ -93,13 +94,13 @@ func isTerminal(w any) bool {
 // into the cache (obtain stores every verified archive there; nothing is
 // downloaded when a matching bundle is already cached) and print the cached
 // file's path.
-func (u *ui) fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
+func (u *ui) fetchToCache(c *cli.Context, cfg *installConfig, t *run.Target) error {
 	tmp, err := tempDirIn(cfg.cacheDir)
 	if err != nil {
 		return failure.New(failure.FileSystem, "--cache-dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	art, err := u.obtain(c.Context, cfg, t, tmp, u.log)
+	art, err := run.Obtain(c.Context, cfg.request(u), t, tmp)
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func (u *ui) fetchToCache(c *cli.Context, cfg *installConfig, t *target) error {
 	}
 	cached := art.Path
 	if art.Layout != "cache" {
-		cached = (&cache{dir: cfg.cacheDir}).entryPath(art)
+		cached = run.CacheEntryPath(cfg.cacheDir, art)
 	}
 	if _, err := os.Stat(cached); err != nil {
 		return failure.New(failure.FileSystem, "the bundle could not be written to --cache-dir %s: %w", cfg.cacheDir, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
 	"slurm-installer/oci"
 	"slurm-installer/pack"
@@ -32,7 +33,7 @@ var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 	out := o.dest
 	if !oci.IsRef(out) {
-		return failure.New(failure.Usage, "--out %q: the only URL pack publishes to is an OCI registry, oci://HOST/REPO", redactURL(out)).
+		return failure.New(failure.Usage, "--out %q: the only URL pack publishes to is an OCI registry, oci://HOST/REPO", fetch.Redact(out)).
 			WithHint("give a local directory (the AppHub document root) or oci://HOST/REPO")
 	}
 	if _, err := oci.ParseRef(out); err != nil {

@@ -15,6 +15,7 @@ import (
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/run"
 	"slurm-installer/rootfs"
 	"slurm-installer/verify"
 )
@@ -143,9 +144,9 @@ func (l *checkList) preflight(in *install.Installer, r *install.Receipt) error {
 func (u *ui) runChecks(ctx context.Context, l *checkList, in *install.Installer, r *install.Receipt, cluster bool) {
 	iopt := in.Options()
 	ri := verify.RunInput{RootDir: iopt.RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Chroot: iopt.RootDir != "/", Timeout: 30 * time.Second}
-	run := ri
-	run.Want = wantVersion(r.Version)
-	res, err := verify.RunVersion(ctx, run)
+	rv := ri
+	rv.Want = run.WantVersion(r.Version)
+	res, err := verify.RunVersion(ctx, rv)
 	for _, w := range res.Warnings {
 		u.log.Warn().Msg(w) // site conf problems, protections the sandbox could not enable
 	}

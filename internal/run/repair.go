@@ -1,4 +1,4 @@
-package app
+package run
 
 import (
 	"context"
@@ -6,64 +6,64 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
 	"slurm-installer/internal/failure"
 )
 
-// runRepair is `install --repair`: the receipt's version stays installed and
+// repair is `install --repair`: the receipt's version stays installed and
 // only the entries a deep check finds missing, changed or extra are put back,
 // from the cached bundle (by the receipt's sha256) or a fresh download of
 // it. The fallback policy does not apply: a failed repair exits with its
 // class and never records demo mode.
-func (u *ui) runRepair(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, res *result, start time.Time) error {
-	log := u.log
-	if cfg.force {
-		return failure.New(failure.Usage, "--repair and --force do not go together").
+func (r *Run) repair(ctx context.Context) (*Result, error) {
+	log, prev, in, req, res := r.log, r.prev, r.in, &r.req, r.res
+	if req.Force {
+		return res, failure.New(failure.Usage, "--repair and --force do not go together").
 			WithHint("--repair puts back broken files of the installed version; --force reinstalls everything")
 	}
 	if prev == nil || prev.Mode != install.ModeReal {
-		return failure.New(failure.NotInstalled, "nothing to repair: no real install is recorded in %s", install.ReceiptPath).
+		return res, failure.New(failure.NotInstalled, "nothing to repair: no real install is recorded in %s", install.ReceiptPath).
 			WithHint("run install without --repair")
 	}
-	if cfg.version != "latest" && cfg.version != prev.Version {
-		return failure.New(failure.Usage, "--repair restores the installed %s, not %s", prev.Version, cfg.version).
-			WithHint("drop --slurm-version, or install %s without --repair", cfg.version)
+	if req.Version != "latest" && req.Version != prev.Version {
+		return res, failure.New(failure.Usage, "--repair restores the installed %s, not %s", prev.Version, req.Version).
+			WithHint("drop --slurm-version, or install %s without --repair", req.Version)
 	}
 	res.Version, res.Source = prev.Version, prev.Source
 	probs := in.CheckIntact(prev, true)
 	if len(probs) == 0 {
 		res.Status = "unchanged"
 		log.Info().Str("version", prev.Version).Msg("every installed file matches the receipt; nothing to repair")
-		return u.finish(cfg, res, start)
+		return res, nil
 	}
 	for _, p := range probs {
 		log.Info().Str("path", p.Path).Str("problem", p.What).Msg("needs repair")
 	}
-	cfg.version = prev.Version
-	if cfg.sha == "" && prev.Layout != "tree" {
-		cfg.sha = prev.SHA256 // the cache is looked up by it, and a download must match it
+	// What to repair from: the receipt's version, pinned by its sha256, from where it came.
+	req.Version = prev.Version
+	if req.SHA256 == "" && prev.Layout != "tree" {
+		req.SHA256 = prev.SHA256 // the cache is looked up by it, and a download must match it
 	}
-	if cfg.from == "" && len(cfg.mirrors) == 0 {
-		cfg.mirrors = receiptSources(prev)
-		if len(cfg.mirrors) == 0 && cfg.cacheDir == "" {
-			return failure.New(failure.Usage, "nothing to repair from: no --mirrors, --from or --cache-dir given and the receipt names no source URL").
+	if req.From == "" && len(req.Mirrors) == 0 {
+		req.Mirrors = receiptSources(prev)
+		if len(req.Mirrors) == 0 && req.CacheDir == "" {
+			return res, failure.New(failure.Usage, "nothing to repair from: no --mirrors, --from or --cache-dir given and the receipt names no source URL").
 				WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), --cache-dir DIR or --from FILE")
 		}
-		if len(cfg.mirrors) > 0 {
-			log.Info().Strs("sources", redactAll(cfg.mirrors)).Msg("no --mirrors given: repairing from where the receipt says the bundle came from")
+		if len(req.Mirrors) > 0 {
+			log.Info().Strs("sources", redactAll(req.Mirrors)).Msg("no --mirrors given: repairing from where the receipt says the bundle came from")
 		}
 	}
 	tmp, err := downloadDir(in)
 	if err != nil {
-		return failure.New(failure.FileSystem, "create temp dir: %w", err)
+		return res, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	art, err := u.obtain(ctx, cfg, t, tmp, log)
+	art, err := r.obtain(ctx, req.Version, tmp)
 	if err != nil {
-		return err
+		return res, err
 	}
 	if art.Cleanup != nil {
 		defer art.Cleanup()
@@ -73,23 +73,23 @@ func (u *ui) runRepair(ctx context.Context, cfg *installConfig, t *target, in *i
 		log.Info().Msg("repaired " + d)
 	}
 	if err != nil {
-		return err
+		return res, err
 	}
 	if left := in.CheckIntact(prev, true); len(left) > 0 {
 		var s []string
 		for _, p := range left {
 			s = append(s, p.String())
 		}
-		return failure.New(failure.Verify, "repair left %d problem(s): %s", len(left), strings.Join(s, "; ")).
+		return res, failure.New(failure.Verify, "repair left %d problem(s): %s", len(left), strings.Join(s, "; ")).
 			WithHint("run install --force to reinstall")
 	}
-	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), prev.Version, log)
+	verified, err := runVerify0(ctx, req.RootDir, in.Options(), prev.Version, log)
 	if err != nil {
-		return err
+		return res, err
 	}
 	res.Status, res.Verified = "repaired", verified
 	log.Info().Str("version", prev.Version).Int("repaired", len(done)).Str("verified", verified).Msg("SLURM client repaired")
-	return u.finish(cfg, res, start)
+	return res, nil
 }
 
 // downloadDir is where a run downloads to: inside the root's state

@@ -1,4 +1,4 @@
-package app
+package run
 
 import (
 	"context"
@@ -7,8 +7,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
@@ -24,13 +22,14 @@ const clusterProbeTimeout = 15 * time.Second
 // §9, issue 14): it asks the site's controller its version with the
 // installed client (`scontrol show config`, the root's
 // /etc/slurm/slurm.conf) and narrows the selection to the bundles that
-// controller accepts (cfg.accept): the newest of those that can run in the
+// controller accepts (r.accept): the newest of those that can run in the
 // root is installed.
 //
 // Without an installed client that can talk to the controller it returns
 // probe: the caller tries the candidates themselves (probeCluster).
-func resolveCluster(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, working bool, log zerolog.Logger) (probe bool, err error) {
-	if cfg.sha != "" || cfg.from != "" {
+func (r *Run) resolveCluster(ctx context.Context) (probe bool, err error) {
+	req, t, in, prev, log := &r.req, r.t, r.in, r.prev, r.log
+	if req.SHA256 != "" || req.From != "" {
 		return false, failure.New(failure.Usage, "--slurm-version cluster chooses the bundle itself; it does not combine with --sha256 or --from").
 			WithHint("drop --sha256/--from, or pass the bundle's exact --slurm-version")
 	}
@@ -38,7 +37,7 @@ func resolveCluster(ctx context.Context, cfg *installConfig, t *target, in *inst
 		return false, failure.New(failure.Usage, "--slurm-version cluster needs the cluster's %s in the root, to ask the controller its version", verify.SiteConf).
 			WithHint("mount or copy the site's slurm.conf to %s (and munge's key to /etc/munge/munge.key), or pass the controller's series, e.g. --slurm-version 22.05", verify.SiteConf)
 	}
-	if !working {
+	if !r.working {
 		what := "no SLURM client is installed in the root"
 		if prev != nil && prev.Mode == install.ModeReal {
 			what = "the installed SLURM client is broken"
@@ -47,8 +46,8 @@ func resolveCluster(ctx context.Context, cfg *installConfig, t *target, in *inst
 		return true, nil
 	}
 	o := in.Options()
-	ctl, client, err := verify.AskController(ctx, verify.RunInput{RootDir: cfg.rootDir, Prefix: o.Prefix, BinDir: o.BinDir,
-		Chroot: cfg.rootDir != "/", Timeout: clusterProbeTimeout})
+	ctl, client, err := verify.AskController(ctx, verify.RunInput{RootDir: req.RootDir, Prefix: o.Prefix, BinDir: o.BinDir,
+		Chroot: req.RootDir != "/", Timeout: clusterProbeTimeout})
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, err
@@ -68,8 +67,8 @@ func resolveCluster(ctx context.Context, cfg *installConfig, t *target, in *inst
 	}
 	log.Info().Str("controller", ctl).Str("client", client).Str("accepts", lo+" to "+hi).
 		Msgf("the controller is SLURM %s and accepts clients of %s to %s; choosing the newest bundle in that window", ctl, lo, hi)
-	cfg.controller, cfg.window = ctl, lo+" to "+hi
-	cfg.accept = func(v string) string {
+	r.controller, r.window = ctl, lo+" to "+hi
+	r.accept = func(v string) string {
 		ok, err := verify.CanTalk(v, ctl)
 		switch {
 		case err != nil:
@@ -83,12 +82,12 @@ func resolveCluster(ctx context.Context, cfg *installConfig, t *target, in *inst
 }
 
 // clusterError adds the controller to a failure of a cluster selection.
-func clusterError(cfg *installConfig, err error) error {
-	if !cfg.cluster() || cfg.controller == "" || !errors.Is(err, fetch.ErrNoBundleRuns) {
+func (r *Run) clusterError(err error) error {
+	if !r.req.cluster() || r.controller == "" || !errors.Is(err, fetch.ErrNoBundleRuns) {
 		return err
 	}
-	return failure.New(failure.Verify, "--slurm-version cluster: controller SLURM %s accepts clients of %s only: %w", cfg.controller, cfg.window, err).
-		WithHint("publish a bundle of a SLURM release from %s that can run in this root (for the root's glibc, or self-contained), or upgrade the controller", cfg.window)
+	return failure.New(failure.Verify, "--slurm-version cluster: controller SLURM %s accepts clients of %s only: %w", r.controller, r.window, err).
+		WithHint("publish a bundle of a SLURM release from %s that can run in this root (for the root's glibc, or self-contained), or upgrade the controller", r.window)
 }
 
 // Bounds of the probing (issue 14: bounded in time).
@@ -104,14 +103,15 @@ const (
 // the probes together 60 s); the first that talks stays, every other is
 // rolled back, so the root is as it was between candidates. None: a
 // refusal (class Verify) listing each candidate and why.
-func (u *ui) probeCluster(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, log zerolog.Logger) (*installed, error) {
+func (r *Run) probeCluster(ctx context.Context) (*installed, error) {
+	req, in, log := &r.req, r.in, r.log
 	tmp, err := downloadDir(in)
 	if err != nil {
 		return nil, failure.New(failure.FileSystem, "create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	cfg.policy.SeenSerial = policy.LastSerial(prev)
-	fo := u.fetchOpts(cfg, t, tmp, log)
+	req.Policy.SeenSerial = policy.LastSerial(r.prev)
+	fo := r.fetchOpts(req.Version, tmp)
 	vs, err := fetch.Candidates(ctx, fo)
 	if err != nil {
 		return nil, err
@@ -130,12 +130,10 @@ func (u *ui) probeCluster(ctx context.Context, cfg *installConfig, t *target, in
 			tried = append(tried, v+": not tried (the probe budget of "+probeBudget.String()+" is spent)")
 			continue
 		}
-		c2 := *cfg
-		c2.version, c2.accept, c2.requested = v, nil, cfg.requested
 		var probeErr error // the probe's own failure (not a download or preflight one)
-		c2.probe = func(ctx context.Context) error {
-			ctl, client, err := verify.AskController(ctx, verify.RunInput{RootDir: cfg.rootDir, Prefix: o.Prefix, BinDir: o.BinDir,
-				Chroot: cfg.rootDir != "/", Timeout: min(clusterProbeTimeout, left)})
+		probe := func(ctx context.Context) error {
+			ctl, client, err := verify.AskController(ctx, verify.RunInput{RootDir: req.RootDir, Prefix: o.Prefix, BinDir: o.BinDir,
+				Chroot: req.RootDir != "/", Timeout: min(clusterProbeTimeout, left)})
 			if err != nil {
 				probeErr = err
 				return err
@@ -147,7 +145,7 @@ func (u *ui) probeCluster(ctx context.Context, cfg *installConfig, t *target, in
 			log.Info().Str("controller", ctl).Str("client", client).Msgf("SLURM %s talks to the controller (SLURM %s)", client, ctl)
 			return nil
 		}
-		rc, err := u.installOnce(ctx, &c2, t, in, prev, log)
+		rc, err := r.installOnce(ctx, v, probe)
 		if err == nil {
 			return rc, nil
 		}

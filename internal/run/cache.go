@@ -1,4 +1,4 @@
-package app
+package run
 
 import (
 	"bytes"
@@ -131,4 +131,9 @@ func (c *cache) put(art *fetch.Artifact, arch, version string) error {
 	}
 	c.log.Debug().Str("file", dst).Msg("bundle cached")
 	return nil
+}
+
+// CacheEntryPath is where a cache in dir keeps the verified archive art.
+func CacheEntryPath(dir string, art *fetch.Artifact) string {
+	return (&cache{dir: dir}).entryPath(art)
 }

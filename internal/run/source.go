@@ -1,4 +1,4 @@
-package app
+package run
 
 // Local bundles: --from FILE, checked against --sha256 or a sidecar beside it.
 import (
@@ -17,18 +17,18 @@ import (
 
 // fromFile turns --from FILE into an artifact, checking --sha256 or a
 // FILE.sha256 sidecar when there is one.
-func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
-	p, err := filepath.Abs(cfg.from)
+func fromFile(from, pinned string, log zerolog.Logger) (*fetch.Artifact, error) {
+	p, err := filepath.Abs(from)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--from %q: %w", cfg.from, err)
+		return nil, failure.New(failure.Usage, "--from %q: %w", from, err)
 	}
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, failure.New(failure.Usage, "--from %s: %w", cfg.from, err)
+		return nil, failure.New(failure.Usage, "--from %s: %w", from, err)
 	}
 	if !fi.IsDir() && !fi.Mode().IsRegular() {
 		// A FIFO or a device would hang or never end (issue 13).
-		return nil, failure.New(failure.Usage, "--from %s: not a regular file or directory", cfg.from)
+		return nil, failure.New(failure.Usage, "--from %s: not a regular file or directory", from)
 	}
 	art := &fetch.Artifact{Path: p, Name: filepath.Base(p), URL: "file://" + p, Mirror: "--from", Layout: "file", Size: fi.Size(),
 		Verification: fetch.VerifiedNone}
@@ -42,7 +42,7 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 		return nil, failure.New(failure.FileSystem, "read %s: %w", p, err)
 	}
 	art.SHA256 = got
-	want, source, how := cfg.sha, "pinned digest", fetch.VerifiedPinned
+	want, source, how := pinned, "pinned digest", fetch.VerifiedPinned
 	if want == "" {
 		how = fetch.VerifiedSidecar
 		if b, err := safeio.ReadFile(p+".sha256", 1<<20); err == nil {
