@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"testing"
 
-	"slurm-installer/internal/testbundle"
+	"slurm-installer/internal/testkit/testbundle"
 )
 
 // These tests drive the CLI (the test binary, on PATH as slurm-installer

@@ -26,9 +26,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"slurm-installer/internal/testbundle"
+	"slurm-installer/internal/testkit/testbundle"
 
-	"slurm-installer/internal/faultserver"
+	"slurm-installer/internal/testkit/faultserver"
 )
 
 var update = flag.Bool("update", false, "update testscript golden files")
@@ -161,7 +161,7 @@ func exitcode(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // fakeSinfo builds (once per version) a static program that behaves like a
-// SLURM client command; see internal/testbundle.
+// SLURM client command; see internal/testkit/testbundle.
 var fakeSinfo = testbundle.FakeSinfo
 
 // mkbundle DIR VERSION [-arch A] [-nosha] [-badsha] [-corrupt] [-etc] [-noversion] [-tag T]

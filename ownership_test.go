@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"slurm-installer/internal/testbundle"
+	"slurm-installer/internal/testkit/testbundle"
 )
 
 // Issue 12 ("do no harm"): a state-matrix property test over the real CLI.

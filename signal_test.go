@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"slurm-installer/internal/testbundle"
-	"slurm-installer/internal/testfs"
+	"slurm-installer/internal/testkit/testbundle"
+	"slurm-installer/internal/testkit/testfs"
 )
 
 // TestSignals (issue 12 item 8): SIGINT and SIGTERM at any phase of a run

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"slurm-installer/internal/registrytest"
+	"slurm-installer/internal/testkit/registrytest"
 )
 
 // ociRun runs the installer with a hermetic HOME and the given extra

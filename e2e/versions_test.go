@@ -21,7 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slurm-installer/internal/registrytest"
+	"slurm-installer/internal/testkit/registrytest"
 	"strings"
 	"sync"
 	"testing"

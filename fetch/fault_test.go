@@ -15,11 +15,11 @@ import (
 	"go.uber.org/goleak"
 
 	"slurm-installer/internal/failure"
-	"slurm-installer/internal/faultserver"
+	"slurm-installer/internal/testkit/faultserver"
 	"slurm-installer/internal/httpx"
 )
 
-// Tests against internal/faultserver: real servers on 127.0.0.1, each
+// Tests against internal/testkit/faultserver: real servers on 127.0.0.1, each
 // with an elapsed-time bound (generous for a loaded CI box).
 
 const tarball = apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz"

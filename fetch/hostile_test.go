@@ -20,7 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/internal/failure"
-	"slurm-installer/internal/faultserver"
+	"slurm-installer/internal/testkit/faultserver"
 	"slurm-installer/internal/index"
 )
 

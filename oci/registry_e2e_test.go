@@ -26,7 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/internal/failure"
-	"slurm-installer/internal/registrytest"
+	"slurm-installer/internal/testkit/registrytest"
 	"slurm-installer/oci"
 )
 

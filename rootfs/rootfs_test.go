@@ -13,7 +13,7 @@ import (
 
 	"slurm-installer/internal/platform"
 	"slurm-installer/rootfs"
-	rt "slurm-installer/rootfs/rootfstest"
+	rt "slurm-installer/internal/testkit/rootfstest"
 )
 
 func TestResolve(t *testing.T) {

@@ -30,8 +30,8 @@ import (
 	"testing"
 	"time"
 
-	"slurm-installer/internal/testbundle"
-	"slurm-installer/internal/testfs"
+	"slurm-installer/internal/testkit/testbundle"
+	"slurm-installer/internal/testkit/testfs"
 )
 
 var bin string // the CLI under test

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	rt "slurm-installer/rootfs/rootfstest"
+	rt "slurm-installer/internal/testkit/rootfstest"
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"

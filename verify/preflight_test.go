@@ -13,7 +13,7 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/rootfs"
-	rt "slurm-installer/rootfs/rootfstest"
+	rt "slurm-installer/internal/testkit/rootfstest"
 )
 
 // entry is one payload file: a host file copied in, or a symlink.

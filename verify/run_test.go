@@ -12,7 +12,7 @@ import (
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/sandbox"
-	rt "slurm-installer/rootfs/rootfstest"
+	rt "slurm-installer/internal/testkit/rootfstest"
 )
 
 // fakeSinfo behaves like a real SLURM client command (docs/DESIGN.md §8): it

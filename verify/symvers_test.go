@@ -11,7 +11,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/rootfs"
-	rt "slurm-installer/rootfs/rootfstest"
+	rt "slurm-installer/internal/testkit/rootfstest"
 )
 
 // Version scripts for stub libraries that define the symbol versions of a

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"slurm-installer/internal/testbundle"
+	"slurm-installer/internal/testkit/testbundle"
 )
 
 func TestMain(m *testing.M) {
