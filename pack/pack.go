@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,8 +38,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
@@ -137,7 +138,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	if err := writeAtomic(filepath.Join(apk, name), data); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(apk, name+".sha256"), []byte(hexsum+"  "+name+"\n")); err != nil {
+	if err := writeAtomic(filepath.Join(apk, name+".sha256"), bundle.FormatSidecar(bundle.Digest(hexsum), name)); err != nil {
 		return nil, err
 	}
 	aliases := []string{}
@@ -151,15 +152,15 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 			aliases = append(aliases, "slurm-client-latest-alpine.tar.gz")
 		}
 	}
-	sums := map[string]string{name: hexsum}
+	sums := map[string]bundle.Digest{name: bundle.Digest(hexsum)}
 	for _, a := range aliases {
 		if err := symlinkAtomic(name, filepath.Join(apk, a)); err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(filepath.Join(apk, a+".sha256"), []byte(hexsum+"  "+a+"\n")); err != nil {
+		if err := writeAtomic(filepath.Join(apk, a+".sha256"), bundle.FormatSidecar(bundle.Digest(hexsum), a)); err != nil {
 			return nil, err
 		}
-		sums[a] = hexsum
+		sums[a] = bundle.Digest(hexsum)
 	}
 	if err := mergeSHA256SUMS(filepath.Join(apk, "SHA256SUMS"), sums); err != nil {
 		return nil, err
@@ -171,7 +172,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	}
 	idx, err := updateIndex(idxPath, index.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
 		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o),
-		Glibc: glibc, Series: verify.Major(o.Version)}, o)
+		Glibc: glibc, Series: slurmver.SeriesOf(o.Version)}, o)
 	if err != nil {
 		return nil, err
 	}
@@ -377,26 +378,15 @@ func symlinkAtomic(target, p string) error {
 	return nil
 }
 
-func mergeSHA256SUMS(p string, add map[string]string) error {
-	sums := map[string]string{}
-	if b, err := os.ReadFile(p); err == nil {
-		if old, err := fetch.ParseSHA256SUMS(b); err == nil {
+func mergeSHA256SUMS(p string, add map[string]bundle.Digest) error {
+	sums := map[string]bundle.Digest{}
+	if b, err := safeio.ReadFile(p, bundle.MaxSums); err == nil {
+		if old, err := bundle.ParseSums(b); err == nil {
 			sums = old
 		}
 	}
-	for k, v := range add {
-		sums[k] = v
-	}
-	names := make([]string, 0, len(sums))
-	for k := range sums {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "%s  %s\n", sums[n], n)
-	}
-	return writeAtomic(p, []byte(b.String()))
+	maps.Copy(sums, add)
+	return writeAtomic(p, bundle.FormatSums(sums))
 }
 
 func updateIndex(p string, b index.Bundle, o Options) (*index.Index, error) {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/trust"
@@ -60,7 +60,7 @@ func TestPackReproducibleAndInstallable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := fetch.ParseSHA256Sidecar(sc, n); got != r1.SHA256 {
+		if got, _ := bundle.ParseSidecar(sc, n); string(got) != r1.SHA256 {
 			t.Fatalf("%s sidecar %q", n, got)
 		}
 	}
@@ -199,3 +199,4 @@ func TestPackSigns(t *testing.T) {
 
 // testSecretKey is an unencrypted minisign secret key for tests only.
 const testSecretKey = "RWQAAEIyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA9elgFpq1yUiWchhNPvmLt54BE8QpZhtOTKfv9dyON+DYTx2iyS8RLtnk5UNup8UGzW0u/cK7gOOpC3pt/TudIn6mrGQELO7lAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/fetch"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/safeio"
 )
 
@@ -69,10 +70,10 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 		var meta cacheMeta
 		if b, err := os.ReadFile(m + ".origin"); err == nil && len(b) < 64<<10 && json.Unmarshal(b, &meta) == nil {
 			art.Origin, art.Verification, art.Version = fetch.Redact(meta.Origin), meta.Verification, meta.Version
-			if art.Verification == "" {
+			if !art.Verification.Valid() { // the cache directory is not ours alone: an unknown value vouches for nothing
 				art.Verification = fetch.VerifiedNone
 			}
-			art.ChecksumSource = "cache (content re-hashed; verified by " + art.Verification + " when downloaded)"
+			art.ChecksumSource = "cache (content re-hashed; verified by " + string(art.Verification) + " when downloaded)"
 		}
 		return art
 	}
@@ -82,9 +83,9 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 // cacheMeta is <entry>.origin: where a cached bundle came from and how it
 // was verified then.
 type cacheMeta struct {
-	Origin       string `json:"origin"`
-	Verification string `json:"verification"`
-	Version      string `json:"version,omitempty"`
+	Origin       string              `json:"origin"`
+	Verification bundle.Verification `json:"verification"`
+	Version      string              `json:"version,omitempty"`
 }
 
 // store copies an archive into the cache with how it was verified and

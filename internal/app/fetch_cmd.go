@@ -78,7 +78,7 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 		// A checksum beside unverified bytes would vouch for them later (issue 13).
 		_ = os.WriteFile(dst+".sha256", []byte(art.SHA256+"  "+filepath.Base(dst)+"\n"), 0o644)
 	}
-	u.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Str("verified", art.Verification).Msg("bundle fetched")
+	u.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Str("verified", string(art.Verification)).Msg("bundle fetched")
 	fmt.Fprintln(u.stdout, dst)
 	return nil
 }

@@ -3,7 +3,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/policy"
@@ -154,9 +154,11 @@ func (cfg *installConfig) validate(c *cli.Context, u *ui, needSource bool) (err 
 	}
 	cfg.requested = cfg.version
 	if cfg.sha != "" {
-		if b, err := hex.DecodeString(cfg.sha); err != nil || len(b) != 32 {
+		d, err := bundle.ParseDigest(cfg.sha)
+		if err != nil {
 			return failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
 		}
+		cfg.sha = string(d)
 	}
 	if cfg.timeout <= 0 {
 		return failure.New(failure.Usage, "--timeout must be positive")
@@ -207,10 +209,10 @@ type result struct {
 	Verified string `json:"verified,omitempty"`
 	// Verification: how the bytes were verified (pinned, signed-index,
 	// index, sidecar, sha256sums, none).
-	Verification string   `json:"verification,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
-	Seconds      float64  `json:"seconds"`
-	Exit         int      `json:"exit_code"`
+	Verification bundle.Verification `json:"verification,omitempty"`
+	Warnings     []string            `json:"warnings,omitempty"`
+	Seconds      float64             `json:"seconds"`
+	Exit         int                 `json:"exit_code"`
 }
 
 // installCommand is install (name "install") or the app's default action
@@ -335,7 +337,7 @@ func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *in
 	}
 	ev.Msg("install failed: " + err.Error())
 	r := &install.Receipt{Reason: err.Error(), FailureClass: class.String(), Requested: cfg.requested,
-		Arch: t.Arch, Libc: t.Libc, Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, InstallerVersion: Version,
+		Arch: t.Arch, Libc: bundle.Libc(t.Libc), Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, InstallerVersion: Version,
 		IndexSerial: policy.LastSerial(prev)}
 	if derr := in.RecordDemo(r); derr != nil {
 		log.Error().Err(derr).Msg("could not record demo mode either")
@@ -515,7 +517,7 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 		return rollback(err)
 	}
 	o := in.Options()
-	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
+	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: bundle.Libc(t.Libc),
 		Prefix: o.Prefix, BinDir: o.BinDir, PayloadDir: commit.PayloadRel,
 		Source: fetch.Redact(cmp.Or(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout,
 		SHA256: art.SHA256, ChecksumSource: art.ChecksumSource, Verification: art.Verification, Verified: verified,
@@ -564,7 +566,7 @@ func (u *ui) obtain(ctx context.Context, cfg *installConfig, t *target, tmp stri
 		// cache does not remember whether a signed index vouched for it.
 		if failure.ClassOf(err) == failure.Download && cfg.sha == "" && fo.IndexVerifier == nil {
 			if cached := c.lookup("", t.Arch, cfg.version); cached != nil && !(cfg.requireChecksum && cached.Verification == fetch.VerifiedNone) {
-				log.Warn().Err(err).Str("file", cached.Path).Str("verified", cached.Verification).Msg("no mirror answered; using the bundle cached for this version")
+				log.Warn().Err(err).Str("file", cached.Path).Str("verified", string(cached.Verification)).Msg("no mirror answered; using the bundle cached for this version")
 				return cached, nil
 			}
 		}

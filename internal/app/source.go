@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/fetch"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/safeio"
 )
@@ -45,10 +46,12 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 	want, source, how := cfg.sha, "pinned digest", fetch.VerifiedPinned
 	if want == "" {
 		how = fetch.VerifiedSidecar
-		if b, err := safeio.ReadFile(p+".sha256", 1<<20); err == nil {
-			if want, err = fetch.ParseSHA256Sidecar(b, filepath.Base(p)); err != nil {
+		if b, err := safeio.ReadFile(p+".sha256", bundle.MaxSidecar); err == nil {
+			d, err := bundle.ParseSidecar(b, filepath.Base(p))
+			if err != nil {
 				return nil, failure.New(failure.Integrity, "%s.sha256: %w", p, err)
 			}
+			want = string(d)
 			source = "sidecar " + p + ".sha256"
 		}
 	}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -62,10 +62,10 @@ type statusView struct {
 	Verified  string `json:"verified,omitempty"`
 	// Verification: how the bytes were verified before they were unpacked
 	// (pinned, signed-index, index, sidecar, sha256sums, none).
-	Verification   string    `json:"verification,omitempty"`
-	ChecksumSource string    `json:"checksum_source,omitempty"`
-	Time           time.Time `json:"time,omitzero"`
-	Installer      string    `json:"installer_version,omitempty"`
+	Verification   bundle.Verification `json:"verification,omitempty"`
+	ChecksumSource string              `json:"checksum_source,omitempty"`
+	Time           time.Time           `json:"time,omitzero"`
+	Installer      string              `json:"installer_version,omitempty"`
 	// SelfContained: the bundle carries its own glibc (no linker config).
 	SelfContained bool `json:"self_contained"`
 	// PluginDir is what the site slurm.conf must name: SLURM reads it from
@@ -86,7 +86,7 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 	v := statusView{Mode: "none"}
 	if r != nil {
 		v = statusView{Installed: r.Mode == install.ModeReal, Demo: r.Mode == install.ModeDemo, Mode: r.Mode, Version: r.Version,
-			Arch: r.Arch, Libc: r.Libc, Prefix: r.Prefix, Source: r.Source, SHA256: r.SHA256, Reason: r.Reason,
+			Arch: r.Arch, Libc: string(r.Libc), Prefix: r.Prefix, Source: r.Source, SHA256: r.SHA256, Reason: r.Reason,
 			Verified: r.Verified, Verification: r.Verification, ChecksumSource: r.ChecksumSource, Time: r.Time, Installer: r.InstallerVersion, SelfContained: r.SelfContained}
 		if r.Mode == install.ModeReal {
 			v.PluginDir = pluginDir(r.Prefix)
@@ -150,10 +150,11 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 }
 
 // describeVerification says how an install's bytes were verified, in words.
-func describeVerification(how, source string) string {
-	if how == fetch.VerifiedNone {
+func describeVerification(v bundle.Verification, source string) string {
+	if v == bundle.None {
 		return "UNVERIFIED: no checksum was published for these bytes (--require-checksum refuses such bundles)"
 	}
+	how := string(v)
 	switch {
 	case source == "" || source == how:
 		return how
