@@ -7,7 +7,10 @@
 //   - The same input gives a byte-identical tarball: entries sorted, owner
 //     0:0 with no names, a fixed mtime, no gzip name or time.
 //   - A payload the installer would reject (no bin/sinfo, a link leaving the
-//     payload, a device file, ...) is refused here, before publishing.
+//     payload, a device file, ...) is refused here, before publishing; so is
+//     a walk that yields no bin/sinfo: an empty bundle is never published.
+//   - The payload directory may be named through a link (it is resolved
+//     once); links inside the payload are packed as links, never followed.
 //   - Before anything is published the tarball is extracted with the
 //     installer's own extractor ([install.ExtractArchive]): what it rejects
 //     (a symlink chain leaving the payload, say) is refused here too.
@@ -32,6 +35,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -101,6 +105,14 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Now.IsZero() {
 		o.Now = time.Now().UTC()
+	}
+	// The payload the operator names may be a link ("current" -> a
+	// versioned directory): follow it once, here, so everything below
+	// walks the directory itself (a walk does not descend into a link, and
+	// packed nothing but VERSION: issue 22). Links inside the payload are
+	// never followed; collect checks them.
+	if from, err := filepath.EvalSymlinks(o.From); err == nil {
+		o.From = from
 	}
 	files, err := collect(o.From)
 	if err != nil {
@@ -294,6 +306,11 @@ func collect(dir string) (fileList, error) {
 		return nil, failure.New(failure.FileSystem, "read %s: %w", dir, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	if !slices.ContainsFunc(out, func(f file) bool { return f.rel == "bin/sinfo" && f.mode.IsRegular() }) {
+		// Never publish a bundle the installer cannot use, whatever the walk saw.
+		return nil, failure.New(failure.Usage, "%s yields no bin/sinfo to pack (%d entries): not a SLURM client payload", dir, len(out)).
+			Suggest(failure.GivePayload)
+	}
 	return out, nil
 }
 
