@@ -104,14 +104,14 @@ func downloadDir(in *install.Installer) (string, error) {
 
 // receiptSources are the URLs a repair with no --mirrors fetches from: the
 // artifact the receipt names (a direct URL, pinned by the receipt's sha256),
-// then the mirror it came from. Entries that are not URLs (a cache hit records
+// then the mirror it came from (an AppHub, or an oci:// registry). Entries that are not URLs (a cache hit records
 // "--cache-dir" as its mirror) are left out.
 func receiptSources(prev *install.Receipt) []string {
 	var out []string
 	add := func(s string, direct bool) {
 		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
-			return
+		if err != nil || !slices.Contains([]string{"http", "https", "file", "oci"}, u.Scheme) {
+			return // an oci:// mirror is a registry: the pinned sha256 finds the bundle there (issue 22)
 		}
 		if pw, ok := u.User.Password(); ok && pw == redactedPassword {
 			return // the receipt keeps no credentials: this one needs --mirrors
