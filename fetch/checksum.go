@@ -176,8 +176,8 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 	if idx != nil {
 		version, layout = idx.bundle.Version, "index"
 	}
-	if u.Scheme == "file" && layout == "direct" {
-		layout = "file"
+	if u.Scheme == "file" && layout == bundle.LayoutDirect {
+		layout = bundle.LayoutFile
 	}
 	return &Artifact{
 		Path: tmp, Name: name, URL: urlString(u), Layout: layout, SHA256: digest,

@@ -94,10 +94,10 @@ type Options struct {
 	// for; in a musl root (Libc "musl") a plain glibc bundle is taken
 	// only when nothing surely runnable is there (gcompat might carry
 	// it: preflight decides). Empty fields judge nothing.
-	RootGlibc     string // the root's glibc version, "2.36"; "" when it has none or it is unknown
-	RootGlibcFile string // the in-root file it was read from, for the skip reasons
-	Libc          string // the root's C library: "glibc", "musl", "unknown" or ""
-	Prefix        string // where the client is installed
+	RootGlibc     string      // the root's glibc version, "2.36"; "" when it has none or it is unknown
+	RootGlibcFile string      // the in-root file it was read from, for the skip reasons
+	Libc          bundle.Libc // the root's C library ("" when not known)
+	Prefix        string      // where the client is installed
 	// Accept, when set, narrows the selection further: a non-empty reason
 	// rejects a version (the installer passes the controller's protocol
 	// window when asked for the version the cluster runs). With Version "latest" it makes the

@@ -356,7 +356,7 @@ func (s *mirrorGo) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErr
 	ok = true
 	return &Artifact{
 		Path: dir, Tree: true, Name: path.Base(strings.TrimSuffix(st.url.Path, "/")), URL: urlString(st.url),
-		Layout: "tree", SHA256: manifestDigest, ChecksumSource: source, Verification: how, Origin: urlString(st.url), Version: version, Size: total,
+		Layout: bundle.LayoutTree, SHA256: manifestDigest, ChecksumSource: source, Verification: how, Origin: urlString(st.url), Version: version, Size: total,
 		Cleanup: func() { os.RemoveAll(dir) },
 	}, nil
 }

@@ -456,7 +456,7 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 		}
 	}
 	in.removeCreatedDirs(dirs)
-	if r.Libc != "musl" || in.hasGlibcConf() {
+	if r.Libc != bundle.Musl || in.hasGlibcConf() {
 		_ = in.ldconfig(ctx)
 	}
 	return notes, nil

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/sandbox"
@@ -111,7 +112,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		return in.dropLinkerConfig(ctx, c)
 	}
 	c.LinkerDirs = LinkerDirs(in.opt.Prefix, st.Files)
-	if in.opt.Libc == "musl" {
+	if in.opt.Libc == bundle.Musl {
 		p := muslPathFile(in.opt.Arch)
 		old, _, err := in.readFile(p)
 		if err != nil {
@@ -207,7 +208,7 @@ const ldCache = "/etc/ld.so.cache"
 // A cache that only this commit's ldconfig created is removed instead: the
 // root had none, and must be left as it was.
 func (in *Installer) rerunLdconfig(c *Commit) {
-	if in.opt.Libc == "musl" && !in.hasGlibcConf() {
+	if in.opt.Libc == bundle.Musl && !in.hasGlibcConf() {
 		return
 	}
 	if !c.hadLdCache {

@@ -172,7 +172,7 @@ func DetectLibc(r *FS, arch string) (Libc, string) {
 		if info.Interp != "" {
 			sh = "/bin/sh's PT_INTERP is " + info.Interp
 			if r.IsRegular(info.Interp) {
-				shLibc = loaderLibc(info.Interp)
+				shLibc = bundle.LibcOfLoader(info.Interp)
 			}
 		} else {
 			sh = "/bin/sh is statically linked"
@@ -203,20 +203,6 @@ func DetectLibc(r *FS, arch string) (Libc, string) {
 		ev += "; " + sh
 	}
 	return Unknown, ev
-}
-
-// loaderLibc tells which C library a PT_INTERP path belongs to, by the
-// loaders' names: ld-musl-<arch>.so.1 is musl's, ld-linux*.so.* glibc's
-// (the ABI paths of every arch, not only the two AppHub serves).
-func loaderLibc(interp string) Libc {
-	base := path.Base(interp)
-	switch {
-	case strings.HasPrefix(base, "ld-musl-"):
-		return Musl
-	case strings.HasPrefix(base, "ld-linux") && strings.Contains(base, ".so."):
-		return Glibc
-	}
-	return Unknown
 }
 
 // glibcLoader returns the path of a glibc loader for arch present in the

@@ -63,7 +63,7 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 			continue
 		}
 		name := strings.TrimPrefix(filepath.Base(m), sha+"-")
-		art := &fetch.Artifact{Path: m, Name: name, URL: "file://" + m, Mirror: "--cache-dir", Layout: "cache", SHA256: sha,
+		art := &fetch.Artifact{Path: m, Name: name, URL: "file://" + m, Mirror: "--cache-dir", Layout: bundle.LayoutCache, SHA256: sha,
 			ChecksumSource: "cache (content re-hashed)", Verification: fetch.VerifiedNone}
 		// How the bytes were verified when they were downloaded, and where
 		// from (issue 13): the receipt records the origin, not the cache file.
@@ -93,7 +93,7 @@ type cacheMeta struct {
 // bytes look verified later), and remembers its sha for arch/version.
 // Failures only warn: the cache is an optimisation.
 func (c *cache) store(art *fetch.Artifact, arch, version string) {
-	if c == nil || c.dir == "" || art.Tree || art.SHA256 == "" || art.Layout == "cache" {
+	if c == nil || c.dir == "" || art.Tree || art.SHA256 == "" || art.Layout == bundle.LayoutCache {
 		return
 	}
 	if err := c.put(art, arch, version); err != nil {

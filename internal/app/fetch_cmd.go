@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"slurm-installer/fetch"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -68,7 +69,7 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 		dst = filepath.Join(out, cmp.Or(art.Name, filepath.Base(art.Path)))
 	}
 	place := os.Rename
-	if art.Layout == "cache" {
+	if art.Layout == bundle.LayoutCache {
 		place = copyFile // the cached bundle stays in the cache
 	}
 	if err := place(art.Path, dst); err != nil {

@@ -29,7 +29,8 @@ import (
 // target is what detection found out about --root.
 type target struct {
 	Arch, ArchEvidence string
-	Libc, LibcEvidence string
+	Libc               bundle.Libc
+	LibcEvidence       string
 	// Glibc is the root's glibc version ("2.36", from its libc.so.6's
 	// version definitions; "" when it has none or it cannot be read),
 	// GlibcFile the in-root file it was read from.
@@ -42,7 +43,7 @@ type target struct {
 // rootGlibc reads the root's glibc version once, when bundle selection
 // needs it; a no-op run never parses libc.so.6.
 func (t *target) rootGlibc(log zerolog.Logger) (version, file string) {
-	if !t.glibcRead && t.Libc == string(rootfs.Glibc) {
+	if !t.glibcRead && t.Libc == bundle.Glibc {
 		if v, f, err := rootfs.GlibcVersion(t.fs, t.Arch); err == nil {
 			t.Glibc, t.GlibcFile = v, f
 			log.Info().Str("glibc", v).Str("glibc_from", f).Msg("the root's glibc version")
@@ -83,8 +84,8 @@ func detect(rootDir, arch string, log zerolog.Logger) (*target, error) {
 		}
 	}
 	libc, ev := rootfs.DetectLibc(t.fs, t.Arch)
-	t.Libc, t.LibcEvidence = string(libc), ev
-	log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence).Msg("target detected")
+	t.Libc, t.LibcEvidence = libc, ev
+	log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", string(t.Libc)).Str("libc_from", t.LibcEvidence).Msg("target detected")
 	return t, nil
 }
 
@@ -199,16 +200,15 @@ func (cfg *installConfig) validate(c *cli.Context, u *ui, needSource bool) (err 
 
 // result is what install prints with --json and logs at the end.
 type result struct {
-	Status   string `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
-	Version  string `json:"version,omitempty"`
-	Arch     string `json:"arch"`
-	Libc     string `json:"libc"`
-	Source   string `json:"source,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-	Class    string `json:"failure_class,omitempty"`
-	Verified string `json:"verified,omitempty"`
-	// Verification: how the bytes were verified (pinned, signed-index,
-	// index, sidecar, sha256sums, none).
+	Status   string      `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
+	Version  string      `json:"version,omitempty"`
+	Arch     string      `json:"arch"`
+	Libc     bundle.Libc `json:"libc"`
+	Source   string      `json:"source,omitempty"`
+	Reason   string      `json:"reason,omitempty"`
+	Class    string      `json:"failure_class,omitempty"`
+	Verified string      `json:"verified,omitempty"`
+	// Verification: how the bytes were verified (bundle.Verifications).
 	Verification bundle.Verification `json:"verification,omitempty"`
 	Warnings     []string            `json:"warnings,omitempty"`
 	Seconds      float64             `json:"seconds"`
@@ -337,7 +337,7 @@ func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *in
 	}
 	ev.Msg("install failed: " + err.Error())
 	r := &install.Receipt{Reason: err.Error(), FailureClass: class.String(), Requested: cfg.requested,
-		Arch: t.Arch, Libc: bundle.Libc(t.Libc), Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, InstallerVersion: Version,
+		Arch: t.Arch, Libc: t.Libc, Prefix: in.Options().Prefix, BinDir: in.Options().BinDir, InstallerVersion: Version,
 		IndexSerial: policy.LastSerial(prev)}
 	if derr := in.RecordDemo(r); derr != nil {
 		log.Error().Err(derr).Msg("could not record demo mode either")
@@ -458,11 +458,11 @@ func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *instal
 		linkerDirs = nil // its RUNPATHs alone must resolve everything
 	}
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: st.PayloadDir(), Prefix: prefix,
-		Root: t.fs, Arch: t.Arch, Libc: rootfs.Libc(t.Libc), LinkerDirs: linkerDirs})
+		Root: t.fs, Arch: t.Arch, Libc: t.Libc, LinkerDirs: linkerDirs})
 	if err != nil {
 		return nil, "", err
 	}
-	if len(linkerDirs) > 0 && t.Libc == "glibc" {
+	if len(linkerDirs) > 0 && t.Libc == bundle.Glibc {
 		// honest about what it assumed: the bundle's lib/ is found through the loader cache
 		log.Info().Int("checks", len(rep.Checks)).Strs("through_loader_cache", linkerDirs).
 			Msg("preflight passed: every binary's loader and libraries resolve in the target once the loader cache lists the bundle's libraries")
@@ -517,7 +517,7 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 		return rollback(err)
 	}
 	o := in.Options()
-	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: bundle.Libc(t.Libc),
+	rc := &install.Receipt{Mode: install.ModeReal, Version: version, Requested: cfg.requested, Arch: t.Arch, Libc: t.Libc,
 		Prefix: o.Prefix, BinDir: o.BinDir, PayloadDir: commit.PayloadRel,
 		Source: fetch.Redact(cmp.Or(art.Origin, art.URL)), Mirror: fetch.Redact(art.Mirror), Layout: art.Layout,
 		SHA256: art.SHA256, ChecksumSource: art.ChecksumSource, Verification: art.Verification, Verified: verified,

@@ -10,6 +10,7 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -43,7 +44,7 @@ func (u *ui) runRepair(ctx context.Context, cfg *installConfig, t *target, in *i
 		log.Info().Str("path", p.Path).Str("problem", p.What).Msg("needs repair")
 	}
 	cfg.version = prev.Version
-	if cfg.sha == "" && prev.Layout != "tree" {
+	if cfg.sha == "" && prev.Layout != bundle.LayoutTree {
 		cfg.sha = prev.SHA256 // the cache is looked up by it, and a download must match it
 	}
 	if cfg.from == "" && len(cfg.mirrors) == 0 {
@@ -123,7 +124,7 @@ func receiptSources(prev *install.Receipt) []string {
 			out = append(out, s)
 		}
 	}
-	if prev.Layout != "tree" {
+	if prev.Layout != bundle.LayoutTree {
 		add(prev.Source, true)
 	}
 	add(prev.Mirror, false)

@@ -31,7 +31,7 @@ func fromFile(cfg *installConfig, log zerolog.Logger) (*fetch.Artifact, error) {
 		// A FIFO or a device would hang or never end (issue 13).
 		return nil, failure.New(failure.Usage, "--from %s: not a regular file or directory", cfg.from)
 	}
-	art := &fetch.Artifact{Path: p, Name: filepath.Base(p), URL: "file://" + p, Mirror: "--from", Layout: "file", Size: fi.Size(),
+	art := &fetch.Artifact{Path: p, Name: filepath.Base(p), URL: "file://" + p, Mirror: "--from", Layout: bundle.LayoutFile, Size: fi.Size(),
 		Verification: fetch.VerifiedNone}
 	if fi.IsDir() {
 		art.Tree, art.ChecksumSource = true, "none (local directory)"

@@ -49,17 +49,17 @@ func (u *ui) openInstalled(c *cli.Context, t targetOptions) (*install.Installer,
 
 // statusView is `status --json`.
 type statusView struct {
-	Installed bool   `json:"installed"`
-	Demo      bool   `json:"demo"`
-	Mode      string `json:"mode"` // real, demo, none
-	Version   string `json:"version,omitempty"`
-	Arch      string `json:"arch,omitempty"`
-	Libc      string `json:"libc,omitempty"`
-	Prefix    string `json:"prefix,omitempty"`
-	Source    string `json:"source,omitempty"`
-	SHA256    string `json:"sha256,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	Verified  string `json:"verified,omitempty"`
+	Installed bool        `json:"installed"`
+	Demo      bool        `json:"demo"`
+	Mode      string      `json:"mode"` // real, demo, none
+	Version   string      `json:"version,omitempty"`
+	Arch      string      `json:"arch,omitempty"`
+	Libc      bundle.Libc `json:"libc,omitempty"`
+	Prefix    string      `json:"prefix,omitempty"`
+	Source    string      `json:"source,omitempty"`
+	SHA256    string      `json:"sha256,omitempty"`
+	Reason    string      `json:"reason,omitempty"`
+	Verified  string      `json:"verified,omitempty"`
 	// Verification: how the bytes were verified before they were unpacked
 	// (pinned, signed-index, index, sidecar, sha256sums, none).
 	Verification   bundle.Verification `json:"verification,omitempty"`
@@ -86,7 +86,7 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 	v := statusView{Mode: "none"}
 	if r != nil {
 		v = statusView{Installed: r.Mode == install.ModeReal, Demo: r.Mode == install.ModeDemo, Mode: r.Mode, Version: r.Version,
-			Arch: r.Arch, Libc: string(r.Libc), Prefix: r.Prefix, Source: r.Source, SHA256: r.SHA256, Reason: r.Reason,
+			Arch: r.Arch, Libc: r.Libc, Prefix: r.Prefix, Source: r.Source, SHA256: r.SHA256, Reason: r.Reason,
 			Verified: r.Verified, Verification: r.Verification, ChecksumSource: r.ChecksumSource, Time: r.Time, Installer: r.InstallerVersion, SelfContained: r.SelfContained}
 		if r.Mode == install.ModeReal {
 			v.PluginDir = pluginDir(r.Prefix)

@@ -39,7 +39,7 @@ func (u *ui) runUninstall(c *cli.Context, o *uninstallOptions) error {
 		// The receipt's libc decides which linker config to refresh: an
 		// installer opened with its prefix, bin-dir, arch and libc does the
 		// undoing (the lock stays with the first).
-		byReceipt, err := install.Open(install.Options{RootDir: in.Options().RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Arch: r.Arch, Libc: string(r.Libc), Log: u.log})
+		byReceipt, err := install.Open(install.Options{RootDir: in.Options().RootDir, Prefix: r.Prefix, BinDir: r.BinDir, Arch: r.Arch, Libc: r.Libc, Log: u.log})
 		if err != nil {
 			return err
 		}

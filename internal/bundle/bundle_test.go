@@ -113,3 +113,15 @@ func TestParseChecksums(t *testing.T) {
 		t.Errorf("FormatSums = %q", s)
 	}
 }
+
+func TestLibcOfLoader(t *testing.T) {
+	for interp, want := range map[string]Libc{
+		"/lib/ld-musl-x86_64.so.1": Musl, "/lib/ld-musl-aarch64.so.1": Musl,
+		"/lib64/ld-linux-x86-64.so.2": Glibc, "/lib/ld-linux-aarch64.so.1": Glibc, "/lib/ld-linux-armhf.so.3": Glibc,
+		"/usr/bin/env": "", "": "",
+	} {
+		if got := LibcOfLoader(interp); got != want {
+			t.Errorf("LibcOfLoader(%q) = %q, want %q", interp, got, want)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package bundle
 
-import "slices"
+import (
+	"path"
+	"slices"
+	"strings"
+)
 
 // Verification is how a bundle's bytes were verified before they were
 // unpacked: the receipt's "verification", status and verify show it.
@@ -63,3 +67,16 @@ func Layouts() []Layout {
 
 // Valid reports whether l is one of [Layouts].
 func (l Layout) Valid() bool { return slices.Contains(Layouts(), l) }
+
+// LibcOfLoader names the C library whose dynamic loader interp is (an ELF
+// PT_INTERP): ld-musl-<arch>.so.1 is musl's, ld-linux*.so.* glibc's, on
+// every arch; "" when it is neither.
+func LibcOfLoader(interp string) Libc {
+	switch b := path.Base(interp); {
+	case strings.HasPrefix(b, "ld-musl-"):
+		return Musl
+	case strings.HasPrefix(b, "ld-linux"):
+		return Glibc
+	}
+	return ""
+}
