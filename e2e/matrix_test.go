@@ -148,6 +148,22 @@ func TestSourcesByCommands(t *testing.T) {
 			installer(t, 3, "--root", root, "status")
 			return r
 		}},
+		// A site's own file where the install writes: --force moves it to a
+		// recorded backup, and uninstall puts it back (the backup of a
+		// registry install was never restored: its receipt was refused).
+		{"--force backup, uninstall", 0, func(t *testing.T, src matrixSource, root string) run {
+			site := filepath.Join(root, "usr/local/bin/sinfo")
+			if err := os.WriteFile(site, []byte("#!/bin/sh\necho the site's own sinfo\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			installer(t, 7, install(src, root)...) // not ours: refused without --force
+			installer(t, 0, install(src, root, "--force")...)
+			r := installer(t, 0, "--root", root, "uninstall")
+			if b, err := os.ReadFile(site); err != nil || !strings.Contains(string(b), "the site's own sinfo") {
+				t.Errorf("uninstall did not put the site's sinfo back: %q, %v", b, err)
+			}
+			return r
+		}},
 	}
 
 	got := map[string]map[string]string{}
