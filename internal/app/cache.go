@@ -26,10 +26,7 @@ type cache struct {
 	log zerolog.Logger
 }
 
-var (
-	safeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
-	validSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
+var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
 func (c *cache) refPath(arch, version string) string {
 	return filepath.Join(c.dir, safeName.ReplaceAllString(arch+"-"+version, "_")+".ref")
@@ -42,13 +39,13 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 		return nil
 	}
 	if sha == "" {
-		b, err := os.ReadFile(c.refPath(arch, version))
+		b, err := safeio.ReadFile(c.refPath(arch, version), 1<<10)
 		if err != nil {
 			return nil
 		}
 		sha = strings.TrimSpace(string(b))
 	}
-	if !validSHA.MatchString(sha) {
+	if !bundle.Digest(sha).Valid() {
 		// From a receipt or a .ref file: untrusted, and used in a glob
 		// whose non-matching hits are removed (issue 12 item 3).
 		c.log.Warn().Str("sha256", sha).Msg("not a SHA-256 digest; the cache is not consulted")
@@ -68,7 +65,7 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 		// How the bytes were verified when they were downloaded, and where
 		// from (issue 13): the receipt records the origin, not the cache file.
 		var meta cacheMeta
-		if b, err := os.ReadFile(m + ".origin"); err == nil && len(b) < 64<<10 && json.Unmarshal(b, &meta) == nil {
+		if b, err := safeio.ReadFile(m+".origin", 64<<10); err == nil && json.Unmarshal(b, &meta) == nil {
 			art.Origin, art.Verification, art.Version = fetch.Redact(meta.Origin), meta.Verification, meta.Version
 			if !art.Verification.Valid() { // the cache directory is not ours alone: an unknown value vouches for nothing
 				art.Verification = fetch.VerifiedNone
