@@ -499,12 +499,9 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 	if commit.LoaderCache != nil {
 		// The libraries resolve only through a cache nobody could build:
 		// the commands would not start. Say so; never report success.
-		hint, fix := "run `ldconfig` in the image, then install again", []failure.Remedy(nil)
-		var a interface {
-			Advice() (string, []failure.Remedy)
-		}
-		if errors.As(commit.LoaderCache, &a) {
-			hint, fix = a.Advice()
+		hint, fix := failure.Advice(commit.LoaderCache)
+		if hint == "" && len(fix) == 0 {
+			hint = "run `ldconfig` in the image, then install again"
 		}
 		return rollback(failure.New(failure.Verify, "the installed commands could not start here: they find their libraries in %s only through the root's loader cache, and %w",
 			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).Advise(hint, fix))
