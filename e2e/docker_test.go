@@ -592,7 +592,7 @@ func packSelfContained(t *testing.T) (dir, tgz string) {
 	_ = os.Remove(stamp)
 	_ = os.RemoveAll(dir)
 	t0 := time.Now()
-	r := installer(t, 0, "pack", "--self-contained", "--from", filepath.Join(suite.bundle["BUNDLE_PAYLOAD"], "usr/local/slurm"),
+	installer(t, 0, "pack", "--self-contained", "--from", filepath.Join(suite.bundle["BUNDLE_PAYLOAD"], "usr/local/slurm"),
 		"--slurm-version", suite.version, "--arch", suite.arch, "--out", dir)
 	if err := os.WriteFile(stamp, []byte(key), 0o644); err != nil {
 		t.Fatal(err)
