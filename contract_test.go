@@ -72,6 +72,21 @@ func TestDebianWithMuslIsGlibc(t *testing.T) {
 	run1(t, 0, "--root", root, "uninstall")
 }
 
+// One digest parser: --sha256 takes the digest as sha256sum prints it, in
+// either case, or as a registry names it; the receipt keeps the one form.
+func TestPinnedDigestForms(t *testing.T) {
+	b := writeBundle(t, testbundle.Options{Version: "22.05.8"})
+	for _, pin := range []string{b.SHA256, strings.ToUpper(b.SHA256), "sha256:" + b.SHA256} {
+		root := t.TempDir()
+		run1(t, 0, "--root", root, "--from", b.Path, "--sha256", pin, "--fallback", "fail")
+		receipt, err := os.ReadFile(filepath.Join(root, "var/lib/slurm-installer/receipt.json"))
+		if err != nil || !bytes.Contains(receipt, []byte(`"sha256": "`+b.SHA256+`"`)) || !bytes.Contains(receipt, []byte(`"verification": "pinned"`)) {
+			t.Errorf("--sha256 %s: receipt (%v):\n%s", pin, err, receipt)
+		}
+	}
+	run1(t, 2, "--root", t.TempDir(), "--from", b.Path, "--sha256", "sha512:"+b.SHA256, "--fallback", "fail")
+}
+
 // writePayload writes a payload pack takes (bin/, lib/, VERSION) whose
 // commands print version.
 func writePayload(t *testing.T, version string) string {
