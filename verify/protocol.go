@@ -24,12 +24,8 @@ var knownMajors = func() []string {
 	return m
 }()
 
-// Major returns the major release of a SLURM version: "24.11.5" → "24.11",
-// "22.05.8-1" → "22.05".
-func Major(version string) string { return slurmver.SeriesOf(version) }
-
 func majorIndex(version string) (int, error) {
-	mj := Major(version)
+	mj := slurmver.SeriesOf(version) // the major release: "24.11.5" → "24.11"
 	for i, m := range knownMajors {
 		if m == mj {
 			return i, nil
