@@ -88,8 +88,8 @@ bench-fleet: build
 	bash scripts/bench-fleet.sh
 
 # Fuzz targets (package:target); seeds in <package>/testdata/fuzz/<target>/.
-FUZZ_TARGETS := install:FuzzCheckEntry fetch:FuzzParseIndex fetch:FuzzParseSHA256Sidecar \
-	fetch:FuzzParseSHA256SUMS fetch:FuzzParseAutoindex
+FUZZ_TARGETS := install:FuzzCheckEntry fetch:FuzzParseIndex internal/bundle:FuzzParseSHA256Sidecar \
+	internal/bundle:FuzzParseSHA256SUMS fetch:FuzzParseAutoindex
 FUZZTIME ?= 60s
 
 # Each target for FUZZTIME (go test -fuzz runs one target at a time). A crasher

@@ -157,8 +157,9 @@ type xaResult struct {
 	stdout, stderr string
 }
 
-// xaRun runs the installer (plain-text logs on stderr) and logs its output.
-func xaRun(t *testing.T, args ...string) xaResult {
+// xaRun runs the installer (plain-text logs on stderr), logs its output and
+// fails the test unless it exited with want.
+func xaRun(t *testing.T, want int, args ...string) xaResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -179,6 +180,7 @@ func xaRun(t *testing.T, args ...string) xaResult {
 	}
 	t.Logf("$ slurm-installer %s   # exit %d, %s\n%s%s", strings.Join(args, " "), r.code,
 		time.Since(start).Round(time.Millisecond), r.stdout, r.stderr)
+	xaWantExit(t, "slurm-installer "+strings.Join(args, " "), r, want)
 	return r
 }
 
@@ -231,8 +233,7 @@ type xaCheck struct {
 
 func xaVerifyJSON(t *testing.T, root string, wantCode int) map[string]xaCheck {
 	t.Helper()
-	r := xaRun(t, "verify", "--json", "--root", root)
-	xaWantExit(t, "verify --json", r, wantCode)
+	r := xaRun(t, wantCode, "verify", "--json", "--root", root)
 	var v struct {
 		OK     bool      `json:"ok"`
 		Checks []xaCheck `json:"checks"`
@@ -315,8 +316,7 @@ func TestArchCrossInstallArm64(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(root, "etc/ld.so.cache")); err == nil {
 			t.Fatal("the arm64 root template has an ld.so.cache; the install's ldconfig must build it")
 		}
-		r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
-		xaWantExit(t, "install", r, 0)
+		r := xaRun(t, 0, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
 		xaContains(t, "install log", r.stderr,
 			`arch=aarch64 arch_from="/bin/sh -> /usr/bin/busybox is an ELF aarch64 executable"`,
 			"slurm-client-latest-aarch64-alpine.tar.gz",
@@ -351,8 +351,7 @@ func TestArchCrossInstallArm64(t *testing.T) {
 		}
 		t.Logf("chroot %s /usr/local/bin/sinfo --version  =>  %q (aarch64, under qemu-user-static)", root, strings.TrimSpace(string(out)))
 
-		v := xaRun(t, "verify", "--root", root)
-		xaWantExit(t, "verify", v, 0)
+		v := xaRun(t, 0, "verify", "--root", root)
 		xaContains(t, "verify", v.stdout, "PASS  arch", "ELF files are aarch64", "PASS  loader           present: /lib/ld-linux-aarch64.so.1",
 			"PASS  run              sinfo --version printed slurm-wlm "+b["BUNDLE_VERSION"])
 	})
@@ -362,11 +361,10 @@ func TestArchCrossInstallArm64(t *testing.T) {
 		xaSetBinfmt(t, false)
 		t.Cleanup(func() { xaSetBinfmt(t, true) })
 		before := xaEntries(t, root)
-		r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
+		r := xaRun(t, int(failure.Verify), "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
 		// the default policy records demo mode instead: never a client that cannot start
-		demo := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"])
+		xaRun(t, 0, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"])
 		xaSetBinfmt(t, true)
-		xaWantExit(t, "install", r, int(failure.Verify))
 		xaContains(t, "install log", r.stderr,
 			"the installed commands could not start here: they find their libraries in /usr/local/slurm/lib only through the root's loader cache, and ldconfig not run: tried the root's /sbin/ldconfig, but this x86_64 host cannot execute aarch64 programs (no binfmt_misc emulation for aarch64 is registered)",
 			"exit=8", "register qemu-user-static for aarch64 in binfmt_misc")
@@ -374,7 +372,6 @@ func TestArchCrossInstallArm64(t *testing.T) {
 			t.Errorf("the install claims a client that cannot start:\n%s", r.stderr)
 		}
 		t.Logf("refusal without emulation, verbatim:\n%s", xaLastLine(r.stderr))
-		xaWantExit(t, "install (default --fallback demo) with the emulator disabled", demo, 0)
 		xaAbsent(t, root, "usr/local/slurm", "usr/local/bin/sinfo", "etc/ld.so.conf.d/slurm.conf", "etc/ld.so.cache")
 		if after := xaEntries(t, root); strings.Join(after, " ") != strings.Join(before, " ") {
 			t.Errorf("the root's top level changed: %v -> %v", before, after)
@@ -395,15 +392,13 @@ func TestArchWrongBundleRefused(t *testing.T) {
 
 	t.Run("direct URL, --fallback fail", func(t *testing.T) {
 		root := xaRoot(t, "glibc")
-		r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+tgz, "--fallback", "fail")
-		xaWantExit(t, "install", r, int(failure.Verify))
+		r := xaRun(t, int(failure.Verify), "install", "--root", root, "--mirrors", "file://"+tgz, "--fallback", "fail")
 		xaContains(t, "install log", r.stderr, both, "exit=8", "install the x86_64 bundle (--arch x86_64)")
 		xaAbsent(t, root, "usr/local/slurm", "usr/local/bin/sinfo", "var/lib/slurm-installer/receipt.json", "etc/ld.so.conf.d/slurm.conf")
 	})
 	t.Run("--from, default policy", func(t *testing.T) {
 		root := xaRoot(t, "glibc")
-		r := xaRun(t, "install", "--root", root, "--from", tgz)
-		xaWantExit(t, "install", r, 0)
+		r := xaRun(t, 0, "install", "--root", root, "--from", tgz)
 		xaContains(t, "install log", r.stderr, both, "would_exit=8", "DEMO MODE recorded")
 		xaAbsent(t, root, "usr/local/slurm", "usr/local/bin/sinfo", "etc/ld.so.conf.d/slurm.conf")
 		rc := xaReceipt(t, root)
@@ -414,8 +409,7 @@ func TestArchWrongBundleRefused(t *testing.T) {
 		if err != nil || !strings.Contains(string(p), "SLURM_DEMO_MODE=1") {
 			t.Errorf("profile.d/slurm.sh = %q (%v), want SLURM_DEMO_MODE=1", p, err)
 		}
-		st := xaRun(t, "status", "--root", root)
-		xaWantExit(t, "status", st, int(failure.NotInstalled))
+		st := xaRun(t, int(failure.NotInstalled), "status", "--root", root)
 		xaContains(t, "status", st.stdout, "mode:      demo", "reason:    "+both)
 	})
 }
@@ -425,8 +419,7 @@ func TestArchWrongBundleRefused(t *testing.T) {
 func TestArchMuslRootGcompatHint(t *testing.T) {
 	b := xaBundle(t, "amd64")
 	root := xaRoot(t, "musl")
-	r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
-	xaWantExit(t, "install", r, int(failure.Verify))
+	r := xaRun(t, int(failure.Verify), "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
 	xaContains(t, "install log", r.stderr, `libc=musl libc_from="found /lib/ld-musl-x86_64.so.1"`,
 		"the bundle cannot run in this root: missing loader /lib64/ld-linux-x86-64.so.2 (needed by bin/sacct, bin/sacctmgr, bin/salloc and 14 more)")
 	if n := strings.Count(r.stderr, "/lib64/ld-linux-x86-64.so.2"); n != 1 {
@@ -441,8 +434,7 @@ func TestArchMuslRootGcompatHint(t *testing.T) {
 	// After "apk add gcompat" (here: glibc's loader and libs added) the same bundle installs and runs.
 	t.Run("gcompat", func(t *testing.T) {
 		root := xaRoot(t, "gcompat")
-		r := xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
-		xaWantExit(t, "install", r, 0)
+		r := xaRun(t, 0, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
 		xaContains(t, "install log", r.stderr, "a glibc loader /lib64/ld-linux-x86-64.so.2 is present too (gcompat)",
 			`sinfo --version ran in the target sinfo="slurm-wlm `+b["BUNDLE_VERSION"]+`"`)
 		if rc := xaReceipt(t, root); rc.Libc != "musl" || rc.Mode != "real" {
@@ -461,7 +453,7 @@ func TestArchVerifyJSON(t *testing.T) {
 	xaNeedAmd64Host(t)
 	b := xaBundle(t, "amd64")
 	root := xaRoot(t, "glibc")
-	xaWantExit(t, "install", xaRun(t, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail"), 0)
+	xaRun(t, 0, "install", "--root", root, "--mirrors", "file://"+b["BUNDLE_APPHUB"], "--fallback", "fail")
 	c := xaVerifyJSON(t, root, 0)
 	for name, want := range map[string]string{
 		"receipt":   "real " + b["BUNDLE_VERSION"] + " for x86_64/glibc",
@@ -499,8 +491,7 @@ func TestPreflightMissingLibraryAptHint(t *testing.T) {
 		}
 	}
 	root := xaRoot(t, "glibc")
-	r := xaRun(t, "install", "--root", root, "--from", payload, "--fallback", "fail")
-	xaWantExit(t, "install", r, int(failure.Verify))
+	r := xaRun(t, int(failure.Verify), "install", "--root", root, "--from", payload, "--fallback", "fail")
 	xaContains(t, "install log", r.stderr,
 		"the bundle cannot run in this root: missing liblz4.so.1 (needed by bin/sbcast, bin/srun, lib/libsystemd.so.0.35.0); libmunge.so.2 (needed by 3 plugins)",
 		"hint=\"run `apt-get install -y liblz4-1 libmunge2`\"")
@@ -602,8 +593,7 @@ func TestLibcDetectRealRoots(t *testing.T) {
 			if arch != c.arch || string(libc) != c.libc || !strings.Contains(ev, c.evidence) {
 				t.Errorf("detected %s/%s (%s), want %s/%s with %q", arch, libc, ev, c.arch, c.libc, c.evidence)
 			}
-			r := xaRun(t, "install", "--root", root, "--mirrors", "file:///nonexistent", "--dry-run")
-			xaWantExit(t, "install --dry-run", r, 0)
+			r := xaRun(t, 0, "install", "--root", root, "--mirrors", "file:///nonexistent", "--dry-run")
 			xaContains(t, "install --dry-run", r.stderr, "target detected arch="+c.arch+" ", " libc="+c.libc+" ", c.evidence)
 			if got := xaEntries(t, root); c.kind == "empty" && len(got) > 0 {
 				t.Errorf("--dry-run wrote %v", got)

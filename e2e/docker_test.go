@@ -321,7 +321,7 @@ func TestDocker(t *testing.T) {
 	writeFile(t, pctx, "Dockerfile", []byte(policyDockerfile))
 
 	t.Run("InstallerImage", func(t *testing.T) {
-		want := installer(t, "version")
+		want := installer(t, 0, "version")
 		r := dockerRun(t, "run", "--rm", "--network", "none", installerImage, "version")
 		wantExit(t, "docker run "+installerImage+" version", r, 0)
 		if strings.TrimSpace(r.stdout) != strings.TrimSpace(want.stdout) {
@@ -592,9 +592,8 @@ func packSelfContained(t *testing.T) (dir, tgz string) {
 	_ = os.Remove(stamp)
 	_ = os.RemoveAll(dir)
 	t0 := time.Now()
-	r := installer(t, "pack", "--self-contained", "--from", filepath.Join(suite.bundle["BUNDLE_PAYLOAD"], "usr/local/slurm"),
+	installer(t, 0, "pack", "--self-contained", "--from", filepath.Join(suite.bundle["BUNDLE_PAYLOAD"], "usr/local/slurm"),
 		"--slurm-version", suite.version, "--arch", suite.arch, "--out", dir)
-	wantExit(t, "pack --self-contained", r, 0)
 	if err := os.WriteFile(stamp, []byte(key), 0o644); err != nil {
 		t.Fatal(err)
 	}

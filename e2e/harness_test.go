@@ -421,8 +421,11 @@ func (r run) String() string {
 	return fmt.Sprintf("exit %d after %s\n--- stdout\n%s--- stderr\n%s", r.code, r.took.Round(time.Millisecond), r.stdout, r.stderr)
 }
 
-// installer runs slurm-installer with args (logs on stderr) and logs what it printed.
-func installer(t *testing.T, args ...string) run {
+// installer runs slurm-installer with args (logs on stderr), logs what it
+// printed, and fails the test unless it exited with want: every call states
+// the exit code it expects (issue 22: a status whose code nobody checked
+// hid a bug).
+func installer(t *testing.T, want int, args ...string) run {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -430,6 +433,7 @@ func installer(t *testing.T, args ...string) run {
 	cmd.Env = append(cleanEnv(), "SLURM_INSTALLER_LOG_FORMAT=console")
 	r := execute(t, cmd)
 	t.Logf("$ slurm-installer %s   # exit %d, %s\n%s%s", strings.Join(args, " "), r.code, r.took.Round(time.Millisecond), indent(r.stdout), indent(r.stderr))
+	wantExit(t, "slurm-installer "+strings.Join(args, " "), r, want)
 	return r
 }
 
@@ -532,8 +536,7 @@ type status struct {
 
 func statusJSON(t *testing.T, root string, wantCode int) status {
 	t.Helper()
-	r := installer(t, "status", "--json", "--root", root)
-	wantExit(t, "status --json", r, wantCode)
+	r := installer(t, wantCode, "status", "--json", "--root", root)
 	var s status
 	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 		t.Fatalf("status --json printed no JSON: %v\n%s", err, r)

@@ -136,8 +136,7 @@ func checkSelfContained(t *testing.T, root string) {
 	if rc := rawReceipt(t, root); rc["self_contained"] != true || rc["mode"] != "real" {
 		t.Errorf("receipt: self_contained %v mode %v; want true, real", rc["self_contained"], rc["mode"])
 	}
-	r := installer(t, "status", "--json", "--root", root)
-	wantExit(t, "status --json", r, 0)
+	r := installer(t, 0, "status", "--json", "--root", root)
 	var st map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
 		t.Fatal(err)
@@ -145,13 +144,11 @@ func checkSelfContained(t *testing.T, root string) {
 	if st["self_contained"] != true || st["plugin_dir"] != "/usr/local/slurm/lib/slurm" {
 		t.Errorf("status --json: self_contained %v plugin_dir %v; want true, /usr/local/slurm/lib/slurm", st["self_contained"], st["plugin_dir"])
 	}
-	r = installer(t, "status", "--root", root)
-	wantExit(t, "status", r, 0)
+	r = installer(t, 0, "status", "--root", root)
 	if !strings.Contains(r.stdout, "PluginDir the site slurm.conf must name: /usr/local/slurm/lib/slurm") {
 		t.Errorf("status should name the PluginDir the site config must set:\n%s", r.stdout)
 	}
-	v := installer(t, "verify", "--root", root)
-	wantExit(t, "verify", v, 0)
+	v := installer(t, 0, "verify", "--root", root)
 	for _, want := range []string{"PASS  loader           present: /usr/local/slurm/lib/ld-linux", "PASS  plugindir", "PASS  run              sinfo --version printed slurm-wlm " + suite.version} {
 		if !strings.Contains(v.stdout, want) {
 			t.Errorf("verify should print %q:\n%s", want, v.stdout)
@@ -171,8 +168,7 @@ func TestSelfContainedMusl(t *testing.T) {
 		}
 	}
 
-	r := installer(t, "--root", root, "--mirrors", mirror, "--fallback", "fail", "--prefix", "/opt/slurm")
-	wantExit(t, "install --prefix /opt/slurm of a bundle packed for /usr/local/slurm", r, 2)
+	r := installer(t, 2, "--root", root, "--mirrors", mirror, "--fallback", "fail", "--prefix", "/opt/slurm")
 	if !strings.Contains(r.stderr, "/opt/slurm") || !strings.Contains(r.stderr, "/usr/local/slurm") {
 		t.Errorf("the refusal should name both prefixes:\n%s", r.stderr)
 	}
@@ -182,8 +178,7 @@ func TestSelfContainedMusl(t *testing.T) {
 		}
 	}
 
-	r = installer(t, "--root", root, "--mirrors", mirror, "--fallback", "fail")
-	wantExit(t, "install of the self-contained bundle in a musl root", r, 0)
+	r = installer(t, 0, "--root", root, "--mirrors", mirror, "--fallback", "fail")
 	if strings.Contains(r.stderr, "ldconfig") {
 		t.Errorf("a self-contained install should not run or mention ldconfig:\n%s", r.stderr)
 	}
@@ -193,8 +188,7 @@ func TestSelfContainedMusl(t *testing.T) {
 
 	// A site conf whose PluginDir is elsewhere: verify names the one it must be.
 	writeFile(t, root, "etc/slurm/slurm.conf", []byte("ClusterName=x\nSlurmctldHost=localhost\nPluginDir=/usr/lib/x86_64-linux-gnu/slurm-wlm\n"))
-	v := installer(t, "verify", "--root", root)
-	wantExit(t, "verify with a site conf naming another PluginDir", v, 8)
+	v := installer(t, 8, "verify", "--root", root)
 	if !strings.Contains(v.stdout, "FAIL  plugindir") || !strings.Contains(v.stdout+v.stderr, "PluginDir=/usr/local/slurm/lib/slurm") {
 		t.Errorf("verify should fail the plugindir check and name /usr/local/slurm/lib/slurm:\n%s", v)
 	}
@@ -210,8 +204,7 @@ func TestSelfContainedDistroless(t *testing.T) {
 			t.Fatalf("the distroless root has /%s", sh)
 		}
 	}
-	r := installer(t, "--root", root, "--mirrors", mirror, "--fallback", "fail")
-	wantExit(t, "install of the self-contained bundle in a distroless root", r, 0)
+	r := installer(t, 0, "--root", root, "--mirrors", mirror, "--fallback", "fail")
 	if strings.Contains(r.stderr, "ldconfig") {
 		t.Errorf("a self-contained install should not run ldconfig (not even the host's -r):\n%s", r.stderr)
 	}
@@ -225,7 +218,7 @@ func TestSelfContainedDistroless(t *testing.T) {
 func TestSelfContainedLiveCluster(t *testing.T) {
 	mirror := scMirror(t)
 	root := newRoot(t, "musl")
-	wantExit(t, "install", installer(t, "--root", root, "--mirrors", mirror, "--fallback", "fail"), 0)
+	installer(t, 0, "--root", root, "--mirrors", mirror, "--fallback", "fail")
 
 	st := filepath.Join(suite.state, "cluster")
 	stop := addTeardown("cluster "+st, func() { _, _ = script(context.Background(), "cluster.sh", "stop", st) })
@@ -275,8 +268,7 @@ func TestSelfContainedLiveCluster(t *testing.T) {
 	if !strings.Contains(r.stdout, node) {
 		t.Fatalf("sinfo with SlurmctldHost=localhost does not list %s:\n%s", node, r)
 	}
-	v := installer(t, "--root", root, "verify", "--cluster")
-	wantExit(t, "verify --cluster from the musl root", v, 0)
+	installer(t, 0, "--root", root, "verify", "--cluster")
 }
 
 // TestSelfContainedSize measures what carrying glibc costs: the same payload

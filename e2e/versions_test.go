@@ -181,8 +181,7 @@ func TestVersionsNewestThatRuns(t *testing.T) {
 
 	t.Run("debian13", func(t *testing.T) {
 		root := newRoot(t, "glibc-trixie")
-		r := installer(t, "--root", root, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
-		wantExit(t, "install latest into the Debian 13 root", r, 0)
+		installer(t, 0, "--root", root, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
 		sinfoIs(t, root, vv.newer)
 		if rc := readReceipt(t, root); rc.Version != vv.newer || rc.Layout != "index" {
 			t.Errorf("receipt version %s layout %s, want %s from the index", rc.Version, rc.Layout, vv.newer)
@@ -190,8 +189,7 @@ func TestVersionsNewestThatRuns(t *testing.T) {
 	})
 	t.Run("debian12", func(t *testing.T) {
 		root := newRoot(t, "glibc")
-		r := installer(t, "--root", root, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
-		wantExit(t, "install latest into the Debian 12 root (needs bundle selection by glibc, issue 14.2)", r, 0)
+		r := installer(t, 0, "--root", root, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
 		sinfoIs(t, root, suite.version)
 		if rc := readReceipt(t, root); rc.Version != suite.version {
 			t.Errorf("receipt version %s, want %s", rc.Version, suite.version)
@@ -224,12 +222,10 @@ func TestVersionsRegistryNewestThatRuns(t *testing.T) {
 	old := filepath.Join(suite.bundle["BUNDLE_PAYLOAD"], "usr/local/slurm")
 	newp := filepath.Join(vv.trixie["BUNDLE_PAYLOAD"], "usr/local/slurm")
 	for _, p := range [][]string{{old, suite.version}, {newp, vv.newer}} { // the newer one is latest-x86_64
-		r := ociRun(t, nil, "pack", "--arch", suite.arch, "--from", p[0], "--slurm-version", p[1], "--out", mirror)
-		wantExit(t, "pack "+p[1]+" --out oci://", r, 0)
+		ociRun(t, nil, 0, "pack", "--arch", suite.arch, "--from", p[0], "--slurm-version", p[1], "--out", mirror)
 	}
 	root := newRoot(t, "glibc")
-	r := ociRun(t, nil, "--root", root, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
-	wantExit(t, "install latest from the registry into the Debian 12 root", r, 0)
+	r := ociRun(t, nil, 0, "--root", root, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
 	sinfoIs(t, root, suite.version)
 	if rc := readReceipt(t, root); rc.Version != suite.version || rc.Layout != "oci" {
 		t.Errorf("receipt version %s layout %s, want %s from the registry", rc.Version, rc.Layout, suite.version)
@@ -238,8 +234,7 @@ func TestVersionsRegistryNewestThatRuns(t *testing.T) {
 		t.Errorf("the log has no line saying %s was skipped for its glibc need:\n%s", vv.newer, r.stderr)
 	}
 	root13 := newRoot(t, "glibc-trixie")
-	r = ociRun(t, nil, "--root", root13, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
-	wantExit(t, "install latest from the registry into the Debian 13 root", r, 0)
+	r = ociRun(t, nil, 0, "--root", root13, "--mirrors", mirror, "--slurm-version", "latest", "--fallback", "fail")
 	sinfoIs(t, root13, vv.newer)
 }
 
@@ -255,8 +250,7 @@ func TestVersionsGlibcRefusal(t *testing.T) {
 			mirror := serve(t, "only-24.11-"+c.name, c.dir, "html")
 			root := newRoot(t, "glibc")
 			before := snapshot(t, root)
-			r := installer(t, "--root", root, "--mirrors", mirror, "--slurm-version", vv.newer, "--fallback", "fail")
-			wantExit(t, "install 24.11 into the Debian 12 root", r, 8)
+			r := installer(t, 8, "--root", root, "--mirrors", mirror, "--slurm-version", vv.newer, "--fallback", "fail")
 			line := logLine(r.stderr, "exit=8")
 			if !needRE.MatchString(line) || !strings.Contains(line, "2.36") {
 				t.Errorf("the refusal should name the GLIBC_ version needed and the root's glibc 2.36:\n%s", r.stderr)
@@ -280,8 +274,7 @@ func TestVersionsSelfContained2411(t *testing.T) {
 	for _, kind := range []string{"musl", "glibc"} {
 		t.Run(kind, func(t *testing.T) {
 			root := newRoot(t, kind)
-			r := installer(t, "--root", root, "--mirrors", mirror, "--slurm-version", vv.newer, "--fallback", "fail")
-			wantExit(t, "install of the self-contained 24.11 bundle", r, 0)
+			r := installer(t, 0, "--root", root, "--mirrors", mirror, "--slurm-version", vv.newer, "--fallback", "fail")
 			if !strings.Contains(r.stderr, `sinfo --version ran in the target sinfo="slurm-wlm `+vv.newer+`"`) {
 				t.Errorf("the install's run check did not run sinfo %s:\n%s", vv.newer, r.stderr)
 			}
@@ -300,7 +293,7 @@ func TestVersionsClusterProtocolMismatch(t *testing.T) {
 	versionsSetup(t)
 	mirror := serve(t, "only-24.11-cluster", vv.only, "html")
 	root := newRoot(t, "glibc-trixie")
-	wantExit(t, "install 24.11 into the Debian 13 root", installer(t, "--root", root, "--mirrors", mirror, "--fallback", "fail"), 0)
+	installer(t, 0, "--root", root, "--mirrors", mirror, "--fallback", "fail")
 
 	st := filepath.Join(suite.state, "cluster")
 	stop := addTeardown("cluster "+st, func() { _, _ = script(context.Background(), "cluster.sh", "stop", st) })
@@ -313,8 +306,7 @@ func TestVersionsClusterProtocolMismatch(t *testing.T) {
 	if _, err := script(context.Background(), "cluster.sh", "expose", st, root); err != nil {
 		t.Fatal(err)
 	}
-	v := installer(t, "--root", root, "verify", "--cluster")
-	wantExit(t, "verify --cluster: 24.11 client, 22.05 controller", v, 8)
+	v := installer(t, 8, "--root", root, "verify", "--cluster")
 	out := v.stdout + v.stderr
 	for _, want := range []string{
 		"do not speak the same SLURM protocol",

@@ -10,128 +10,12 @@ import (
 	"path"
 	"strings"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
-	"slurm-installer/internal/index"
 )
 
 // maxChecksumFile caps a .sha256 sidecar or SHA256SUMS download.
-const maxChecksumFile = 1 << 20
-
-func isHex64(s string) bool { return index.IsHex64(s) }
-
-// ParseSHA256Sidecar reads a <artifact>.sha256 file: a bare hex digest, a
-// sha256sum line ("<hex>  name" or "<hex> *name") or a BSD line
-// ("SHA256 (name) = <hex>"). When the file has several lines it must have
-// one for name; a single line is accepted whatever name it gives (a
-// "latest" symlink's sidecar names the versioned file). The digest is
-// returned in lower case.
-func ParseSHA256Sidecar(data []byte, name string) (string, error) {
-	if len(data) > maxChecksumFile {
-		return "", errors.New("checksum file too large")
-	}
-	type line struct{ digest, name string }
-	var lines []line
-	for i, raw := range strings.Split(string(data), "\n") {
-		l := strings.TrimSpace(strings.TrimPrefix(raw, "\ufeff"))
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		d, n, ok := parseSumLine(l)
-		if !ok {
-			return "", fmt.Errorf("line %d is not a SHA-256 checksum: %q", i+1, truncate(l, 80))
-		}
-		lines = append(lines, line{d, n})
-	}
-	switch {
-	case len(lines) == 0:
-		return "", errors.New("no checksum in the file")
-	case len(lines) == 1:
-		return lines[0].digest, nil
-	}
-	digest := ""
-	for _, l := range lines {
-		if l.name == name || path.Base(l.name) == name {
-			if digest != "" && digest != l.digest {
-				return "", fmt.Errorf("conflicting checksums for %s", name)
-			}
-			digest = l.digest
-		}
-	}
-	if digest == "" {
-		return "", fmt.Errorf("no checksum for %s among %d lines", name, len(lines))
-	}
-	return digest, nil
-}
-
-// parseSumLine parses "<hex>", "<hex>  name", "<hex> *name" or
-// "SHA256 (name) = <hex>".
-func parseSumLine(l string) (digest, name string, ok bool) {
-	if rest, found := strings.CutPrefix(l, "SHA256 ("); found {
-		i := strings.LastIndex(rest, ") = ")
-		if i < 0 {
-			return "", "", false
-		}
-		d := strings.TrimSpace(rest[i+4:])
-		if !isHex64(d) {
-			return "", "", false
-		}
-		return cleanSumName(strings.ToLower(d), rest[:i])
-	}
-	if len(l) < 64 || !isHex64(l[:64]) {
-		return "", "", false
-	}
-	d, rest := strings.ToLower(l[:64]), l[64:]
-	if rest == "" {
-		return d, "", true
-	}
-	if rest[0] != ' ' && rest[0] != '\t' {
-		return "", "", false
-	}
-	rest = strings.TrimLeft(rest, " \t")
-	return cleanSumName(d, strings.TrimPrefix(rest, "*"))
-}
-
-// cleanSumName applies the same name rules to both line forms: leading
-// "./" are dropped; an empty name or one with a NUL is not a valid line.
-func cleanSumName(d, name string) (string, string, bool) {
-	for strings.HasPrefix(name, "./") {
-		name = strings.TrimPrefix(name, "./")
-	}
-	if name == "" || strings.ContainsRune(name, 0) {
-		return "", "", false
-	}
-	return d, name, true
-}
-
-// ParseSHA256SUMS reads a sha256sum-format file ("<hex>  name", with "*"
-// for binary mode; blank lines and # comments ignored) into name → lower
-// case hex digest. Names keep their relative paths ("bin/sinfo"), with a
-// leading "./" dropped. Any other line, or one name with two different
-// digests, is an error.
-func ParseSHA256SUMS(data []byte) (map[string]string, error) {
-	if len(data) > 16*maxChecksumFile {
-		return nil, errors.New("SHA256SUMS too large")
-	}
-	out := map[string]string{}
-	for i, raw := range strings.Split(string(data), "\n") {
-		l := strings.TrimRight(strings.TrimPrefix(raw, "\ufeff"), "\r")
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
-			continue
-		}
-		d, n, ok := parseSumLine(strings.TrimLeft(l, " \t"))
-		if !ok || n == "" {
-			return nil, fmt.Errorf("line %d is not a sha256sum line: %q", i+1, truncate(l, 80))
-		}
-		if old, dup := out[n]; dup && old != d {
-			return nil, fmt.Errorf("line %d: %s listed twice with different checksums", i+1, n)
-		}
-		out[n] = d
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no checksums in the file")
-	}
-	return out, nil
-}
+const maxChecksumFile = bundle.MaxSidecar
 
 func truncate(s string, n int) string {
 	if len(s) > n {
@@ -143,8 +27,8 @@ func truncate(s string, n int) string {
 // expected is the digest an artifact must have, and where it came from.
 type expected struct {
 	digest string
-	source string // checksumPinned, "index <url>", "sidecar <url>", "SHA256SUMS <url>", "none published"
-	how    string // one of the Verified* values
+	source string              // checksumPinned, "index <url>", "sidecar <url>", "SHA256SUMS <url>", "none published"
+	how    bundle.Verification // how the bytes are verified
 }
 
 // published looks for a checksum published beside the artifact at u: the
@@ -158,12 +42,12 @@ func (s *mirrorGo) published(ctx context.Context, u *url.URL) (expected, *fetchE
 	data, _, ferr := s.readSmall(ctx, &side, maxChecksumFile)
 	switch {
 	case ferr == nil:
-		d, err := ParseSHA256Sidecar(data, name)
+		d, err := bundle.ParseSidecar(data, name)
 		if err != nil {
 			return expected{}, s.integrity(&side, "checksum file is unusable: "+err.Error(),
 				"the mirror's %s is not a checksum file: re-publish it with sha256sum", urlString(&side)).suggest(failure.PinDigest)
 		}
-		return expected{d, "sidecar " + urlString(&side), VerifiedSidecar}, nil
+		return expected{string(d), "sidecar " + urlString(&side), VerifiedSidecar}, nil
 	case errors.Is(ferr, errTooLarge):
 		return expected{}, s.integrity(&side, "checksum file is unusable: "+ferr.cause,
 			"the mirror's %s is not a checksum file: re-publish it with sha256sum", urlString(&side)).suggest(failure.PinDigest)
@@ -171,16 +55,16 @@ func (s *mirrorGo) published(ctx context.Context, u *url.URL) (expected, *fetchE
 		return expected{}, ferr
 	}
 	sums := u.ResolveReference(&url.URL{Path: "SHA256SUMS"})
-	data, _, ferr = s.readSmall(ctx, sums, 16*maxChecksumFile)
+	data, _, ferr = s.readSmall(ctx, sums, bundle.MaxSums)
 	switch {
 	case ferr == nil:
-		m, err := ParseSHA256SUMS(data)
+		m, err := bundle.ParseSums(data)
 		if err != nil {
 			return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+err.Error(),
 				"re-publish %s with sha256sum", urlString(sums)).suggest(failure.PinDigest)
 		}
 		if d, ok := m[name]; ok {
-			return expected{d, "SHA256SUMS " + urlString(sums), VerifiedSHA256SUMS}, nil
+			return expected{string(d), "SHA256SUMS " + urlString(sums), VerifiedSHA256SUMS}, nil
 		}
 		s.log.Warn().Str("url", urlString(sums)).Str("file", name).Msg("SHA256SUMS has no line for this file")
 	case errors.Is(ferr, errTooLarge):
@@ -276,7 +160,7 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 				"nothing vouches for these bytes: publish %s.sha256 or SHA256SUMS on the mirror", urlString(u)).
 				suggest(failure.PinDigest).suggest(failure.PinKey)
 		}
-		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).Str("verified", VerifiedNone).
+		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).Str("verified", string(VerifiedNone)).
 			Msgf("no checksum published for %s; download is unverified (no digest is pinned)", urlString(u))
 	} else if exp.digest != digest {
 		cause := fmt.Sprintf("checksum mismatch: expected %s (%s), got %s", exp.digest, exp.source, digest)
@@ -285,15 +169,15 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 		s.log.Error().Str("url", urlString(u)).Str("expected", exp.digest).Str("actual", digest).Str("source", exp.source).Msg("checksum mismatch")
 		return nil, fe
 	} else {
-		s.log.Info().Str("url", urlString(u)).Str("sha256", digest).Str("source", exp.source).Str("verified", exp.how).Msg("checksum verified")
+		s.log.Info().Str("url", urlString(u)).Str("sha256", digest).Str("source", exp.source).Str("verified", string(exp.how)).Msg("checksum verified")
 	}
 	ok = true
 	layout := st.layout
 	if idx != nil {
 		version, layout = idx.bundle.Version, "index"
 	}
-	if u.Scheme == "file" && layout == "direct" {
-		layout = "file"
+	if u.Scheme == "file" && layout == bundle.LayoutDirect {
+		layout = bundle.LayoutFile
 	}
 	return &Artifact{
 		Path: tmp, Name: name, URL: urlString(u), Layout: layout, SHA256: digest,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
@@ -93,10 +94,10 @@ type Options struct {
 	// for; in a musl root (Libc "musl") a plain glibc bundle is taken
 	// only when nothing surely runnable is there (gcompat might carry
 	// it: preflight decides). Empty fields judge nothing.
-	RootGlibc     string // the root's glibc version, "2.36"; "" when it has none or it is unknown
-	RootGlibcFile string // the in-root file it was read from, for the skip reasons
-	Libc          string // the root's C library: "glibc", "musl", "unknown" or ""
-	Prefix        string // where the client is installed
+	RootGlibc     string      // the root's glibc version, "2.36"; "" when it has none or it is unknown
+	RootGlibcFile string      // the in-root file it was read from, for the skip reasons
+	Libc          bundle.Libc // the root's C library ("" when not known)
+	Prefix        string      // where the client is installed
 	// Accept, when set, narrows the selection further: a non-empty reason
 	// rejects a version (the installer passes the controller's protocol
 	// window when asked for the version the cluster runs). With Version "latest" it makes the
@@ -109,34 +110,34 @@ type Options struct {
 
 // Artifact is a downloaded and verified bundle.
 type Artifact struct {
-	Path           string    // local archive file, or a directory for the tree layout
-	Tree           bool      // Path is a directory holding bin/, lib/, VERSION (tree layout)
-	Name           string    // artifact file name (format identification by extension)
-	URL            string    // where it came from
-	Mirror         string    // the mirror entry that served it
-	Layout         string    // "direct", "index", "tarball", "tree", "file"
-	SHA256         string    // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
-	ChecksumSource string    // "pinned digest", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
-	Verification   string    // how the bytes were verified: one of the Verified* values
-	Origin         string    // the URL the bytes came from originally (for a cached bundle, where it was downloaded); redacted
-	Version        string    // version if known (from index, URL or the tree's VERSION file)
-	Size           int64     // bytes downloaded (tree: sum of its files)
-	IndexSerial    int64     // serial of the index that named the bundle (Layout "index"), else 0
-	IndexExpires   time.Time // expiry of that index, zero if none
-	IndexSigned    bool      // that index's signature passed Options.IndexVerifier
-	Cleanup        func()    // removes Path; safe to call more than once
+	Path           string // local archive file, or a directory for the tree layout
+	Tree           bool   // Path is a directory holding bin/, lib/, VERSION (tree layout)
+	Name           string // artifact file name (format identification by extension)
+	URL            string // where it came from
+	Mirror         string // the mirror entry that served it
+	Layout         bundle.Layout
+	SHA256         string              // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
+	ChecksumSource string              // "pinned digest", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
+	Verification   bundle.Verification // how the bytes were verified
+	Origin         string              // the URL the bytes came from originally (for a cached bundle, where it was downloaded); redacted
+	Version        string              // version if known (from index, URL or the tree's VERSION file)
+	Size           int64               // bytes downloaded (tree: sum of its files)
+	IndexSerial    int64               // serial of the index that named the bundle (Layout "index"), else 0
+	IndexExpires   time.Time           // expiry of that index, zero if none
+	IndexSigned    bool                // that index's signature passed Options.IndexVerifier
+	Cleanup        func()              // removes Path; safe to call more than once
 }
 
 // How an artifact's bytes were verified (Artifact.Verification), for the
 // receipt, status, verify and the JSON output.
 const (
-	VerifiedPinned      = "pinned"       // the digest the operator pinned (Options.SHA256)
-	VerifiedSignedIndex = "signed-index" // the digest of an index whose signature the pinned key verified
-	VerifiedIndex       = "index"        // the digest of an unsigned index
-	VerifiedSidecar     = "sidecar"      // <artifact>.sha256 beside it (for latest: the versioned name's)
-	VerifiedSHA256SUMS  = "sha256sums"   // SHA256SUMS beside it (tree: in its directory)
-	VerifiedLayerDigest = "layer-digest" // a registry's layer digest (its manifest names the bytes by sha256)
-	VerifiedNone        = "none"         // nothing vouches for the bytes
+	VerifiedPinned      = bundle.Pinned      // the digest the operator pinned (Options.SHA256)
+	VerifiedSignedIndex = bundle.SignedIndex // the digest of an index whose signature the pinned key verified
+	VerifiedIndex       = bundle.Index       // the digest of an unsigned index
+	VerifiedSidecar     = bundle.Sidecar     // <artifact>.sha256 beside it (for latest: the versioned name's)
+	VerifiedSHA256SUMS  = bundle.SHA256SUMS  // SHA256SUMS beside it (tree: in its directory)
+	VerifiedLayerDigest = bundle.LayerDigest // a registry's layer digest (its manifest names the bytes by sha256)
+	VerifiedNone        = bundle.None        // nothing vouches for the bytes
 )
 
 // checksumPinned is the Artifact.ChecksumSource of bytes verified against
@@ -145,17 +146,9 @@ const checksumPinned = "pinned digest"
 
 // ArchiveSuffixes are the file name endings that make a mirror entry a
 // direct artifact URL.
-var ArchiveSuffixes = []string{".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.bz2", ".zip"}
+var ArchiveSuffixes = bundle.ArchiveSuffixes()
 
-func hasArchiveSuffix(p string) bool {
-	p = strings.ToLower(p)
-	for _, s := range ArchiveSuffixes {
-		if strings.HasSuffix(p, s) {
-			return true
-		}
-	}
-	return false
-}
+func hasArchiveSuffix(p string) bool { return bundle.CompressionOf(p) != "" }
 
 // Fetch downloads and verifies the bundle for o.Version and o.Arch from the
 // first mirror that serves it (see the package comment for the order and
@@ -215,7 +208,7 @@ const (
 type step struct {
 	kind    stepKind
 	url     *url.URL
-	layout  string
+	layout  bundle.Layout
 	version string // known version, "" if not
 }
 
@@ -602,8 +595,9 @@ func newSession(o Options) (*session, []*mirror, error) {
 	}
 	want := ""
 	if o.SHA256 != "" {
-		want = strings.ToLower(strings.TrimSpace(o.SHA256))
-		if !isHex64(want) {
+		d, err := bundle.ParseDigest(o.SHA256)
+		want = string(d)
+		if err != nil {
 			return nil, nil, failure.New(failure.Usage, "the pinned digest %q is not a SHA-256 digest (64 hex digits)", o.SHA256).
 				WithHint("give the digest as sha256sum prints it")
 		}

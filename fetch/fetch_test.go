@@ -198,7 +198,7 @@ func checkFile(t *testing.T, a *Artifact, want []byte) {
 
 const apk = "pkgs/slurm-apk/"
 
-var bundle = tgzOf("pretend this is a gzipped tarball of the SLURM client")
+var testBundle = tgzOf("pretend this is a gzipped tarball of the SLURM client")
 
 // tgzOf is a real .tar.gz holding one file, VERSION, with content: bytes
 // that pass the archive sniff of unverified downloads.
@@ -215,11 +215,11 @@ func tgzOf(content string) []byte {
 
 func TestDirectURLSubstitution(t *testing.T) {
 	m := newMirror(t, map[string][]byte{
-		"dl/slurm-22.05.8-amd64.tar.gz":        bundle,
-		"dl/slurm-22.05.8-amd64.tar.gz.sha256": []byte(sum(bundle) + "  slurm-22.05.8-amd64.tar.gz\n"),
+		"dl/slurm-22.05.8-amd64.tar.gz":        testBundle,
+		"dl/slurm-22.05.8-amd64.tar.gz.sha256": []byte(sum(testBundle) + "  slurm-22.05.8-amd64.tar.gz\n"),
 	})
 	a := mustFetch(t, opts(t, m.URL()+"/dl/slurm-{version}-{arch}.tar.gz"))
-	checkFile(t, a, bundle)
+	checkFile(t, a, testBundle)
 	if a.Layout != "direct" || a.Version != "22.05.8" || a.Name != "slurm-22.05.8-amd64.tar.gz" || a.Tree {
 		t.Errorf("artifact = %+v", a)
 	}
@@ -250,13 +250,13 @@ func TestTarballLayout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMirror(t, map[string][]byte{
-				apk + tc.file:             bundle,
-				apk + tc.file + ".sha256": []byte(sum(bundle) + "\n"),
+				apk + tc.file:             testBundle,
+				apk + tc.file + ".sha256": []byte(sum(testBundle) + "\n"),
 			})
 			o := opts(t, m.URL())
 			o.Version, o.Arch = tc.version, tc.arch
 			a := mustFetch(t, o)
-			checkFile(t, a, bundle)
+			checkFile(t, a, testBundle)
 			if a.Layout != "tarball" || a.Name != tc.file || a.URL != m.URL()+"/"+apk+tc.file || a.Mirror != m.URL() {
 				t.Errorf("artifact = %+v", a)
 			}
@@ -276,12 +276,12 @@ func TestTarballLayout(t *testing.T) {
 
 func Test404MovesOnWithoutRetry(t *testing.T) {
 	empty := newMirror(t, map[string][]byte{})
-	good := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": bundle})
+	good := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": testBundle})
 	o := opts(t, empty.URL(), good.URL())
 	o.MinBackoff = 5 * time.Second // a retry would show
 	start := time.Now()
 	a := mustFetch(t, o)
-	checkFile(t, a, bundle)
+	checkFile(t, a, testBundle)
 	if a.Mirror != good.URL() || a.ChecksumSource != "none published" {
 		t.Errorf("artifact = %+v", a)
 	}
@@ -311,7 +311,7 @@ func deadAddr(t *testing.T) string {
 }
 
 func TestRefusedThenGood(t *testing.T) {
-	good := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": bundle})
+	good := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": testBundle})
 	o := opts(t, deadAddr(t), good.URL())
 	o.MinBackoff, o.MaxBackoff = 5*time.Second, 5*time.Second
 	start := time.Now()
@@ -326,7 +326,7 @@ func TestRefusedThenGood(t *testing.T) {
 
 func Test503ThenOK(t *testing.T) {
 	const file = "/" + apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz"
-	m := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": bundle})
+	m := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": testBundle})
 	m.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if r.URL.Path == file && n <= 2 {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
@@ -335,7 +335,7 @@ func Test503ThenOK(t *testing.T) {
 		return false
 	}
 	a := mustFetch(t, opts(t, m.URL()))
-	checkFile(t, a, bundle)
+	checkFile(t, a, testBundle)
 	if n := m.count(file); n != 3 {
 		t.Errorf("artifact requested %d times, want 3", n)
 	}
@@ -361,7 +361,7 @@ func Test503ThenOK(t *testing.T) {
 
 func TestRetryAfter(t *testing.T) {
 	const file = "/" + apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz"
-	m := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": bundle})
+	m := newMirror(t, map[string][]byte{apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz": testBundle})
 	var first time.Time
 	var second time.Duration
 	m.hook = func(w http.ResponseWriter, r *http.Request, n int) bool {
@@ -431,17 +431,17 @@ func TestIntegrity(t *testing.T) {
 	corrupt := []byte("pretend this is a gzipped tarball of the SLURM client, corrupted")
 	bad := newMirror(t, map[string][]byte{
 		apk + name:             corrupt,
-		apk + name + ".sha256": []byte(sum(bundle) + "  " + name + "\n"),
+		apk + name + ".sha256": []byte(sum(testBundle) + "  " + name + "\n"),
 	})
 	good := newMirror(t, map[string][]byte{
-		apk + name:             bundle,
-		apk + name + ".sha256": []byte(sum(bundle) + "  " + name + "\n"),
+		apk + name:             testBundle,
+		apk + name + ".sha256": []byte(sum(testBundle) + "  " + name + "\n"),
 	})
 
 	t.Run("mismatch", func(t *testing.T) {
 		_, err := Fetch(context.Background(), opts(t, bad.URL()))
 		wantClass(t, err, failure.Integrity)
-		for _, want := range []string{sum(bundle), sum(corrupt), bad.URL() + "/" + apk + name, "sidecar"} {
+		for _, want := range []string{sum(testBundle), sum(corrupt), bad.URL() + "/" + apk + name, "sidecar"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q lacks %q", err, want)
 			}
@@ -451,7 +451,7 @@ func TestIntegrity(t *testing.T) {
 	t.Run("good second mirror wins", func(t *testing.T) {
 		o := opts(t, bad.URL(), good.URL())
 		a := mustFetch(t, o)
-		checkFile(t, a, bundle)
+		checkFile(t, a, testBundle)
 		if a.Mirror != good.URL() {
 			t.Errorf("mirror = %s", a.Mirror)
 		}
@@ -484,13 +484,13 @@ func TestIntegrity(t *testing.T) {
 		}
 	})
 	t.Run("garbage sidecar", func(t *testing.T) {
-		m := newMirror(t, map[string][]byte{apk + name: bundle, apk + name + ".sha256": []byte("<html>oops</html>")})
+		m := newMirror(t, map[string][]byte{apk + name: testBundle, apk + name + ".sha256": []byte("<html>oops</html>")})
 		_, err := Fetch(context.Background(), opts(t, m.URL()))
 		wantClass(t, err, failure.Integrity)
 	})
 	t.Run("SHA256SUMS", func(t *testing.T) {
-		m := newMirror(t, map[string][]byte{apk + name: bundle, apk + "SHA256SUMS": []byte(
-			sum([]byte("x")) + "  other.tar.gz\n" + sum(bundle) + " *" + name + "\n")})
+		m := newMirror(t, map[string][]byte{apk + name: testBundle, apk + "SHA256SUMS": []byte(
+			sum([]byte("x")) + "  other.tar.gz\n" + sum(testBundle) + " *" + name + "\n")})
 		a := mustFetch(t, opts(t, m.URL()))
 		if a.ChecksumSource != "SHA256SUMS "+m.URL()+"/"+apk+"SHA256SUMS" {
 			t.Errorf("source = %q", a.ChecksumSource)
@@ -507,11 +507,11 @@ func TestFileMirror(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, apk), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, apk, name), bundle, 0o644)
-	os.WriteFile(filepath.Join(dir, apk, name+".sha256"), []byte(sum(bundle)+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, apk, name), testBundle, 0o644)
+	os.WriteFile(filepath.Join(dir, apk, name+".sha256"), []byte(sum(testBundle)+"\n"), 0o644)
 
 	a := mustFetch(t, opts(t, "file://"+dir))
-	checkFile(t, a, bundle)
+	checkFile(t, a, testBundle)
 	if a.Layout != "tarball" || !strings.HasPrefix(a.ChecksumSource, "sidecar file://") {
 		t.Errorf("artifact = %+v", a)
 	}
@@ -520,13 +520,13 @@ func TestFileMirror(t *testing.T) {
 	}
 
 	a = mustFetch(t, opts(t, "file://"+dir+"/"+apk+"slurm-client-{version}-{arch}-alpine.tar.gz"))
-	checkFile(t, a, bundle)
+	checkFile(t, a, testBundle)
 	if a.Layout != "file" {
 		t.Errorf("layout = %q", a.Layout)
 	}
 
 	// A missing file is a 404: on to the next mirror at once.
-	good := newMirror(t, map[string][]byte{apk + name: bundle})
+	good := newMirror(t, map[string][]byte{apk + name: testBundle})
 	o := opts(t, "file://"+t.TempDir()+"/nothing.tar.gz", good.URL())
 	a = mustFetch(t, o)
 	if a.Mirror != good.URL() {

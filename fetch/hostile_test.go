@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/testkit/faultserver"
 	"slurm-installer/internal/index"
@@ -224,8 +225,8 @@ func serveMap(t *testing.T, files map[string][]byte) *faultserver.Server {
 func TestBrokenIndexFallsBack(t *testing.T) {
 	fs := serveMap(t, map[string][]byte{
 		"pkgs/slurm/index.json": bytes.Repeat([]byte(" "), maxIndexFile+10),
-		tarball:                 bundle,
-		tarball + ".sha256":     []byte(sum(bundle) + "\n"),
+		tarball:                 testBundle,
+		tarball + ".sha256":     []byte(sum(testBundle) + "\n"),
 	})
 	a, _, err := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
 	if err != nil {
@@ -235,7 +236,7 @@ func TestBrokenIndexFallsBack(t *testing.T) {
 		t.Errorf("layout %s", a.Layout)
 	}
 	// A redirect loop on the index only.
-	loop := serveMap(t, map[string][]byte{tarball: bundle, tarball + ".sha256": []byte(sum(bundle) + "\n")})
+	loop := serveMap(t, map[string][]byte{tarball: testBundle, tarball + ".sha256": []byte(sum(testBundle) + "\n")})
 	mux := http.NewServeMux()
 	mux.HandleFunc("/pkgs/slurm/index.json", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Path, http.StatusFound)
@@ -256,7 +257,7 @@ func TestBrokenIndexFallsBack(t *testing.T) {
 
 func TestChecksumFileTooLarge(t *testing.T) {
 	fs := serveMap(t, map[string][]byte{
-		tarball:             bundle,
+		tarball:             testBundle,
 		tarball + ".sha256": bytes.Repeat([]byte("#"), maxChecksumFile+10),
 	})
 	_, _, err := timed(t, 20*time.Second, opts(t, fs.URL+"/good"))
@@ -334,10 +335,10 @@ func TestHedgeFleet(t *testing.T) {
 // mirror's fault; the up-to-date second mirror serves the bundle.
 func TestStaleIndexMovesOn(t *testing.T) {
 	idx := func(serial int) []byte {
-		return []byte(strings.Replace(string(indexJSON(bundleJSON("22.05.8", "x86_64", "../slurm-apk/b.tar.gz", bundle))), `"serial":1`, fmt.Sprintf(`"serial":%d`, serial), 1))
+		return []byte(strings.Replace(string(indexJSON(bundleJSON("22.05.8", "x86_64", "../slurm-apk/b.tar.gz", testBundle))), `"serial":1`, fmt.Sprintf(`"serial":%d`, serial), 1))
 	}
-	stale := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(3), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
-	fresh := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(7), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
+	stale := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(3), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": testBundle})
+	fresh := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": idx(7), "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": testBundle})
 	accept := func(i *index.Index) error {
 		if i.Serial < 5 {
 			return fmt.Errorf("serial %d is below the last seen 5", i.Serial)
@@ -381,7 +382,7 @@ func TestLatestVerifiedByVersionedChecksum(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		files map[string][]byte
-		how   string
+		how   bundle.Verification
 		class failure.Class
 	}{
 		{"sidecar", map[string][]byte{latest: b, versioned: b, versioned + ".sha256": []byte(sum(b) + "  slurm-client-22.05.8-x86_64-alpine.tar.gz\n")}, VerifiedSidecar, 0},
@@ -472,7 +473,7 @@ func TestFileMirrorConfined(t *testing.T) {
 		t.Fatal("a ../ link out of the mirror was followed")
 	}
 	os.Remove(dir + "/" + tarball)
-	os.WriteFile(dir+"/"+tarball, bundle, 0o644)
+	os.WriteFile(dir+"/"+tarball, testBundle, 0o644)
 	os.Symlink(outside+"/shadow", dir+"/"+tarball+".sha256")
 	a, err := Fetch(context.Background(), opts(t, "file://"+dir))
 	if err == nil {
@@ -645,10 +646,10 @@ func TestHedgeSparesHealthyDownload(t *testing.T) {
 // Item 4: an expired signed index on the first mirror is that mirror's
 // fault too.
 func TestExpiredIndexMovesOn(t *testing.T) {
-	fresh := indexJSON(bundleJSON("22.05.8", "x86_64", "../slurm-apk/b.tar.gz", bundle))
+	fresh := indexJSON(bundleJSON("22.05.8", "x86_64", "../slurm-apk/b.tar.gz", testBundle))
 	expired := []byte(strings.Replace(string(fresh), "2099-05-22", "2001-05-22", 1))
-	old := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": expired, "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
-	good := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": fresh, "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": bundle})
+	old := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": expired, "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": testBundle})
+	good := serveMap(t, map[string][]byte{"pkgs/slurm/index.json": fresh, "pkgs/slurm/index.json.minisig": []byte("sig"), apk + "b.tar.gz": testBundle})
 	o := opts(t, old.URL+"/good", good.URL+"/good")
 	o.RequireSignedIndex, o.IndexVerifier = true, func(_, _ []byte) error { return nil }
 	a, _, err := timed(t, 20*time.Second, o)

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/slurmver"
@@ -32,7 +33,7 @@ func planOCI(raw string) (*mirror, error) {
 	if _, err := oci.ParseRef(raw); err != nil {
 		return nil, err
 	}
-	return &mirror{raw: raw, name: Redact(raw), steps: []step{{kind: stepOCI, layout: "oci"}}}, nil
+	return &mirror{raw: raw, name: Redact(raw), steps: []step{{kind: stepOCI, layout: bundle.LayoutOCI}}}, nil
 }
 
 func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchError) {
@@ -54,7 +55,7 @@ func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchE
 	if s.want != "" {
 		src, how = checksumPinned, VerifiedPinned // as for the other layouts (oci words it its own way)
 	}
-	return &Artifact{Path: res.Path, Name: res.Name, URL: res.URL, Mirror: raw, Layout: "oci", SHA256: res.SHA256,
+	return &Artifact{Path: res.Path, Name: res.Name, URL: res.URL, Mirror: raw, Layout: bundle.LayoutOCI, SHA256: res.SHA256,
 		ChecksumSource: src, Verification: how, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
 }
 

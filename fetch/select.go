@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/slurmver"
@@ -61,7 +62,7 @@ func (o *Options) judge(b *index.Bundle) (int, string) {
 		return runs, "" // a musl or static build, or an index without needs: preflight decides
 	}
 	switch {
-	case o.Libc == "musl":
+	case o.Libc == bundle.Musl:
 		return doubtful, fmt.Sprintf("needs glibc %s and the root has musl libc (it could run only through gcompat)", b.Glibc)
 	case o.RootGlibc != "" && slurmver.Compare(b.Glibc, o.RootGlibc) > 0:
 		where := ""
@@ -256,7 +257,7 @@ func (s *mirrorGo) fetchListed(ctx context.Context, st step, mirror string) (*Ar
 		}
 		s.log.Info().Str("url", urlString(st.url)).Str("version", c.version).Str("file", c.name).
 			Msgf("the listing's newest bundle of %s for %s is %s", s.selection(), s.arch, c.version)
-		return s.fetchFile(ctx, step{kind: stepFile, url: child(st.url, c.name, false), layout: "tarball", version: c.version}, nil)
+		return s.fetchFile(ctx, step{kind: stepFile, url: child(st.url, c.name, false), layout: bundle.LayoutTarball, version: c.version}, nil)
 	}
 	if len(skipped) > 0 {
 		fe := s.unrunnable(st.url, skipped)

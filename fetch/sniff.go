@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"archive/tar"
-	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
 	"fmt"
@@ -10,18 +9,10 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"slurm-installer/internal/slurmver"
 	"strings"
-)
 
-// Magic numbers of the archive formats a bundle comes in.
-var (
-	magicGzip  = []byte{0x1f, 0x8b}
-	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
-	magicBzip2 = []byte("BZh")
-	magicZip   = []byte("PK\x03\x04")
-	magicZip0  = []byte("PK\x05\x06") // an empty zip
+	"slurm-installer/internal/bundle"
+	"slurm-installer/internal/slurmver"
 )
 
 // sniff checks that the file at p plausibly is an archive of the type its
@@ -42,33 +33,7 @@ func (s *session) sniff(p string, u *url.URL, name string) *fetchError {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return &fetchError{kind: kLocal, url: urlString(u), cause: err.Error(), err: err}
 	}
-	lower := strings.ToLower(name)
-	want := ""
-	switch {
-	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
-		want = "gzip"
-	case strings.HasSuffix(lower, ".tar.xz"):
-		want = "xz"
-	case strings.HasSuffix(lower, ".tar.zst"):
-		want = "zstd"
-	case strings.HasSuffix(lower, ".tar.bz2"):
-		want = "bzip2"
-	case strings.HasSuffix(lower, ".zip"):
-		want = "zip"
-	}
-	got := ""
-	switch {
-	case bytes.HasPrefix(head, magicGzip):
-		got = "gzip"
-	case bytes.HasPrefix(head, magicXz):
-		got = "xz"
-	case bytes.HasPrefix(head, magicZstd):
-		got = "zstd"
-	case bytes.HasPrefix(head, magicBzip2):
-		got = "bzip2"
-	case bytes.HasPrefix(head, magicZip), bytes.HasPrefix(head, magicZip0):
-		got = "zip"
-	}
+	want, got := bundle.CompressionOf(name), bundle.Sniff(head)
 	bad := func(cause string) *fetchError {
 		s.log.Warn().Str("url", urlString(u)).Str("cause", cause).Msg("the mirror served something that is not the bundle")
 		return &fetchError{kind: kBadArchive, url: urlString(u), cause: cause,
@@ -82,14 +47,14 @@ func (s *session) sniff(p string, u *url.URL, name string) *fetchError {
 	}
 	var zr io.Reader
 	switch got {
-	case "gzip":
+	case bundle.Gzip:
 		gz, err := gzip.NewReader(f)
 		if err != nil {
 			return bad("corrupt gzip header: " + err.Error())
 		}
 		defer gz.Close()
 		zr = gz
-	case "bzip2":
+	case bundle.Bzip2:
 		zr = bzip2.NewReader(f)
 	default:
 		return nil

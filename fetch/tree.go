@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/slurmver"
 )
@@ -355,7 +356,7 @@ func (s *mirrorGo) fetchTree(ctx context.Context, st step) (*Artifact, *fetchErr
 	ok = true
 	return &Artifact{
 		Path: dir, Tree: true, Name: path.Base(strings.TrimSuffix(st.url.Path, "/")), URL: urlString(st.url),
-		Layout: "tree", SHA256: manifestDigest, ChecksumSource: source, Verification: how, Origin: urlString(st.url), Version: version, Size: total,
+		Layout: bundle.LayoutTree, SHA256: manifestDigest, ChecksumSource: source, Verification: how, Origin: urlString(st.url), Version: version, Size: total,
 		Cleanup: func() { os.RemoveAll(dir) },
 	}, nil
 }
@@ -413,21 +414,21 @@ func (s *mirrorGo) checkTreeTop(ctx context.Context, st step, top []entry) (hasS
 }
 
 // treeSums downloads and parses the tree's SHA256SUMS when it has one.
-func (s *mirrorGo) treeSums(ctx context.Context, st step, hasSums bool) (map[string]string, []byte, *url.URL, *fetchError) {
-	var sums map[string]string
+func (s *mirrorGo) treeSums(ctx context.Context, st step, hasSums bool) (map[string]bundle.Digest, []byte, *url.URL, *fetchError) {
+	var sums map[string]bundle.Digest
 	var sumsData []byte
 	sumsURL := child(st.url, "SHA256SUMS", false)
 	if hasSums {
 		ferr := s.retrying(ctx, "SHA256SUMS", func() *fetchError {
 			var ferr *fetchError
-			sumsData, _, ferr = s.readSmall(ctx, sumsURL, 16*maxChecksumFile)
+			sumsData, _, ferr = s.readSmall(ctx, sumsURL, bundle.MaxSums)
 			return ferr
 		})
 		if ferr != nil {
 			return nil, nil, sumsURL, ferr
 		}
 		var err error
-		if sums, err = ParseSHA256SUMS(sumsData); err != nil {
+		if sums, err = bundle.ParseSums(sumsData); err != nil {
 			return nil, nil, sumsURL, s.integrity(sumsURL, "SHA256SUMS is unusable: "+err.Error(), "re-publish %s with sha256sum", urlString(sumsURL))
 		}
 	}
@@ -438,7 +439,7 @@ func (s *mirrorGo) treeSums(ctx context.Context, st step, hasSums bool) (map[str
 // computes the manifest digest when there is none) and against the pinned
 // digest;
 // it returns the tree's digest and how it was verified.
-func (s *session) verifyTree(st step, files []treeFile, digests map[string]string, sums map[string]string, sumsData []byte, sumsURL *url.URL) (manifestDigest, source, how string, _ *fetchError) {
+func (s *session) verifyTree(st step, files []treeFile, digests map[string]string, sums map[string]bundle.Digest, sumsData []byte, sumsURL *url.URL) (manifestDigest, source string, how bundle.Verification, _ *fetchError) {
 	// Verify against SHA256SUMS, both ways.
 	source, how = "none published", VerifiedNone
 	if sums != nil {
@@ -449,7 +450,7 @@ func (s *session) verifyTree(st step, files []treeFile, digests map[string]strin
 			case !listed:
 				return "", "", "", s.integrity(f.url, "not listed in "+urlString(sumsURL),
 					"the tree on the mirror has files its SHA256SUMS does not cover: re-publish SHA256SUMS")
-			case want != digests[f.rel]:
+			case string(want) != digests[f.rel]:
 				return "", "", "", s.integrity(f.url, fmt.Sprintf("checksum mismatch: expected %s (from %s), got %s", want, source, digests[f.rel]),
 					"the file on the mirror does not match its SHA256SUMS: it is corrupt or was tampered with; re-publish the tree")
 			}

@@ -74,15 +74,17 @@ func TestAdviceIsTyped(t *testing.T) {
 	_, err = in.ReadReceipt()
 	wantAdvice(t, "corrupt receipt", err, failure.Reinstall)
 
-	// The ldconfig that could not run carries its advice for the caller.
-	var a interface {
-		Advice() (string, []failure.Remedy)
+	// The ldconfig that could not run carries its advice for the caller,
+	// in the one carrier of advice (issue 22), and is still
+	// errLoaderCacheNotBuilt, with its message unchanged.
+	ce := error(cacheError("ldconfig not run", "add ldconfig to the image", []failure.Remedy{{Step: failure.PackSelfContained}}))
+	var fe *failure.Error
+	if !errors.As(ce, &fe) || fe.Class != failure.Verify || !errors.Is(ce, errLoaderCacheNotBuilt) || ce.Error() != "ldconfig not run" {
+		t.Fatalf("cacheError %v: not a *failure.Error of class verification wrapping errLoaderCacheNotBuilt", ce)
 	}
-	ce := error(&cacheError{"ldconfig not run", "add ldconfig to the image", []failure.Remedy{{Step: failure.PackSelfContained}}})
-	if !errors.As(ce, &a) || !errors.Is(ce, errLoaderCacheNotBuilt) {
-		t.Fatalf("cacheError %v: no Advice, or not errLoaderCacheNotBuilt", ce)
-	}
-	if h, fix := a.Advice(); h != "add ldconfig to the image" || len(fix) != 1 || fix[0].Step != failure.PackSelfContained {
+	// Wrapped the way the CLI reports it, the advice still comes through.
+	outer := failure.New(failure.Verify, "the installed commands could not start here: %w", ce)
+	if h, fix := failure.Advice(outer); h != "add ldconfig to the image" || len(fix) != 1 || fix[0].Step != failure.PackSelfContained {
 		t.Errorf("cacheError advice = %q, %v", h, fix)
 	}
 }

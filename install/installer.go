@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -27,7 +28,7 @@ type Options struct {
 	Prefix  string // e.g. /usr/local/slurm
 	BinDir  string // e.g. /usr/local/bin
 	Arch    string // canonical arch of the target
-	Libc    string // "glibc", "musl" or "unknown"
+	Libc    bundle.Libc
 	Limits  Limits
 	Force   bool // replace command links that are not ours
 	Log     zerolog.Logger

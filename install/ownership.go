@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -36,7 +37,6 @@ var (
 	reBackup  = regexp.MustCompile(`^` + regexp.QuoteMeta(backupPrefix) + hexID + `\.[^/]+$`)
 	reStaging = regexp.MustCompile(`^` + regexp.QuoteMeta(stagingPrefix) + hexID + `$`)
 	reTmp     = regexp.MustCompile(`^` + regexp.QuoteMeta(tmpPrefix) + hexID + `$`)
-	reHex64   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	reMusl    = regexp.MustCompile(`^/etc/ld-musl-[a-z0-9_]+\.path$`)
 	reArch    = regexp.MustCompile(`^[A-Za-z0-9_]{0,32}$`)
 )
@@ -280,15 +280,18 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 	if r.Mode == ModeReal && r.PayloadDir == "" {
 		return bad("a real install with no payload_dir")
 	}
-	if !reArch.MatchString(r.Arch) || !reArch.MatchString(r.Libc) {
+	if !reArch.MatchString(r.Arch) || r.Libc != "" && !r.Libc.Valid() {
 		return bad("arch %q / libc %q", r.Arch, r.Libc)
 	}
-	switch r.Verification {
-	case "", "pinned", "signed-index", "index", "sidecar", "sha256sums", "none":
-	default:
-		return fmt.Errorf("verification %q is not one of pinned, signed-index, index, sidecar, sha256sums, none", r.Verification)
+	// The values the bundle contract defines, and no others (issue 22: a
+	// list kept here forgot one a registry install writes).
+	if r.Verification != "" && !r.Verification.Valid() {
+		return bad("verification %q is not one of %v", r.Verification, bundle.Verifications())
 	}
-	if r.SHA256 != "" && !reHex64.MatchString(r.SHA256) {
+	if r.Layout != "" && !r.Layout.Valid() {
+		return bad("layout %q is not one of %v", r.Layout, bundle.Layouts())
+	}
+	if r.SHA256 != "" && !bundle.Digest(r.SHA256).Valid() {
 		return bad("sha256 %q is not 64 hex digits", r.SHA256)
 	}
 	if len(r.Files) > 1<<20 {
@@ -301,7 +304,7 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 		switch e.Type {
 		case "dir":
 		case "file":
-			if !reHex64.MatchString(e.SHA256) {
+			if !bundle.Digest(e.SHA256).Valid() {
 				return bad("file %s: sha256 %q is not 64 hex digits", e.Path, e.SHA256)
 			}
 			if e.Size < 0 || e.Size > 1<<40 {
@@ -328,7 +331,7 @@ func (in *Installer) validateReceiptDepth(r *Receipt, bad func(string, ...any) e
 		if cf.Path != ProfileScript && cf.Path != glibcLinkerConf && !reMusl.MatchString(cf.Path) {
 			return bad("config %q is not one this installer writes", cf.Path)
 		}
-		if !reHex64.MatchString(cf.SHA256) {
+		if !bundle.Digest(cf.SHA256).Valid() {
 			return bad("config %s: sha256 %q is not 64 hex digits", cf.Path, cf.SHA256)
 		}
 		ours := map[string]bool{}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -337,5 +338,54 @@ func TestKilledForceRunRestoresBackup(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(root, "etc/profile.d/.slurm-installer-backup.*")); len(m) != 0 {
 		t.Fatalf("backup left behind: %v", m)
+	}
+}
+
+// Issue 22, defect 1: a value one package writes must be one the receipt
+// check reads back. Every verification, libc and layout of the bundle
+// contract is accepted (a registry install wrote "layer-digest", which the
+// check did not list: status, verify and uninstall then failed with exit 1);
+// anything else is refused as a damaged receipt (exit 7), not as a bug.
+func TestReceiptAcceptsEveryContractValue(t *testing.T) {
+	in := openT(t)
+	good := func() *Receipt {
+		return &Receipt{Schema: 1, Mode: ModeReal, Version: "22.05.8", Prefix: "/usr/local/slurm", BinDir: "/usr/local/bin",
+			PayloadDir: "/usr/local/.slurm-22.05.8-0123abcd", SHA256: strings.Repeat("a", 64), Arch: "x86_64", Libc: "glibc"}
+	}
+	for _, v := range bundle.Verifications() {
+		r := good()
+		r.Verification = v
+		r.Previous = good()
+		r.Previous.Verification = v
+		if err := in.validateReceipt(r); err != nil {
+			t.Errorf("verification %q is refused: %v", v, err)
+		}
+	}
+	for _, l := range bundle.Libcs() {
+		r := good()
+		r.Libc = l
+		if err := in.validateReceipt(r); err != nil {
+			t.Errorf("libc %q is refused: %v", l, err)
+		}
+	}
+	for _, l := range bundle.Layouts() {
+		r := good()
+		r.Layout = l
+		if err := in.validateReceipt(r); err != nil {
+			t.Errorf("layout %q is refused: %v", l, err)
+		}
+	}
+	for name, mutate := range map[string]func(*Receipt){
+		"verification": func(r *Receipt) { r.Verification = "trust-me" },
+		"libc":         func(r *Receipt) { r.Libc = "uclibc" },
+		"layout":       func(r *Receipt) { r.Layout = "ftp" },
+	} {
+		r := good()
+		mutate(r)
+		err := in.validateReceipt(r)
+		var fe *failure.Error
+		if !errors.As(err, &fe) || fe.Class != failure.FileSystem || !errors.Is(err, errBadReceipt) {
+			t.Errorf("%s: a value outside the contract: %v; want a damaged receipt (exit 7)", name, err)
+		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -33,34 +34,34 @@ const (
 
 // Receipt records what an install did (docs/DESIGN.md §5).
 type Receipt struct {
-	Schema         int    `json:"schema"`
-	Mode           string `json:"mode"`
-	Reason         string `json:"reason,omitempty"`
-	FailureClass   string `json:"failure_class,omitempty"`
-	Version        string `json:"version,omitempty"`
-	Requested      string `json:"requested_version,omitempty"`
-	Arch           string `json:"arch"`
-	Libc           string `json:"libc"`
-	Prefix         string `json:"prefix"`
-	BinDir         string `json:"bin_dir"`
-	PayloadDir     string `json:"payload_dir,omitempty"`
-	Source         string `json:"source,omitempty"`
-	Mirror         string `json:"mirror,omitempty"`
-	Layout         string `json:"layout,omitempty"`
-	SHA256         string `json:"sha256,omitempty"`
-	ChecksumSource string `json:"checksum_source,omitempty"`
+	Schema         int           `json:"schema"`
+	Mode           string        `json:"mode"`
+	Reason         string        `json:"reason,omitempty"`
+	FailureClass   string        `json:"failure_class,omitempty"`
+	Version        string        `json:"version,omitempty"`
+	Requested      string        `json:"requested_version,omitempty"`
+	Arch           string        `json:"arch"`
+	Libc           bundle.Libc   `json:"libc"`
+	Prefix         string        `json:"prefix"`
+	BinDir         string        `json:"bin_dir"`
+	PayloadDir     string        `json:"payload_dir,omitempty"`
+	Source         string        `json:"source,omitempty"`
+	Mirror         string        `json:"mirror,omitempty"`
+	Layout         bundle.Layout `json:"layout,omitempty"`
+	SHA256         string        `json:"sha256,omitempty"`
+	ChecksumSource string        `json:"checksum_source,omitempty"`
 	// Verification is how the bytes were verified before they were
-	// unpacked: pinned, signed-index, index, sidecar, sha256sums or none.
-	Verification     string    `json:"verification,omitempty"`
-	IndexSerial      int64     `json:"index_serial,omitempty"`
-	Verified         string    `json:"verified,omitempty"` // what verification established
-	Files            []Entry   `json:"files,omitempty"`    // payload files, paths relative to Prefix
-	Links            []Link    `json:"links,omitempty"`
-	Configs          []Config  `json:"configs,omitempty"`
-	EtcFiles         []string  `json:"etc_files,omitempty"`
-	InstallerVersion string    `json:"installer_version"`
-	Time             time.Time `json:"time"`
-	SelfContained    bool      `json:"self_contained,omitempty"` // carries its own glibc; no linker config
+	// unpacked (empty in a demo receipt).
+	Verification     bundle.Verification `json:"verification,omitempty"`
+	IndexSerial      int64               `json:"index_serial,omitempty"`
+	Verified         string              `json:"verified,omitempty"` // what verification established
+	Files            []Entry             `json:"files,omitempty"`    // payload files, paths relative to Prefix
+	Links            []Link              `json:"links,omitempty"`
+	Configs          []Config            `json:"configs,omitempty"`
+	EtcFiles         []string            `json:"etc_files,omitempty"`
+	InstallerVersion string              `json:"installer_version"`
+	Time             time.Time           `json:"time"`
+	SelfContained    bool                `json:"self_contained,omitempty"` // carries its own glibc; no linker config
 	// Backups are what stood at paths the install writes, moved aside by
 	// --force; uninstall puts them back. Carried across reinstalls.
 	Backups []Backup `json:"backups,omitempty"`
@@ -455,7 +456,7 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 		}
 	}
 	in.removeCreatedDirs(dirs)
-	if r.Libc != "musl" || in.hasGlibcConf() {
+	if r.Libc != bundle.Musl || in.hasGlibcConf() {
 		_ = in.ldconfig(ctx)
 	}
 	return notes, nil

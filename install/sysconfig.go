@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/sandbox"
@@ -26,20 +27,19 @@ import (
 // Test with errors.Is; Commit.LoaderCache holds the error.
 var errLoaderCacheNotBuilt = errors.New("the root's loader cache was not built")
 
-// cacheError is an ldconfig that could not run, with what to do about it:
-// a hint in the domain's words and the remedies only the command line can
-// word.
-type cacheError struct {
-	msg, hint string
-	fix       []failure.Remedy
+// notBuilt is why ldconfig could not run; it is errLoaderCacheNotBuilt.
+type notBuilt struct{ msg string }
+
+func (e *notBuilt) Error() string        { return e.msg }
+func (e *notBuilt) Is(target error) bool { return target == errLoaderCacheNotBuilt }
+
+// cacheError is an ldconfig that could not run (a verification failure:
+// the commands would not start), with what to do about it in the one
+// carrier of advice, [failure.Error]: a hint in the domain's words and the
+// remedies only the command line can word.
+func cacheError(msg, hint string, fix []failure.Remedy) *failure.Error {
+	return (&failure.Error{Class: failure.Verify, Err: &notBuilt{msg}}).Advise(hint, fix)
 }
-
-func (e *cacheError) Error() string        { return e.msg }
-func (e *cacheError) Is(target error) bool { return target == errLoaderCacheNotBuilt }
-
-// Advice is what to do, for the [failure.Error] the caller reports the
-// error in (see [failure.Error.Advise]).
-func (e *cacheError) Advice() (hint string, fix []failure.Remedy) { return e.hint, e.fix }
 
 // Paths of the configuration files the installer owns or merges into.
 const (
@@ -111,7 +111,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 		return in.dropLinkerConfig(ctx, c)
 	}
 	c.LinkerDirs = LinkerDirs(in.opt.Prefix, st.Files)
-	if in.opt.Libc == "musl" {
+	if in.opt.Libc == bundle.Musl {
 		p := muslPathFile(in.opt.Arch)
 		old, _, err := in.readFile(p)
 		if err != nil {
@@ -207,7 +207,7 @@ const ldCache = "/etc/ld.so.cache"
 // A cache that only this commit's ldconfig created is removed instead: the
 // root had none, and must be left as it was.
 func (in *Installer) rerunLdconfig(c *Commit) {
-	if in.opt.Libc == "musl" && !in.hasGlibcConf() {
+	if in.opt.Libc == bundle.Musl && !in.hasGlibcConf() {
 		return
 	}
 	if !c.hadLdCache {
@@ -248,8 +248,8 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 	if bin == "" {
 		if foreign {
 			// this host's ldconfig -r skips another CPU's libraries
-			return &cacheError{fmt.Sprintf("ldconfig not run: the %s root has no ldconfig of its own, and this %s host's would leave its libraries out of the cache", in.opt.Arch, platform.Host()),
-				"add ldconfig (libc-bin) to the image and run it there", selfContained}
+			return cacheError(fmt.Sprintf("ldconfig not run: the %s root has no ldconfig of its own, and this %s host's would leave its libraries out of the cache", in.opt.Arch, platform.Host()),
+				"add ldconfig (libc-bin) to the image and run it there", selfContained)
 		}
 		return in.hostLdconfig(ctx)
 	}
@@ -262,8 +262,8 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 		cmd.Dir = "/"
 		if os.Geteuid() != 0 {
 			if err := unprivileged(); err != nil {
-				return &cacheError{fmt.Sprintf("ldconfig not run: entering the target root %s needs chroot, which needs root or an unprivileged user namespace, and %v", in.opt.RootDir, err),
-					"run the installer as root, allow unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone), or run `ldconfig` in the image before its SLURM commands are used", nil}
+				return cacheError(fmt.Sprintf("ldconfig not run: entering the target root %s needs chroot, which needs root or an unprivileged user namespace, and %v", in.opt.RootDir, err),
+					"run the installer as root, allow unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone), or run `ldconfig` in the image before its SLURM commands are used", nil)
 			}
 			// Only the caller's own ids are mapped (as 0): ldconfig can
 			// write what the caller could, nothing more.
@@ -276,8 +276,8 @@ func (in *Installer) ldconfig(ctx context.Context) error {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if foreign && errors.Is(err, syscall.ENOEXEC) {
-			return &cacheError{fmt.Sprintf("ldconfig not run: tried the root's %s, but this %s host cannot execute %s programs (no binfmt_misc emulation for %s is registered)", bin, platform.Host(), in.opt.Arch, in.opt.Arch),
-				fmt.Sprintf("register qemu-user-static for %s in binfmt_misc on this host (Debian: `apt-get install qemu-user-static binfmt-support`), or run `ldconfig` in the image before its SLURM commands are used", in.opt.Arch), selfContained}
+			return cacheError(fmt.Sprintf("ldconfig not run: tried the root's %s, but this %s host cannot execute %s programs (no binfmt_misc emulation for %s is registered)", bin, platform.Host(), in.opt.Arch, in.opt.Arch),
+				fmt.Sprintf("register qemu-user-static for %s in binfmt_misc on this host (Debian: `apt-get install qemu-user-static binfmt-support`), or run `ldconfig` in the image before its SLURM commands are used", in.opt.Arch), selfContained)
 		}
 		return fmt.Errorf("ldconfig in %s failed: %v: %s", in.opt.RootDir, err, strings.TrimSpace(string(out)))
 	}

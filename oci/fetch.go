@@ -24,6 +24,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/slurmver"
@@ -101,11 +102,13 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	if !validTagPart(version) {
 		return nil, failure.New(failure.Usage, "bad SLURM version %q", o.Version).WithHint("use a version like 22.05.8, a series like 22.05, or latest")
 	}
-	pin := strings.ToLower(strings.TrimSpace(o.SHA256))
-	if pin != "" {
-		if b, err := hex.DecodeString(pin); err != nil || len(b) != sha256.Size {
+	pin := ""
+	if strings.TrimSpace(o.SHA256) != "" {
+		d, err := bundle.ParseDigest(o.SHA256)
+		if err != nil {
 			return nil, failure.New(failure.Usage, "the pinned digest %q is not a SHA-256 digest (64 hex digits)", o.SHA256)
 		}
+		pin = string(d)
 	}
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = defaultMaxBytes

@@ -7,7 +7,10 @@
 //   - The same input gives a byte-identical tarball: entries sorted, owner
 //     0:0 with no names, a fixed mtime, no gzip name or time.
 //   - A payload the installer would reject (no bin/sinfo, a link leaving the
-//     payload, a device file, ...) is refused here, before publishing.
+//     payload, a device file, ...) is refused here, before publishing; so is
+//     a walk that yields no bin/sinfo: an empty bundle is never published.
+//   - The payload directory may be named through a link (it is resolved
+//     once); links inside the payload are packed as links, never followed.
 //   - Before anything is published the tarball is extracted with the
 //     installer's own extractor ([install.ExtractArchive]): what it rejects
 //     (a symlink chain leaving the payload, say) is refused here too.
@@ -28,17 +31,19 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
@@ -101,6 +106,14 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now().UTC()
 	}
+	// The payload the operator names may be a link ("current" -> a
+	// versioned directory): follow it once, here, so everything below
+	// walks the directory itself (a walk does not descend into a link, and
+	// packed nothing but VERSION: issue 22). Links inside the payload are
+	// never followed; collect checks them.
+	if from, err := filepath.EvalSymlinks(o.From); err == nil {
+		o.From = from
+	}
 	files, err := collect(o.From)
 	if err != nil {
 		return nil, err
@@ -137,7 +150,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	if err := writeAtomic(filepath.Join(apk, name), data); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(apk, name+".sha256"), []byte(hexsum+"  "+name+"\n")); err != nil {
+	if err := writeAtomic(filepath.Join(apk, name+".sha256"), bundle.FormatSidecar(bundle.Digest(hexsum), name)); err != nil {
 		return nil, err
 	}
 	aliases := []string{}
@@ -151,15 +164,15 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 			aliases = append(aliases, "slurm-client-latest-alpine.tar.gz")
 		}
 	}
-	sums := map[string]string{name: hexsum}
+	sums := map[string]bundle.Digest{name: bundle.Digest(hexsum)}
 	for _, a := range aliases {
 		if err := symlinkAtomic(name, filepath.Join(apk, a)); err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(filepath.Join(apk, a+".sha256"), []byte(hexsum+"  "+a+"\n")); err != nil {
+		if err := writeAtomic(filepath.Join(apk, a+".sha256"), bundle.FormatSidecar(bundle.Digest(hexsum), a)); err != nil {
 			return nil, err
 		}
-		sums[a] = hexsum
+		sums[a] = bundle.Digest(hexsum)
 	}
 	if err := mergeSHA256SUMS(filepath.Join(apk, "SHA256SUMS"), sums); err != nil {
 		return nil, err
@@ -171,7 +184,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	}
 	idx, err := updateIndex(idxPath, index.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
 		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o),
-		Glibc: glibc, Series: verify.Major(o.Version)}, o)
+		Glibc: glibc, Series: slurmver.SeriesOf(o.Version)}, o)
 	if err != nil {
 		return nil, err
 	}
@@ -293,6 +306,11 @@ func collect(dir string) (fileList, error) {
 		return nil, failure.New(failure.FileSystem, "read %s: %w", dir, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	if !slices.ContainsFunc(out, func(f file) bool { return f.rel == "bin/sinfo" && f.mode.IsRegular() }) {
+		// Never publish a bundle the installer cannot use, whatever the walk saw.
+		return nil, failure.New(failure.Usage, "%s yields no bin/sinfo to pack (%d entries): not a SLURM client payload", dir, len(out)).
+			Suggest(failure.GivePayload)
+	}
 	return out, nil
 }
 
@@ -377,26 +395,15 @@ func symlinkAtomic(target, p string) error {
 	return nil
 }
 
-func mergeSHA256SUMS(p string, add map[string]string) error {
-	sums := map[string]string{}
-	if b, err := os.ReadFile(p); err == nil {
-		if old, err := fetch.ParseSHA256SUMS(b); err == nil {
+func mergeSHA256SUMS(p string, add map[string]bundle.Digest) error {
+	sums := map[string]bundle.Digest{}
+	if b, err := safeio.ReadFile(p, bundle.MaxSums); err == nil {
+		if old, err := bundle.ParseSums(b); err == nil {
 			sums = old
 		}
 	}
-	for k, v := range add {
-		sums[k] = v
-	}
-	names := make([]string, 0, len(sums))
-	for k := range sums {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "%s  %s\n", sums[n], n)
-	}
-	return writeAtomic(p, []byte(b.String()))
+	maps.Copy(sums, add)
+	return writeAtomic(p, bundle.FormatSums(sums))
 }
 
 func updateIndex(p string, b index.Bundle, o Options) (*index.Index, error) {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
 	"slurm-installer/trust"
@@ -60,7 +60,7 @@ func TestPackReproducibleAndInstallable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := fetch.ParseSHA256Sidecar(sc, n); got != r1.SHA256 {
+		if got, _ := bundle.ParseSidecar(sc, n); string(got) != r1.SHA256 {
 			t.Fatalf("%s sidecar %q", n, got)
 		}
 	}
@@ -199,3 +199,56 @@ func TestPackSigns(t *testing.T) {
 
 // testSecretKey is an unencrypted minisign secret key for tests only.
 const testSecretKey = "RWQAAEIyAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA9elgFpq1yUiWchhNPvmLt54BE8QpZhtOTKfv9dyON+DYTx2iyS8RLtnk5UNup8UGzW0u/cK7gOOpC3pt/TudIn6mrGQELO7lAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+// Issue 22, defect 5: --from a symlink to the payload packed nothing but
+// VERSION (the walk stopped at the link) and published it as latest. The
+// link the operator names is followed; the bundle holds the whole payload.
+func TestPackFromSymlink(t *testing.T) {
+	src := payload(t)
+	link := filepath.Join(t.TempDir(), "current")
+	if err := os.Symlink(src, link); err != nil {
+		t.Fatal(err)
+	}
+	direct, err := Pack(context.Background(), Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	r, err := Pack(context.Background(), Options{From: link, Version: "22.05.8", Arch: "x86_64", Out: out, Latest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Files != direct.Files || r.SHA256 != direct.SHA256 {
+		t.Fatalf("through a link: %d files, sha256 %s; the payload itself: %d files, %s", r.Files, r.SHA256, direct.Files, direct.SHA256)
+	}
+	dir := t.TempDir()
+	if _, err := install.ExtractArchive(context.Background(), r.Tarball, dir, install.Limits{}, zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "usr/local/slurm/bin/sinfo")); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("the bundle has no bin/sinfo: %v", err)
+	}
+}
+
+// A payload whose bin/ is a link out of it is refused (this held before
+// issue 22 too): links inside the payload are never followed, only the
+// one the publisher names.
+func TestPackRefusesEmptyWalk(t *testing.T) {
+	src := payload(t)
+	real := filepath.Join(filepath.Dir(src), "realbin")
+	if err := os.Rename(filepath.Join(src, "bin"), real); err != nil {
+		t.Fatal(err)
+	}
+	// bin/ is a link leaving the payload: bin/sinfo is reachable, but the
+	// link is refused, never followed into the bundle.
+	if err := os.Symlink(real, filepath.Join(src, "bin")); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{From: src, Version: "22.05.8", Arch: "x86_64", Out: t.TempDir()}
+	if _, err := Pack(context.Background(), o); failure.ClassOf(err) != failure.Usage {
+		t.Fatalf("want a usage error, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(o.Out, "pkgs")); err == nil {
+		t.Fatal("wrote output for a refused payload")
+	}
+}

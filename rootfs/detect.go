@@ -8,17 +8,19 @@ import (
 	"path"
 	"strings"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/platform"
 )
 
-// Libc is the C library a root's programs are linked against.
-type Libc string
+// Libc is the C library a root's programs are linked against: the bundle
+// contract's type, so what detection says is what a receipt records.
+type Libc = bundle.Libc
 
 // The C libraries the installer knows.
 const (
-	Musl    Libc = "musl"
-	Glibc   Libc = "glibc"
-	Unknown Libc = "unknown"
+	Musl    = bundle.Musl
+	Glibc   = bundle.Glibc
+	Unknown = bundle.UnknownLibc
 )
 
 // ELFInfo is what detection reads from an ELF header.
@@ -139,9 +141,13 @@ func (r *FS) describe(p string) string {
 
 // DetectLibc tells the root's C library from the dynamic loaders present
 // for arch ("" tries every arch), with the evidence. When both a musl and a
-// glibc loader exist (gcompat on Alpine) the answer is [Musl], the native
-// libc, and the evidence says a glibc loader is present too (see also
-// [GlibcLoader]). With neither loader it says [Unknown] and why.
+// glibc loader exist, the root's own shell decides: the loader /bin/sh's
+// PT_INTERP names (links followed the chroot way) is the native one, so
+// Debian with its musl package is [Glibc] and Alpine with gcompat is
+// [Musl]; the evidence says the other loader is present too. When /bin/sh
+// does not tell (absent, static, a loader that is not there) a root with
+// both is taken for [Musl] (see also [GlibcLoader]). With neither loader
+// it says [Unknown] and why.
 func DetectLibc(r *FS, arch string) (Libc, string) {
 	arches := knownArches
 	if arch != "" {
@@ -161,15 +167,23 @@ func DetectLibc(r *FS, arch string) (Libc, string) {
 			break
 		}
 	}
-	sh := ""
+	sh, shLibc := "", Unknown
 	if info, err := r.ReadELF("/bin/sh"); err == nil {
 		if info.Interp != "" {
 			sh = "/bin/sh's PT_INTERP is " + info.Interp
+			if r.IsRegular(info.Interp) {
+				shLibc = bundle.LibcOfLoader(info.Interp)
+			}
 		} else {
 			sh = "/bin/sh is statically linked"
 		}
 	}
 	switch {
+	case musl != "" && glibc != "" && shLibc == Glibc:
+		// Debian's musl package: its loader is there, but the root's
+		// programs use glibc's (issue 22).
+		return Glibc, fmt.Sprintf("found %s (glibc loader), which %s uses (PT_INTERP); a musl loader %s is present too",
+			glibc, r.describe("/bin/sh"), musl)
 	case musl != "" && glibc != "":
 		ev := "found " + musl + "; a glibc loader " + glibc + " is present too (gcompat)"
 		if sh != "" {

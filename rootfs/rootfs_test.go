@@ -220,6 +220,10 @@ func TestDetectLibc(t *testing.T) {
 		{"debian", rt.Debian(t), host, rootfs.Glibc, []string{"found " + abi + " (glibc loader)"}},
 		{"rocky", rt.Rocky(t), host, rootfs.Glibc, []string{"glibc loader"}},
 		{"distroless", rt.Distroless(t), host, rootfs.Glibc, []string{"glibc loader"}},
+		// Issue 22, defect 4: Debian's musl package adds the musl loader;
+		// its /bin/sh still runs on glibc's.
+		{"debian with the musl package", rt.DebianWithMusl(t), host, rootfs.Glibc,
+			[]string{"found " + abi + " (glibc loader), which /bin/sh -> /usr/bin/dash uses", "a musl loader /lib/ld-musl-" + host + ".so.1 is present too"}},
 		{"gcompat is musl with a glibc loader too", rt.Gcompat(t), host, rootfs.Musl,
 			[]string{"found /lib/ld-musl-", "glibc loader " + abi + " is present too", "/bin/sh"}},
 		{"arch unknown tries all", rt.Alpine(t), "", rootfs.Musl, []string{"ld-musl"}},

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/rootfs"
@@ -105,7 +106,7 @@ func Preflight(in PreflightInput) (*Report, error) {
 	l := &lookup{in: in, cache: map[string]bool{}, sysDirs: map[rootfs.Libc][]string{}}
 	l.bundleLibc = in.Libc
 	for _, f := range files {
-		if lc := loaderLibc(f.interp); lc != "" {
+		if lc := bundle.LibcOfLoader(f.interp); lc != "" {
 			l.bundleLibc = lc // the loader that will load the libraries too
 			break
 		}
@@ -356,17 +357,6 @@ func checkArch(in PreflightInput, files []*elfInfo, rep *Report) error {
 // glibc's libc.so.6 has a PT_INTERP too, but is not run as a command.
 func isLibrary(rel string) bool { return strings.Contains(path.Base(rel), ".so") }
 
-// loaderLibc names the C library of a loader path, "" when unknown.
-func loaderLibc(interp string) rootfs.Libc {
-	switch b := path.Base(interp); {
-	case strings.HasPrefix(b, "ld-musl-"):
-		return rootfs.Musl
-	case strings.HasPrefix(b, "ld-linux"):
-		return rootfs.Glibc
-	}
-	return ""
-}
-
 // muslBuiltin reports whether musl's loader satisfies a DT_NEEDED name
 // itself, as ldso/dynlink.c does for lib{c,pthread,rt,m,dl,util,xnet}.so*.
 func muslBuiltin(name string) bool {
@@ -447,7 +437,7 @@ func (l *lookup) find(f *elfInfo, name string) (string, bool) {
 	}
 	lc := l.bundleLibc
 	if f.interp != "" {
-		if x := loaderLibc(f.interp); x != "" {
+		if x := bundle.LibcOfLoader(f.interp); x != "" {
 			lc = x
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"slurm-installer/internal/slurmver"
 )
 
 // SLURM's wire protocol (docs/DESIGN.md §9): a controller of major release N
@@ -22,18 +24,8 @@ var knownMajors = func() []string {
 	return m
 }()
 
-// Major returns the major release of a SLURM version: "24.11.5" → "24.11",
-// "22.05.8-1" → "22.05".
-func Major(version string) string {
-	m := regexp.MustCompile(`^v?(\d+)\.(\d+)`).FindStringSubmatch(strings.TrimSpace(version))
-	if m == nil {
-		return ""
-	}
-	return m[1] + "." + m[2]
-}
-
 func majorIndex(version string) (int, error) {
-	mj := Major(version)
+	mj := slurmver.SeriesOf(version) // the major release: "24.11.5" → "24.11"
 	for i, m := range knownMajors {
 		if m == mj {
 			return i, nil

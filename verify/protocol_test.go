@@ -57,8 +57,8 @@ func TestProtocolWindow(t *testing.T) {
 	if _, _, err := controllerWindow("unknown"); err == nil {
 		t.Error("unknown is not a version")
 	}
-	if m := Major("24.11.5-4+deb13u1"); m != "24.11" {
-		t.Errorf("Major = %q", m)
+	if i, err := majorIndex("24.11.5-4+deb13u1"); err != nil || knownMajors[i] != "24.11" {
+		t.Errorf("majorIndex(24.11.5-4+deb13u1) = %d, %v", i, err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"slurm-installer/fetch"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/run"
 )
@@ -69,7 +70,7 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 		dst = filepath.Join(out, cmp.Or(art.Name, filepath.Base(art.Path)))
 	}
 	place := os.Rename
-	if art.Layout == "cache" {
+	if art.Layout == bundle.LayoutCache {
 		place = copyFile // the cached bundle stays in the cache
 	}
 	if err := place(art.Path, dst); err != nil {
@@ -79,7 +80,7 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 		// A checksum beside unverified bytes would vouch for them later (issue 13).
 		_ = os.WriteFile(dst+".sha256", []byte(art.SHA256+"  "+filepath.Base(dst)+"\n"), 0o644)
 	}
-	u.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Str("verified", art.Verification).Msg("bundle fetched")
+	u.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Str("verified", string(art.Verification)).Msg("bundle fetched")
 	fmt.Fprintln(u.stdout, dst)
 	return nil
 }

@@ -176,7 +176,7 @@ func (cfg *installConfig) sourceFlags(b *binder) []cli.Flag {
 		b.List(&cfg.mirrors, &cli.StringSliceFlag{Name: "mirrors", Aliases: []string{"mirror", "m"}, Usage: "AppHub base URLs, direct artifact URLs or oci://HOST/REPO registries, in order of preference (comma-separated and/or repeated)", Category: catSource}),
 		b.String(&cfg.version, &cli.StringFlag{Name: "slurm-version", Value: "latest", Usage: "SLURM version to install: exact (22.05.8), a series (22.05: the newest 22.05.x), latest, or cluster (the newest the controller accepts)", Category: catSource}),
 		b.String(&cfg.arch, &cli.StringFlag{Name: "arch", Usage: "target architecture (x86_64|amd64|aarch64|arm64; default: detected from the root's /bin/sh)", Category: catTarget}),
-		b.String(&cfg.sha, &cli.StringFlag{Name: "sha256", Usage: "expected SHA-256 of the bundle (overrides published checksums)", Category: catSource}),
+		b.String(&cfg.sha, &cli.StringFlag{Name: "sha256", Usage: "expected SHA-256 of the bundle, hex or sha256:HEX (overrides published checksums)", Category: catSource}),
 		b.Bool(&cfg.requireChecksum, &cli.BoolFlag{Name: "require-checksum", Usage: "refuse (exit 5) a bundle that no checksum vouches for (no --sha256, index, sidecar or SHA256SUMS)", Category: catPolicy}),
 		b.String(&cfg.cacheDir, &cli.StringFlag{Name: "cache-dir", Usage: "keep verified bundles here by sha256; a matching cached bundle is used without downloading", Category: catSource}),
 		b.String(&cfg.from, &cli.StringFlag{Name: "from", Usage: "install a local bundle file instead of downloading (air-gapped repair)", Category: catSource}),

@@ -3,7 +3,6 @@ package app
 // The install command: flags → run.Request; run.Result → output. The workflow itself is
 // internal/run's.
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/policy"
 	"slurm-installer/internal/run"
@@ -73,9 +73,11 @@ func (cfg *installConfig) validate(c *cli.Context, u *ui, needSource bool) (err 
 	}
 	cfg.requested = cfg.version
 	if cfg.sha != "" {
-		if b, err := hex.DecodeString(cfg.sha); err != nil || len(b) != 32 {
+		d, err := bundle.ParseDigest(cfg.sha)
+		if err != nil {
 			return failure.New(failure.Usage, "--sha256 %q is not a SHA-256 digest (64 hex characters)", cfg.sha)
 		}
+		cfg.sha = string(d)
 	}
 	if cfg.timeout <= 0 {
 		return failure.New(failure.Usage, "--timeout must be positive")

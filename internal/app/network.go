@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"slurm-installer/fetch"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/httpx"
 	"slurm-installer/internal/run"
@@ -111,7 +112,7 @@ func (u *ui) fetchToCache(c *cli.Context, cfg *installConfig, t *run.Target) err
 		return failure.New(failure.Usage, "the mirror serves a file tree, which --cache-dir cannot keep").WithHint("pass --out DIR")
 	}
 	cached := art.Path
-	if art.Layout != "cache" {
+	if art.Layout != bundle.LayoutCache {
 		cached = run.CacheEntryPath(cfg.cacheDir, art)
 	}
 	if _, err := os.Stat(cached); err != nil {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -49,23 +49,23 @@ func (u *ui) openInstalled(c *cli.Context, t targetOptions) (*install.Installer,
 
 // statusView is `status --json`.
 type statusView struct {
-	Installed bool   `json:"installed"`
-	Demo      bool   `json:"demo"`
-	Mode      string `json:"mode"` // real, demo, none
-	Version   string `json:"version,omitempty"`
-	Arch      string `json:"arch,omitempty"`
-	Libc      string `json:"libc,omitempty"`
-	Prefix    string `json:"prefix,omitempty"`
-	Source    string `json:"source,omitempty"`
-	SHA256    string `json:"sha256,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	Verified  string `json:"verified,omitempty"`
+	Installed bool        `json:"installed"`
+	Demo      bool        `json:"demo"`
+	Mode      string      `json:"mode"` // real, demo, none
+	Version   string      `json:"version,omitempty"`
+	Arch      string      `json:"arch,omitempty"`
+	Libc      bundle.Libc `json:"libc,omitempty"`
+	Prefix    string      `json:"prefix,omitempty"`
+	Source    string      `json:"source,omitempty"`
+	SHA256    string      `json:"sha256,omitempty"`
+	Reason    string      `json:"reason,omitempty"`
+	Verified  string      `json:"verified,omitempty"`
 	// Verification: how the bytes were verified before they were unpacked
 	// (pinned, signed-index, index, sidecar, sha256sums, none).
-	Verification   string    `json:"verification,omitempty"`
-	ChecksumSource string    `json:"checksum_source,omitempty"`
-	Time           time.Time `json:"time,omitzero"`
-	Installer      string    `json:"installer_version,omitempty"`
+	Verification   bundle.Verification `json:"verification,omitempty"`
+	ChecksumSource string              `json:"checksum_source,omitempty"`
+	Time           time.Time           `json:"time,omitzero"`
+	Installer      string              `json:"installer_version,omitempty"`
 	// SelfContained: the bundle carries its own glibc (no linker config).
 	SelfContained bool `json:"self_contained"`
 	// PluginDir is what the site slurm.conf must name: SLURM reads it from
@@ -150,10 +150,11 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 }
 
 // describeVerification says how an install's bytes were verified, in words.
-func describeVerification(how, source string) string {
-	if how == fetch.VerifiedNone {
+func describeVerification(v bundle.Verification, source string) string {
+	if v == bundle.None {
 		return "UNVERIFIED: no checksum was published for these bytes (--require-checksum refuses such bundles)"
 	}
+	how := string(v)
 	switch {
 	case source == "" || source == how:
 		return how

@@ -125,7 +125,7 @@ func (l *checkList) files(in *install.Installer, r *install.Receipt, deep bool) 
 func (l *checkList) preflight(in *install.Installer, r *install.Receipt) error {
 	fsys := rootfs.New(in.Options().RootDir)
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: in.HostPath(r.PayloadDir), Prefix: r.Prefix, Root: fsys,
-		Arch: r.Arch, Libc: rootfs.Libc(r.Libc), LinkerDirs: linkerDirs(r)})
+		Arch: r.Arch, Libc: r.Libc, LinkerDirs: linkerDirs(r)})
 	if rep != nil {
 		for _, ch := range rep.Checks {
 			if !ch.OK && !ch.Skipped {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/platform"
 )
 
@@ -75,6 +76,8 @@ func Parse(data []byte) (*Index, error) {
 		if err := check(b); err != nil {
 			return nil, fmt.Errorf("index bundle %d: %w", i, err)
 		}
+		d, _ := bundle.ParseDigest(b.SHA256) // check accepted it
+		idx.Bundles[i].SHA256 = string(d)    // one form: lower case, as every digest the installer computes
 	}
 	return &idx, nil
 }
@@ -87,7 +90,7 @@ func check(b Bundle) error {
 	if _, err := platform.Normalize(b.Arch); err != nil {
 		return err
 	}
-	if !IsHex64(b.SHA256) {
+	if !bundle.IsHex64(b.SHA256) {
 		return fmt.Errorf("sha256 %q is not 64 hex digits", b.SHA256)
 	}
 	if b.Size <= 0 {
@@ -177,19 +180,6 @@ func ValidVersion(v string) bool {
 	}
 	for _, c := range v {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-' || c == '_' || c == '+') {
-			return false
-		}
-	}
-	return true
-}
-
-// IsHex64 reports whether s is a SHA-256 digest in hex.
-func IsHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
 			return false
 		}
 	}

@@ -49,3 +49,17 @@ func TestParseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// A digest in upper case is read in the one form every digest the
+// installer computes has (issue 22: one digest parser, bundle.ParseDigest).
+func TestParseDigestCase(t *testing.T) {
+	idx, err := Parse([]byte(strings.ReplaceAll(good, hex, strings.ToUpper(hex))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range idx.Bundles {
+		if b.SHA256 != hex {
+			t.Errorf("%s: sha256 %q, want %q", b.Version, b.SHA256, hex)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/fetch"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/safeio"
 )
 
@@ -25,10 +26,7 @@ type cache struct {
 	log zerolog.Logger
 }
 
-var (
-	safeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
-	validSHA = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
+var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
 func (c *cache) refPath(arch, version string) string {
 	return filepath.Join(c.dir, safeName.ReplaceAllString(arch+"-"+version, "_")+".ref")
@@ -41,13 +39,13 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 		return nil
 	}
 	if sha == "" {
-		b, err := os.ReadFile(c.refPath(arch, version))
+		b, err := safeio.ReadFile(c.refPath(arch, version), 1<<10)
 		if err != nil {
 			return nil
 		}
 		sha = strings.TrimSpace(string(b))
 	}
-	if !validSHA.MatchString(sha) {
+	if !bundle.Digest(sha).Valid() {
 		// From a receipt or a .ref file: untrusted, and used in a glob
 		// whose non-matching hits are removed (issue 12 item 3).
 		c.log.Warn().Str("sha256", sha).Msg("not a SHA-256 digest; the cache is not consulted")
@@ -62,17 +60,17 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 			continue
 		}
 		name := strings.TrimPrefix(filepath.Base(m), sha+"-")
-		art := &fetch.Artifact{Path: m, Name: name, URL: "file://" + m, Mirror: "--cache-dir", Layout: "cache", SHA256: sha,
+		art := &fetch.Artifact{Path: m, Name: name, URL: "file://" + m, Mirror: "--cache-dir", Layout: bundle.LayoutCache, SHA256: sha,
 			ChecksumSource: "cache (content re-hashed)", Verification: fetch.VerifiedNone}
 		// How the bytes were verified when they were downloaded, and where
 		// from (issue 13): the receipt records the origin, not the cache file.
 		var meta cacheMeta
-		if b, err := os.ReadFile(m + ".origin"); err == nil && len(b) < 64<<10 && json.Unmarshal(b, &meta) == nil {
+		if b, err := safeio.ReadFile(m+".origin", 64<<10); err == nil && json.Unmarshal(b, &meta) == nil {
 			art.Origin, art.Verification, art.Version = fetch.Redact(meta.Origin), meta.Verification, meta.Version
-			if art.Verification == "" {
+			if !art.Verification.Valid() { // the cache directory is not ours alone: an unknown value vouches for nothing
 				art.Verification = fetch.VerifiedNone
 			}
-			art.ChecksumSource = "cache (content re-hashed; verified by " + art.Verification + " when downloaded)"
+			art.ChecksumSource = "cache (content re-hashed; verified by " + string(art.Verification) + " when downloaded)"
 		}
 		return art
 	}
@@ -82,9 +80,9 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 // cacheMeta is <entry>.origin: where a cached bundle came from and how it
 // was verified then.
 type cacheMeta struct {
-	Origin       string `json:"origin"`
-	Verification string `json:"verification"`
-	Version      string `json:"version,omitempty"`
+	Origin       string              `json:"origin"`
+	Verification bundle.Verification `json:"verification"`
+	Version      string              `json:"version,omitempty"`
 }
 
 // store copies an archive into the cache with how it was verified and
@@ -92,7 +90,7 @@ type cacheMeta struct {
 // bytes look verified later), and remembers its sha for arch/version.
 // Failures only warn: the cache is an optimisation.
 func (c *cache) store(art *fetch.Artifact, arch, version string) {
-	if c == nil || c.dir == "" || art.Tree || art.SHA256 == "" || art.Layout == "cache" {
+	if c == nil || c.dir == "" || art.Tree || art.SHA256 == "" || art.Layout == bundle.LayoutCache {
 		return
 	}
 	if err := c.put(art, arch, version); err != nil {

@@ -53,7 +53,7 @@ func (r *Run) obtain(ctx context.Context, version, tmp string) (*fetch.Artifact,
 		// cache does not remember whether a signed index vouched for it.
 		if failure.ClassOf(err) == failure.Download && req.SHA256 == "" && fo.IndexVerifier == nil {
 			if cached := c.lookup("", r.t.Arch, version); cached != nil && !(req.RequireChecksum && cached.Verification == fetch.VerifiedNone) {
-				log.Warn().Err(err).Str("file", cached.Path).Str("verified", cached.Verification).Msg("no mirror answered; using the bundle cached for this version")
+				log.Warn().Err(err).Str("file", cached.Path).Str("verified", string(cached.Verification)).Msg("no mirror answered; using the bundle cached for this version")
 				return cached, nil
 			}
 		}

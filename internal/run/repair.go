@@ -9,6 +9,7 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 )
 
@@ -43,7 +44,7 @@ func (r *Run) repair(ctx context.Context) (*Result, error) {
 	}
 	// What to repair from: the receipt's version, pinned by its sha256, from where it came.
 	req.Version = prev.Version
-	if req.SHA256 == "" && prev.Layout != "tree" {
+	if req.SHA256 == "" && prev.Layout != bundle.LayoutTree {
 		req.SHA256 = prev.SHA256 // the cache is looked up by it, and a download must match it
 	}
 	if req.From == "" && len(req.Mirrors) == 0 {
@@ -104,14 +105,14 @@ func downloadDir(in *install.Installer) (string, error) {
 
 // receiptSources are the URLs a repair with no --mirrors fetches from: the
 // artifact the receipt names (a direct URL, pinned by the receipt's sha256),
-// then the mirror it came from. Entries that are not URLs (a cache hit records
+// then the mirror it came from (an AppHub, or an oci:// registry). Entries that are not URLs (a cache hit records
 // "--cache-dir" as its mirror) are left out.
 func receiptSources(prev *install.Receipt) []string {
 	var out []string
 	add := func(s string, direct bool) {
 		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
-			return
+		if err != nil || !slices.Contains([]string{"http", "https", "file", "oci"}, u.Scheme) {
+			return // an oci:// mirror is a registry: the pinned sha256 finds the bundle there (issue 22)
 		}
 		if pw, ok := u.User.Password(); ok && pw == redactedPassword {
 			return // the receipt keeps no credentials: this one needs --mirrors
@@ -123,7 +124,7 @@ func receiptSources(prev *install.Receipt) []string {
 			out = append(out, s)
 		}
 	}
-	if prev.Layout != "tree" {
+	if prev.Layout != bundle.LayoutTree {
 		add(prev.Source, true)
 	}
 	add(prev.Mirror, false)

@@ -2,6 +2,7 @@ package run
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"slurm-installer/install"
@@ -24,6 +25,8 @@ func TestReceiptSources(t *testing.T) {
 		{"redacted", install.Receipt{Source: "http://u:xxxxx@a/x.tar.gz", Mirror: "http://u:xxxxx@a/", Layout: "tarball"}, nil},
 		{"user only", install.Receipt{Source: "http://u@a/x.tar.gz", Mirror: "http://u@a/", Layout: "tarball"},
 			[]string{"http://u@a/x.tar.gz", "http://u@a/"}},
+		{"oci", install.Receipt{Source: "oci://127.0.0.1:5000/hpc/slurm:22.05.8-x86_64@sha256:" + strings.Repeat("a", 64),
+			Mirror: "oci://127.0.0.1:5000/hpc/slurm", Layout: "oci"}, []string{"oci://127.0.0.1:5000/hpc/slurm"}},
 		{"none", install.Receipt{}, nil},
 	} {
 		if got := receiptSources(&tc.rc); !slices.Equal(got, tc.want) {

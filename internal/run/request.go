@@ -7,6 +7,7 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/policy"
 	"slurm-installer/internal/slurmver"
 )
@@ -55,18 +56,17 @@ func (r *Request) cluster() bool { return slurmver.KindOf(r.Version) == slurmver
 
 // Result is what an install run ends with; internal/app prints it with --json and logs it.
 type Result struct {
-	Status   string `json:"status"` // installed, unchanged, repaired, demo, kept-previous, dry-run, failed, interrupted
-	Version  string `json:"version,omitempty"`
-	Arch     string `json:"arch"`
-	Libc     string `json:"libc"`
-	Source   string `json:"source,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-	Class    string `json:"failure_class,omitempty"`
-	Verified string `json:"verified,omitempty"`
-	// Verification: how the bytes were verified (pinned, signed-index,
-	// index, sidecar, sha256sums, layer-digest, none).
-	Verification string   `json:"verification,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
-	Seconds      float64  `json:"seconds"`
-	Exit         int      `json:"exit_code"`
+	Status   string      `json:"status"` // installed, unchanged, repaired, demo, kept-previous, dry-run, failed, interrupted
+	Version  string      `json:"version,omitempty"`
+	Arch     string      `json:"arch"`
+	Libc     bundle.Libc `json:"libc"`
+	Source   string      `json:"source,omitempty"`
+	Reason   string      `json:"reason,omitempty"`
+	Class    string      `json:"failure_class,omitempty"`
+	Verified string      `json:"verified,omitempty"`
+	// Verification: how the bytes were verified (bundle.Verifications).
+	Verification bundle.Verification `json:"verification,omitempty"`
+	Warnings     []string            `json:"warnings,omitempty"`
+	Seconds      float64             `json:"seconds"`
+	Exit         int                 `json:"exit_code"`
 }

@@ -15,10 +15,10 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/install"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/policy"
 	"slurm-installer/internal/slurmver"
-	"slurm-installer/rootfs"
 	"slurm-installer/verify"
 )
 
@@ -222,11 +222,11 @@ func (r *Run) stageChecked(ctx context.Context, want string, art *fetch.Artifact
 		linkerDirs = nil // its RUNPATHs alone must resolve everything
 	}
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: st.PayloadDir(), Prefix: prefix,
-		Root: r.t.fs, Arch: r.t.Arch, Libc: rootfs.Libc(r.t.Libc), LinkerDirs: linkerDirs})
+		Root: r.t.fs, Arch: r.t.Arch, Libc: r.t.Libc, LinkerDirs: linkerDirs})
 	if err != nil {
 		return nil, "", err
 	}
-	if len(linkerDirs) > 0 && r.t.Libc == "glibc" {
+	if len(linkerDirs) > 0 && r.t.Libc == bundle.Glibc {
 		// honest about what it assumed: the bundle's lib/ is found through the loader cache
 		log.Info().Int("checks", len(rep.Checks)).Strs("through_loader_cache", linkerDirs).
 			Msg("preflight passed: every binary's loader and libraries resolve in the target once the loader cache lists the bundle's libraries")
@@ -264,12 +264,9 @@ func (r *Run) commitVerified(ctx context.Context, art *fetch.Artifact, staged *i
 	if commit.LoaderCache != nil {
 		// The libraries resolve only through a cache nobody could build:
 		// the commands would not start. Say so; never report success.
-		hint, fix := "run `ldconfig` in the image, then install again", []failure.Remedy(nil)
-		var a interface {
-			Advice() (string, []failure.Remedy)
-		}
-		if errors.As(commit.LoaderCache, &a) {
-			hint, fix = a.Advice()
+		hint, fix := failure.Advice(commit.LoaderCache)
+		if hint == "" && len(fix) == 0 {
+			hint = "run `ldconfig` in the image, then install again"
 		}
 		return rollback(failure.New(failure.Verify, "the installed commands could not start here: they find their libraries in %s only through the root's loader cache, and %w",
 			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).Advise(hint, fix))

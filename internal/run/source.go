@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/fetch"
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/safeio"
 )
@@ -30,7 +31,7 @@ func fromFile(from, pinned string, log zerolog.Logger) (*fetch.Artifact, error) 
 		// A FIFO or a device would hang or never end (issue 13).
 		return nil, failure.New(failure.Usage, "--from %s: not a regular file or directory", from)
 	}
-	art := &fetch.Artifact{Path: p, Name: filepath.Base(p), URL: "file://" + p, Mirror: "--from", Layout: "file", Size: fi.Size(),
+	art := &fetch.Artifact{Path: p, Name: filepath.Base(p), URL: "file://" + p, Mirror: "--from", Layout: bundle.LayoutFile, Size: fi.Size(),
 		Verification: fetch.VerifiedNone}
 	if fi.IsDir() {
 		art.Tree, art.ChecksumSource = true, "none (local directory)"
@@ -45,10 +46,12 @@ func fromFile(from, pinned string, log zerolog.Logger) (*fetch.Artifact, error) 
 	want, source, how := pinned, "pinned digest", fetch.VerifiedPinned
 	if want == "" {
 		how = fetch.VerifiedSidecar
-		if b, err := safeio.ReadFile(p+".sha256", 1<<20); err == nil {
-			if want, err = fetch.ParseSHA256Sidecar(b, filepath.Base(p)); err != nil {
+		if b, err := safeio.ReadFile(p+".sha256", bundle.MaxSidecar); err == nil {
+			d, err := bundle.ParseSidecar(b, filepath.Base(p))
+			if err != nil {
 				return nil, failure.New(failure.Integrity, "%s.sha256: %w", p, err)
 			}
+			want = string(d)
 			source = "sidecar " + p + ".sha256"
 		}
 	}

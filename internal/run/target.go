@@ -5,6 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
 	"slurm-installer/rootfs"
@@ -13,7 +14,8 @@ import (
 // Target is what detection found out about the root.
 type Target struct {
 	Arch, ArchEvidence string
-	Libc, LibcEvidence string
+	Libc               bundle.Libc
+	LibcEvidence       string
 	// Glibc is the root's glibc version ("2.36", from its libc.so.6's
 	// version definitions; "" when it has none or it cannot be read),
 	// GlibcFile the in-root file it was read from.
@@ -32,7 +34,7 @@ func (t *Target) ForAnyRoot() {
 // rootGlibc reads the root's glibc version once, when bundle selection
 // needs it; a no-op run never parses libc.so.6.
 func (t *Target) rootGlibc(log zerolog.Logger) (version, file string) {
-	if !t.glibcRead && t.Libc == string(rootfs.Glibc) {
+	if !t.glibcRead && t.Libc == bundle.Glibc {
 		if v, f, err := rootfs.GlibcVersion(t.fs, t.Arch); err == nil {
 			t.Glibc, t.GlibcFile = v, f
 			log.Info().Str("glibc", v).Str("glibc_from", f).Msg("the root's glibc version")
@@ -74,7 +76,7 @@ func Detect(rootDir, arch string, log zerolog.Logger) (*Target, error) {
 		}
 	}
 	libc, ev := rootfs.DetectLibc(t.fs, t.Arch)
-	t.Libc, t.LibcEvidence = string(libc), ev
-	log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", t.Libc).Str("libc_from", t.LibcEvidence).Msg("target detected")
+	t.Libc, t.LibcEvidence = libc, ev
+	log.Info().Str("arch", t.Arch).Str("arch_from", t.ArchEvidence).Str("libc", string(t.Libc)).Str("libc_from", t.LibcEvidence).Msg("target detected")
 	return t, nil
 }

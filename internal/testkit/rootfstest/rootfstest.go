@@ -174,6 +174,22 @@ func Debian(t testing.TB) string {
 	return root
 }
 
+// DebianWithMusl returns a Debian root with Debian's musl package
+// installed: a musl loader beside glibc's, while /bin/sh (dash) still uses
+// glibc's loader.
+func DebianWithMusl(t testing.TB) string {
+	t.Helper()
+	root := Debian(t)
+	arch := platform.Host()
+	src := "/lib/ld-musl-" + arch + ".so.1"
+	if _, err := os.Stat(src); err != nil {
+		src = GoBinary(t, platform.GoArch(arch), "") // an ELF of the right machine
+	}
+	Copy(t, root, src, "/usr/lib/"+arch+"-linux-musl/libc.so")
+	Symlink(t, root, "/usr/lib/"+arch+"-linux-musl/libc.so", "/lib/ld-musl-"+arch+".so.1")
+	return root
+}
+
 // Distroless returns a distroless/base-like root: glibc, no shell.
 func Distroless(t testing.TB) string {
 	t.Helper()
