@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"slurm-installer/internal/testkit/registrytest"
-	"slurm-installer/internal/testkit/testbundle"
 	"slurm-installer/internal/testkit/rootfstest"
+	"slurm-installer/internal/testkit/testbundle"
 )
 
 // Issue 22: where two features meet. These drive the CLI (the test binary,

@@ -15,8 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"slurm-installer/internal/failure"
-	"slurm-installer/internal/testkit/faultserver"
 	"slurm-installer/internal/httpx"
+	"slurm-installer/internal/testkit/faultserver"
 )
 
 // Tests against internal/testkit/faultserver: real servers on 127.0.0.1, each

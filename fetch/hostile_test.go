@@ -21,8 +21,8 @@ import (
 
 	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
-	"slurm-installer/internal/testkit/faultserver"
 	"slurm-installer/internal/index"
+	"slurm-installer/internal/testkit/faultserver"
 )
 
 // Tests for issue 13: hostile and degraded mirrors. Time bounds are

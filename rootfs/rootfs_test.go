@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"slurm-installer/internal/platform"
-	"slurm-installer/rootfs"
 	rt "slurm-installer/internal/testkit/rootfstest"
+	"slurm-installer/rootfs"
 )
 
 func TestResolve(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"slurm-installer/internal/testkit/testbundle"
 	rt "slurm-installer/internal/testkit/rootfstest"
+	"slurm-installer/internal/testkit/testbundle"
 )
 
 // TestHostileBundle (issue 12 item 11): a bundle that passed its checksum

@@ -12,8 +12,8 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
-	"slurm-installer/rootfs"
 	rt "slurm-installer/internal/testkit/rootfstest"
+	"slurm-installer/rootfs"
 )
 
 // entry is one payload file: a host file copied in, or a symlink.

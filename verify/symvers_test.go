@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"slurm-installer/internal/failure"
-	"slurm-installer/rootfs"
 	rt "slurm-installer/internal/testkit/rootfstest"
+	"slurm-installer/rootfs"
 )
 
 // Version scripts for stub libraries that define the symbol versions of a
