@@ -235,6 +235,10 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 	flags, refused := allowedFlags(flags)
 	rep.Disabled = append(rep.Disabled, refused...)
 	cs.Mount = flags&syscall.CLONE_NEWNS != 0
+	if cs.Drop && !cs.Mount {
+		rep.Disabled = append(rep.Disabled, "sealing the root: without a mount namespace its mounts stay as they are "+
+			"(a /proc there shows every process's command line; a mount writable by uid 65534 stays writable)")
+	}
 	cs.PIDNS = flags&syscall.CLONE_NEWPID != 0
 	cs.Parent = os.Getpid()
 	if flags&syscall.CLONE_NEWUSER != 0 {

@@ -673,3 +673,18 @@ func TestRunInChroot(t *testing.T) {
 		t.Errorf("the command saw a /proc:\n%s", r.Stderr)
 	}
 }
+
+// Without a mount namespace nothing can be sealed: the report says what
+// stays open.
+func TestRunNoMountNamespaceSaysSo(t *testing.T) {
+	requireRoot(t)
+	refused = syscall.CLONE_NEWNS
+	defer func() { refused = 0 }()
+	rep, _, _, err := run(t, context.Background(), Spec{Root: newRoot(t), Args: []string{"/usr/local/bin/sinfo", "--version"}, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(rep.Disabled, "; "), "without a mount namespace its mounts stay as they are") {
+		t.Errorf("report %v", rep)
+	}
+}
