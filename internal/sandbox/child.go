@@ -187,7 +187,7 @@ func seal(cs childSpec, say func(byte, string)) (chrooted bool, err error) {
 			return false, fmt.Errorf("bind %s: %w", root, err)
 		}
 	}
-	if err := readOnlyTree(root); err != nil {
+	if err := readOnlyTree(root, cs.Remount); err != nil {
 		return false, err
 	}
 	say('I', "root mounted read-only, nosuid, nodev, with every mount under it read-only and nosuid")
@@ -252,9 +252,12 @@ func hide(dir string) error {
 // read-only and nosuid, and root itself nodev: with mount_setattr where
 // the kernel has it (5.12), else by remounting each mount /proc lists,
 // keeping the flags it has.
-func readOnlyTree(root string) error {
+func readOnlyTree(root string, remount bool) error {
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID}
-	err := unix.MountSetattr(unix.AT_FDCWD, root, unix.AT_RECURSIVE, &attr)
+	err := error(unix.ENOSYS)
+	if !remount {
+		err = unix.MountSetattr(unix.AT_FDCWD, root, unix.AT_RECURSIVE, &attr)
+	}
 	if err == nil {
 		attr = unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV}
 		if err := unix.MountSetattr(unix.AT_FDCWD, root, 0, &attr); err != nil {

@@ -155,6 +155,9 @@ type childSpec struct {
 	// Parent is the installer's pid; without a pid namespace the helper
 	// checks it is still its parent once the parent-death signal is set.
 	Parent int `json:"parent"`
+	// Remount: make the mounts read-only one by one, as on a kernel
+	// without mount_setattr (tests set it through legacyRemount).
+	Remount bool `json:"remount,omitempty"`
 	// UserNS: in a new user namespace of an unprivileged caller, where
 	// only the caller's ids are mapped (as Nobody): setgroups is denied
 	// there, and the caller's supplementary groups show as the overflow gid.
@@ -241,6 +244,7 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 	}
 	cs.PIDNS = flags&syscall.CLONE_NEWPID != 0
 	cs.Parent = os.Getpid()
+	cs.Remount = legacyRemount
 	if flags&syscall.CLONE_NEWUSER != 0 {
 		rep.Enabled = append(rep.Enabled, fmt.Sprintf("user namespace (uid/gid %d inside are the caller's uid %d/gid %d, the only ids mapped)", Nobody, geteuid(), os.Getegid()))
 	}
@@ -357,6 +361,10 @@ func (s *started) output(w io.Writer) (*os.File, error) {
 
 // refused are clone flags tests pretend the kernel refuses.
 var refused uintptr
+
+// legacyRemount makes tests take the path of a kernel without
+// mount_setattr (before 5.12).
+var legacyRemount bool
 
 // start starts the helper with the clone flags.
 func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.Writer) (*started, error) {
