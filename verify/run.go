@@ -288,7 +288,7 @@ func windowNote(client, controller string) string {
 }
 
 // withHint replaces the hint of a failure.Error about reaching the
-// controller, or the generic one ([target.byHand]).
+// controller, or the generic one ([target.noMore]).
 func (t *target) withHint(err error, hint string) error {
 	var fe *failure.Error
 	if !errors.As(err, &fe) || fe.Class != failure.Verify {
@@ -301,7 +301,7 @@ func (t *target) withHint(err error, hint string) error {
 			return err
 		}
 	}
-	if fe.Hint == t.byHand() && len(fe.Fix) == 0 {
+	if fe.Hint == t.noMore() && len(fe.Fix) == 0 {
 		fe.Hint = hint
 	}
 	return err
@@ -359,11 +359,7 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 		return stdout, stderr, failure.New(failure.Internal, "run `%s`: %w", shown, err)
 	}
 	if errors.Is(err, sandbox.ErrSetup) {
-		if strings.Contains(err.Error(), "cannot enter it") {
-			return stdout, stderr, &cannotExecError{msg: fmt.Sprintf("not executed: %v; chmod 755 it to let the unprivileged verification run in", err)}
-		}
-		return stdout, stderr, failure.New(failure.Verify, "`%s` was not run: %w", shown, err).
-			WithHint("the verification run needs root to drop to uid %d inside the root", sandbox.Nobody).Suggest(failure.VerifyAsRoot)
+		return stdout, stderr, setupFailed(shown, err)
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -390,6 +386,20 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 	return stdout, stderr, failure.New(failure.Verify, "cannot run `%s`: %w", shown, err).Advise(t.exitHint(code, err.Error()))
 }
 
+// setupFailed is the error for a sandbox that could not be built: the
+// command was not run. Only a caller that is not root is told to retry as
+// root; root is told the sandbox's own reason, which the error carries.
+func setupFailed(shown string, err error) error {
+	if strings.Contains(err.Error(), "cannot enter it") {
+		return &cannotExecError{msg: fmt.Sprintf("not executed: %v; chmod 755 it to let the unprivileged verification run in", err)}
+	}
+	e := failure.New(failure.Verify, "`%s` was not run: %w", shown, err)
+	if geteuid() != 0 {
+		return e.WithHint("the verification run needs root to drop to uid %d inside the root", sandbox.Nobody).Suggest(failure.VerifyAsRoot)
+	}
+	return e.WithHint("the sandbox the bundle's commands run in could not be built here, for the reason given; nothing from the bundle was run")
+}
+
 const loaderHint = "the loader or a library is missing"
 
 // exitHint turns an exit status and stderr into advice: a hint and the
@@ -409,17 +419,16 @@ func (t *target) exitHint(code int, stderr string) (string, []failure.Remedy) {
 	case code == 126 || has("exec format error", "permission denied"):
 		return fmt.Sprintf("%s cannot be executed: check its mode, a noexec mount and its architecture", t.cmd), nil
 	}
-	return t.byHand(), nil
+	return t.noMore(), nil
 }
 
-// byHand is the generic hint for a command that failed without saying why:
-// run it (a SLURM command, in the root) by hand.
-func (t *target) byHand() string {
-	root := t.in.RootDir
-	if root == "/" {
-		return fmt.Sprintf("run `%s --version` by hand to see more", t.cmd)
-	}
-	return fmt.Sprintf("run `chroot %s %s --version` by hand to see more", root, t.cmd)
+// noMore is the generic hint for a command that failed without saying why.
+// It never tells anyone to run the command by hand (issue 23 item 9): a
+// bundle's command that failed verification is untrusted, it has been
+// rolled back, and by hand it would run as root outside the sandbox.
+func (t *target) noMore() string {
+	return fmt.Sprintf("`%s` said nothing more than the output quoted here; it ran only inside the verification sandbox (uid %d, no capabilities); "+
+		"a command that failed verification is untrusted: do not run it by hand, least of all as root", t.cmd, sandbox.Nobody)
 }
 
 // writeThrowawayConf writes the minimal slurm.conf of docs/DESIGN.md §8 through

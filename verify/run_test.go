@@ -3,8 +3,10 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -397,18 +399,49 @@ func TestWithHint(t *testing.T) {
 		err  *failure.Error
 		want string
 	}{
-		{"generic", failure.New(failure.Verify, "`sinfo` exited with status 1").WithHint("%s", tg.byHand()), reach},
+		{"generic", failure.New(failure.Verify, "`sinfo` exited with status 1").WithHint("%s", tg.noMore()), reach},
 		{"about the controller", failure.New(failure.Verify, "Unable to contact slurm controller").WithHint("something else"), reach},
 		{"specific", failure.New(failure.Verify, "`sinfo` exited with status 1: plugin").WithHint("PluginDir in slurm.conf"), "PluginDir in slurm.conf"},
-		{"a remedy", failure.New(failure.Verify, "`sinfo` exited with status 1").WithHint("%s", tg.byHand()).Suggest(failure.Reinstall), tg.byHand()},
+		{"a remedy", failure.New(failure.Verify, "`sinfo` exited with status 1").WithHint("%s", tg.noMore()).Suggest(failure.Reinstall), tg.noMore()},
 	} {
 		if got := failure.HintOf(tg.withHint(tc.err, reach)); got != tc.want {
 			t.Errorf("%s: hint %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	if h := tg.byHand(); h != "run `chroot /srv/root /usr/local/bin/sinfo --version` by hand to see more" {
-		t.Errorf("byHand = %q", h)
+}
+
+// TestSilentFailureHint (issue 23 item 9): a bundle's sinfo that fails
+// without a word gets a hint that never tells anyone to run it by hand
+// (with chroot, as root, outside the sandbox): it is untrusted and rolled
+// back.
+func TestSilentFailureHint(t *testing.T) {
+	needRoot(t)
+	silent := goBin(t, platform.GoArch(platform.Host()), "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(1) }\n")
+	root := runRoot(t, silent, false)
+	_, err := RunVersion(context.Background(), RunInput{RootDir: root, Chroot: true})
+	if failure.ClassOf(err) != failure.Verify {
+		t.Fatalf("RunVersion = %v", err)
 	}
+	hints := []string{failure.HintOf(err), (&target{in: RunInput{RootDir: "/"}, cmd: "/usr/local/bin/sinfo"}).noMore()}
+	for _, h := range hints {
+		if strings.Contains(h, "chroot ") || strings.Contains(h, "run `") || !strings.Contains(h, "do not run it by hand") {
+			t.Errorf("the hint %q tells to run the untrusted command", h)
+		}
+	}
+}
+
+// TestSetupFailureHint (issue 23 item 5): a sandbox that cannot be built
+// blames a missing root only for a caller that is not root.
+func TestSetupFailureHint(t *testing.T) {
+	defer func(old func() int) { geteuid = old }(geteuid)
+	cause := fmt.Errorf("%w: make the mount namespace private: invalid argument", sandbox.ErrSetup)
+	geteuid = func() int { return 0 }
+	err := setupFailed("`/usr/local/bin/sinfo --version`", cause)
+	if h := failure.HintOf(err); strings.Contains(h, "needs root") || slices.Contains(failure.Steps(err), failure.VerifyAsRoot) || !strings.Contains(err.Error(), "invalid argument") {
+		t.Errorf("as root: %v, hint %q, steps %v", err, h, failure.Steps(err))
+	}
+	geteuid = func() int { return 1000 }
+	wantFix(t, setupFailed("`/usr/local/bin/sinfo --version`", cause), failure.Remedy{Step: failure.VerifyAsRoot})
 }
 
 // SIGINT during verification (issue 12 item 8): a context cancelled while

@@ -10,13 +10,23 @@
 //
 // Go's os/exec cannot set no_new_privs or drop the capability bounding set
 // in the child, so [Run] re-executes the running binary (/proc/self/exe)
-// with a marker in its environment; that helper is PID 1 of the new PID
-// namespace. It makes its mount namespace private, bind-mounts the root
-// onto itself read-only, chroots into it, sets no_new_privs, drops every
-// capability from the bounding, ambient, inheritable, permitted and
-// effective sets, switches to uid/gid 65534 with no supplementary groups,
-// checks that all of this holds, and only then execs the command. When the
-// command (PID 1) exits, the kernel kills everything else in the namespace.
+// with one argument (childFlag), an empty environment and two inherited
+// pipes: the spec comes in on fd 3, the status goes out on fd 4. Only that
+// makes a helper; no environment variable does. The helper is PID 1 of the
+// new PID namespace. It makes its mount namespace private, seals the root
+// (every mount under it read-only and nosuid, a fresh read-only /proc of
+// the PID namespace over the root's /proc, an empty one without a PID
+// namespace or over any other proc mount), chroots into it, sets
+// no_new_privs, drops every capability from the bounding, ambient,
+// inheritable, permitted and effective sets, switches to uid/gid 65534 with
+// no supplementary groups, and only then sets the parent-death signal
+// (a change of credentials clears it) and checks the installer is alive,
+// checks that all of this holds, and execs the command. When the command
+// (PID 1) exits or the installer dies, the kernel kills everything else in
+// the namespace. Run inside a chroot, where / is not a mount point and so
+// cannot be made private, the helper clones the root's own mount alone into
+// a detached, private, read-only mount (open_tree, mount_setattr) and
+// enters it: none of the root's submounts (/proc, /dev, a tmpfs) is visible.
 //
 // The program's main must therefore call [MaybeChild] first thing (and a
 // test binary's TestMain, for tests that run commands through the sandbox).
@@ -35,16 +45,19 @@
 //     Run does not chroot.
 //   - Namespaces are used where the kernel allows; the ones it refuses are
 //     listed in [Report.Disabled] with the reason, never silently skipped.
+//   - The command sees no process outside the sandbox and can write
+//     nowhere in the root (no mount under it is writable), so nothing it
+//     writes outlives the run.
 //   - When Run returns, no process the command started is left: the PID
 //     namespace guarantees it; without one, its process group and every
-//     process chrooted into the root are killed.
+//     process chrooted into the root are killed. When the installer dies
+//     (even by SIGKILL), the command dies with it.
 //   - A cancelled ctx returns an error that wraps ctx.Err().
 package sandbox
 
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,13 +77,18 @@ import (
 // Nobody is the uid and gid the command runs as.
 const Nobody = 65534
 
-// envMarker carries the Spec to the helper.
-const envMarker = "SLURM_INSTALLER_SANDBOX_CHILD"
-
-// childFlag makes the CLI refuse to run when a main that does not call
-// MaybeChild is re-executed as the helper: an unknown flag is a usage error
-// before any command runs.
+// childFlag is the helper's only argument. It also makes the CLI refuse
+// to run when a main that does not call MaybeChild is re-executed as the
+// helper: an unknown flag is a usage error before any command runs.
 const childFlag = "--sandbox-child-internal-do-not-use"
+
+// The helper's inherited pipes: the spec comes in on specFD (at most
+// maxSpec bytes), the status goes out on statusFD.
+const (
+	specFD   = 3
+	statusFD = 4
+	maxSpec  = 1 << 20
+)
 
 // Spec is one command to run.
 type Spec struct {
@@ -133,6 +151,13 @@ type childSpec struct {
 	Drop  bool     `json:"drop"`  // switch to Nobody and drop capabilities (we are root)
 	Mount bool     `json:"mount"` // in a new mount namespace: make the root read-only
 	Probe bool     `json:"probe"` // just exit 0 (namespace probe)
+	PIDNS bool     `json:"pidns"` // in a new pid namespace: mount a fresh /proc
+	// Parent is the installer's pid; without a pid namespace the helper
+	// checks it is still its parent once the parent-death signal is set.
+	Parent int `json:"parent"`
+	// Remount: make the mounts read-only one by one, as on a kernel
+	// without mount_setattr (tests set it through legacyRemount).
+	Remount bool `json:"remount,omitempty"`
 	// UserNS: in a new user namespace of an unprivileged caller, where
 	// only the caller's ids are mapped (as Nobody): setgroups is denied
 	// there, and the caller's supplementary groups show as the overflow gid.
@@ -213,6 +238,13 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 	flags, refused := allowedFlags(flags)
 	rep.Disabled = append(rep.Disabled, refused...)
 	cs.Mount = flags&syscall.CLONE_NEWNS != 0
+	if cs.Drop && !cs.Mount {
+		rep.Disabled = append(rep.Disabled, "sealing the root: without a mount namespace its mounts stay as they are "+
+			"(a /proc there shows every process's command line; a mount writable by uid 65534 stays writable)")
+	}
+	cs.PIDNS = flags&syscall.CLONE_NEWPID != 0
+	cs.Parent = os.Getpid()
+	cs.Remount = legacyRemount
 	if flags&syscall.CLONE_NEWUSER != 0 {
 		rep.Enabled = append(rep.Enabled, fmt.Sprintf("user namespace (uid/gid %d inside are the caller's uid %d/gid %d, the only ids mapped)", Nobody, geteuid(), os.Getegid()))
 	}
@@ -330,6 +362,10 @@ func (s *started) output(w io.Writer) (*os.File, error) {
 // refused are clone flags tests pretend the kernel refuses.
 var refused uintptr
 
+// legacyRemount makes tests take the path of a kernel without
+// mount_setattr (before 5.12).
+var legacyRemount bool
+
 // start starts the helper with the clone flags.
 func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.Writer) (*started, error) {
 	if flags&refused != 0 {
@@ -339,8 +375,19 @@ func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.W
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
+	if len(b) > maxSpec {
+		return nil, fmt.Errorf("%w: the command's arguments and environment are %d bytes, more than %d", ErrSetup, len(b), maxSpec)
+	}
+	// The spec goes through a pipe, never the environment: only a process
+	// this one started with both pipes is a helper.
+	sr, sw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
+		sr.Close()
+		sw.Close()
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 	argv0 := "slurm-installer"
@@ -349,7 +396,7 @@ func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.W
 	}
 	cmd := exec.CommandContext(ctx, self, childFlag)
 	cmd.Args[0] = argv0
-	cmd.Env = []string{envMarker + "=" + base64.StdEncoding.EncodeToString(b)}
+	cmd.Env = []string{} // none of the installer's (its credentials included)
 	cmd.Dir = "/"
 	st := &started{cmd: cmd}
 	var outs []*os.File
@@ -364,8 +411,9 @@ func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.W
 		f, err := st.output(w)
 		if err != nil {
 			closeOuts()
-			pr.Close()
-			pw.Close()
+			for _, f := range []*os.File{sr, sw, pr, pw} {
+				f.Close()
+			}
 			return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 		}
 		outs = append(outs, f)
@@ -376,7 +424,7 @@ func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.W
 	if outs[1] != nil {
 		cmd.Stderr = outs[1]
 	}
-	cmd.ExtraFiles = []*os.File{pw}
+	cmd.ExtraFiles = []*os.File{sr, pw} // specFD, statusFD
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Cloneflags: flags}
 	if flags&syscall.CLONE_NEWUSER != 0 {
 		// The caller's ids are Nobody inside; nothing else is mapped. The
@@ -392,12 +440,17 @@ func start(ctx context.Context, cs childSpec, flags uintptr, stdout, stderr io.W
 	cmd.WaitDelay = 2 * time.Second
 	err = cmd.Start()
 	closeOuts() // the child has its copies
+	sr.Close()
 	pw.Close()
 	if err != nil {
+		sw.Close()
 		pr.Close()
 		st.drain()
 		return nil, fmt.Errorf("%w: start the helper: %w", ErrSetup, err)
 	}
+	// A helper that died early makes this write fail; its status says why.
+	_, _ = sw.Write(b)
+	sw.Close()
 	done := make(chan []string, 1)
 	go func() {
 		var msgs []string

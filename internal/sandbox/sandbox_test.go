@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,12 +19,17 @@ import (
 	"time"
 
 	"slurm-installer/internal/testkit/testbundle"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
 	MaybeChild()
 	if root := os.Getenv(unprivEnv); root != "" {
 		os.Exit(unprivilegedRun(root))
+	}
+	if root := os.Getenv(sleeperEnv); root != "" {
+		os.Exit(sleeperRun(root))
 	}
 	os.Exit(m.Run())
 }
@@ -145,7 +151,7 @@ func hostile(t *testing.T) string {
 			}
 		}()
 		hostileBin, hostileErr = testbundle.BuildHostile(hostileDir, testbundle.Hostile{Version: "24.11.5", HostFile: hostFile,
-			Token: token, Connect: listener.Addr().String()})
+			Token: token, Connect: listener.Addr().String(), Secret: "secret-" + token, Writes: mountWrites})
 	})
 	if hostileErr != nil {
 		t.Fatal(hostileErr)
@@ -227,7 +233,14 @@ func checkContained(t *testing.T, root, stderr string) {
 	if !strings.Contains(stderr, "FORK ok") {
 		t.Error("the hostile command did not even manage to fork (the test proves nothing)")
 	}
-	for _, p := range []string{hostFile, hostFile + ".survivor", filepath.Join(root, "tmp/pwned-in-root"), filepath.Join(root, "etc/pwned-in-root"), filepath.Join(root, hostFile)} {
+	if strings.Contains(stderr, "PROC secret") || strings.Contains(stderr, "PROC /proc/1/cmdline: \"") || strings.Contains(stderr, "'s cmdline") {
+		t.Error("the command read the command line of a process outside the sandbox")
+	}
+	paths := []string{hostFile, hostFile + ".survivor", filepath.Join(root, "tmp/pwned-in-root"), filepath.Join(root, "etc/pwned-in-root"), filepath.Join(root, hostFile)}
+	for _, w := range mountWrites {
+		paths = append(paths, filepath.Join(root, w))
+	}
+	for _, p := range paths {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("the command wrote %s", p)
 			os.Remove(p)
@@ -389,5 +402,291 @@ func TestRunNamespaceRefused(t *testing.T) {
 	}
 	if strings.Contains(en, "network namespace") || !strings.Contains(en, "pid namespace") || !strings.Contains(en, "mount namespace") {
 		t.Errorf("Enabled %q", en)
+	}
+}
+
+// mountWrites are the in-root paths on mounts of their own (newMountedRoot)
+// the hostile command tries to create.
+var mountWrites = []string{"/dev/shm/pwned-in-root", "/var/cache/pwned-in-root"}
+
+// newMountedRoot is newRoot with the mounts of a live root (--root / in a
+// container): /proc, a tmpfs /tmp and /dev/shm, and a cache directory of
+// the host bound in, every one writable by 65534.
+func newMountedRoot(t *testing.T) string {
+	t.Helper()
+	root := newRoot(t)
+	cache := t.TempDir()
+	if err := os.Chmod(cache, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct{ src, dir, fstype string }{
+		{"proc", "proc", "proc"}, {"tmpfs", "tmp", "tmpfs"}, {"tmpfs", "dev/shm", "tmpfs"}, {cache, "var/cache", ""},
+	} {
+		dir := filepath.Join(root, m.dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if m.fstype == "" {
+			err = syscall.Mount(m.src, dir, "", syscall.MS_BIND, "")
+		} else {
+			data := ""
+			if m.fstype == "tmpfs" {
+				data = "mode=1777,size=1m"
+			}
+			err = syscall.Mount(m.src, dir, m.fstype, 0, data)
+		}
+		if err != nil {
+			t.Fatalf("mount %s on %s: %v", m.src, dir, err)
+		}
+		t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	}
+	return root
+}
+
+// decoy starts a process outside the sandbox whose command line holds the
+// secret the hostile command looks for (the installer's mirror password).
+func decoy(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", "sleep 120; :", "secret-"+token)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+}
+
+// TestRunSealed (issue 23 item 5): in a root with /proc, tmpfs mounts and
+// a cache mount, the hostile command sees only its own processes in a
+// fresh /proc (not the decoy's secret, not /proc/1 of the host), and
+// cannot write into any mount of the root, so nothing outlives the run.
+func TestRunSealed(t *testing.T) {
+	requireRoot(t)
+	hostile(t)
+	decoy(t)
+	root := newMountedRoot(t)
+	defer func() { legacyRemount = false }()
+	for _, network := range []bool{false, true, false} {
+		legacyRemount = legacyRemount || network // the last run remounts one by one (a kernel before 5.12)
+		rep, stdout, stderr, err := run(t, context.Background(), Spec{Root: root, Args: []string{"/usr/local/bin/sinfo", "--version"}, Network: network, Timeout: 20 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(stdout) != "slurm 24.11.5" {
+			t.Errorf("network %v: stdout %q, want the version (a BREACH line names what got out)", network, stdout)
+		}
+		checkContained(t, root, stderr)
+		for _, w := range append([]string{"/tmp/pwned-in-root"}, mountWrites...) {
+			if !strings.Contains(stderr, "WRITE "+w+": open "+w+": read-only file system") {
+				t.Errorf("the write to %s did not fail as read-only:\n%s", w, stderr)
+			}
+		}
+		for _, want := range []string{"every mount under it read-only", "a fresh, read-only /proc showing only the sandbox's processes"} {
+			if !strings.Contains(strings.Join(rep.Enabled, ","), want) {
+				t.Errorf("report %v lacks %q", rep, want)
+			}
+		}
+	}
+}
+
+// TestRunNoPIDNamespaceHidesProc: without a pid namespace a fresh /proc
+// would show the host's processes, so an empty one hides them.
+func TestRunNoPIDNamespaceHidesProc(t *testing.T) {
+	requireRoot(t)
+	refused = syscall.CLONE_NEWPID
+	defer func() { refused = 0 }()
+	hostile(t)
+	decoy(t)
+	root := newMountedRoot(t)
+	rep, stdout, stderr, err := run(t, context.Background(), Spec{Root: root, Args: []string{"/usr/local/bin/sinfo", "--version"}, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(stdout) != "slurm 24.11.5" {
+		t.Errorf("stdout %q", stdout)
+	}
+	checkContained(t, root, stderr)
+	if !strings.Contains(strings.Join(rep.Enabled, ","), "an empty /proc") {
+		t.Errorf("report %v", rep)
+	}
+}
+
+// sleeperEnv makes the test binary an installer that runs the hostile
+// sleeper in ROOT; TestRunDiesWithInstaller SIGKILLs it.
+const sleeperEnv = "SANDBOX_TEST_SLEEPER_ROOT"
+
+func sleeperRun(root string) int {
+	_, err := Run(context.Background(), Spec{Root: root, Path: "/usr/local/bin/sinfo", Args: []string{"/usr/local/bin/sinfo", "sleeper-" + os.Getenv("SANDBOX_TEST_TOKEN")},
+		Env: []string{"PATH=/usr/bin:/bin"}, Timeout: 60 * time.Second})
+	fmt.Println(err)
+	return 0
+}
+
+// TestRunDiesWithInstaller (issue 23 item 5): the sandboxed command dies
+// with the installer, killed with SIGKILL, whatever uid it dropped to.
+func TestRunDiesWithInstaller(t *testing.T) {
+	requireRoot(t)
+	root := newRoot(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = []string{sleeperEnv + "=" + root, "SANDBOX_TEST_TOKEN=" + token}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(survivors()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sleeper never started")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		s := survivors()
+		if len(s) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the installer was killed 20 s ago and the sandboxed command still runs: %v", s)
+			for _, l := range s {
+				var pid int
+				fmt.Sscanf(l, "%d", &pid)
+				_ = killPid(pid)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestHelperMarkerNotFromEnv (issue 23 item 5): the old marker variable in
+// the environment neither makes a run exit 125 nor runs what a crafted
+// value says; only the pipes Run passes make a helper.
+func TestHelperMarkerNotFromEnv(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pwned := filepath.Join(t.TempDir(), "pwned")
+	spec, _ := json.Marshal(map[string]any{"root": "/", "path": "/bin/sh", "args": []string{"sh", "-c", "echo pwned > " + pwned}, "dir": "/"})
+	for _, v := range []string{"x", base64.StdEncoding.EncodeToString(spec)} {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = []string{"SLURM_INSTALLER_SANDBOX_CHILD=" + v}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("with the marker %.20q in the environment: %v\n%s", v, err, out)
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Errorf("a crafted marker %.20q ran its command", v)
+		}
+	}
+	// The helper's flag without its pipes runs nothing.
+	cmd := exec.Command(exe, childFlag)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), "not the pipe") {
+		t.Errorf("%s without its pipes: %v\n%s", childFlag, err, out)
+	}
+}
+
+// TestRunInChroot (issue 23 item 5): the installer inside a plain chroot
+// (with /proc mounted there) verifying --root / gets a sandbox: the root's
+// own mount alone, read-only, so /proc and every other submount are out of
+// sight, and the command contained like anywhere else.
+func TestRunInChroot(t *testing.T) {
+	requireRoot(t)
+	decoy(t)
+	root := newRoot(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{exe}
+	out, err := exec.Command("ldd", exe).Output()
+	if err == nil { // a dynamic test binary: its loader and libraries go in too
+		for _, f := range strings.Fields(string(out)) {
+			if strings.HasPrefix(f, "/") {
+				files = append(files, f)
+			}
+		}
+	}
+	for _, f := range files {
+		dst := filepath.Join(root, f)
+		if f == exe {
+			dst = filepath.Join(root, "sandbox.test")
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A plain chroot: /dev/null as a node of its own, /proc mounted.
+	if err := os.Mkdir(filepath.Join(root, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mknod(filepath.Join(root, "dev/null"), syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	procDir := filepath.Join(root, "proc")
+	if err := os.Mkdir(procDir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("proc", procDir, "proc", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(procDir, syscall.MNT_DETACH) })
+	cmd := exec.Command("/sandbox.test", "-test.run=^$")
+	cmd.Env = []string{unprivEnv + "=/"}
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("in the chroot: %v\n%s%s", err, out, errb.String())
+	}
+	var r struct {
+		Report         *Report `json:"report"`
+		Stdout, Stderr string
+		Err            string
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Logf("in a chroot, --root /: report %v\nstdout: %s\nstderr: %s\nerr: %s", r.Report, r.Stdout, r.Stderr, r.Err)
+	if r.Err != "<nil>" || strings.TrimSpace(r.Stdout) != "slurm 24.11.5" {
+		t.Fatalf("err %s, stdout %q: want no error and `slurm 24.11.5`", r.Err, r.Stdout)
+	}
+	checkContained(t, root, r.Stderr)
+	if !strings.Contains(r.Stderr, "PROC 0 processes visible") {
+		t.Errorf("the command saw a /proc:\n%s", r.Stderr)
+	}
+}
+
+// Without a mount namespace nothing can be sealed: the report says what
+// stays open.
+func TestRunNoMountNamespaceSaysSo(t *testing.T) {
+	requireRoot(t)
+	refused = syscall.CLONE_NEWNS
+	defer func() { refused = 0 }()
+	rep, _, _, err := run(t, context.Background(), Spec{Root: newRoot(t), Args: []string{"/usr/local/bin/sinfo", "--version"}, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(rep.Disabled, "; "), "without a mount namespace its mounts stay as they are") {
+		t.Errorf("report %v", rep)
 	}
 }
