@@ -195,22 +195,30 @@ func (cfg *installConfig) validate(c *cli.Context, u *ui, needSource bool) (err 
 	return nil
 }
 
-// result is what install prints with --json and logs at the end.
+// result is what install prints with --json and logs at the end. Every
+// key is always there, whatever the status (docs/JSON.md): a script reads
+// the same shape on success, in demo mode and on failure.
 type result struct {
-	Status   string `json:"status"` // installed, unchanged, demo, kept-previous, dry-run
-	Version  string `json:"version,omitempty"`
+	Status   string `json:"status"` // installed, unchanged, demo, kept-previous, dry-run, failed, interrupted, error
+	Version  string `json:"version"`
 	Arch     string `json:"arch"`
 	Libc     string `json:"libc"`
-	Source   string `json:"source,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-	Class    string `json:"failure_class,omitempty"`
-	Verified string `json:"verified,omitempty"`
+	Source   string `json:"source"`
+	Reason   string `json:"reason"`
+	Class    string `json:"failure_class"`
+	Hint     string `json:"hint"`
+	Verified string `json:"verified"`
 	// Verification: how the bytes were verified (pinned, signed-index,
-	// index, sidecar, sha256sums, none).
-	Verification string   `json:"verification,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
+	// index, sidecar, sha256sums, layer-digest, none).
+	Verification string   `json:"verification"`
+	Warnings     []string `json:"warnings"`
 	Seconds      float64  `json:"seconds"`
 	Exit         int      `json:"exit_code"`
+	// WouldExit is the exit code the failure would have had under
+	// --fallback fail (demo, kept-previous), else the same as Exit.
+	WouldExit int `json:"would_exit_code"`
+	// Plan is what --dry-run resolved (null on any other run).
+	Plan *runPlan `json:"plan"`
 }
 
 // installCommand is install (name "install") or the app's default action
@@ -223,7 +231,7 @@ func (u *ui) installCommand(name string) *cli.Command {
 	flags = append(flags, cfg.installFlags(b)...)
 	cfg.flagsSet = b.isSet
 	return &cli.Command{Name: name, Usage: "download, verify and install (the default)", Flags: flags,
-		Before: u.before(b, &cfg.out), Action: func(c *cli.Context) error { return u.runInstall(c, cfg) }}
+		Before: u.before(b, &cfg.out, &cfg.targetOptions), Action: func(c *cli.Context) error { return u.runInstall(c, cfg) }}
 }
 
 func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
@@ -248,10 +256,7 @@ func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 	defer in.Close()
 	res := &result{Arch: t.Arch, Libc: t.Libc}
 	if cfg.dryRun {
-		res.Status = "dry-run"
-		log.Info().Strs("mirrors", fetch.RedactAll(cfg.mirrors)).Str("version", cfg.version).Str("prefix", in.Options().Prefix).
-			Str("bin_dir", in.Options().BinDir).Str("root", cfg.rootDir).Msg("dry run: would fetch, verify and install; nothing changed")
-		return u.finish(cfg, res, start)
+		return u.dryRun(ctx, cfg, t, in, res, start)
 	}
 	unlock, err := in.Lock(ctx, cfg.lockWait)
 	if err != nil {
@@ -322,10 +327,11 @@ func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *in
 		}
 		return u.failed(cfg, res, err, "failed", start)
 	}
-	res.Reason, res.Class = err.Error(), class.String()
+	res.Reason, res.Class, res.WouldExit = err.Error(), class.String(), int(class)
 	ev := log.Warn().Str("class", class.String()).Int("would_exit", int(class))
-	if h := hintOf(err); h != "" {
+	if h := u.hint(err); h != "" {
 		ev = ev.Str("hint", h)
+		res.Hint = h
 	}
 	if working {
 		ev.Msg("install failed: " + err.Error())
@@ -353,10 +359,8 @@ func (u *ui) fallback(ctx context.Context, cfg *installConfig, t *target, in *in
 // returns err.
 func (u *ui) failed(cfg *installConfig, res *result, err error, status string, start time.Time) error {
 	c := failure.ClassOf(err)
-	res.Status, res.Reason, res.Class, res.Exit = status, err.Error(), c.String(), int(c)
-	if h := hintOf(err); h != "" {
-		res.Warnings = append(res.Warnings, "hint: "+h)
-	}
+	res.Status, res.Reason, res.Class, res.Exit, res.WouldExit = status, err.Error(), c.String(), int(c), int(c)
+	res.Hint = u.hint(err)
 	if ferr := u.finish(cfg, res, start); ferr != nil {
 		return errors.Join(err, ferr)
 	}
@@ -365,7 +369,11 @@ func (u *ui) failed(cfg *installConfig, res *result, err error, status string, s
 
 func (u *ui) finish(cfg *installConfig, res *result, start time.Time) error {
 	res.Seconds = time.Since(start).Seconds()
+	if res.Warnings == nil {
+		res.Warnings = []string{}
+	}
 	if cfg.json {
+		u.jsonDone = true
 		enc := json.NewEncoder(fetch.RedactWriter(u.stdout))
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
@@ -614,7 +622,7 @@ func runVerify0(ctx context.Context, rootDir string, o install.Options, want str
 		return "", err
 	}
 	if res.Sandbox != "" {
-		log.Info().Msg(res.Sandbox) // which protections the run had
+		log.Debug().Msg(res.Sandbox) // which protections the run had: a long line, for --log-level debug (issue 26)
 	}
 	log.Info().Str("sinfo", res.Output).Msg("sinfo --version ran in the target")
 	return fmt.Sprintf("%s --version printed %q", filepath.Join(o.BinDir, "sinfo"), res.Output), nil

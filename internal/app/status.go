@@ -27,7 +27,7 @@ func (u *ui) statusCommand() *cli.Command {
 	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
 	flags = append(flags, b.Bool(&o.json, &cli.BoolFlag{Name: "json", Usage: "print as JSON on stdout", Category: catOutput}))
 	return &cli.Command{Name: "status", Usage: "what is installed: real or demo, version, arch, source, how verified, intact", Flags: flags,
-		Before: u.before(b, &o.out), Action: func(c *cli.Context) error { return u.runStatus(c, o) }}
+		Before: u.before(b, &o.out, &o.targetOptions), Action: func(c *cli.Context) error { return u.runStatus(c, o) }}
 }
 
 func (u *ui) openInstalled(c *cli.Context, t targetOptions) (*install.Installer, *install.Receipt, error) {
@@ -100,6 +100,7 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
+		u.jsonDone = true
 	} else {
 		switch v.Mode {
 		case "none":
@@ -136,7 +137,11 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 		}
 	}
 	if !v.Installed {
-		return &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (mode %s)", v.Mode)}
+		err := &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (mode %s)", v.Mode)}
+		if v.Mode == "none" {
+			return quietError{err} // stdout says so; an error line would read as a failure (issue 26)
+		}
+		return err
 	}
 	if !v.Intact {
 		var s []string
@@ -144,7 +149,7 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 			s = append(s, p.String())
 		}
 		return failure.New(failure.Verify, "the SLURM client %s install is broken: %s", v.Version, strings.Join(s, "; ")).
-			WithHint("run `slurm-installer install --repair` to put back exactly these, or `install --force` to reinstall")
+			WithHint("run `slurm-installer install --repair` to put back exactly these, or `slurm-installer install --force` to reinstall")
 	}
 	return nil
 }
