@@ -61,7 +61,7 @@ func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
 		if r != nil {
 			mode = r.Mode + ": " + r.Reason
 		}
-		err := &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (%s)", mode)}
+		err := (&failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (%s)", mode)}).Suggest(failure.Install)
 		l.add("receipt", err, "")
 		u.printChecks(o, l)
 		return err
