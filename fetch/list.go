@@ -264,10 +264,16 @@ func (s *mirrorGo) listTarballs(ctx context.Context, dir *url.URL) ([]Offer, str
 			sums, _ = ParseSHA256SUMS(data)
 		}
 	}
+	archNamed := map[string]bool{} // version → an arch-named file has it (the arch-less name is its alias)
+	for _, e := range es {
+		if v, a, ok := tarballName(e.Name); ok && !e.Dir && a != "" {
+			archNamed[v] = true
+		}
+	}
 	var out []Offer
 	for _, e := range es {
 		v, a, ok := tarballName(e.Name)
-		if e.Dir || !ok {
+		if e.Dir || !ok || a == "" && archNamed[v] {
 			continue
 		}
 		of := Offer{Version: v, Arch: a, Size: e.Size, Compression: compression(e.Name), URL: urlString(child(dir, e.Name, false))}
@@ -286,6 +292,7 @@ func (s *mirrorGo) listTarballs(ctx context.Context, dir *url.URL) ([]Offer, str
 		}
 		b := &index.Bundle{Version: v, Arch: cmpOr(a, s.arch)}
 		s.verdict(&of, b)
+		s.unknownNeed(&of)
 		out = append(out, of)
 	}
 	sortOffers(out)
@@ -307,6 +314,7 @@ func (s *mirrorGo) listTree(ctx context.Context, dir *url.URL) (Offer, bool) {
 		return Offer{}, false
 	}
 	of := Offer{Arch: s.arch, URL: urlString(dir), Verification: VerifiedNone, Runs: "yes"}
+	s.unknownNeed(&of)
 	if s.want != "" {
 		of.Verification = VerifiedPinned
 	}
@@ -321,6 +329,15 @@ func (s *mirrorGo) listTree(ctx context.Context, dir *url.URL) (Offer, bool) {
 		}
 	}
 	return of, true
+}
+
+// unknownNeed: a layout that does not say which C library its bundle
+// needs (tarball, tree) cannot be judged for a musl root; preflight
+// decides at install time.
+func (s *session) unknownNeed(of *Offer) {
+	if of.Runs == "yes" && s.o.Libc == "musl" {
+		of.Runs, of.Why = "maybe", "the mirror does not say which C library it needs (a glibc build runs here only through gcompat; the install's preflight decides)"
+	}
 }
 
 // listDirect describes a direct artifact URL (asked with HEAD).

@@ -52,29 +52,29 @@ type statusView struct {
 	Installed bool   `json:"installed"`
 	Demo      bool   `json:"demo"`
 	Mode      string `json:"mode"` // real, demo, none
-	Version   string `json:"version,omitempty"`
-	Arch      string `json:"arch,omitempty"`
-	Libc      string `json:"libc,omitempty"`
-	Prefix    string `json:"prefix,omitempty"`
-	Source    string `json:"source,omitempty"`
-	SHA256    string `json:"sha256,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	Verified  string `json:"verified,omitempty"`
+	Version   string `json:"version"`
+	Arch      string `json:"arch"`
+	Libc      string `json:"libc"`
+	Prefix    string `json:"prefix"`
+	Source    string `json:"source"`
+	SHA256    string `json:"sha256"`
+	Reason    string `json:"reason"`
+	Verified  string `json:"verified"`
 	// Verification: how the bytes were verified before they were unpacked
 	// (pinned, signed-index, index, sidecar, sha256sums, none).
-	Verification   string    `json:"verification,omitempty"`
-	ChecksumSource string    `json:"checksum_source,omitempty"`
+	Verification   string    `json:"verification"`
+	ChecksumSource string    `json:"checksum_source"`
 	Time           time.Time `json:"time,omitzero"`
-	Installer      string    `json:"installer_version,omitempty"`
+	Installer      string    `json:"installer_version"`
 	// SelfContained: the bundle carries its own glibc (no linker config).
 	SelfContained bool `json:"self_contained"`
 	// PluginDir is what the site slurm.conf must name: SLURM reads it from
 	// there, never from the bundle.
-	PluginDir string `json:"plugin_dir,omitempty"`
+	PluginDir string `json:"plugin_dir"`
 	// Intact: every file and link the receipt lists is there with its
 	// size, mode and target (a cheap check: no hashing; verify --deep hashes).
 	Intact   bool              `json:"intact"`
-	Problems []install.Problem `json:"problems,omitempty"`
+	Problems []install.Problem `json:"problems"`
 }
 
 func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
@@ -93,6 +93,9 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 			v.Problems = in.CheckIntact(r, false)
 			v.Intact = len(v.Problems) == 0
 		}
+	}
+	if v.Problems == nil {
+		v.Problems = []install.Problem{}
 	}
 	if o.json {
 		enc := json.NewEncoder(u.stdout)
