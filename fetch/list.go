@@ -445,8 +445,12 @@ type Planned struct {
 	Size           int64  `json:"size"`            // bytes, when known
 	SelfContained  bool   `json:"self_contained"`
 	Glibc          string `json:"glibc_need"`
-	Skipped        []Skip `json:"skipped"`        // newer bundles passed over, and why
-	Passed         []Skip `json:"mirrors_passed"` // earlier mirrors that would not serve it, and why (Version holds the mirror)
+	// Doubt says why the bundle may not run in the root (a plain glibc
+	// bundle in a musl root): Fetch takes it when nothing surer is there,
+	// and the install's preflight decides.
+	Doubt   string `json:"doubt"`
+	Skipped []Skip `json:"skipped"`        // newer bundles passed over, and why
+	Passed  []Skip `json:"mirrors_passed"` // earlier mirrors that would not serve it, and why (Version holds the mirror)
 }
 
 // Skip is a bundle (or a mirror) passed over, and why.
@@ -585,8 +589,7 @@ func (s *mirrorGo) planIndex(ctx context.Context, st step) (*Planned, *fetchErro
 		p.Skipped = append(p.Skipped, Skip(sk))
 	}
 	if doubt {
-		_, why := s.o.judge(b)
-		p.Skipped = append(p.Skipped, Skip{b.Version, "taken although not sure to run: " + why})
+		_, p.Doubt = s.o.judge(b)
 	}
 	return p, nil
 }
@@ -625,14 +628,24 @@ func (s *mirrorGo) planListed(ctx context.Context, st step) (*Planned, *fetchErr
 		return nil, &fetchError{kind: kNotFound, url: urlString(st.url), cause: "cannot list versions of the tarball layout (no autoindex: " + ferr.cause + ")"}
 	}
 	var skipped []Skip
-	type cand struct{ v, name string }
-	var cands []cand
+	type cand struct {
+		v, name   string
+		archNamed bool
+	}
+	best := map[string]cand{} // as fetchListed: the arch-named file of a version, else its arch-less name
 	for _, e := range es {
 		v, a, ok := tarballName(e.Name)
 		if e.Dir || !ok || a != "" && a != s.arch {
 			continue
 		}
-		cands = append(cands, cand{v, e.Name})
+		if c, seen := best[v]; seen && (c.archNamed || a == "") {
+			continue
+		}
+		best[v] = cand{v, e.Name, a != ""}
+	}
+	var cands []cand
+	for _, c := range best {
+		cands = append(cands, c)
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return slurmver.Compare(cands[i].v, cands[j].v) > 0 })
 	for _, c := range cands {
@@ -683,6 +696,13 @@ func (s *mirrorGo) planOCI(ctx context.Context, raw string) (*Planned, *fetchErr
 		Glibc: strings.TrimPrefix(res.Config.GlibcNeed, "GLIBC_")}
 	if s.want != "" {
 		p.ChecksumSource, p.Verification = checksumPinned, VerifiedPinned
+	}
+	b := &index.Bundle{Version: res.Version, Arch: s.arch, SelfContained: res.Config.SelfContained, Prefix: res.Config.Prefix, Glibc: p.Glibc}
+	if !slurmver.Numeric(b.Glibc) {
+		b.Glibc = ""
+	}
+	if v, why := s.o.judge(b); v == doubtful {
+		p.Doubt = why
 	}
 	for _, sk := range res.Skipped {
 		v, why, _ := strings.Cut(sk, ": ")

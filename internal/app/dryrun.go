@@ -141,6 +141,9 @@ func (u *ui) printPlan(cfg *installConfig, p *runPlan) {
 		} else if b.Glibc != "" {
 			fmt.Fprintf(out, "  libc:       needs glibc %s\n", b.Glibc)
 		}
+		if b.Doubt != "" {
+			fmt.Fprintf(out, "  may not run: %s (the install's preflight decides)\n", b.Doubt)
+		}
 		for _, s := range b.Skipped {
 			fmt.Fprintf(out, "  skipped:    %s: %s\n", s.Version, s.Reason)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"slurm-installer/fetch"
@@ -51,7 +52,10 @@ func (u *ui) runList(c *cli.Context, o *listOptions) error {
 	if err != nil {
 		return err
 	}
-	fo := u.fetchOpts(cfg, t, "", u.log)
+	// Only errors from the options' set-up: list downloads no bundle, so
+	// the warning that a download would be unauthenticated does not apply.
+	fo := u.fetchOpts(cfg, t, "", u.log.Level(zerolog.ErrorLevel))
+	fo.Log = u.log
 	offers, err := fetch.List(c.Context, fo)
 	if err != nil {
 		return err
