@@ -62,7 +62,12 @@ func (u *ui) app() *cli.App {
 			"an environment variable SLURM_INSTALLER_<FLAG>, e.g. SLURM_INSTALLER_MIRRORS.\n\n" +
 			"Exit codes: 0 ok (or demo fallback), 1 bug, 2 usage, 3 demo/not installed, 4 download,\n" +
 			"5 integrity, 6 archive rejected, 7 file system, 8 verification, 9 locked,\n" +
-			"130/143 stopped by SIGINT/SIGTERM (nothing recorded).",
+			"130/143 stopped by SIGINT/SIGTERM (nothing recorded).\n\n" +
+			"Examples:\n" +
+			"   slurm-installer --mirrors http://apphub.example/ --strict       # install; fail the build if it cannot\n" +
+			"   slurm-installer list --mirrors http://apphub.example/ --root R  # what the mirror offers, what runs in R\n" +
+			"   slurm-installer status --json                                   # exit 3: demo mode or nothing installed\n" +
+			"Reference: docs/USAGE.md; JSON output: docs/JSON.md.",
 		Version: Version,
 		// No command is install: the app takes install's flags (which also
 		// lets the target and output flags come before any command name).
