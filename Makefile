@@ -9,10 +9,10 @@ LDFLAGS := -s -w -X main.version=$(VERSION)$(if $(PUBKEY), -X slurm-installer/in
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags "$(LDFLAGS)"
 BUILD ?= $(CURDIR)/build
 
-.PHONY: help build test unit lint e2e e2e-docker demo fuzz fuzz-smoke bench bench-smoke bench-fleet torture clean audit-exports
+.PHONY: help build build-host test unit lint e2e e2e-docker demo fuzz fuzz-smoke bench bench-smoke bench-fleet torture clean audit-exports
 
 help:
-	@echo "make demo   build, serve a real SLURM bundle on loopback, install it into a scratch root, run sinfo there"
+	@echo "make demo   build, serve a real SLURM bundle on loopback, install it into a glibc and an Alpine-like root, run sinfo in each"
 	@echo "make test   everything CI runs: lint, unit and CLI script tests, the real end-to-end suite"
 	@echo "make build  static binaries for linux/amd64 and linux/arm64 in bin/"
 	@echo "make e2e    only the end-to-end suite (nginx, real Debian SLURM client, chroot roots)"
@@ -64,9 +64,13 @@ e2e-docker: build
 	bash scripts/deps.sh
 	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer bash scripts/e2e-docker.sh
 
-demo: build
-	bash scripts/deps.sh
+# The demo needs only this host's binary and the few packages it uses (scripts/deps.sh demo).
+demo: build-host
+	bash scripts/deps.sh demo
 	bash scripts/demo.sh
+
+build-host: bin/slurm-installer-linux-$(shell $(GO) env GOARCH)
+	@ln -sf slurm-installer-linux-$(shell $(GO) env GOARCH) bin/slurm-installer
 
 # Benchmarks against the shell recipe (issue 8); not part of `make test`. bench-smoke: one run
 # each, a 20 MB large bundle, output under build/bench/smoke (~1 min).

@@ -67,7 +67,8 @@ func TestUnprivilegedInstall(t *testing.T) {
 		root, bin, home := unprivRoot(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "install", "--root", root, "--mirrors", suite.full, "--fallback", "fail")
+		// --log-level debug: the sandbox line is a debug line (issue 26).
+		cmd := exec.CommandContext(ctx, bin, "install", "--root", root, "--mirrors", suite.full, "--fallback", "fail", "--log-level", "debug")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivUID, Gid: unprivUID, Groups: []uint32{}}}
 		r := asNobody(t, cmd, home)
 		wantExit(t, "install as uid 65534 into a root it owns", r, 0)

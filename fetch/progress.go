@@ -38,6 +38,7 @@ type progress struct {
 	last    time.Time
 	quarter int64 // last 25 % step logged
 	drawn   bool  // a live line is on the screen
+	shown   int64 // the byte count the line on the screen shows
 }
 
 func (s *session) newProgress(name string) *progress {
@@ -111,15 +112,21 @@ func (p *progress) line(now time.Time) string {
 
 func (p *progress) draw(now time.Time) {
 	fmt.Fprintf(p.out, "\r\033[K%s  %s", p.name, p.line(now))
-	p.drawn = true
+	p.drawn, p.shown = true, p.n
 }
 
 func (p *progress) logLine(now time.Time) {
-	ev := p.s.log.Info().Str("file", p.name).Int64("bytes", p.n).Str("rate", humanBytes(int64(p.rate(now)))+"/s")
+	// The data is in the fields, once (issue 26): the message only names
+	// the file.
+	r := p.rate(now)
+	ev := p.s.log.Info().Int64("bytes", p.n).Str("rate", humanBytes(int64(r))+"/s")
 	if p.total > 0 {
 		ev = ev.Int64("size", p.total).Int64("percent", p.n*100/p.total)
+		if r > 0 && p.n < p.total {
+			ev = ev.Str("eta", time.Duration(float64(p.total-p.n)/r*float64(time.Second)).Round(time.Second).String())
+		}
 	}
-	ev.Msg("downloading " + p.line(now))
+	ev.Msg("downloading " + p.name)
 }
 
 // done ends the report: the live line is completed with a newline.
@@ -128,7 +135,9 @@ func (p *progress) done() {
 		return
 	}
 	if p.mode == ProgressLive && (p.drawn || p.n > 0) {
-		p.draw(time.Now())
+		if !p.drawn || p.shown != p.n {
+			p.draw(time.Now()) // the line on screen is not the last one yet; a finished one is drawn once (issue 26)
+		}
 		fmt.Fprintln(p.out)
 	}
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# demo.sh — what `make demo` runs (after `make build` and scripts/deps.sh), as root:
+# demo.sh — what `make demo` runs (after building this host's binary and `scripts/deps.sh demo`), as root:
 #   1. build the real SLURM client bundle from Debian packages (cached: a no-op when up to date),
-#   2. serve it like AppHub with nginx on a free loopback port,
-#   3. make a scratch Debian-like glibc root under build/demo,
-#   4. install into it: bin/slurm-installer --root ROOT --mirrors http://127.0.0.1:PORT/ (its log shown),
-#   5. run the installed `sinfo --version` inside the root, and `slurm-installer status`.
+#      and pack it once more as a self-contained bundle (it carries its own glibc),
+#   2. serve both like AppHub with nginx on a free loopback port (URL/plain/, URL/sc/),
+#   3. make two scratch roots under build/demo: a Debian-like glibc root and an Alpine-like musl root,
+#   4. `slurm-installer list`: what each mirror offers and what can run in the Alpine root,
+#   5. install the plain bundle into the glibc root and the self-contained one into the Alpine root
+#      (--strict: a failure fails the demo), run the installed `sinfo --version` in each,
+#      and `slurm-installer status`.
 # nginx is stopped on exit, whatever happens. Exits non-zero if any step fails.
 # Usage: scripts/demo.sh [BUILDDIR]     (default <repo>/build; scratch in BUILDDIR/demo)
 set -euo pipefail
@@ -18,6 +21,8 @@ BUILD=$(cd "$BUILD" && pwd)
 E2E=$BUILD/e2e                 # bundle and root templates are shared with `make e2e`
 DEMO=$BUILD/demo
 ROOT=$DEMO/root
+AROOT=$DEMO/alpine
+WWW=$DEMO/www
 NG=$DEMO/nginx
 BIN=$E2E_TOP/bin/slurm-installer
 case $(uname -m) in aarch64|arm64) DA=arm64 UA=aarch64 ;; *) DA=amd64 UA=x86_64 ;; esac
@@ -38,30 +43,50 @@ out=$(ARCH=$DA "$E2E_SCRIPTS/build-bundle.sh" "$E2E/bundle" 2>&1) || { echo "$ou
 grep -v '^\[build-bundle.sh\] up to date' <<<"$out" || true
 # shellcheck disable=SC1090
 source "$E2E/bundle/bundle-$UA.env"
+rm -rf "$WWW"
+mkdir -p "$WWW"
+ln -s "$BUNDLE_APPHUB" "$WWW/plain"
+echo "plain bundle: $BUNDLE_TARBALL"
+"$BIN" pack --quiet --self-contained --from "$BUNDLE_PAYLOAD/usr/local/slurm" --slurm-version "$BUNDLE_VERSION" \
+  --arch "$UA" --out "$WWW/sc" || fail "pack --self-contained exited $?"
 
-step "2. AppHub mirror: nginx on loopback serving $BUNDLE_APPHUB"
+step "2. AppHub mirrors: nginx on loopback serving $WWW"
 PORT=$("$E2E_SCRIPTS/freeport.sh")
-URL=$(ARCH=$DA "$E2E_SCRIPTS/nginx.sh" start "$BUNDLE_APPHUB" "$PORT" html "$NG" 2>/dev/null) || fail "nginx did not start (see $NG/error.log)"
-echo "mirror: $URL/"
+URL=$(ARCH=$DA "$E2E_SCRIPTS/nginx.sh" start "$WWW" "$PORT" html "$NG" 2>/dev/null) || fail "nginx did not start (see $NG/error.log)"
+echo "mirrors: $URL/plain/ (Debian's build, uses the root's glibc) and $URL/sc/ (self-contained)"
 
-step "3. scratch Debian-like glibc root: $ROOT"
-rm -rf "$ROOT"
-ARCH=$DA "$E2E_SCRIPTS/mkroot.sh" glibc "$ROOT" "$E2E" 2>/dev/null || fail "could not build the root"
-echo "root ready (no SLURM, no /etc/slurm/slurm.conf)"
+step "3. scratch roots: $ROOT (Debian-like, glibc) and $AROOT (Alpine-like, musl)"
+rm -rf "$ROOT" "$AROOT"
+ARCH=$DA "$E2E_SCRIPTS/mkroot.sh" glibc "$ROOT" "$E2E" >/dev/null 2>&1 || fail "could not build the glibc root"
+ARCH=$DA "$E2E_SCRIPTS/mkroot.sh" musl "$AROOT" "$E2E" >/dev/null 2>&1 || fail "could not build the musl root"
+echo "roots ready (no SLURM, no /etc/slurm/slurm.conf)"
 
-step "4. slurm-installer --root $ROOT --mirrors $URL/"
-"$BIN" --root "$ROOT" --mirrors "$URL/" 2>&1 || fail "slurm-installer exited $?"
+step "4. slurm-installer list --root $AROOT --mirrors $URL/plain/,$URL/sc/"
+"$BIN" list --quiet --root "$AROOT" --mirrors "$URL/plain/,$URL/sc/" || fail "list exited $?"
 
-step "5. chroot $ROOT /usr/local/bin/sinfo --version"
 # Every SLURM command reads slurm.conf before it parses its flags, even --version, and the scratch
-# root has no /etc/slurm/slurm.conf (a real container gets the site's config mounted at run time).
+# roots have no /etc/slurm/slurm.conf (a real container gets the site's config mounted at run time).
 # So point SLURM_CONF at a throwaway minimal conf, kept outside /etc/slurm (docs/DESIGN.md §8).
-printf 'ClusterName=demo\nSlurmctldHost=localhost\nPluginDir=/usr/local/slurm/lib/slurm\n' >"$ROOT/tmp/demo-slurm.conf"
-out=$(chroot "$ROOT" /usr/bin/env -i SLURM_CONF=/tmp/demo-slurm.conf /usr/local/bin/sinfo --version) || fail "sinfo --version did not run in the root"
-rm -f "$ROOT/tmp/demo-slurm.conf"
-echo "$out"
+run_sinfo() {
+  local root=$1 out
+  printf 'ClusterName=demo\nSlurmctldHost=localhost\nPluginDir=/usr/local/slurm/lib/slurm\n' >"$root/tmp/demo-slurm.conf"
+  out=$(chroot "$root" /usr/bin/env -i SLURM_CONF=/tmp/demo-slurm.conf /usr/local/bin/sinfo --version) ||
+    fail "sinfo --version did not run in $root"
+  rm -f "$root/tmp/demo-slurm.conf"
+  echo "$out"
+}
 
-step "6. slurm-installer --root $ROOT status"
+step "5. glibc root: slurm-installer --root $ROOT --mirrors $URL/plain/ --strict"
+"$BIN" --root "$ROOT" --mirrors "$URL/plain/" --strict 2>&1 || fail "slurm-installer exited $?"
+echo "--- chroot $ROOT sinfo --version"
+run_sinfo "$ROOT"
 "$BIN" --root "$ROOT" status 2>&1 || fail "status exited $?"
 
-printf '\ndemo OK: SLURM %s installed into %s from %s/ and running there.\n' "$BUNDLE_VERSION" "$ROOT" "$URL"
+step "6. Alpine root: slurm-installer --root $AROOT --mirrors $URL/sc/ --strict"
+"$BIN" --root "$AROOT" --mirrors "$URL/sc/" --strict 2>&1 || fail "slurm-installer exited $?"
+echo "--- chroot $AROOT sinfo --version"
+run_sinfo "$AROOT"
+"$BIN" --root "$AROOT" status 2>&1 || fail "status exited $?"
+
+printf '\ndemo OK: SLURM %s installed from %s and running in a glibc root (%s) and an Alpine-like root (%s).\n' \
+  "$BUNDLE_VERSION" "$URL" "$ROOT" "$AROOT"

@@ -2,6 +2,9 @@
 # deps.sh — install (only when missing) every Debian package the real-world e2e suite needs.
 #
 # Usage: scripts/deps.sh            (as root; idempotent; prints one line per package)
+#        scripts/deps.sh demo       only what `make demo` uses: nginx-light, binutils (readelf),
+#                                   patchelf (pack --self-contained), ca-certificates; the roots'
+#                                   busybox, musl and libc6 are unpacked from downloaded .debs
 #
 # Packages:
 #   nginx-light      AppHub mirror (its nginx has autoindex, incl. autoindex_format json)
@@ -25,6 +28,12 @@ source "$(dirname "$0")/lib.sh" # apt_get: waits for a concurrent apt run instea
 PKGS=(nginx-light busybox-static musl musl-tools gcc libc6-dev file binutils curl
       munge slurmctld slurmd slurm-client util-linux ca-certificates minisign patchelf docker-registry
       qemu-user-static binfmt-support)
+
+DEMO=0
+if [[ ${1:-} == demo ]]; then
+  DEMO=1
+  PKGS=(nginx-light binutils patchelf ca-certificates)
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "deps.sh: must run as root" >&2
@@ -82,7 +91,7 @@ fi
 # binfmt_misc: mounted where the kernel allows it, and qemu's interpreters registered (the
 # package's postinst does it when binfmt_misc is mounted at install time; without an init system
 # it may not have been). A host that refuses the mount runs the cross-arch cases without emulation.
-if [[ $(dpkg --print-architecture) == amd64 ]]; then
+if [[ $DEMO == 0 && $(dpkg --print-architecture) == amd64 ]]; then
   if [[ ! -e /proc/sys/fs/binfmt_misc/register ]]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null ||
       echo "deps: binfmt_misc cannot be mounted here; arm64 programs will not run under emulation"

@@ -5,16 +5,21 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
+	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
 )
 
@@ -27,7 +32,17 @@ type ui struct {
 	log    zerolog.Logger
 	stdout io.Writer
 	stderr io.Writer
+	// target is the running command's target flags (nil before they are
+	// read): hints quote them (hint).
+	target *targetOptions
+	// jsonDone: the command printed its JSON document on stdout (so an
+	// error it returns needs no JSON error object, see Run).
+	jsonDone bool
 }
+
+// hint is hintOf(err) with the run's target flags in every command line
+// it quotes.
+func (u *ui) hint(err error) string { return withTarget(hintOf(err), targetArgs(u.target)) }
 
 // newApp returns the CLI application writing to stdout and stderr: one
 // command per file, each with its own options bound to its own flags
@@ -47,7 +62,12 @@ func (u *ui) app() *cli.App {
 			"an environment variable SLURM_INSTALLER_<FLAG>, e.g. SLURM_INSTALLER_MIRRORS.\n\n" +
 			"Exit codes: 0 ok (or demo fallback), 1 bug, 2 usage, 3 demo/not installed, 4 download,\n" +
 			"5 integrity, 6 archive rejected, 7 file system, 8 verification, 9 locked,\n" +
-			"130/143 stopped by SIGINT/SIGTERM (nothing recorded).",
+			"130/143 stopped by SIGINT/SIGTERM (nothing recorded).\n\n" +
+			"Examples:\n" +
+			"   slurm-installer --mirrors http://apphub.example/ --strict       # install; fail the build if it cannot\n" +
+			"   slurm-installer list --mirrors http://apphub.example/ --root R  # what the mirror offers, what runs in R\n" +
+			"   slurm-installer status --json                                   # exit 3: demo mode or nothing installed\n" +
+			"Reference: docs/USAGE.md; JSON output: docs/JSON.md.",
 		Version: Version,
 		// No command is install: the app takes install's flags (which also
 		// lets the target and output flags come before any command name).
@@ -59,6 +79,7 @@ func (u *ui) app() *cli.App {
 		Commands: []*cli.Command{
 			install,
 			u.fetchCommand(),
+			u.listCommand(),
 			u.verifyCommand(),
 			u.statusCommand(),
 			u.uninstallCommand(),
@@ -72,18 +93,24 @@ func (u *ui) app() *cli.App {
 	}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the installer's version and exit"}
 	cli.VersionPrinter = func(*cli.Context) { u.printVersion() }
+	cli.FlagStringer = flagString
 	a.Writer, a.ErrWriter = u.stdout, u.stderr
 	a.OnUsageError = usageError
 	for _, c := range a.Commands {
 		c.OnUsageError = usageError
+		addExamples(c)
 	}
 	return a
 }
 
-// before loads a command's bound options and sets up its logger.
-func (u *ui) before(b *binder, out *outputOptions) cli.BeforeFunc {
+// before loads a command's bound options and sets up its logger; t, when
+// given, is the command's target (the hints quote it).
+func (u *ui) before(b *binder, out *outputOptions, t ...*targetOptions) cli.BeforeFunc {
 	return func(c *cli.Context) error {
 		b.load(c)
+		if len(t) > 0 {
+			u.target = t[0]
+		}
 		return u.setupLog(*out)
 	}
 }
@@ -117,6 +144,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			err = failure.New(failure.Internal, "panic: %v\n%s", r, debug.Stack())
 		}
 		u.report(err)
+		if err != nil && !u.jsonDone && wantsJSON(args) {
+			u.printJSONError(err)
+		}
 	}()
 	a := u.app()
 	err = a.RunContext(ctx, args)
@@ -141,14 +171,21 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	return err
 }
 
+// quietError is a final error whose exit code matters but whose story the
+// command already told on stdout (status with nothing installed: exit 3,
+// "mode: none"): report logs no error line for it.
+type quietError struct{ error }
+
+func (q quietError) Unwrap() error { return q.error }
+
 // report logs a run's final error with its class and hint, once.
 func (u *ui) report(err error) {
-	if err == nil {
+	if err == nil || errors.As(err, new(quietError)) {
 		return
 	}
 	c := failure.ClassOf(err)
 	ev := u.log.Error().Str("class", c.String()).Int("exit", int(c))
-	if h := hintOf(err); h != "" {
+	if h := u.hint(err); h != "" {
 		ev = ev.Str("hint", h)
 	}
 	if c == failure.Internal {
@@ -167,4 +204,41 @@ func usageError(c *cli.Context, err error, _ bool) error {
 		flags = c.Command.Flags
 	}
 	return usageErrorFor(flags, err)
+}
+
+// wantsJSON says whether the command line (or SLURM_INSTALLER_JSON) asks
+// for --json, read from the raw arguments: a usage error can come before
+// any flag is parsed.
+func wantsJSON(args []string) bool {
+	v := os.Getenv("SLURM_INSTALLER_JSON")
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "-json" {
+			v = "true"
+		} else if x, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "json="); ok && strings.HasPrefix(a, "-") {
+			v = x
+		}
+	}
+	b, _ := strconv.ParseBool(v)
+	return b
+}
+
+// jsonError is the JSON document of a run that ends before its command
+// printed its own (a usage error, a bug): the keys every --json result
+// shares (docs/JSON.md).
+type jsonError struct {
+	Status string `json:"status"` // always "error"
+	Reason string `json:"reason"`
+	Class  string `json:"failure_class"`
+	Hint   string `json:"hint"`
+	Exit   int    `json:"exit_code"`
+}
+
+func (u *ui) printJSONError(err error) {
+	c := failure.ClassOf(err)
+	enc := json.NewEncoder(fetch.RedactWriter(u.stdout))
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(jsonError{Status: "error", Reason: err.Error(), Class: c.String(), Hint: u.hint(err), Exit: int(c)})
 }

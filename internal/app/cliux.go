@@ -65,24 +65,31 @@ func suggest(s string, candidates []string) string {
 	return ""
 }
 
+// levenshtein is the edit distance between a and b where swapping two
+// neighbouring letters counts as one edit (optimal string alignment), so
+// --jsno is as close to --json as --jsn is.
 func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }
 
 // unknownCommand is the usage error for a stray word where a command or no
@@ -230,4 +237,44 @@ func humanSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// defaultFlagString is urfave/cli's own flag line, which flagString trims.
+var defaultFlagString = cli.FlagStringer
+
+// flagString is a flag's line in --help: the first long name and the
+// one-letter aliases only ("--mirrors value, -m value"), with any other long
+// alias said in the text ("also --mirror"), no repeated names for a list
+// flag, and no "(default: false)" on a switch. The names column stays as
+// narrow as the longest plain flag name (issue 26).
+func flagString(f cli.Flag) string {
+	full := defaultFlagString(f)
+	_, text, ok := strings.Cut(full, "\t")
+	if !ok {
+		return full
+	}
+	df, ok := f.(cli.DocGenerationFlag)
+	if !ok {
+		return full
+	}
+	value := ""
+	if df.TakesValue() {
+		value = " value"
+	}
+	var shown, also []string
+	for i, n := range f.Names() {
+		switch {
+		case len(n) == 1:
+			shown = append(shown, "-"+n+value)
+		case i == 0:
+			shown = append(shown, "--"+n+value)
+		default:
+			also = append(also, "--"+n)
+		}
+	}
+	text = strings.Replace(text, " (default: false)", "", 1)
+	if len(also) > 0 {
+		text = "(also " + strings.Join(also, ", ") + ") " + text
+	}
+	return strings.Join(shown, ", ") + "\t" + text
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,7 +30,7 @@ func (u *ui) fetchCommand() *cli.Command {
 	flags = append(flags, b.String(&o.out, &cli.StringFlag{Name: "out", Usage: "file or directory to write the verified bundle to", Category: catOutput}))
 	o.flagsSet = b.isSet
 	return &cli.Command{Name: "fetch", Usage: "download and verify only, into --out (or --cache-dir)", Flags: flags,
-		Before: u.before(b, &o.installConfig.out), Action: func(c *cli.Context) error { return u.runFetch(c, o) }}
+		Before: u.before(b, &o.installConfig.out, &o.targetOptions), Action: func(c *cli.Context) error { return u.runFetch(c, o) }}
 }
 
 func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
@@ -52,6 +53,9 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 	}
 	if out == "" {
 		return u.fetchToCache(c, cfg, t)
+	}
+	if err := prepareOut(out); err != nil {
+		return err
 	}
 	tmp, err := tempDirIn(filepath.Dir(filepath.Clean(out)))
 	if err != nil {
@@ -82,5 +86,24 @@ func (u *ui) runFetch(c *cli.Context, o *fetchOptions) error {
 	}
 	u.log.Info().Str("out", dst).Str("sha256", art.SHA256).Str("checksum", art.ChecksumSource).Str("verified", string(art.Verification)).Msg("bundle fetched")
 	fmt.Fprintln(u.stdout, dst)
+	return nil
+}
+
+// prepareOut makes --out usable before anything is downloaded: a
+// directory (written with a trailing slash) that does not exist is
+// created; a file whose directory does not exist is refused, naming it
+// (exit 2), instead of a raw rename error after the download (issue 26).
+func prepareOut(out string) error {
+	if strings.HasSuffix(out, "/") {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return failure.New(failure.FileSystem, "--out %s: create the directory: %w", out, err)
+		}
+		return nil
+	}
+	dir := filepath.Dir(filepath.Clean(out))
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return failure.New(failure.Usage, "--out %s: the directory %s does not exist", out, dir).
+			WithHint("create it, or end --out with / (--out %s/) to have the directory created and the bundle written into it", filepath.Clean(out))
+	}
 	return nil
 }

@@ -147,6 +147,12 @@ func (o *outputOptions) flags(b *binder) []cli.Flag {
 	}
 }
 
+// The target flags' defaults.
+const (
+	defaultPrefix = "/usr/local/slurm"
+	defaultBinDir = "/usr/local/bin"
+)
+
 // targetOptions say which root and where in it.
 type targetOptions struct {
 	rootDir, prefix, binDir string
@@ -155,8 +161,8 @@ type targetOptions struct {
 func (o *targetOptions) flags(b *binder) []cli.Flag {
 	return []cli.Flag{
 		b.String(&o.rootDir, &cli.StringFlag{Name: "root", Value: "/", Usage: "target root file system; every path below is inside it", Category: catTarget}),
-		b.String(&o.prefix, &cli.StringFlag{Name: "prefix", Value: "/usr/local/slurm", Usage: "where the SLURM client payload lives", Category: catTarget}),
-		b.String(&o.binDir, &cli.StringFlag{Name: "bin-dir", Value: "/usr/local/bin", Usage: "where the client commands are linked", Category: catTarget}),
+		b.String(&o.prefix, &cli.StringFlag{Name: "prefix", Value: defaultPrefix, Usage: "where the SLURM client payload lives", Category: catTarget}),
+		b.String(&o.binDir, &cli.StringFlag{Name: "bin-dir", Value: defaultBinDir, Usage: "where the client commands are linked", Category: catTarget}),
 	}
 }
 
@@ -173,7 +179,7 @@ func lockFlag(b *binder, dst *time.Duration) cli.Flag {
 func (cfg *installConfig) sourceFlags(b *binder) []cli.Flag {
 	n := &cfg.net
 	return []cli.Flag{
-		b.List(&cfg.mirrors, &cli.StringSliceFlag{Name: "mirrors", Aliases: []string{"mirror", "m"}, Usage: "AppHub base URLs, direct artifact URLs or oci://HOST/REPO registries, in order of preference (comma-separated and/or repeated)", Category: catSource}),
+		b.List(&cfg.mirrors, &cli.StringSliceFlag{Name: "mirrors", Aliases: []string{"mirror", "m"}, Usage: "AppHub base URLs, direct artifact URLs or oci://HOST/REPO registries, in order of preference (comma-separated or repeated)", Category: catSource}),
 		b.String(&cfg.version, &cli.StringFlag{Name: "slurm-version", Value: "latest", Usage: "SLURM version to install: exact (22.05.8), a series (22.05: the newest 22.05.x), latest, or cluster (the newest the controller accepts)", Category: catSource}),
 		b.String(&cfg.arch, &cli.StringFlag{Name: "arch", Usage: "target architecture (x86_64|amd64|aarch64|arm64; default: detected from the root's /bin/sh)", Category: catTarget}),
 		b.String(&cfg.sha, &cli.StringFlag{Name: "sha256", Usage: "expected SHA-256 of the bundle, hex or sha256:HEX (overrides published checksums)", Category: catSource}),
@@ -187,7 +193,7 @@ func (cfg *installConfig) sourceFlags(b *binder) []cli.Flag {
 		b.Int(&cfg.limits.MaxEntries, &cli.IntFlag{Name: "max-entries", Value: 20000, Usage: "cap on the number of entries in the bundle", Category: catPolicy}),
 		b.String(&cfg.policyRaw.PubKey, &cli.StringFlag{Name: "pubkey", Usage: "minisign public key (RW... or a minisign.pub file): the bundle must come from an index.json signed by it (default: the key built in, if any)", Category: catSource}),
 		b.Duration(&n.connect, &cli.DurationFlag{Name: "connect-timeout", Value: 5 * time.Second, Usage: "per connection: TCP connect and TLS handshake", Category: catNetwork}),
-		b.Duration(&n.stall, &cli.DurationFlag{Name: "stall-timeout", Usage: "cut and resume a download that brings no bytes for this long (default: --timeout)", Category: catNetwork}),
+		b.Duration(&n.stall, &cli.DurationFlag{Name: "stall-timeout", Usage: "cut and resume a download that brings no bytes for this long", DefaultText: "--timeout", Category: catNetwork}),
 		b.Duration(&n.raceDelay, &cli.DurationFlag{Name: "race-delay", Value: fetch.DefaultRaceDelay, Usage: "start the next mirror as well when the current one has not answered within this (negative: one mirror at a time)", Category: catNetwork}),
 		b.String(&n.caCert, &cli.StringFlag{Name: "ca-cert", Usage: "PEM file with a CA to trust besides the system's (an internal HTTPS AppHub)", Category: catNetwork}),
 	}
@@ -200,7 +206,7 @@ func (cfg *installConfig) installFlags(b *binder) []cli.Flag {
 		b.Bool(&cfg.strict, &cli.BoolFlag{Name: "strict", Usage: "same as --fallback fail", Category: catPolicy}),
 		b.Bool(&cfg.force, &cli.BoolFlag{Name: "force", Usage: "reinstall even if this version is installed and intact; move aside (to a backup uninstall restores) what stands where the install must write", Category: catPolicy}),
 		b.Bool(&cfg.repair, &cli.BoolFlag{Name: "repair", Usage: "put back exactly the installed files that verify --deep finds missing, changed or extra, from the cached or re-downloaded bundle", Category: catPolicy}),
-		b.Bool(&cfg.dryRun, &cli.BoolFlag{Name: "dry-run", Usage: "detect the target and print what would be done; change nothing", Category: catPolicy}),
+		b.Bool(&cfg.dryRun, &cli.BoolFlag{Name: "dry-run", Usage: "resolve what a run would do (which mirror, which bundle, its checksum and how it is verified, what is skipped and why, what would be written); download no bundle, change nothing", Category: catPolicy}),
 		b.Bool(&cfg.json, &cli.BoolFlag{Name: "json", Usage: "print the result as JSON on stdout", Category: catOutput}),
 		b.Bool(&cfg.policyRaw.AllowDowngrade, &cli.BoolFlag{Name: "allow-downgrade", Usage: "with a pinned key, allow replacing the installed version with an older one", Category: catPolicy}),
 		b.String(&cfg.policyRaw.MinVersion, &cli.StringFlag{Name: "min-version", Usage: "refuse a bundle older than this version (e.g. 23.02.1)", Category: catPolicy}),

@@ -125,7 +125,7 @@ func (cfg *installConfig) request(u *ui) run.Request {
 		Timeout: cfg.timeout, Deadline: cfg.deadline, Retries: cfg.retries,
 		Net:    func(o *fetch.Options) { cfg.net.apply(o, u.stderr) },
 		Policy: cfg.policy, MinVersion: cfg.policyRaw.MinVersion,
-		InstallerVersion: Version, Log: u.log, Hint: hintOf}
+		InstallerVersion: Version, Log: u.log, Hint: u.hint}
 }
 
 // installCommand is install (name "install") or the app's default action
@@ -138,7 +138,7 @@ func (u *ui) installCommand(name string) *cli.Command {
 	flags = append(flags, cfg.installFlags(b)...)
 	cfg.flagsSet = b.isSet
 	return &cli.Command{Name: name, Usage: "download, verify and install (the default)", Flags: flags,
-		Before: u.before(b, &cfg.out), Action: func(c *cli.Context) error { return u.runInstall(c, cfg) }}
+		Before: u.before(b, &cfg.out, &cfg.targetOptions), Action: func(c *cli.Context) error { return u.runInstall(c, cfg) }}
 }
 
 func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
@@ -146,6 +146,15 @@ func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 		return err
 	}
 	res, err := run.Install(c.Context, cfg.request(u))
+	if res.Plan != nil { // --dry-run: the plan for people (under --json the result has it)
+		u.printPlan(cfg, res.Plan)
+		if err != nil && res.Exit != 0 {
+			if ferr := u.finish(cfg, res); ferr != nil {
+				return ferr
+			}
+			return quietError{err} // logged with its class and hint as the plan's failure
+		}
+	}
 	if err != nil {
 		return u.failed(cfg, res, err)
 	}
@@ -159,10 +168,8 @@ func (u *ui) failed(cfg *installConfig, res *run.Result, err error) error {
 	if res.Status == "" {
 		res.Status = "failed"
 	}
-	res.Reason, res.Class, res.Exit = err.Error(), c.String(), int(c)
-	if h := hintOf(err); h != "" {
-		res.Warnings = append(res.Warnings, "hint: "+h)
-	}
+	res.Reason, res.Class, res.Exit, res.WouldExit = err.Error(), c.String(), int(c), int(c)
+	res.Hint = u.hint(err)
 	if ferr := u.finish(cfg, res); ferr != nil {
 		return errors.Join(err, ferr)
 	}
@@ -170,7 +177,11 @@ func (u *ui) failed(cfg *installConfig, res *run.Result, err error) error {
 }
 
 func (u *ui) finish(cfg *installConfig, res *run.Result) error {
+	if res.Warnings == nil {
+		res.Warnings = []string{}
+	}
 	if cfg.json {
+		u.jsonDone = true
 		enc := json.NewEncoder(fetch.RedactWriter(u.stdout))
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)

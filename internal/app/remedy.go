@@ -2,9 +2,12 @@ package app
 
 import (
 	"cmp"
+	"path/filepath"
+	"regexp"
 	"strings"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/run"
 )
 
 // remedyWords words the remedies a domain package suggests (failure.Step)
@@ -88,4 +91,51 @@ func hintOf(err error) string {
 		}
 	}
 	return strings.Join(parts, "; or ")
+}
+
+// reHintCommand finds a command line in a hint that acts on a root.
+var reHintCommand = regexp.MustCompile("`slurm-installer (install|verify|status|uninstall|fetch)\\b")
+
+// withTarget puts the run's own target flags (targetArgs) into every
+// command line a hint quotes, so that pasting it acts on the same root,
+// prefix and bin dir as the run that printed it (issue 26): after
+// `verify --root R`, "`slurm-installer install --repair`" would repair /.
+func withTarget(hint, args string) string {
+	if args == "" {
+		return hint
+	}
+	return reHintCommand.ReplaceAllString(hint, "`slurm-installer $1 "+args)
+}
+
+// targetArgs are the target flags of a run that differ from their
+// defaults, as a command line would spell them ("" for the defaults).
+func targetArgs(t *targetOptions) string {
+	if t == nil {
+		return ""
+	}
+	var args []string
+	if t.rootDir != "" && t.rootDir != "/" {
+		root, err := filepath.Abs(t.rootDir)
+		if err != nil {
+			root = t.rootDir
+		}
+		if root != "/" {
+			args = append(args, "--root", shellQuote(root))
+		}
+	}
+	if p := run.CleanPrefix(t.prefix); p != "" && p != defaultPrefix {
+		args = append(args, "--prefix", shellQuote(p))
+	}
+	if d := run.CleanPrefix(t.binDir); d != "" && d != defaultBinDir {
+		args = append(args, "--bin-dir", shellQuote(d))
+	}
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

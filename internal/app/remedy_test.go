@@ -81,3 +81,25 @@ func TestHintOfJoinsDomainHintAndRemedies(t *testing.T) {
 		t.Fatalf("no advice: %q", h)
 	}
 }
+
+// TestHintCarriesTarget (issue 26): every command line a hint quotes gets
+// the run's non-default target flags, quoted for a shell; defaults add
+// nothing, and a command without a target (pack) is left alone.
+func TestHintCarriesTarget(t *testing.T) {
+	hint := "run `slurm-installer install --repair` to put back exactly these, or `slurm-installer install --force`; or rebuild it with `slurm-installer pack`"
+	for _, c := range []struct {
+		t    targetOptions
+		want string
+	}{
+		{targetOptions{rootDir: "/", prefix: defaultPrefix, binDir: defaultBinDir}, hint},
+		{targetOptions{}, hint},
+		{targetOptions{rootDir: "/mnt/img", prefix: "/opt/slurm/", binDir: defaultBinDir},
+			"run `slurm-installer install --root /mnt/img --prefix /opt/slurm --repair` to put back exactly these, or `slurm-installer install --root /mnt/img --prefix /opt/slurm --force`; or rebuild it with `slurm-installer pack`"},
+		{targetOptions{rootDir: "/mnt/my img", binDir: "/opt/bin"},
+			"run `slurm-installer install --root '/mnt/my img' --bin-dir /opt/bin --repair` to put back exactly these, or `slurm-installer install --root '/mnt/my img' --bin-dir /opt/bin --force`; or rebuild it with `slurm-installer pack`"},
+	} {
+		if got := withTarget(hint, targetArgs(&c.t)); got != c.want {
+			t.Errorf("%+v:\n got %s\nwant %s", c.t, got, c.want)
+		}
+	}
+}

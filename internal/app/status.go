@@ -27,7 +27,7 @@ func (u *ui) statusCommand() *cli.Command {
 	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
 	flags = append(flags, b.Bool(&o.json, &cli.BoolFlag{Name: "json", Usage: "print as JSON on stdout", Category: catOutput}))
 	return &cli.Command{Name: "status", Usage: "what is installed: real or demo, version, arch, source, how verified, intact", Flags: flags,
-		Before: u.before(b, &o.out), Action: func(c *cli.Context) error { return u.runStatus(c, o) }}
+		Before: u.before(b, &o.out, &o.targetOptions), Action: func(c *cli.Context) error { return u.runStatus(c, o) }}
 }
 
 func (u *ui) openInstalled(c *cli.Context, t targetOptions) (*install.Installer, *install.Receipt, error) {
@@ -52,29 +52,29 @@ type statusView struct {
 	Installed bool        `json:"installed"`
 	Demo      bool        `json:"demo"`
 	Mode      string      `json:"mode"` // real, demo, none
-	Version   string      `json:"version,omitempty"`
-	Arch      string      `json:"arch,omitempty"`
-	Libc      bundle.Libc `json:"libc,omitempty"`
-	Prefix    string      `json:"prefix,omitempty"`
-	Source    string      `json:"source,omitempty"`
-	SHA256    string      `json:"sha256,omitempty"`
-	Reason    string      `json:"reason,omitempty"`
-	Verified  string      `json:"verified,omitempty"`
+	Version   string      `json:"version"`
+	Arch      string      `json:"arch"`
+	Libc      bundle.Libc `json:"libc"`
+	Prefix    string      `json:"prefix"`
+	Source    string      `json:"source"`
+	SHA256    string      `json:"sha256"`
+	Reason    string      `json:"reason"`
+	Verified  string      `json:"verified"`
 	// Verification: how the bytes were verified before they were unpacked
 	// (pinned, signed-index, index, sidecar, sha256sums, none).
-	Verification   bundle.Verification `json:"verification,omitempty"`
-	ChecksumSource string              `json:"checksum_source,omitempty"`
+	Verification   bundle.Verification `json:"verification"`
+	ChecksumSource string              `json:"checksum_source"`
 	Time           time.Time           `json:"time,omitzero"`
-	Installer      string              `json:"installer_version,omitempty"`
+	Installer      string              `json:"installer_version"`
 	// SelfContained: the bundle carries its own glibc (no linker config).
 	SelfContained bool `json:"self_contained"`
 	// PluginDir is what the site slurm.conf must name: SLURM reads it from
 	// there, never from the bundle.
-	PluginDir string `json:"plugin_dir,omitempty"`
+	PluginDir string `json:"plugin_dir"`
 	// Intact: every file and link the receipt lists is there with its
 	// size, mode and target (a cheap check: no hashing; verify --deep hashes).
 	Intact   bool              `json:"intact"`
-	Problems []install.Problem `json:"problems,omitempty"`
+	Problems []install.Problem `json:"problems"`
 }
 
 func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
@@ -94,12 +94,16 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 			v.Intact = len(v.Problems) == 0
 		}
 	}
+	if v.Problems == nil {
+		v.Problems = []install.Problem{}
+	}
 	if o.json {
 		enc := json.NewEncoder(u.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
+		u.jsonDone = true
 	} else {
 		switch v.Mode {
 		case "none":
@@ -136,7 +140,11 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 		}
 	}
 	if !v.Installed {
-		return &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (mode %s)", v.Mode)}
+		err := &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (mode %s)", v.Mode)}
+		if v.Mode == "none" {
+			return quietError{err} // stdout says so; an error line would read as a failure (issue 26)
+		}
+		return err
 	}
 	if !v.Intact {
 		var s []string
@@ -144,7 +152,7 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 			s = append(s, p.String())
 		}
 		return failure.New(failure.Verify, "the SLURM client %s install is broken: %s", v.Version, strings.Join(s, "; ")).
-			WithHint("run `slurm-installer install --repair` to put back exactly these, or `install --force` to reinstall")
+			WithHint("run `slurm-installer install --repair` to put back exactly these, or `slurm-installer install --force` to reinstall")
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ func (u *ui) uninstallCommand() *cli.Command {
 	flags := append(o.out.flags(b), o.targetOptions.flags(b)...)
 	flags = append(flags, lockFlag(b, &o.lockWait))
 	return &cli.Command{Name: "uninstall", Usage: "undo exactly what the receipt lists, putting back what it moved aside", Flags: flags,
-		Before: u.before(b, &o.out), Action: func(c *cli.Context) error { return u.runUninstall(c, o) }}
+		Before: u.before(b, &o.out, &o.targetOptions), Action: func(c *cli.Context) error { return u.runUninstall(c, o) }}
 }
 
 func (u *ui) runUninstall(c *cli.Context, o *uninstallOptions) error {

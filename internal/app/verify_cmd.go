@@ -21,11 +21,15 @@ import (
 )
 
 // check is one line of `verify`.
+//
+// Names are stable (docs/JSON.md): a check keeps its name whatever the
+// flags; how it was run is a field (Deep: the files check hashed them).
 type check struct {
 	Name    string `json:"name"`
 	OK      bool   `json:"ok"`
-	Skipped bool   `json:"skipped,omitempty"`
-	Detail  string `json:"detail,omitempty"`
+	Skipped bool   `json:"skipped"`
+	Deep    bool   `json:"deep,omitempty"`
+	Detail  string `json:"detail"`
 }
 
 // verifyOptions are verify's.
@@ -43,7 +47,7 @@ func (u *ui) verifyCommand() *cli.Command {
 		b.Bool(&o.cluster, &cli.BoolFlag{Name: "cluster", Usage: "also ask the controller for its nodes and version (needs /etc/slurm/slurm.conf)"}),
 		b.Bool(&o.json, &cli.BoolFlag{Name: "json", Usage: "print the checks as JSON on stdout", Category: catOutput}))
 	return &cli.Command{Name: "verify", Usage: "check an existing install", Flags: flags,
-		Before: u.before(b, &o.out), Action: func(c *cli.Context) error { return u.runVerify(c, o) }}
+		Before: u.before(b, &o.out, &o.targetOptions), Action: func(c *cli.Context) error { return u.runVerify(c, o) }}
 }
 
 func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
@@ -58,9 +62,9 @@ func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
 		if r != nil {
 			mode = r.Mode + ": " + r.Reason
 		}
-		err := &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (%s)", mode)}
+		err := (&failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client installed (%s)", mode)}).Suggest(failure.Install)
 		l.add("receipt", err, "")
-		u.printChecks(o.json, l.checks)
+		u.printChecks(o, l)
 		return err
 	}
 	l.add("receipt", nil, fmt.Sprintf("%s %s for %s/%s from %s", r.Mode, r.Version, r.Arch, r.Libc, r.Source))
@@ -75,7 +79,7 @@ func (u *ui) runVerify(c *cli.Context, o *verifyOptions) error {
 	if l.preflight(in, r) == nil {
 		u.runChecks(c.Context, &l, in, r, o.cluster)
 	}
-	u.printChecks(o.json, l.checks)
+	u.printChecks(o, l)
 	return l.firstErr
 }
 
@@ -104,20 +108,22 @@ func (l *checkList) note(ch check) { l.checks = append(l.checks, ch) }
 // file when deep).
 func (l *checkList) files(in *install.Installer, r *install.Receipt, deep bool) {
 	probs := in.CheckIntact(r, deep)
-	what := "files"
+	how := "sizes, modes and link targets"
 	if deep {
-		what = "files (hashed)"
+		how = "hashed"
 	}
 	if len(probs) == 0 {
-		l.add(what, nil, fmt.Sprintf("%d entries and %d links match the receipt", len(r.Files), len(r.Links)))
+		l.add("files", nil, fmt.Sprintf("%d entries and %d links match the receipt (%s)", len(r.Files), len(r.Links), how))
+		l.checks[len(l.checks)-1].Deep = deep
 		return
 	}
 	var s []string
 	for _, p := range probs {
 		s = append(s, p.String())
 	}
-	l.add(what, failure.New(failure.Verify, "%d problem(s): %s", len(probs), strings.Join(s, "; ")).
-		WithHint("run `slurm-installer install --repair` to put back exactly these, or `install --force` to reinstall"), "")
+	defer func() { l.checks[len(l.checks)-1].Deep = deep }()
+	l.add("files", failure.New(failure.Verify, "%d problem(s): %s", len(probs), strings.Join(s, "; ")).
+		WithHint("run `slurm-installer install --repair` to put back exactly these, or `slurm-installer install --force` to reinstall"), "")
 }
 
 // preflight checks the loaders, libraries and symbol versions the
@@ -161,18 +167,29 @@ func (u *ui) runChecks(ctx context.Context, l *checkList, in *install.Installer,
 	}
 }
 
-func (u *ui) printChecks(asJSON bool, checks []check) {
-	if asJSON {
+// verifyView is `verify --json` (docs/JSON.md): the same keys whether the
+// checks pass or fail.
+type verifyView struct {
+	OK     bool    `json:"ok"`
+	Deep   bool    `json:"deep"`
+	Class  string  `json:"failure_class"`
+	Hint   string  `json:"hint"`
+	Exit   int     `json:"exit_code"`
+	Checks []check `json:"checks"`
+}
+
+func (u *ui) printChecks(o *verifyOptions, l checkList) {
+	checks := l.checks
+	if o.json {
+		v := verifyView{OK: l.firstErr == nil, Deep: o.deep, Checks: checks}
+		if l.firstErr != nil {
+			c := failure.ClassOf(l.firstErr)
+			v.Class, v.Exit, v.Hint = c.String(), int(c), u.hint(l.firstErr)
+		}
 		enc := json.NewEncoder(u.stdout)
 		enc.SetIndent("", "  ")
-		ok := true
-		for _, ch := range checks {
-			ok = ok && ch.OK
-		}
-		_ = enc.Encode(struct {
-			OK     bool    `json:"ok"`
-			Checks []check `json:"checks"`
-		}{ok, checks})
+		_ = enc.Encode(v)
+		u.jsonDone = true
 		return
 	}
 	for _, ch := range checks {

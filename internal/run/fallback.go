@@ -67,11 +67,12 @@ func (r *Run) fallback(ctx context.Context, err error) (*Result, error) {
 		r.res.Status = out.String()
 		return r.res, err
 	}
-	r.res.Reason, r.res.Class = err.Error(), class.String()
+	r.res.Reason, r.res.Class, r.res.WouldExit = err.Error(), class.String(), int(class)
 	ev := log.Warn().Str("class", class.String()).Int("would_exit", int(class))
 	if r.req.Hint != nil {
 		if h := r.req.Hint(err); h != "" {
 			ev = ev.Str("hint", h)
+			r.res.Hint = h
 		}
 	}
 	ev.Msg("install failed: " + err.Error())

@@ -79,7 +79,7 @@ func (r *Run) fetchOpts(version, tmp string) fetch.Options {
 	fo := fetch.Options{Mirrors: req.Mirrors, Version: version, Arch: r.t.Arch, SHA256: req.SHA256,
 		Timeout: req.Timeout, Deadline: req.Deadline, Retries: req.Retries, TempDir: tmp, MaxBytes: req.Limits.MaxSize, Log: log,
 		RequireChecksum: req.RequireChecksum, Selector: selector, Accept: r.accept,
-		RootGlibc: glibc, RootGlibcFile: glibcFile, Libc: r.t.Libc, Prefix: cleanPrefix(req.Prefix)}
+		RootGlibc: glibc, RootGlibcFile: glibcFile, Libc: r.t.Libc, Prefix: CleanPrefix(req.Prefix)}
 	if req.Net != nil {
 		req.Net(&fo)
 	}
@@ -88,4 +88,11 @@ func (r *Run) fetchOpts(version, tmp string) fetch.Options {
 	}
 	req.Policy.FetchOptions(&fo, log)
 	return fo
+}
+
+// FetchOptions are the fetch.Options a run of req would download with for t: what `list` and
+// --dry-run read mirrors with.
+func FetchOptions(req Request, t *Target) fetch.Options {
+	r := &Run{req: req, log: req.Log, t: t, res: &Result{}}
+	return r.fetchOpts(req.Version, "")
 }

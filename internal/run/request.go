@@ -55,18 +55,26 @@ type Request struct {
 func (r *Request) cluster() bool { return slurmver.KindOf(r.Version) == slurmver.Cluster }
 
 // Result is what an install run ends with; internal/app prints it with --json and logs it.
+// Every key is always there, whatever the status (docs/JSON.md): a script reads the same shape
+// on success, in demo mode and on failure.
 type Result struct {
-	Status   string      `json:"status"` // installed, unchanged, repaired, demo, kept-previous, dry-run, failed, interrupted
-	Version  string      `json:"version,omitempty"`
+	Status   string      `json:"status"` // installed, unchanged, repaired, demo, kept-previous, dry-run, failed, interrupted, error
+	Version  string      `json:"version"`
 	Arch     string      `json:"arch"`
 	Libc     bundle.Libc `json:"libc"`
-	Source   string      `json:"source,omitempty"`
-	Reason   string      `json:"reason,omitempty"`
-	Class    string      `json:"failure_class,omitempty"`
-	Verified string      `json:"verified,omitempty"`
+	Source   string      `json:"source"`
+	Reason   string      `json:"reason"`
+	Class    string      `json:"failure_class"`
+	Hint     string      `json:"hint"`
+	Verified string      `json:"verified"`
 	// Verification: how the bytes were verified (bundle.Verifications).
-	Verification bundle.Verification `json:"verification,omitempty"`
-	Warnings     []string            `json:"warnings,omitempty"`
+	Verification bundle.Verification `json:"verification"`
+	Warnings     []string            `json:"warnings"`
 	Seconds      float64             `json:"seconds"`
 	Exit         int                 `json:"exit_code"`
+	// WouldExit is the exit code the failure would have had under
+	// --fallback fail (demo, kept-previous), else the same as Exit.
+	WouldExit int `json:"would_exit_code"`
+	// Plan is what --dry-run resolved (null on any other run).
+	Plan *Plan `json:"plan"`
 }

@@ -69,10 +69,7 @@ func install1(ctx context.Context, req Request) (*Result, error) {
 	}
 	defer in.Close()
 	if req.DryRun {
-		res.Status = "dry-run"
-		log.Info().Strs("mirrors", fetch.RedactAll(req.Mirrors)).Str("version", req.Version).Str("prefix", in.Options().Prefix).
-			Str("bin_dir", in.Options().BinDir).Str("root", req.RootDir).Msg("dry run: would fetch, verify and install; nothing changed")
-		return res, nil
+		return (&Run{req: req, log: log, t: t, in: in, res: res}).dryRun(ctx)
 	}
 	unlock, err := in.Lock(ctx, req.LockWait)
 	if err != nil {
@@ -306,7 +303,7 @@ func runVerify0(ctx context.Context, rootDir string, o install.Options, want str
 		return "", err
 	}
 	if res.Sandbox != "" {
-		log.Info().Msg(res.Sandbox) // which protections the run had
+		log.Debug().Msg(res.Sandbox) // which protections the run had: a long line, for --log-level debug (issue 26)
 	}
 	log.Info().Str("sinfo", res.Output).Msg("sinfo --version ran in the target")
 	return fmt.Sprintf("%s --version printed %q", filepath.Join(o.BinDir, "sinfo"), res.Output), nil
@@ -320,8 +317,8 @@ func WantVersion(v string) string {
 	return v
 }
 
-// cleanPrefix is --prefix as the installer uses it ("" stays "": no judgement).
-func cleanPrefix(p string) string {
+// CleanPrefix is --prefix as the installer uses it ("" stays "": no judgement).
+func CleanPrefix(p string) string {
 	if p == "" {
 		return ""
 	}
