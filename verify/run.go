@@ -79,6 +79,7 @@ type target struct {
 	cmd     string // in-root path of the command
 	host    string // its host path, links resolved with chroot semantics
 	foreign string // the command's arch when it is not this host's: the kernel may still run it (binfmt_misc)
+	proc    bool   // give the command a /proc of its own (Query)
 	sandbox *sandbox.Report
 }
 
@@ -331,7 +332,7 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 	}
 	var out, errb capBuffer
 	spec := sandbox.Spec{Root: root, Path: name, Args: append([]string{t.cmd}, args...), Env: append([]string{minimalEnv}, env...),
-		Dir: "/", Network: network, Timeout: t.in.Timeout, Stdout: &out, Stderr: &errb}
+		Dir: "/", Network: network, Proc: t.proc, Timeout: t.in.Timeout, Stdout: &out, Stderr: &errb}
 	shown := strings.Join(append([]string{t.cmd}, quoteArgs(args...)...), " ")
 	rep, err := sandbox.Run(ctx, spec)
 	if rep != nil {

@@ -60,6 +60,7 @@ func (u *ui) app() *cli.App {
 			install,
 			u.fetchCommand(),
 			u.verifyCommand(),
+			u.connectCommand(),
 			u.statusCommand(),
 			u.uninstallCommand(),
 			u.packCommand(),

@@ -76,6 +76,14 @@ func child(encoded string, status *os.File) int {
 		} else {
 			say('I', "root mounted read-only, nosuid, nodev")
 		}
+		if cs.Proc {
+			p := strings.TrimSuffix(cs.Root, "/") + "/proc"
+			if err := unix.Mount("proc", p, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+				say('W', "a /proc of its own: "+err.Error())
+			} else {
+				say('I', "a /proc of its own pid namespace")
+			}
+		}
 	}
 	if cs.Root != "/" {
 		if err := syscall.Chroot(cs.Root); err != nil {

@@ -74,12 +74,16 @@ const childFlag = "--sandbox-child-internal-do-not-use"
 
 // Spec is one command to run.
 type Spec struct {
-	Root    string        // host directory to chroot into; "" or "/" = no chroot
-	Path    string        // the executable, as seen inside Root
-	Args    []string      // argv; Args[0] defaults to Path
-	Env     []string      // the whole environment
-	Dir     string        // working directory inside Root ("" = /)
-	Network bool          // keep the host's network (the cluster check); false = a new, empty net namespace
+	Root    string   // host directory to chroot into; "" or "/" = no chroot
+	Path    string   // the executable, as seen inside Root
+	Args    []string // argv; Args[0] defaults to Path
+	Env     []string // the whole environment
+	Dir     string   // working directory inside Root ("" = /)
+	Network bool     // keep the host's network (the cluster check); false = a new, empty net namespace
+	// Proc mounts a fresh /proc of the command's own PID namespace at
+	// Root/proc (which must exist): SLURM's configless client reads the
+	// configuration it fetched back through /proc/<its pid>/fd.
+	Proc    bool
 	Timeout time.Duration // 0 = none beyond ctx
 	Stdout  io.Writer
 	Stderr  io.Writer
@@ -133,6 +137,7 @@ type childSpec struct {
 	Drop  bool     `json:"drop"`  // switch to Nobody and drop capabilities (we are root)
 	Mount bool     `json:"mount"` // in a new mount namespace: make the root read-only
 	Probe bool     `json:"probe"` // just exit 0 (namespace probe)
+	Proc  bool     `json:"proc"`  // mount a fresh /proc in the root (needs new mount and PID namespaces)
 	// UserNS: in a new user namespace of an unprivileged caller, where
 	// only the caller's ids are mapped (as Nobody): setgroups is denied
 	// there, and the caller's supplementary groups show as the overflow gid.
@@ -213,6 +218,10 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 	flags, refused := allowedFlags(flags)
 	rep.Disabled = append(rep.Disabled, refused...)
 	cs.Mount = flags&syscall.CLONE_NEWNS != 0
+	cs.Proc = s.Proc && cs.Mount && flags&syscall.CLONE_NEWPID != 0
+	if s.Proc && !cs.Proc {
+		rep.Disabled = append(rep.Disabled, "a /proc of its own: needs new mount and PID namespaces")
+	}
 	if flags&syscall.CLONE_NEWUSER != 0 {
 		rep.Enabled = append(rep.Enabled, fmt.Sprintf("user namespace (uid/gid %d inside are the caller's uid %d/gid %d, the only ids mapped)", Nobody, geteuid(), os.Getegid()))
 	}
