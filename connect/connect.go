@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -164,7 +165,7 @@ func Address(s string) (string, error) {
 	if err != nil {
 		host, port = strings.Trim(s, "[]"), DefaultPort
 	}
-	if host == "" || strings.ContainsAny(host, " /\t") || port == "" {
+	if n, perr := strconv.Atoi(port); host == "" || strings.ContainsAny(host, " /\t@") || perr != nil || n < 1 || n > 65535 {
 		return "", failure.New(failure.Usage, "%q is not a controller address (HOST or HOST:PORT)", s).Suggest(failure.GiveController)
 	}
 	return net.JoinHostPort(host, port), nil
