@@ -10,10 +10,12 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -71,6 +73,7 @@ const (
 )
 
 type run struct {
+	conf   string // the slurm.conf the root's commands read ("" = SiteConf)
 	o      Options
 	root   *os.Root
 	fs     *rootfs.FS
@@ -112,7 +115,7 @@ func Connect(ctx context.Context, o Options, write bool) (*Result, error) {
 		o.Controller, r.o.Controller = prev.Controller, prev.Controller
 	}
 	if prev != nil {
-		r.rec.Files, r.rec.Links = prev.Files, prev.Links
+		r.rec.Files, r.rec.Links, r.rec.Dirs = prev.Files, prev.Links, prev.Dirs
 	}
 	err = r.steps(ctx, write)
 	res := &Result{Record: r.rec, Checks: r.checks}
@@ -146,11 +149,15 @@ func (r *run) steps(ctx context.Context, write bool) error {
 	if err := r.pluginDir(write); err != nil {
 		return r.fail(StepPlugin, err)
 	}
-	if sock == "" {
-		return r.fail(StepAuth, failure.New(failure.Verify, "no credential: there is no munge socket at %s in the root", MungeSocket).
-			WithHint("the client authenticates through the host's (or a sidecar's) munged").Suggest(failure.MountCredential))
+	switch {
+	case sock != "":
+		r.rec.Auth = "munge socket " + sock
+	case r.fs.Exists(SackSocket):
+		r.rec.Auth = "auth/slurm through sackd (" + SackSocket + ", the key mounted at " + SlurmKey + ")"
+	default:
+		return r.fail(StepAuth, failure.New(failure.Verify, "no credential: there is no munge socket at %s in the root (nor sackd's socket for auth/slurm)", MungeSocket).
+			WithHint("the client authenticates through the host's (or a sidecar's) munged, or for auth/slurm through sackd with the cluster's %s", SlurmKey).Suggest(failure.MountCredential))
 	}
-	r.rec.Auth = "munge socket " + sock
 	r.pass(StepAuth, r.rec.Auth)
 	return r.prove(ctx)
 }
@@ -214,6 +221,11 @@ func (r *run) config(ctx context.Context, sock string, write bool) error {
 		r.pass(StepConfig, "the site's own "+SiteConf+" (used as it is)")
 		return nil
 	case !write:
+		if !exists && r.fs.Exists(verify.SackdConf) {
+			r.rec.Source, r.conf = "configless (sackd)", verify.SackdConf
+			r.pass(StepConfig, verify.SackdConf+", cached by sackd")
+			return nil
+		}
 		if !exists {
 			return failure.New(failure.Verify, "the root has no %s: it is not connected", SiteConf).Suggest(failure.Connect)
 		}
@@ -226,6 +238,10 @@ func (r *run) config(ctx context.Context, sock string, write bool) error {
 	if r.o.ConfURL != "" {
 		conf, err = r.fromURL(ctx)
 		r.rec.Source = "url " + r.o.ConfURL
+	} else if sock == "" && r.fs.Exists(SlurmKey) && r.fs.Exists(r.sackdPath()) {
+		// auth/slurm: the bundle's sackd fetches and caches the
+		// configuration (and keeps it current); nothing is written here.
+		return r.startSackd(ctx)
 	} else {
 		// The client fetching the configuration loads its plugins from
 		// the directory compiled into it before it has any.
@@ -432,15 +448,18 @@ func replaceSocket(val, sock string) string {
 // bundle's plugins: each directory it names that is missing from the root
 // becomes a link to them (recorded). A conf connect wrote names them already.
 func (r *run) pluginDir(write bool) error {
-	b, err := readBounded(r.root, SiteConf, 4<<20)
+	conf := r.confPath()
+	b, err := r.fs.ReadFile(conf)
 	if err != nil {
-		return failure.New(failure.Verify, "read %s: %w", SiteConf, err)
+		return failure.New(failure.Verify, "read %s: %w", conf, err)
 	}
 	want := bundlePlugins(r.o.Prefix)
 	pd := verify.ConfValue(b, "PluginDir")
 	if pd == "" {
-		return failure.New(failure.Verify, "%s sets no PluginDir, so the commands look in the directory compiled into them, which this container does not have (the bundle's plugins are in %s)", SiteConf, want).
-			WithHint("add PluginDir=%s to the configuration the root uses", want)
+		if pd = r.compiledPluginDir(); pd == "" {
+			return failure.New(failure.Verify, "%s sets no PluginDir, so the commands look in the directory compiled into them, which this container does not have (the bundle's plugins are in %s)", conf, want).
+				WithHint("add PluginDir=%s to the configuration the root uses", want)
+		}
 	}
 	var linked []string
 	for _, d := range strings.Split(pd, ":") {
@@ -534,4 +553,103 @@ func (r *run) prove(ctx context.Context) error {
 	r.rec.Nodes = nodes
 	r.pass(StepProve, nodes)
 	return nil
+}
+
+// The auth/slurm pieces (SLURM 23.11+): the key a sackd reads, the socket
+// client commands ask for credentials.
+const (
+	SlurmKey   = "/etc/slurm/slurm.key"
+	SackSocket = "/run/slurm/sack.socket"
+	RunDir     = "/run/slurm"
+)
+
+func (r *run) confPath() string {
+	if r.conf != "" {
+		return r.conf
+	}
+	return SiteConf
+}
+
+func (r *run) sackdPath() string { return path.Join(r.o.Prefix, "sbin/sackd") }
+
+// startSackd starts the bundle's sackd (chrooted into the root, as root:
+// it reads the mounted key) with the controller as its configuration
+// server, and waits (15 s at most) for its cached configuration and its
+// socket. It stays running after connect: client commands ask it for
+// credentials. One already answering on its socket is kept.
+func (r *run) startSackd(ctx context.Context) error {
+	if d := r.compiledPluginDir(); d != "" {
+		if made, err := r.ensurePlugins(d, true); err != nil {
+			return err
+		} else if made {
+			r.pass(StepPlugin, fmt.Sprintf("the compiled-in plugin directory %s linked to the bundle's plugins %s", d, bundlePlugins(r.o.Prefix)))
+		}
+	}
+	r.conf, r.rec.Source = verify.SackdConf, "configless (sackd)"
+	if r.sackAnswers() && r.fs.Exists(verify.SackdConf) {
+		r.pass(StepConfig, verify.SackdConf+", cached by the sackd already running")
+		return nil
+	}
+	// SLURM reads what it fetches back through /proc/<pid>/fd: a
+	// container has /proc; a bare directory tree may not.
+	if !r.fs.Exists("/proc/self") {
+		return failure.New(failure.Verify, "the root has no /proc mounted: sackd reads the configuration it fetches back through /proc/<pid>/fd").
+			WithHint("run connect in the container itself (it has /proc), or mount proc on the root's /proc")
+	}
+	// sackd caches into /run/slurm/conf and wants /run/slurm to exist.
+	if _, err := r.root.Lstat(rel(RunDir)); errors.Is(err, fs.ErrNotExist) {
+		if err := r.root.MkdirAll(rel(RunDir), 0o755); err != nil {
+			return failure.New(failure.FileSystem, "create %s: %w", RunDir, err)
+		}
+		r.rec.Dirs = append(r.rec.Dirs, RunDir)
+	}
+	cmd := exec.CommandContext(ctx, r.sackdPath(), "--conf-server", r.addr)
+	attr := &syscall.SysProcAttr{Setsid: true}
+	if r.o.RootDir != "/" {
+		attr.Chroot = r.o.RootDir
+	}
+	cmd.SysProcAttr = attr
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+	var out capped
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run() // sackd daemonizes: the parent returns
+	deadline := time.Now().Add(15 * time.Second)
+	for err == nil && time.Now().Before(deadline) && !(r.fs.Exists(verify.SackdConf) && r.fs.Exists(SackSocket)) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for sackd: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err == nil && r.fs.Exists(verify.SackdConf) && r.fs.Exists(SackSocket) {
+		r.pass(StepConfig, verify.SackdConf+", fetched and cached by the bundle's sackd (it keeps running and follows reconfigurations)")
+		return nil
+	}
+	msg := strings.TrimSpace(out.String())
+	low := strings.ToLower(msg)
+	switch {
+	case strings.Contains(low, "configless"):
+		return failure.New(failure.Verify, "configless is disabled on the controller at %s: sackd could not fetch its configuration (%s)", r.addr, firstLine(msg)).
+			Suggest(failure.GiveClusterConf)
+	case err != nil:
+		return failure.New(failure.Verify, "the bundle's sackd failed: %w (%s)", err, firstLine(msg))
+	}
+	return failure.New(failure.Verify, "the controller at %s rejected the key mounted at %s, or this client is outside its protocol window: sackd fetched no configuration within 15s; %s",
+		r.addr, SlurmKey, verify.Window(r.o.Version)).
+		WithHint("%s must be the cluster's own slurm.key; if it is, install the client bundle of the controller's SLURM major release", SlurmKey)
+}
+
+// sackAnswers reports whether something listens on the root's sack socket.
+func (r *run) sackAnswers() bool {
+	h, err := r.fs.Resolve(SackSocket)
+	if err != nil {
+		return false
+	}
+	c, err := net.DialTimeout("unix", h, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }

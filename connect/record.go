@@ -36,6 +36,7 @@ type Record struct {
 	Error      string    `json:"error,omitempty"`
 	Files      []File    `json:"files,omitempty"`
 	Links      []Link    `json:"links,omitempty"`
+	Dirs       []string  `json:"dirs,omitempty"` // directories connect created (removed when empty)
 }
 
 // File is a file connect wrote.
@@ -95,6 +96,12 @@ func ReadRecord(root *os.Root) (*Record, error) {
 	for _, l := range r.Links {
 		if !validPath(l.Path) || !validPath(l.Target) || strings.HasPrefix(l.Path, "/etc/") || strings.HasPrefix(l.Path, "/var/lib/slurm-installer") {
 			return nil, failure.New(failure.FileSystem, "%s lists the link %q, which is not one connect makes", RecordPath, l.Path).
+				WithHint("move %s away and connect again", RecordPath)
+		}
+	}
+	for _, d := range r.Dirs {
+		if d != "/run/slurm" {
+			return nil, failure.New(failure.FileSystem, "%s lists the directory %q, which is not one connect creates", RecordPath, d).
 				WithHint("move %s away and connect again", RecordPath)
 		}
 	}
@@ -240,6 +247,9 @@ func Undo(rootDir string) ([]string, error) {
 			}
 			notes = append(notes, "removed the link "+l.Path+" (made by connect)")
 		}
+	}
+	for _, d := range r.Dirs {
+		_ = root.Remove(rel(d)) // only when empty: a running sackd's files keep it
 	}
 	if err := root.Remove(rel(RecordPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return notes, failure.New(failure.FileSystem, "remove %s: %w", RecordPath, err)

@@ -42,8 +42,10 @@ func startCluster(t *testing.T, name string, env ...string) (st string, vars map
 func bindMount(t *testing.T, src, root, rel string) {
 	t.Helper()
 	dst := filepath.Join(root, rel)
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
+	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := syscall.Mount(src, dst, "", syscall.MS_BIND, ""); err != nil {
 		t.Fatalf("bind %s on %s: %v", src, dst, err)
@@ -256,4 +258,115 @@ func firstErr(r run) string {
 		}
 	}
 	return ""
+}
+
+// trixieApphub is the AppHub of Debian 13's 24.11 bundle (build-bundle.sh
+// SUITE=trixie: it carries sackd), built once and cached.
+func trixieApphub(t *testing.T) string {
+	t.Helper()
+	need(t)
+	if suite.arch != "x86_64" {
+		t.Fatalf("the 24.11 cases use Debian's amd64 packages; this host is %s", suite.arch)
+	}
+	dir := filepath.Join(suite.build, "bundle-trixie")
+	if _, err := scriptEnv([]string{"SUITE=trixie"}, "build-bundle.sh", dir); err != nil {
+		t.Fatalf("building the Debian 13 bundle: %v", err)
+	}
+	env, err := readEnvFile(filepath.Join(dir, "bundle-x86_64.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(env["BUNDLE_PAYLOAD"], "usr/local/slurm/sbin/sackd")); err != nil {
+		t.Fatalf("the Debian 13 bundle carries no sackd: %v", err)
+	}
+	return env["BUNDLE_APPHUB"]
+}
+
+// stopRootProcs kills what runs chrooted in root (the sackd connect
+// started) and waits until it is gone.
+func stopRootProcs(root string) {
+	for i := 0; i < 50; i++ {
+		ents, _ := os.ReadDir("/proc")
+		left := 0
+		for _, e := range ents {
+			pid := e.Name()
+			if pid[0] < '0' || pid[0] > '9' {
+				continue
+			}
+			if r, err := os.Readlink("/proc/" + pid + "/root"); err == nil && (r == root || strings.HasPrefix(r, root+"/")) {
+				left++
+				sig := "-TERM"
+				if i > 20 {
+					sig = "-KILL"
+				}
+				_ = exec.Command("kill", sig, pid).Run()
+			}
+		}
+		if left == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestConnectAuthSlurm2411: Debian 13's 24.11.5 controller with auth/slurm
+// and configless; a Debian 13 root with the 24.11 bundle, no slurm.conf and
+// no key; the key mounted for the run; connect starts the bundle's sackd.
+func TestConnectAuthSlurm2411(t *testing.T) {
+	apphub := trixieApphub(t)
+	mirror := serve(t, "trixie-connect", apphub, "html")
+	root := newRoot(t, "glibc-trixie")
+	t.Cleanup(func() { stopRootProcs(root) })
+	wantExit(t, "install 24.11", installer(t, "--root", root, "--mirrors", mirror, "--fallback", "fail"), 0)
+
+	st := filepath.Join(suite.state, "cluster-2411")
+	stop := addTeardown("cluster 24.11 "+st, func() { _, _ = script(context.Background(), "cluster2411.sh", "stop", st) })
+	t.Cleanup(stop)
+	if _, err := script(context.Background(), "cluster2411.sh", "start", st, suite.build); err != nil {
+		t.Fatalf("the 24.11 cluster could not start: %v", err)
+	}
+	vars, err := readEnvFile(filepath.Join(st, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := "127.0.0.1:" + vars["E2E_SLURMCTLD_PORT"]
+
+	// A container has /proc: SLURM reads what it fetches back through it.
+	mountProc(t, root)
+	wantPiece(t, "24.11: no credential", 8, "configuration", "no credential", "--root", root, "--controller", ctl)
+
+	// The key, mounted for the run only (a file bind mount).
+	writeFile(t, root, "etc/slurm/slurm.key", nil)
+	bindMount(t, vars["E2E_SLURM_KEY"], root, "etc/slurm/slurm.key")
+	r := installer(t, "connect", "--root", root, "--controller", ctl)
+	wantExit(t, "connect 24.11 with the key mounted", r, 0)
+	if _, err := os.Stat(filepath.Join(root, "etc/slurm/slurm.conf")); err == nil {
+		t.Errorf("with sackd, connect should write no slurm.conf")
+	}
+	s := cleanSlurm(t, root, "/usr/local/bin/sinfo")
+	wantExit(t, "env -i chroot ROOT sinfo (24.11)", s, 0)
+	if !strings.Contains(s.stdout, vars["E2E_SLURM_NODE"]) {
+		t.Fatalf("sinfo from a clean environment does not list node %s:\n%s", vars["E2E_SLURM_NODE"], s)
+	}
+	wantExit(t, "env -i chroot ROOT squeue (24.11)", cleanSlurm(t, root, "/usr/local/bin/squeue"), 0)
+	wantExit(t, "connect 24.11 again", installer(t, "connect", "--root", root, "--controller", ctl), 0)
+	wantExit(t, "verify --cluster (24.11)", installer(t, "verify", "--cluster", "--root", root), 0)
+}
+
+// mountProc mounts a proc file system on root/proc for the rest of the test.
+func mountProc(t *testing.T, root string) {
+	t.Helper()
+	dst := filepath.Join(root, "proc")
+	if err := os.MkdirAll(dst, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("proc", dst, "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		t.Fatalf("mount proc on %s: %v", dst, err)
+	}
+	done := addTeardown("unmount "+dst, func() {
+		if err := syscall.Unmount(dst, 0); err != nil {
+			_ = syscall.Unmount(dst, syscall.MNT_DETACH)
+		}
+	})
+	t.Cleanup(done)
 }

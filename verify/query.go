@@ -5,6 +5,11 @@ import (
 	"time"
 )
 
+// SackdConf is where sackd (23.11+) caches the configuration it fetches
+// configless; client commands read it when the root has no
+// /etc/slurm/slurm.conf, before they would fetch one themselves.
+const SackdConf = "/run/slurm/conf/slurm.conf"
+
 // Query runs the installed command in.Command (default sinfo) with args in
 // the root the way the cluster check does: in the sandbox with the host's
 // network, a minimal environment plus env, bounded by in.Timeout (default
