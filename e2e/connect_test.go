@@ -370,3 +370,17 @@ func mountProc(t *testing.T, root string) {
 	})
 	t.Cleanup(done)
 }
+
+// TestConnectProtocolWindow: Debian 13's 24.11 client against the 22.05.8
+// controller (munge, configless): outside the window SLURM only drops the
+// request; connect names the credential and the window, with this client's.
+func TestConnectProtocolWindow(t *testing.T) {
+	apphub := trixieApphub(t)
+	mirror := serve(t, "trixie-window", apphub, "html")
+	root := newRoot(t, "glibc-trixie")
+	wantExit(t, "install 24.11", installer(t, "--root", root, "--mirrors", mirror, "--fallback", "fail"), 0)
+	st, vars := startCluster(t, "cluster-window")
+	bindMount(t, filepath.Join(st, "munge"), root, "run/munge")
+	wantPiece(t, "protocol window", 8, "configuration", "this client is SLURM 24.11.5, which can talk to controllers of SLURM 24.11 to",
+		"--root", root, "--controller", "127.0.0.1:"+vars["E2E_SLURMCTLD_PORT"])
+}
