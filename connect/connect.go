@@ -222,7 +222,7 @@ func (r *run) config(ctx context.Context, sock string, write bool) error {
 		return nil
 	case !write:
 		if !exists && r.fs.Exists(verify.SackdConf) {
-			r.rec.Source, r.conf = "configless (sackd)", verify.SackdConf
+			r.rec.Source, r.conf = SourceSackd, verify.SackdConf
 			r.pass(StepConfig, verify.SackdConf+", cached by sackd")
 			return nil
 		}
@@ -563,6 +563,9 @@ const (
 	RunDir     = "/run/slurm"
 )
 
+// SourceSackd is the record's source when sackd fetched the configuration.
+const SourceSackd = "configless (sackd)"
+
 func (r *run) confPath() string {
 	if r.conf != "" {
 		return r.conf
@@ -585,7 +588,7 @@ func (r *run) startSackd(ctx context.Context) error {
 			r.pass(StepPlugin, fmt.Sprintf("the compiled-in plugin directory %s linked to the bundle's plugins %s", d, bundlePlugins(r.o.Prefix)))
 		}
 	}
-	r.conf, r.rec.Source = verify.SackdConf, "configless (sackd)"
+	r.conf, r.rec.Source = verify.SackdConf, SourceSackd
 	if r.sackAnswers() && r.fs.Exists(verify.SackdConf) {
 		r.pass(StepConfig, verify.SackdConf+", cached by the sackd already running")
 		return nil

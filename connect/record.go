@@ -10,8 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"slurm-installer/internal/failure"
@@ -51,6 +54,10 @@ type Link struct {
 	Path   string `json:"path"`
 	Target string `json:"target"`
 }
+
+// reOurSackd: a sackd run from one of the installer's versioned payload
+// directories (.<base>-<version>-<8 hex>).
+var reOurSackd = regexp.MustCompile(`/\.[^/]+-[0-9a-f]{8}/sbin/sackd$`)
 
 var reBackup = regexp.MustCompile(`^\.slurm-installer-backup\.[0-9a-f]{8}\.[^/]+$`)
 
@@ -248,8 +255,14 @@ func Undo(rootDir string) ([]string, error) {
 			notes = append(notes, "removed the link "+l.Path+" (made by connect)")
 		}
 	}
+	if n := stopSackd(rootDir, r.Source); n > 0 {
+		notes = append(notes, fmt.Sprintf("stopped the sackd connect started (%d process(es))", n))
+	}
 	for _, d := range r.Dirs {
-		_ = root.Remove(rel(d)) // only when empty: a running sackd's files keep it
+		// /run/slurm: connect made it for sackd, whose runtime cache it holds.
+		if err := root.RemoveAll(rel(d)); err == nil {
+			notes = append(notes, "removed "+d+" (made by connect for sackd)")
+		}
 	}
 	if err := root.Remove(rel(RecordPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return notes, failure.New(failure.FileSystem, "remove %s: %w", RecordPath, err)
@@ -266,4 +279,49 @@ func Peek(rootDir string) (*Record, error) {
 	}
 	defer root.Close()
 	return ReadRecord(root)
+}
+
+// stopSackd stops the sackd connect started: processes running chrooted in
+// rootDir (or, for "/", in this one's root) from the sbin/sackd of one of
+// the installer's payload directories (never a site's own sackd), when the
+// record says connect used one. It waits (5 s at most) until they are
+// gone and returns how many it found.
+func stopSackd(rootDir, source string) int {
+	if source != SourceSackd {
+		return 0
+	}
+	abs, err := filepath.Abs(rootDir)
+	if err != nil {
+		return 0
+	}
+	self, _ := os.Readlink("/proc/self/root")
+	if abs == "/" {
+		abs = self
+	}
+	find := func() []int {
+		var pids []int
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			r, err := os.Readlink("/proc/" + e.Name() + "/root")
+			if err != nil || r != abs {
+				continue
+			}
+			if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && reOurSackd.MatchString(exe) {
+				pids = append(pids, pid)
+			}
+		}
+		return pids
+	}
+	pids := find()
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGTERM)
+	}
+	for i := 0; i < 50 && len(find()) > 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return len(pids)
 }

@@ -351,6 +351,22 @@ func TestConnectAuthSlurm2411(t *testing.T) {
 	wantExit(t, "env -i chroot ROOT squeue (24.11)", cleanSlurm(t, root, "/usr/local/bin/squeue"), 0)
 	wantExit(t, "connect 24.11 again", installer(t, "connect", "--root", root, "--controller", ctl), 0)
 	wantExit(t, "verify --cluster (24.11)", installer(t, "verify", "--cluster", "--root", root), 0)
+
+	// uninstall stops the sackd connect started and takes out what connect made.
+	wantExit(t, "uninstall (24.11)", installer(t, "uninstall", "--root", root), 0)
+	for _, p := range []string{"run/slurm", "usr/lib/x86_64-linux-gnu/slurm-wlm", "var/lib/slurm-installer/connect.json"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("uninstall left %s", p)
+		}
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if r, err := os.Readlink("/proc/" + e.Name() + "/root"); err == nil && r == root {
+			if exe, _ := os.Readlink("/proc/" + e.Name() + "/exe"); strings.HasSuffix(exe, "sackd") {
+				t.Errorf("uninstall left sackd running (pid %s)", e.Name())
+			}
+		}
+	}
 }
 
 // mountProc mounts a proc file system on root/proc for the rest of the test.
