@@ -19,7 +19,11 @@
 //     plugin directory and the credential's real path; a site's own file
 //     is never edited, so a PluginDir missing from the root becomes a link
 //     to the bundle's plugins;
-//  4. authentication: the munge socket mounted at /run/munge;
+//  4. authentication: the munge socket mounted at /run/munge, or, for
+//     auth/slurm with the cluster's slurm.key mounted and no munge socket,
+//     the bundle's sackd, which connect starts (sackd --conf-server also
+//     fetches and caches the configuration in /run/slurm/conf, where
+//     client commands look when /etc/slurm/slurm.conf is absent);
 //  5. proof: the installed sinfo lists the cluster's nodes, run in the
 //     root as the verification does (sandboxed), with the protocol window
 //     check of package verify.
@@ -28,14 +32,18 @@
 //
 //   - Nothing secret is written: no key is copied, the credential is only
 //     used where it is mounted. What is written is the cluster's slurm.conf
-//     (adapted) at /etc/slurm/slurm.conf and links at missing plugin
-//     directories, nothing else, all through os.Root (never outside the
-//     root).
+//     (adapted) at /etc/slurm/slurm.conf, links at missing plugin
+//     directories and /run/slurm for sackd, nothing else, all through
+//     os.Root (never outside the root).
 //   - Ownership: every path written is recorded with its hash in
 //     /var/lib/slurm-installer/connect.json. A path that holds something
 //     connect did not write is refused (class 7) or, when forced, moved to
 //     a backup beside it, recorded, and put back by [Undo] (which
 //     uninstall runs).
+//   - sackd is the one process connect leaves running: started chrooted in
+//     the root as root (it reads the mounted key), not sandboxed; one that
+//     already answers on /run/slurm/sack.socket is kept; [Undo] stops it
+//     (only a sackd run from the installer's own payload directory).
 //   - Re-running is safe: connect's own files are rewritten from the
 //     controller's current configuration; the site's are used as they are.
 //   - The configless fetch goes through a relay on 127.0.0.1 only, for the

@@ -206,7 +206,37 @@ func TestConnectConfiglessDisabled(t *testing.T) {
 	wantExit(t, "install", installer(t, "--root", root, "--mirrors", suite.full, "--fallback", "fail"), 0)
 	st, vars := startCluster(t, "cluster-noconfigless", "CONFIGLESS=0")
 	bindMount(t, filepath.Join(st, "munge"), root, "run/munge")
-	wantPiece(t, "configless disabled", 8, "configuration", "configless is disabled", "--root", root, "--controller", "127.0.0.1:"+vars["E2E_SLURMCTLD_PORT"])
+	ctl := "127.0.0.1:" + vars["E2E_SLURMCTLD_PORT"]
+	wantPiece(t, "configless disabled", 8, "configuration", "configless is disabled", "--root", root, "--controller", ctl)
+
+	// The remedy it names: the slurm.conf the site publishes (on AppHub: nginx here).
+	pub := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(st, "slurm.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pub, "slurm.conf"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url := serve(t, "published-conf", pub, "html") + "slurm.conf"
+	// A site's own slurm.conf stands where connect would write: refused (7), then moved aside.
+	site := []byte("# the site's\nClusterName=site\n")
+	writeFile(t, root, "etc/slurm/slurm.conf", site)
+	r := installer(t, "connect", "--root", root, "--controller", ctl, "--conf-url", url)
+	wantExit(t, "connect --conf-url over a site's slurm.conf", r, 7)
+	t.Logf("case %-26s exit %d  %s", "site conf with --conf-url", r.code, firstErr(r))
+	r = installer(t, "connect", "--root", root, "--controller", ctl, "--conf-url", url, "--force")
+	wantExit(t, "connect --conf-url --force", r, 0)
+	s := cleanSlurm(t, root, "/usr/local/bin/sinfo")
+	wantExit(t, "env -i chroot ROOT sinfo (published conf)", s, 0)
+	if !strings.Contains(s.stdout, vars["E2E_SLURM_NODE"]) {
+		t.Fatalf("sinfo with the published conf does not list the node:\n%s", s)
+	}
+	unmount(t, root, "run/munge")
+	wantExit(t, "uninstall", installer(t, "uninstall", "--root", root), 0)
+	if got, _ := os.ReadFile(filepath.Join(root, "etc/slurm/slurm.conf")); string(got) != string(site) {
+		t.Errorf("uninstall should put the site's slurm.conf back, got %q", got)
+	}
 }
 
 // startMunged runs a munged with a fresh key on its own socket directory
