@@ -538,6 +538,23 @@ func TestDocker(t *testing.T) {
 		checkVersionLine(t, strings.TrimSpace(s.stdout))
 	})
 
+	// Issue 24: the image holds no key and no cluster configuration; a container run with
+	// the cluster's munge socket mounted connects at start, and then a process with an empty
+	// environment lists the live 22.05.8 cluster's node.
+	t.Run("ConnectAtStart", func(t *testing.T) {
+		st, vars := startCluster(t, "cluster-docker")
+		r := dockerRun(t, "run", "--rm", "--network", "none", "e2e/glibc-default", "sh", "-c",
+			"for f in /etc/slurm/slurm.conf /etc/slurm/slurm.key /etc/munge/munge.key; do test ! -e $f || { echo $f; exit 1; }; done")
+		wantExit(t, "the image has no slurm.conf and no key", r, 0)
+		r = dockerRun(t, "run", "--rm", "--network", "host", "-v", filepath.Join(st, "munge")+":/run/munge:ro", "e2e/glibc-default",
+			"sh", "-c", "slurm-installer connect --controller 127.0.0.1:"+vars["E2E_SLURMCTLD_PORT"]+" && exec env -i /usr/local/bin/sinfo")
+		wantExit(t, "docker run: connect at start, then env -i sinfo", r, 0)
+		t.Logf("the container's sinfo:\n%s", r.stdout)
+		if !strings.Contains(r.stdout, vars["E2E_SLURM_NODE"]) || !strings.Contains(r.stdout, "idle") {
+			t.Fatalf("the container's sinfo does not list node %s idle:\n%s", vars["E2E_SLURM_NODE"], r)
+		}
+	})
+
 	// Last: nothing above made the daemon pull; a pull it is made to try fails at the proxy,
 	// and shows in the log the way the check looks for it (so the check can see one).
 	t.Run("NoPull", func(t *testing.T) {

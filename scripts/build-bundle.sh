@@ -10,6 +10,7 @@
 #
 # Produces (A = x86_64 or aarch64):
 #   OUTDIR/payload[-aarch64]/usr/local/slurm/{bin/*,lib/*,lib/slurm/*,VERSION}  (+ empty etc/slurm/)
+#   SUITE=trixie also: usr/local/slurm/sbin/sackd (Debian 13's sackd package: auth/slurm, configless cache)
 #   OUTDIR/apphub/pkgs/slurm-apk/slurm-client-<V>-<A>-alpine.tar.gz (+ .sha256)
 #   OUTDIR/apphub/pkgs/slurm-apk/slurm-client-latest-<A>-alpine.tar.gz -> ... (+ .sha256)
 #   amd64 only: slurm-client-<V>-alpine.tar.gz and slurm-client-latest-alpine.tar.gz (symlinks)
@@ -126,6 +127,14 @@ needed() { $READELF -d "$1" 2>/dev/null | awk '/\(NEEDED\)/{gsub(/[\[\]]/,"",$5)
 declare -A WANT=()   # soname -> path (non-glibc libs to ship)
 QUEUE=()
 for f in "$SC"/usr/bin/*; do QUEUE+=("$f|slurm-client:$DA"); done
+# sackd (SLURM 23.11+; Debian 13's own package): the auth/slurm agent and configless cache a client
+# host runs (issue 24: `connect` starts it). The bundle carries it in sbin/, not on PATH.
+SK=""
+if [[ ${SUITE:-} == trixie ]]; then
+  SK=$(deb_unpacked "$DEBS" "sackd:$DA")
+  index_pkg "sackd:$DA" "$SK"
+  QUEUE+=("$SK/usr/sbin/sackd|sackd:$DA")
+fi
 for f in "$PLUGDIR"/*.so; do [[ -L $f ]] || QUEUE+=("$f|slurm-wlm-basic-plugins:$DA"); done
 
 resolve() { # soname ownerpkg -> sets IDX by fetching deps when needed
@@ -175,6 +184,7 @@ chmod 755 "$NEW"
 P=$NEW/usr/local/slurm
 mkdir -p "$P/bin" "$P/lib/slurm" "$NEW/etc/slurm"
 cp -a "$SC"/usr/bin/* "$P/bin/"
+if [[ -n $SK ]]; then mkdir -p "$P/sbin"; cp -a "$SK/usr/sbin/sackd" "$P/sbin/sackd"; fi
 cp -a "$PLUGDIR"/. "$P/lib/slurm/"
 for s in "${!WANT[@]}"; do
   src=${WANT[$s]}

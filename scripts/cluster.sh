@@ -2,7 +2,7 @@
 # cluster.sh — a live one-node SLURM cluster on 127.0.0.1 from Debian's munge, slurmctld, slurmd
 # (installed on the host by scripts/deps.sh), and a way to make it visible inside a target root.
 #
-# Usage: scripts/cluster.sh start [STATEDIR]      (default <repo>/build/e2e/cluster)
+# Usage: [CONFIGLESS=0] scripts/cluster.sh start [STATEDIR]      (default <repo>/build/e2e/cluster)
 #        scripts/cluster.sh stop [STATEDIR]
 #        scripts/cluster.sh status [STATEDIR]     (host sinfo against it)
 #        scripts/cluster.sh expose STATEDIR ROOT
@@ -12,7 +12,7 @@
 #        (pid/log/seed under STATEDIR; the host's /run/munge is not used); STATEDIR/slurm.conf
 #        (ClusterName=e2e, SlurmctldHost=localhost(127.0.0.1), node "e2enode" = 127.0.0.1 with the
 #        host's CPUs, partition debug, auth/munge with AuthInfo=socket=<that socket>, free ports for
-#        slurmctld/slurmd, SlurmUser=root, no cgroups); slurmctld and slurmd daemonized with pid
+#        slurmctld/slurmd, SlurmUser=root, no cgroups, configless on unless CONFIGLESS=0); slurmctld and slurmd daemonized with pid
 #        files; waits (≤30 s) until host `sinfo` shows the node idle. Writes STATEDIR/env
 #        (SLURM_CONF=..., ports) for tests to source.
 # expose: makes the cluster reachable by a client installed in ROOT:
@@ -96,6 +96,7 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 MpiDefault=none
 SwitchType=switch/none
+$([[ ${CONFIGLESS:-1} == 0 ]] || echo SlurmctldParameters=enable_configless)
 ReturnToService=2
 SlurmctldTimeout=30
 SlurmdTimeout=30

@@ -79,6 +79,7 @@ type target struct {
 	cmd     string // in-root path of the command
 	host    string // its host path, links resolved with chroot semantics
 	foreign string // the command's arch when it is not this host's: the kernel may still run it (binfmt_misc)
+	proc    bool   // give the command a /proc of its own (Query)
 	sandbox *sandbox.Report
 }
 
@@ -196,7 +197,8 @@ func RunVersion(ctx context.Context, in RunInput) (RunResult, error) {
 var versionRE = regexp.MustCompile(`^slurm(?:-wlm)?\s+v?(\d+\.\d+[0-9A-Za-z.\-]*)`)
 
 // Cluster runs `sinfo -h -o '%N %T'` in the root with the site's
-// /etc/slurm/slurm.conf, which it requires, and returns the node list
+// /etc/slurm/slurm.conf (or, without one, the copy sackd caches in
+// /run/slurm/conf), which it requires, and returns the node list
 // followed by what it learnt about versions: the controller's
 // (`scontrol show config`, SLURM_VERSION) and whether this client sits in
 // the window of clients it accepts. The run is bounded by in.Timeout
@@ -209,15 +211,20 @@ var versionRE = regexp.MustCompile(`^slurm(?:-wlm)?\s+v?(\d+\.\d+[0-9A-Za-z.\-]*
 func Cluster(ctx context.Context, in RunInput) (string, error) {
 	in.Command = "sinfo"
 	rfs := rootfs.New(in.RootDir)
+	conf := siteConf
 	if !rfs.Exists(siteConf) {
-		return "", failure.New(failure.Usage, "the cluster check needs %s in the root", siteConf).
-			WithHint("mount or copy the cluster's slurm.conf to %s (and munge's key to /etc/munge/munge.key) and retry", siteConf)
+		// SLURM's next source: the configuration sackd caches (23.11+).
+		conf = SackdConf
+		if !rfs.Exists(SackdConf) {
+			return "", failure.New(failure.Usage, "the cluster check needs %s in the root", siteConf).
+				WithHint("mount or copy the cluster's slurm.conf to %s (and munge's key to /etc/munge/munge.key) and retry", siteConf)
+		}
 	}
 	t, err := prepare(in, 20*time.Second)
 	if err != nil {
 		return "", err
 	}
-	env := []string{"SLURM_CONF=" + t.hostOrRoot(siteConf)}
+	env := []string{"SLURM_CONF=" + t.hostOrRoot(conf)}
 	stdout, stderr, err := t.run(ctx, env, true, nil, "-h", "-o", "%N %T")
 	if err != nil {
 		if ctx.Err() != nil {
@@ -331,7 +338,7 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 	}
 	var out, errb capBuffer
 	spec := sandbox.Spec{Root: root, Path: name, Args: append([]string{t.cmd}, args...), Env: append([]string{minimalEnv}, env...),
-		Dir: "/", Network: network, Timeout: t.in.Timeout, Stdout: &out, Stderr: &errb}
+		Dir: "/", Network: network, Proc: t.proc, Timeout: t.in.Timeout, Stdout: &out, Stderr: &errb}
 	shown := strings.Join(append([]string{t.cmd}, quoteArgs(args...)...), " ")
 	rep, err := sandbox.Run(ctx, spec)
 	if rep != nil {

@@ -81,6 +81,7 @@ func (u *ui) app() *cli.App {
 			u.fetchCommand(),
 			u.listCommand(),
 			u.verifyCommand(),
+			u.connectCommand(),
 			u.statusCommand(),
 			u.uninstallCommand(),
 			u.packCommand(),

@@ -16,7 +16,7 @@ import (
 )
 
 // domainDirs are the packages below the command line (docs/DESIGN.md §7).
-var domainDirs = []string{"fetch", "install", "verify", "pack", "trust", "oci", "rootfs",
+var domainDirs = []string{"connect", "fetch", "install", "verify", "pack", "trust", "oci", "rootfs",
 	"internal/policy", "internal/index", "internal/slurmver", "internal/safeio", "internal/httpx", "internal/sandbox", "internal/failure"}
 
 // TestDomainNamesNoFlag guards the error boundary (issue 15): no string in
@@ -46,7 +46,7 @@ func TestDomainNamesNoFlag(t *testing.T) {
 		t.Fatalf("read %d flags from the command table, not the whole set: %v", len(flags), flags)
 	}
 	flagRE := regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
-	cmdRE := regexp.MustCompile(`slurm-installer (install|pack|verify|fetch|status|uninstall|cache|completion)\b`)
+	cmdRE := regexp.MustCompile(`slurm-installer (install|pack|verify|fetch|status|uninstall|cache|completion|connect)\b`)
 	envRE := regexp.MustCompile(`\b(SLURM_INSTALLER_[A-Z_]+|REGISTRY_AUTH_FILE)\b`)
 	allowedEnv := map[string]bool{}
 	root := filepath.Join("..", "..")

@@ -28,6 +28,11 @@ var examples = map[string][]string{
 		"slurm-installer verify",
 		"slurm-installer verify --root /mnt/img --deep --json",
 	},
+	"connect": {
+		"slurm-installer connect --controller slurmctld.example:6817   # at container start, /run/munge mounted",
+		"slurm-installer connect --controller slurmctld.example --conf-url http://apphub.example/site/slurm.conf",
+		"SLURM_INSTALLER_CONTROLLER=slurmctld.example slurm-installer connect --json",
+	},
 	"status": {
 		"slurm-installer status",
 		"slurm-installer status --root /mnt/img --json",

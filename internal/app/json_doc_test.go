@@ -21,7 +21,7 @@ func TestJSONDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	for _, v := range []any{run.Result{}, jsonError{}, verifyView{}, check{}, statusView{}, install.Problem{},
+	for _, v := range []any{run.Result{}, jsonError{}, verifyView{}, check{}, statusView{}, clusterView{}, install.Problem{},
 		listView{}, fetch.MirrorOffers{}, fetch.Offer{}, run.Plan{}, fetch.Planned{}, fetch.Skip{}} {
 		typ := reflect.TypeOf(v)
 		for i := range typ.NumField() {
@@ -34,7 +34,7 @@ func TestJSONDocumented(t *testing.T) {
 			if name == "" {
 				name = f.Name
 			}
-			if !strings.Contains(doc, "| `"+name+"` |") && !strings.Contains(doc, `"`+name+`"`) {
+			if !strings.Contains(doc, "| `"+name+"` |") && !strings.Contains(doc, "| `"+name+"` (in ") && !strings.Contains(doc, `"`+name+`"`) {
 				t.Errorf("%s.%s: the key %q is not in docs/JSON.md", typ, f.Name, name)
 			}
 			if strings.Contains(opts, "omit") && !(typ == reflect.TypeOf(check{}) && name == "deep") &&

@@ -48,6 +48,11 @@ var remedyWords = map[failure.Step]string{
 	failure.GivePayload:      "point --from at the directory holding bin/, lib/ and VERSION (e.g. .../usr/local/slurm)",
 	failure.SetSignPassword:  "set SLURM_INSTALLER_SIGN_PASSWORD to the key's password",
 	failure.GivePatchelf:     "install patchelf where pack runs (apt-get install patchelf)",
+	failure.GiveController:   "pass --controller HOST[:PORT] (or set SLURM_INSTALLER_CONTROLLER): slurmctld's address, port 6817 by default",
+	failure.CheckController:  "check --controller: slurmctld must listen there (SlurmctldPort, 6817 by default) and be reachable from this container",
+	failure.GiveClusterConf:  "enable configless on the cluster (SlurmctldParameters=enable_configless, then restart slurmctld), or pass --conf-url with a slurm.conf the site publishes, or mount the cluster's slurm.conf at /etc/slurm/slurm.conf",
+	failure.MountCredential:  "mount the credential when the container starts, never in the image: the host's munge socket directory (-v /run/munge:/run/munge:ro), or for auth/slurm the cluster's slurm.key at /etc/slurm/slurm.key",
+	failure.Connect:          "run `slurm-installer connect --controller HOST[:PORT]` when the container starts",
 }
 
 // remedyText words r: the steps that carry a value (a version, an arch, a

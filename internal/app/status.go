@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"slurm-installer/connect"
 	"slurm-installer/install"
 	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
@@ -75,6 +76,18 @@ type statusView struct {
 	// size, mode and target (a cheap check: no hashing; verify --deep hashes).
 	Intact   bool              `json:"intact"`
 	Problems []install.Problem `json:"problems"`
+	// Cluster is what the last connect found (null: never connected).
+	Cluster *clusterView `json:"cluster"`
+}
+
+// clusterView is status --json's word on the connection.
+type clusterView struct {
+	Connected  bool      `json:"connected"`
+	Controller string    `json:"controller"`
+	Checked    time.Time `json:"checked"`
+	Source     string    `json:"source"`
+	Auth       string    `json:"auth"`
+	Error      string    `json:"error"`
 }
 
 func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
@@ -96,6 +109,9 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 	}
 	if v.Problems == nil {
 		v.Problems = []install.Problem{}
+	}
+	if rec, err := connect.Peek(in.Options().RootDir); err == nil && rec != nil {
+		v.Cluster = &clusterView{Connected: rec.Connected, Controller: rec.Controller, Checked: rec.Checked, Source: rec.Source, Auth: rec.Auth, Error: rec.Error}
 	}
 	if o.json {
 		enc := json.NewEncoder(u.stdout)
@@ -128,6 +144,9 @@ func (u *ui) runStatus(c *cli.Context, o *statusOptions) error {
 			if v.Installed {
 				fmt.Fprintf(u.stdout, "bundle:    %s\n", map[bool]string{true: "self-contained (carries its own glibc; no linker config)", false: "uses the target's C library"}[v.SelfContained])
 				fmt.Fprintf(u.stdout, "PluginDir the site slurm.conf must name: %s\n", v.PluginDir)
+				if cv := v.Cluster; cv != nil {
+					fmt.Fprintf(u.stdout, "cluster:   %s, controller %s, checked %s\n", map[bool]string{true: "connected", false: "NOT connected (" + cv.Error + ")"}[cv.Connected], cv.Controller, cv.Checked.Format(time.RFC3339))
+				}
 				if v.Intact {
 					fmt.Fprintln(u.stdout, "intact:    yes (every file and link the receipt lists is in place; verify --deep hashes them)")
 				} else {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"slurm-installer/connect"
 	"slurm-installer/install"
 )
 
@@ -46,7 +47,13 @@ func (u *ui) runUninstall(c *cli.Context, o *uninstallOptions) error {
 		defer byReceipt.Close()
 		in = byReceipt
 	}
-	notes, err := in.Uninstall(c.Context, r)
+	// What connect wrote goes first: uninstall keeps /etc/slurm as site configuration.
+	notes, err := connect.Undo(in.Options().RootDir)
+	if err != nil {
+		return err
+	}
+	more, err := in.Uninstall(c.Context, r)
+	notes = append(notes, more...)
 	for _, n := range notes {
 		u.log.Info().Msg(n)
 	}

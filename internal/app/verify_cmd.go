@@ -161,7 +161,7 @@ func (u *ui) runChecks(ctx context.Context, l *checkList, in *install.Installer,
 	} else {
 		l.add("run", err, "sinfo --version printed "+res.Output)
 	}
-	if cluster && err == nil {
+	if cluster && err == nil && !clusterChecks(ctx, l, iopt.RootDir, r) {
 		nodes, err := verify.Cluster(ctx, ri)
 		l.add("cluster", err, strings.TrimSpace(nodes))
 	}

@@ -68,3 +68,12 @@ const (
 	SetSignPassword                   // give the password of an encrypted signing key
 	GivePatchelf                      // make patchelf available where packing runs
 )
+
+// Steps about connecting the installed client to its cluster.
+const (
+	GiveController  Step = iota + 500 // name the controller's address (none was given)
+	CheckController                   // check the controller's address: nothing answers there
+	GiveClusterConf                   // give the cluster's configuration another way (configless is off)
+	MountCredential                   // mount the credential at run time (munge socket, or slurm.key for auth/slurm)
+	Connect                           // connect the installed client to its cluster
+)

@@ -92,12 +92,17 @@ const (
 
 // Spec is one command to run.
 type Spec struct {
-	Root    string        // host directory to chroot into; "" or "/" = no chroot
-	Path    string        // the executable, as seen inside Root
-	Args    []string      // argv; Args[0] defaults to Path
-	Env     []string      // the whole environment
-	Dir     string        // working directory inside Root ("" = /)
-	Network bool          // keep the host's network (the cluster check); false = a new, empty net namespace
+	Root    string   // host directory to chroot into; "" or "/" = no chroot
+	Path    string   // the executable, as seen inside Root
+	Args    []string // argv; Args[0] defaults to Path
+	Env     []string // the whole environment
+	Dir     string   // working directory inside Root ("" = /)
+	Network bool     // keep the host's network (the cluster check); false = a new, empty net namespace
+	// Proc: the command needs a /proc of its own PID namespace at Root/proc (which must
+	// exist): SLURM's configless client reads the configuration it fetched back through
+	// /proc/<its pid>/fd. The sealed root has one whenever it has mount and PID namespaces;
+	// without them the report says so.
+	Proc    bool
 	Timeout time.Duration // 0 = none beyond ctx
 	Stdout  io.Writer
 	Stderr  io.Writer
@@ -245,6 +250,9 @@ func Run(ctx context.Context, s Spec) (*Report, error) {
 	cs.PIDNS = flags&syscall.CLONE_NEWPID != 0
 	cs.Parent = os.Getpid()
 	cs.Remount = legacyRemount
+	if s.Proc && !(cs.Mount && cs.PIDNS) {
+		rep.Disabled = append(rep.Disabled, "a /proc of its own: needs new mount and PID namespaces")
+	}
 	if flags&syscall.CLONE_NEWUSER != 0 {
 		rep.Enabled = append(rep.Enabled, fmt.Sprintf("user namespace (uid/gid %d inside are the caller's uid %d/gid %d, the only ids mapped)", Nobody, geteuid(), os.Getegid()))
 	}
