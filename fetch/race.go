@@ -22,6 +22,11 @@ type racer struct {
 
 	running []*run // in start order; main loop only
 
+	// goFn is what a go does at its mirror (the session's runMirror);
+	// spawn runs it on a new goroutine. Tests replace them.
+	goFn  func(ctx context.Context, m *mirror, g *run) (*Artifact, *fetchError)
+	spawn func(func())
+
 	mu      sync.Mutex // guards claimer, hedger and every run's waiting and download fields
 	claimer *run
 	hedger  *run // the one extra go started because the claimer is slow (hedging); it may download too
@@ -115,21 +120,38 @@ func (g *run) claim() bool {
 	return won
 }
 
-func (r *racer) start(ctx context.Context, m *mirror) *run {
+// start starts a go at m; hedge makes it the hedge against the claimer.
+// The role is set before the go runs: a hedge that answers at once must
+// find itself the hedger when it claims, or it is refused as a loser, the
+// slot is freed and a second hedge starts (issue 22, defect 3).
+func (r *racer) start(ctx context.Context, m *mirror, hedge bool) *run {
 	gctx, cancel := context.WithCancel(ctx)
 	g := &run{r: r, m: m, cancel: cancel, dlTotal: -1}
 	m.state = stateRunning
 	r.running = append(r.running, g)
+	if hedge {
+		r.mu.Lock()
+		r.hedger = g
+		r.hedges++
+		r.mu.Unlock()
+	}
 	if m.attempts > 0 || m.started {
 		r.s.log.Debug().Str("mirror", m.name).Int("attempt", m.attempts+1).Msg("trying mirror again")
 	} else {
 		r.s.log.Debug().Str("mirror", m.name).Msg("trying mirror")
 	}
 	m.started = true
-	go func() {
-		art, err := r.s.runMirror(gctx, m, g)
+	goFn, spawn := r.goFn, r.spawn
+	if goFn == nil {
+		goFn = r.s.runMirror
+	}
+	if spawn == nil {
+		spawn = func(f func()) { go f() }
+	}
+	spawn(func() {
+		art, err := goFn(gctx, m, g)
 		r.results <- goResult{run: g, art: art, err: err}
-	}()
+	})
 	return g
 }
 
@@ -303,11 +325,7 @@ func (r *racer) race(ctx context.Context) (*Artifact, error) {
 					if m := r.next(now); m != nil {
 						r.s.log.Warn().Str("slow", claimer.m.name).Str("mirror", m.name).Str("why", why).
 							Msg("the download is too slow; starting the next mirror as well (the first to finish wins)")
-						g := r.start(ctx, m)
-						r.mu.Lock()
-						r.hedger = g
-						r.hedges++
-						r.mu.Unlock()
+						r.start(ctx, m, true)
 						continue
 					}
 				}
@@ -320,7 +338,7 @@ func (r *racer) race(ctx context.Context) (*Artifact, error) {
 						r.s.log.Info().Str("slow", r.running[len(r.running)-1].m.name).Str("mirror", m.name).
 							Dur("waited", waited.Round(time.Millisecond)).Msg("no answer yet; starting the next mirror as well")
 					}
-					r.start(ctx, m)
+					r.start(ctx, m, false)
 					startNow = false
 					continue
 				}
