@@ -80,7 +80,7 @@ func trickleGo(size, bps int64, first chan struct{}) fakeGo {
 				return nil, &fetchError{kind: kRetry, url: "slow", cause: ctxCause(ctx.Err()), err: ctx.Err()}
 			case <-time.After(100 * time.Millisecond):
 			}
-			g.Write(make([]byte, bps/10))
+			g.got(int(bps / 10))
 		}
 		return &Artifact{Path: "slow", Cleanup: func() {}}, nil
 	}
@@ -108,7 +108,7 @@ func TestHedgeStartsOnce(t *testing.T) {
 					return nil, &fetchError{kind: kPreempted, url: "good", cause: "another mirror answered first"}
 				}
 				g.downloading(1000)
-				g.Write(make([]byte, 1000))
+				g.got(1000)
 				return &Artifact{Path: "good", Cleanup: func() {}}, nil
 			},
 		}
@@ -130,4 +130,72 @@ func TestHedgeStartsOnce(t *testing.T) {
 			t.Errorf("hedges = %d", fr.r.hedges)
 		}
 	})
+}
+
+// goodGo claims at once and brings size bytes.
+func goodGo(size int64) fakeGo {
+	return func(ctx context.Context, g *run) (*Artifact, *fetchError) {
+		if !g.claim() {
+			return nil, &fetchError{kind: kPreempted, url: "good", cause: "another mirror answered first"}
+		}
+		g.downloading(size)
+		g.got(int(size))
+		return &Artifact{Path: "good", Cleanup: func() {}}, nil
+	}
+}
+
+// Issue 22, defect 2, in the loop: a first mirror whose discovery (index,
+// listings, checksums, manifests) brings bytes but never the bundle is
+// raced by the next mirror after the grace; one that claims, brings the
+// bundle and then keeps the go waiting (a checksum that never comes) is
+// hedged after the grace, not after the stall timeout or the deadline.
+func TestRaceJudgesEveryByte(t *testing.T) {
+	cases := map[string]fakeGo{
+		"discovery trickles": func(ctx context.Context, g *run) (*Artifact, *fetchError) {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil, &fetchError{kind: kRetry, url: "slow", cause: ctxCause(ctx.Err()), err: ctx.Err()}
+				case <-time.After(100 * time.Millisecond):
+					g.got(100)
+				}
+			}
+		},
+		"headers then silence": func(ctx context.Context, g *run) (*Artifact, *fetchError) {
+			g.waiting(true)
+			g.waiting(false)
+			<-ctx.Done()
+			return nil, &fetchError{kind: kRetry, url: "slow", cause: ctxCause(ctx.Err()), err: ctx.Err()}
+		},
+		"checksum never comes": func(ctx context.Context, g *run) (*Artifact, *fetchError) {
+			if !g.claim() {
+				return nil, &fetchError{kind: kPreempted, url: "slow", cause: "another mirror answered first"}
+			}
+			g.downloading(1000)
+			g.got(1000)
+			g.waiting(true)
+			<-ctx.Done()
+			g.waiting(false)
+			return nil, &fetchError{kind: kRetry, url: "slow", cause: ctxCause(ctx.Err()), err: ctx.Err()}
+		},
+	}
+	for name, slow := range cases {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				gos := map[string]fakeGo{"http://slow.test": slow, "http://good.test": goodGo(1000)}
+				fr := newFakeRace(t, Options{Mirrors: []string{"http://slow.test", "http://good.test"}, Timeout: time.Minute, Stall: time.Minute}, gos, nil)
+				start := time.Now()
+				a, err := fr.r.race(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if took := time.Since(start); a.Mirror != "http://good.test" || took > hedgeGrace+hedgeEvery {
+					t.Errorf("won by %s after %s (fake time), want the good mirror within the grace", a.Mirror, took)
+				}
+				if n := fr.count("http://good.test"); n != 1 {
+					t.Errorf("good mirror started %d times", n)
+				}
+			})
+		})
+	}
 }

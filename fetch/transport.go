@@ -176,7 +176,11 @@ func (s *mirrorGo) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
 // answers 200 with the whole body; body.partial says which it was.
 func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
 	if u.Scheme == "file" {
-		return s.openFile(u)
+		b, ferr := s.openFile(u)
+		if b != nil {
+			b.r = meterReader{r: b.r, g: s.g}
+		}
+		return b, ferr
 	}
 	actx, cancel := context.WithCancel(ctx)
 	var stalled atomic.Bool
@@ -230,7 +234,7 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 		return nil, statusError(u, resp)
 	}
 	wd.Reset(s.stall)
-	b.r = &watchReader{r: resp.Body, wd: wd, timeout: s.stall, stalled: &stalled, ctx: ctx}
+	b.r = &watchReader{r: meterReader{r: resp.Body, g: s.g}, wd: wd, timeout: s.stall, stalled: &stalled, ctx: ctx}
 	b.close = func() { stop(); resp.Body.Close() }
 	return b, nil
 }
@@ -247,6 +251,19 @@ func contentRangeStart(v string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
 	return n, err == nil && n >= 0
+}
+
+// meterReader reports the bytes read from a mirror to the racer (every
+// body: the racer judges a go by all it reads, not only the bundle).
+type meterReader struct {
+	r io.Reader
+	g *run
+}
+
+func (m meterReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.g.got(n)
+	return n, err
 }
 
 // watchReader resets the stall watchdog on every read that brings bytes.
@@ -436,7 +453,7 @@ func (s *mirrorGo) download(ctx context.Context, u *url.URL, f *os.File, limit, 
 		}
 		prog.setTotal(max(b.size, announced))
 		s.g.downloading(max(b.size, announced))
-		got, err := io.Copy(io.MultiWriter(s.bud, fileWriter{f}, h, prog, s.g), io.LimitReader(b.r, limit+1-n))
+		got, err := io.Copy(io.MultiWriter(s.bud, fileWriter{f}, h, prog), io.LimitReader(b.r, limit+1-n))
 		b.close()
 		n += got
 		var we *writeError
