@@ -16,7 +16,8 @@ import (
 // more than hedgeFactor times what it took so far (and over hedgeMinETA),
 // or, with no size known, when it brings less than hedgeMinRate; and when
 // it has brought nothing at all (no headers, no bytes, of any request) for
-// hedgeGrace. Before any go claims, the newest go is raced by the next
+// hedgeGrace, or still has not finished hedgeGrace, and twice what the
+// bundle took, after the bundle's last byte (its checksum trickles). Before any go claims, the newest go is raced by the next
 // mirror when it has brought nothing for RaceDelay, or has not claimed
 // within hedgeGrace (its discovery — index, listings, checksums, manifests
 // — is outstanding longer than a healthy mirror takes).
@@ -159,7 +160,13 @@ func slowClaim(g meter, now time.Time, grace time.Duration) string {
 	rate := float64(got) / el.Seconds()
 	if total > 0 {
 		if got >= total {
-			return "" // the bytes are in; only a silence (above) is judged now
+			// The bytes are in: what follows (a checksum) is small, and
+			// judged against the bundle: over the grace and over twice
+			// what the bundle took is slow.
+			if d := g.dlDone; !d.IsZero() && now.Sub(d) >= grace && now.Sub(d) > hedgeFactor*d.Sub(g.dlStart) {
+				return fmt.Sprintf("the bundle came in %s, but its checksum has not in %s", d.Sub(g.dlStart).Round(time.Millisecond), now.Sub(d).Round(time.Millisecond))
+			}
+			return ""
 		}
 		if rate <= 0 {
 			return fmt.Sprintf("no bytes in %s", el.Round(time.Millisecond))

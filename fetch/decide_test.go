@@ -61,6 +61,8 @@ func TestDecide(t *testing.T) {
 		{name: "size unknown and slow is hedged", now: 2 * s, gos: []goView{claim(dl(2*s, 10<<10, -1))}, next: "b", pending: true, want: doHedge, why: "size unknown"},
 		{name: "a silent claimer is hedged", now: 3 * s, gos: []goView{claim(meter{started: t0, lastProgress: at(time.Second), dlStart: t0, dlBytes: 100, dlTotal: 100})}, next: "b", pending: true, want: doHedge, why: "no bytes for 2s"},
 		{name: "all bytes in and a checksum on its way: spared", now: 3 * s, gos: []goView{claim(dl(3*s, 100, 100))}, next: "b", pending: true, want: doWait},
+		{name: "all bytes in and the checksum trickles past the grace", now: 5 * s, gos: []goView{claim(meter{started: t0, lastProgress: at(5*s - 50*time.Millisecond), dlStart: t0, dlBytes: 100, dlTotal: 100, dlDone: at(time.Second)})}, next: "b", pending: true, want: doHedge, why: "its checksum has not"},
+		{name: "a checksum as slow as its bundle is spared", now: 5 * s, gos: []goView{claim(meter{started: t0, lastProgress: at(5*s - 50*time.Millisecond), dlStart: t0, dlBytes: 100, dlTotal: 100, dlDone: at(3 * s)})}, next: "b", pending: true, want: doWait},
 		{name: "at most one hedge at a time", now: 10 * s, gos: []goView{claim(dl(10*s, 10, 1<<20)), hedge(fresh)}, next: "c", pending: true, want: doWait, wake: idleWake},
 		{name: "no mirror to hedge with", now: 10 * s, gos: []goView{claim(dl(10*s, 10, 1<<20))}, want: doWait, wake: idleWake},
 		{name: "a hedge waits for a retry to fall due", now: 10 * s, gos: []goView{claim(dl(10*s, 10, 1<<20))}, pending: true, due: 11 * s, want: doWait, wake: hedgeEvery},

@@ -43,9 +43,9 @@ func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchE
 	}
 	res, err := oci.Fetch(ctx, oci.Options{
 		Ref: raw, Version: s.version, Arch: s.arch, SHA256: s.want, MaxBytes: s.maxBytes, TempDir: s.tempDir,
-		Stall: s.stall, Claim: s.g.claim, Log: s.log, Accept: s.acceptOCI,
+		Stall: s.stall, Claim: s.claimLayer, Log: s.log, Accept: s.acceptOCI,
 		Client: oci.ClientOptions{RootCAs: s.o.RootCAs, AuthFile: s.o.RegistryAuthFile, Connect: s.connect, Timeout: s.timeout,
-			HTTPClient: s.o.HTTPClient, Wait: s.g.waiting},
+			HTTPClient: s.o.HTTPClient, Wait: s.g.waiting, Got: s.g.got},
 	})
 	if err != nil {
 		return nil, ociError(raw, err)
@@ -56,6 +56,16 @@ func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchE
 	}
 	return &Artifact{Path: res.Path, Name: res.Name, URL: res.URL, Mirror: raw, Layout: "oci", SHA256: res.SHA256,
 		ChecksumSource: src, Verification: how, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
+}
+
+// claimLayer claims the download for the layer's bytes (size from its
+// descriptor), as download does for an AppHub bundle.
+func (s *mirrorGo) claimLayer(size int64) bool {
+	if !s.g.claim() {
+		return false
+	}
+	s.g.downloading(size)
+	return true
 }
 
 // acceptOCI judges a registry bundle by its config the way the index's

@@ -60,6 +60,7 @@ type meter struct {
 	dlStart time.Time // when the go claimed the download
 	dlBytes int64     // bytes received since then
 	dlTotal int64     // expected size (Content-Length or the index's size), -1 unknown
+	dlDone  time.Time // when dlBytes reached dlTotal (checksums may follow)
 }
 
 // downloading records that g's bundle download started (or resumed) and
@@ -88,6 +89,9 @@ func (g *run) got(n int) {
 	g.lastProgress = time.Now()
 	if !g.dlStart.IsZero() {
 		g.dlBytes += int64(n)
+		if g.dlTotal > 0 && g.dlBytes >= g.dlTotal && g.dlDone.IsZero() {
+			g.dlDone = g.lastProgress
+		}
 	}
 	g.r.mu.Unlock()
 }

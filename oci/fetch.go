@@ -48,10 +48,11 @@ type Options struct {
 	Client   ClientOptions
 	Stall    time.Duration // a body with no bytes for this long is cut and resumed (0 = 30s)
 	Resumes  int           // how often a cut download is resumed (with Range where the registry allows); 0 = 3, < 0 = never
-	// Claim, when set, is called when the layer's response headers arrive
-	// (200 or 206) and before a byte of it is read; false means another
-	// mirror won the race and Fetch returns a KindPreempted error.
-	Claim func() bool
+	// Claim, when set, is called with the layer's size when its response
+	// headers arrive (200 or 206) and before a byte of it is read; false
+	// means another mirror won the race and Fetch returns a KindPreempted
+	// error.
+	Claim func(size int64) bool
 	// Accept, when set, judges a bundle by its config before its layer is
 	// downloaded: "" takes it, anything else is the reason it cannot run in
 	// the root (a glibc too new, a version outside the controller's
@@ -468,7 +469,7 @@ func download(ctx context.Context, repo *remote.Repository, r Ref, layer ocispec
 
 // downloadOnce GETs blobURL from byte off and appends to f; it returns how
 // many bytes it appended and whether the registry offers ranges.
-func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL string, size, off int64, f *os.File, h hash.Hash, stall time.Duration, claim func() bool) (int64, bool, error) {
+func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL string, size, off int64, f *os.File, h hash.Hash, stall time.Duration, claim func(int64) bool) (int64, bool, error) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, blobURL, nil)
@@ -483,7 +484,7 @@ func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL s
 		return 0, false, classify(ctx, r, "download layer", err)
 	}
 	defer resp.Body.Close()
-	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent) && claim != nil && !claim() {
+	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent) && claim != nil && !claim(size) {
 		return 0, false, newErr(KindPreempted, r, nil, "another mirror answered first")
 	}
 	ranges := resp.Header.Get("Accept-Ranges") == "bytes"

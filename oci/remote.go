@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -115,6 +116,10 @@ type ClientOptions struct {
 	// Wait, when set, is called with true when a request starts waiting
 	// for response headers and with false when they arrived (or it failed).
 	Wait func(on bool)
+	// Got, when set, is called with the number of body bytes each read of
+	// any answer brought (tag lists, manifests, configs, the layer): the
+	// racer in fetch judges a mirror by every byte it reads.
+	Got func(n int)
 }
 
 // credentialStore is authFile (when set) then the Docker config:
@@ -175,13 +180,13 @@ func repository(r Ref, o ClientOptions) (*remote.Repository, *http.Client, error
 		if hc, err = httpClient(o); err != nil {
 			return nil, nil, err
 		}
-	} else if o.Wait != nil {
+	} else if o.Wait != nil || o.Got != nil {
 		c := *hc
 		base := c.Transport
 		if base == nil {
 			base = http.DefaultTransport
 		}
-		c.Transport = waitTransport{base: base, wait: o.Wait}
+		c.Transport = waitTransport{base: base, wait: o.Wait, got: o.Got}
 		hc = &c
 	}
 	store, err := credentialStore(o.AuthFile)
@@ -214,23 +219,47 @@ func httpClient(o ClientOptions) (*http.Client, error) {
 	}
 	tr := httpx.Transport(connect, header, o.RootCAs)
 	var rt http.RoundTripper = tr
-	if o.Wait != nil {
-		rt = waitTransport{base: tr, wait: o.Wait}
+	if o.Wait != nil || o.Got != nil {
+		rt = waitTransport{base: tr, wait: o.Wait, got: o.Got}
 	}
 	return &http.Client{Transport: rt}, nil
 }
 
-// waitTransport reports the wait for response headers (the racer in fetch
-// starts the next mirror when one keeps it waiting).
+// waitTransport reports the wait for response headers and the body bytes
+// of every answer (the racer in fetch starts the next mirror when one
+// keeps it waiting or brings nothing).
 type waitTransport struct {
 	base http.RoundTripper
 	wait func(bool)
+	got  func(int)
 }
 
 func (t waitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.wait(true)
-	defer t.wait(false)
-	return t.base.RoundTrip(req)
+	if t.wait != nil {
+		t.wait(true)
+	}
+	resp, err := t.base.RoundTrip(req)
+	if t.wait != nil {
+		t.wait(false)
+	}
+	if err == nil && resp != nil && resp.Body != nil && t.got != nil {
+		resp.Body = gotBody{ReadCloser: resp.Body, got: t.got}
+	}
+	return resp, err
+}
+
+// gotBody reports the bytes each read brings.
+type gotBody struct {
+	io.ReadCloser
+	got func(int)
+}
+
+func (b gotBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.got(n)
+	}
+	return n, err
 }
 
 // closeIdle drops the client's idle connections (no connection outlives a call).
