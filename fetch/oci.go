@@ -83,13 +83,6 @@ func (s *mirrorGo) acceptOCI(c oci.Config) string {
 	return ""
 }
 
-// ociKinds maps oci's failure kinds onto fetch's (anything else: fatal for
-// this mirror).
-var ociKinds = map[oci.Kind]kind{
-	oci.KindNotFound: kNotFound, oci.KindRetry: kRetry, oci.KindIntegrity: kIntegrity, oci.KindOversize: kOversize,
-	oci.KindLocal: kLocal, oci.KindPreempted: kPreempted, oci.KindUnrunnable: kUnrunnable,
-}
-
 func ociError(raw string, err error) *fetchError {
 	fe := &fetchError{url: raw, err: err, cause: err.Error()}
 	fe.hint, fe.fix = failure.Advice(err)
@@ -103,9 +96,6 @@ func ociError(raw string, err error) *fetchError {
 		}
 	}
 	fe.cause = strings.TrimPrefix(fe.cause, raw+": ")
-	fe.kind = kFatal
-	if k, ok := ociKinds[oci.KindOf(err)]; ok {
-		fe.kind = k
-	}
+	fe.kind = oci.KindOf(err) // one kind type (httpx.Kind): KindFatal when err is not oci's
 	return fe
 }

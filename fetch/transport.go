@@ -80,19 +80,20 @@ func newClient(hc *http.Client, connect, header time.Duration, roots *x509.CertP
 	}
 }
 
-// kind says what a failed attempt means for the mirror.
-type kind int
+// kind says what a failed attempt means for the mirror: the one
+// error-kind type of every source (httpx.Kind; oci's Kind is the same).
+type kind = httpx.Kind
 
 const (
-	kNotFound   kind = iota // an answer (404, 403, 410, other 4xx, missing file): move on, never retry
-	kRetry                  // connection error, timeout, 408, 429, 5xx: try other mirrors, then retry
-	kFatal                  // neither (TLS certificate, redirect loop, bad listing): give up on the mirror
-	kIntegrity              // bytes failed verification
-	kOversize               // more bytes than MaxBytes
-	kLocal                  // writing to TempDir failed: abort the whole Fetch
-	kPreempted              // another mirror's response won the race: not a failure of this one
-	kBadArchive             // the bytes are not an archive of the expected type (an HTML error page)
-	kUnrunnable             // the index has bundles for the selector, but none can run in the root: this mirror is done
+	kNotFound   = httpx.NotFound   // an answer (404, 403, 410, other 4xx, missing file): move on, never retry
+	kRetry      = httpx.Retry      // connection error, timeout, 408, 429, 5xx: try other mirrors, then retry
+	kFatal      = httpx.Fatal      // neither (TLS certificate, redirect loop, bad listing): give up on the mirror
+	kIntegrity  = httpx.Integrity  // bytes failed verification
+	kOversize   = httpx.Oversize   // more bytes than MaxBytes
+	kLocal      = httpx.Local      // writing to TempDir failed: abort the whole Fetch
+	kPreempted  = httpx.Preempted  // another mirror's response won the race: not a failure of this one
+	kBadArchive = httpx.BadArchive // the bytes are not an archive of the expected type (an HTML error page)
+	kUnrunnable = httpx.Unrunnable // the index has bundles for the selector, but none can run in the root: this mirror is done
 )
 
 // fetchError is one failed attempt at one URL. It wraps the error that
@@ -219,7 +220,7 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 		b.validator = lm
 	}
 	if from > 0 && resp.StatusCode == http.StatusPartialContent {
-		start, ok2 := contentRangeStart(resp.Header.Get("Content-Range"))
+		start, ok2 := httpx.ContentRangeStart(resp.Header.Get("Content-Range"))
 		if ok2 && start == from {
 			ok, b.partial, b.start = true, true, start
 			if b.size >= 0 {
@@ -237,20 +238,6 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 	b.r = &watchReader{r: meterReader{r: resp.Body, g: s.g}, wd: wd, timeout: s.stall, stalled: &stalled, ctx: ctx}
 	b.close = func() { stop(); resp.Body.Close() }
 	return b, nil
-}
-
-// contentRangeStart parses "bytes START-END/SIZE".
-func contentRangeStart(v string) (int64, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
-	if !ok {
-		return 0, false
-	}
-	a, _, ok := strings.Cut(rest, "-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
-	return n, err == nil && n >= 0
 }
 
 // meterReader reports the bytes read from a mirror to the racer (every
@@ -310,8 +297,8 @@ func statusError(u *url.URL, resp *http.Response) *fetchError {
 	if cause == "" {
 		cause = strconv.Itoa(resp.StatusCode)
 	}
-	switch c := resp.StatusCode; {
-	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || (c >= 500 && c != http.StatusNotImplemented) || c < 200:
+	switch httpx.StatusKind(resp.StatusCode) {
+	case kRetry:
 		// Keep the status and headers only: go-retryablehttp's backoff reads Retry-After from them.
 		return &fetchError{kind: kRetry, url: urlString(u), cause: cause, resp: &http.Response{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}}
 	default:

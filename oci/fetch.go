@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/httpx"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/slurmver"
 )
@@ -506,7 +506,7 @@ func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL s
 			return 0, ranges, newErr(KindIntegrity, r, nil, "layer is announced as %d bytes but the registry sends %d", size, resp.ContentLength)
 		}
 	case http.StatusPartialContent:
-		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
+		start, ok := httpx.ContentRangeStart(resp.Header.Get("Content-Range"))
 		if off == 0 || !ok || start != off {
 			return 0, false, newErr(KindFatal, r, nil, "registry answered Range bytes=%d- with Content-Range %q", off, resp.Header.Get("Content-Range"))
 		}
@@ -557,18 +557,4 @@ func downloadBody(ctx, rctx context.Context, cancel context.CancelCauseFunc, r R
 			return n + delta, true, newErr(KindRetry, r, rerr, "download layer: %v", rerr)
 		}
 	}
-}
-
-func contentRangeStart(v string) (int64, bool) {
-	// bytes START-END/TOTAL
-	v, ok := strings.CutPrefix(v, "bytes ")
-	if !ok {
-		return 0, false
-	}
-	s, _, ok := strings.Cut(v, "-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
 }
