@@ -167,15 +167,25 @@ type body struct {
 	close        func()
 }
 
-// open starts fetching u. The returned body must be closed.
+// open starts fetching u, its body under the stall watchdog
+// (httpx.Watch). The returned body must be closed.
 func (s *mirrorGo) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
-	return s.openAt(ctx, u, 0, "")
+	sctx, scancel := context.WithCancelCause(ctx)
+	b, ferr := s.request(sctx, u, 0, "")
+	if ferr != nil {
+		scancel(nil)
+		return nil, ferr
+	}
+	w, closeBody := httpx.Watch(ctx, b.r, s.stall, scancel), b.close
+	b.r, b.close = w, func() { w.Stop(); closeBody(); scancel(nil) }
+	return b, nil
 }
 
-// openAt starts fetching u from byte offset from (> 0: with Range, and
-// If-Range: validator when there is one). A server that ignores the range
-// answers 200 with the whole body; body.partial says which it was.
-func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
+// request starts fetching u from byte offset from (> 0: with Range, and
+// If-Range: validator when there is one), under ctx (which a stall
+// watchdog above may cancel). A server that ignores the range answers 200
+// with the whole body; body.partial says which it was.
+func (s *mirrorGo) request(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
 	if u.Scheme == "file" {
 		b, ferr := s.openFile(u)
 		if b != nil {
@@ -184,10 +194,10 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 		return b, ferr
 	}
 	actx, cancel := context.WithCancel(ctx)
-	var stalled atomic.Bool
+	var timedOut atomic.Bool
 	// Until the headers come: the dialer bounds the connect, the transport
 	// the wait for headers; the watchdog is the backstop for both.
-	wd := time.AfterFunc(s.connect+s.timeout, func() { stalled.Store(true); cancel() })
+	wd := time.AfterFunc(s.connect+s.timeout, func() { timedOut.Store(true); cancel() })
 	stop := func() { wd.Stop(); cancel() }
 	req, err := retryablehttp.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -209,8 +219,9 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 			resp.Body.Close()
 		}
 		stop()
-		return nil, s.transportError(ctx, u, err, stalled.Load())
+		return nil, s.transportError(ctx, u, err, timedOut.Load())
 	}
+	wd.Stop()
 	ok := resp.StatusCode == http.StatusOK
 	b := &body{size: resp.ContentLength, contentType: resp.Header.Get("Content-Type"),
 		acceptRanges: strings.Contains(strings.ToLower(resp.Header.Get("Accept-Ranges")), "bytes")}
@@ -234,8 +245,7 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 		resp.Body.Close()
 		return nil, statusError(u, resp)
 	}
-	wd.Reset(s.stall)
-	b.r = &watchReader{r: meterReader{r: resp.Body, g: s.g}, wd: wd, timeout: s.stall, stalled: &stalled, ctx: ctx}
+	b.r = meterReader{r: resp.Body, g: s.g}
 	b.close = func() { stop(); resp.Body.Close() }
 	return b, nil
 }
@@ -253,33 +263,8 @@ func (m meterReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// watchReader resets the stall watchdog on every read that brings bytes.
-type watchReader struct {
-	r       io.Reader
-	wd      *time.Timer
-	timeout time.Duration
-	stalled *atomic.Bool
-	ctx     context.Context // the caller's: distinguishes the deadline from a stall
-}
-
-func (w *watchReader) Read(p []byte) (int, error) {
-	n, err := w.r.Read(p)
-	if n > 0 {
-		w.wd.Reset(w.timeout)
-	}
-	if err != nil && err != io.EOF {
-		if w.ctx.Err() != nil {
-			return n, w.ctx.Err()
-		}
-		if w.stalled.Load() {
-			return n, errStalled
-		}
-	}
-	return n, err
-}
-
 var (
-	errStalled  = errors.New("stalled")
+	errStalled  = httpx.ErrStalled
 	errTimedOut = errors.New("timed out")
 	errTooLarge = errors.New("too large")
 )
@@ -384,98 +369,92 @@ func (s *session) readError(ctx context.Context, u *url.URL, err error) *fetchEr
 // maxResumes caps how often one download resumes after a break.
 const maxResumes = 8
 
-// download streams u into f while hashing it. limit caps the bytes;
-// announced (> 0) is the size the index promises: more is an integrity
-// failure, and so is less. A body that breaks after some bytes resumes
-// from the same URL with Range and If-Range (the ETag or Last-Modified of
-// the first answer); a server that ignores the range, or whose file
-// changed, sends the whole body again and the download restarts. The
-// digest is always of the whole file as written. show turns on the
-// progress report.
+// download streams u into f while hashing it (httpx.Download: the one
+// resumable downloader). limit caps the bytes; announced (> 0) is the
+// size the index promises: more is an integrity failure, and so is less.
+// A body that breaks after some bytes resumes from the same URL with
+// Range and If-Range (the ETag or Last-Modified of the first answer); a
+// server that ignores the range, or whose file changed, sends the whole
+// body again and the download restarts. The digest is always of the
+// whole file as written. show turns on the progress report.
 func (s *mirrorGo) download(ctx context.Context, u *url.URL, f *os.File, limit, announced int64, show bool) (digest string, n int64, ferr *fetchError) {
-	if announced > 0 {
-		limit = min(limit, announced)
-	}
 	h := sha256.New()
-	var validator string
-	var high int64 // the most bytes any attempt got to: a resume must go further
 	var prog *progress
 	if show {
 		prog = s.newProgress(baseName(u))
 		defer prog.done()
 	}
-	for resume := 0; ; resume++ {
-		b, ferr := s.openAt(ctx, u, n, validator)
-		if ferr != nil {
-			return "", n, ferr
-		}
-		if !s.g.claim() {
-			b.close()
-			return "", n, &fetchError{kind: kPreempted, url: urlString(u), cause: "another mirror answered first"}
-		}
-		if n > 0 {
-			if b.partial {
-				s.log.Info().Str("url", urlString(u)).Int64("offset", n).Int("resume", resume).Msg("resuming the download")
-			} else {
-				// Ranges ignored, or the file changed (If-Range): start over.
-				s.log.Warn().Str("url", urlString(u)).Int64("offset", n).Msg("server sent the whole file again; restarting the download")
-				_, err := f.Seek(0, io.SeekStart)
-				if err == nil {
-					err = f.Truncate(0)
-				}
-				if err != nil {
-					b.close()
-					return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: "cannot restart the download: " + err.Error(), err: err}
-				}
-				h.Reset()
-				n = 0
+	d := &httpx.Download{
+		Open: func(ctx context.Context, from int64, validator string) (*httpx.Part, error) {
+			b, ferr := s.request(ctx, u, from, validator)
+			if ferr != nil {
+				return nil, ferr
 			}
-		}
-		if validator == "" {
-			validator = b.validator
-		}
-		if b.size > limit {
-			b.close()
-			return "", n, s.sizeError(u, b.size, limit, announced)
-		}
-		prog.setTotal(max(b.size, announced))
-		s.g.downloading(max(b.size, announced))
-		got, err := io.Copy(io.MultiWriter(s.bud, fileWriter{f}, h, prog), io.LimitReader(b.r, limit+1-n))
-		b.close()
-		n += got
-		var we *writeError
-		switch {
-		case errors.Is(err, errOverBudget):
-			return "", n, &fetchError{kind: kOversize, url: urlString(u), cause: fmt.Sprintf("the tree is larger than the download limit (%d bytes)", s.maxBytes), err: err}
-		case errors.As(err, &we):
-			return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: we.err.Error(), err: we.err}
-		case err != nil:
-			fe := s.readError(ctx, u, err)
-			// Resume what broke after bringing bytes; a break with no
-			// progress is the mirror's failure.
-			if fe.kind == kRetry && n > high && ctx.Err() == nil && resume < maxResumes && u.Scheme != "file" {
-				high = n
-				s.log.Warn().Str("url", urlString(u)).Int64("bytes", n).Str("cause", fe.cause).Msg("download broke; resuming from the same mirror")
-				continue
+			length := b.size
+			if b.partial && length >= 0 {
+				length -= b.start
 			}
-			return "", n, fe
-		case n > limit:
-			return "", n, s.sizeError(u, n, limit, announced)
-		case b.size >= 0 && n < b.size:
-			// Closed early without an error (a proxy, HTTP/1.0): resume too.
-			if n > high && resume < maxResumes && ctx.Err() == nil && u.Scheme != "file" {
-				high = n
-				s.log.Warn().Str("url", urlString(u)).Int64("bytes", n).Int64("size", b.size).Msg("download ended early; resuming from the same mirror")
-				continue
+			return &httpx.Part{Body: closer{b}, Partial: b.partial, Start: b.start, Length: length, Validator: b.validator}, nil
+		},
+		Claim: func(size int64) bool {
+			if !s.g.claim() {
+				return false
 			}
-			return "", n, &fetchError{kind: kRetry, url: urlString(u), cause: fmt.Sprintf("body ended after %d of %d bytes", n, b.size)}
-		case announced > 0 && n != announced:
-			return "", n, &fetchError{kind: kIntegrity, url: urlString(u),
-				cause: fmt.Sprintf("got %d bytes, the index says %d", n, announced)}
-		}
+			prog.setTotal(max(size, announced))
+			s.g.downloading(max(size, announced))
+			return true
+		},
+		W: io.MultiWriter(s.bud, f, h, prog),
+		Restart: func() error {
+			s.log.Warn().Str("url", urlString(u)).Msg("server sent the whole file again; restarting the download")
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
+			}
+			h.Reset()
+			return f.Truncate(0)
+		},
+		Limit: limit, Size: announced, Stall: s.stall,
+		Resumes:   maxResumes,
+		Resumable: func(err error) bool { return s.readError(ctx, u, err).kind == kRetry },
+		Resuming: func(from int64, err error) {
+			s.log.Warn().Str("url", urlString(u)).Int64("bytes", from).Str("cause", s.readError(ctx, u, err).cause).Msg("download broke; resuming from the same mirror")
+		},
+	}
+	if u.Scheme == "file" {
+		d.Resumes = 0
+	}
+	n, err := d.Run(ctx)
+	if err == nil {
 		return hex.EncodeToString(h.Sum(nil)), n, nil
 	}
+	var fe *fetchError
+	var se *httpx.SizeError
+	var we *httpx.WriteError
+	switch {
+	case errors.As(err, &fe):
+		return "", n, fe
+	case errors.Is(err, httpx.ErrPreempted):
+		return "", n, &fetchError{kind: kPreempted, url: urlString(u), cause: "another mirror answered first"}
+	case errors.Is(err, errOverBudget):
+		return "", n, &fetchError{kind: kOversize, url: urlString(u), cause: fmt.Sprintf("the tree is larger than the download limit (%d bytes)", s.maxBytes), err: err}
+	case errors.As(err, &we):
+		return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: we.Err.Error(), err: we.Err}
+	case errors.As(err, &se):
+		if se.Promised > 0 && se.Got < se.Promised {
+			return "", n, &fetchError{kind: kIntegrity, url: urlString(u), cause: fmt.Sprintf("got %d bytes, the index says %d", se.Got, se.Promised)}
+		}
+		return "", n, s.sizeError(u, se.Got, se.Limit, announced)
+	case errors.Is(err, httpx.ErrShort), errors.Is(err, httpx.ErrNoRange):
+		return "", n, &fetchError{kind: kRetry, url: urlString(u), cause: err.Error(), err: err}
+	}
+	return "", n, s.readError(ctx, u, err)
 }
+
+// closer is a body as an io.ReadCloser.
+type closer struct{ b *body }
+
+func (c closer) Read(p []byte) (int, error) { return c.b.r.Read(p) }
+func (c closer) Close() error               { c.b.close(); return nil }
 
 func (s *session) sizeError(u *url.URL, n, limit, announced int64) *fetchError {
 	if announced > 0 && limit == announced {
@@ -484,22 +463,6 @@ func (s *session) sizeError(u *url.URL, n, limit, announced int64) *fetchError {
 	}
 	return &fetchError{kind: kOversize, url: urlString(u),
 		cause: fmt.Sprintf("larger than the download limit (%d > %d bytes)", n, limit)}
-}
-
-// writeError marks a failure to write locally, as opposed to a failure to
-// read from the mirror.
-type writeError struct{ err error }
-
-func (e *writeError) Error() string { return e.err.Error() }
-
-type fileWriter struct{ f *os.File }
-
-func (w fileWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil {
-		return n, &writeError{err}
-	}
-	return n, nil
 }
 
 func isDialTimeout(err error) bool {
