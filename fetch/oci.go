@@ -10,7 +10,7 @@ package fetch
 // integrity; descriptor over MaxBytes: oversize).
 //
 // The hooks outside this file: planMirror sends oci:// entries here, and
-// runMirror dispatches stepOCI to fetchOCI.
+// runMirror reads stepOCI through ociSource (source.go), which calls fetchOCI.
 
 import (
 	"context"
