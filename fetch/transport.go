@@ -401,7 +401,13 @@ func (s *mirrorGo) download(ctx context.Context, u *url.URL, f *os.File, limit, 
 				return false
 			}
 			prog.setTotal(max(size, announced))
-			s.g.downloading(max(size, announced))
+			if s.bud != nil {
+				// One file of a tree: the racer judges the tree as one
+				// download of unknown size (its rate), not file by file.
+				s.g.downloading(-1)
+			} else {
+				s.g.downloading(max(size, announced))
+			}
 			return true
 		},
 		W: io.MultiWriter(s.bud, f, h, prog),
