@@ -162,6 +162,24 @@ func TestFaultMatrixRegistry(t *testing.T) {
 	ref := func(fs *faultserver.Server) string {
 		return "oci://" + strings.TrimPrefix(fs.URL, "http://") + "/hpc/slurm"
 	}
+	// Alone, a registry whose manifest, tag list or config sends headers
+	// then nothing is cut after the stall time, not held to the deadline.
+	for step, version := range map[string]string{"manifest": "22.05.8", "tags": "22.05", "blob": "22.05.8"} {
+		t.Run("alone×silent×"+step, func(t *testing.T) {
+			t.Parallel()
+			bad := proxy(t, "silent~"+step)
+			o := matrixOpts(t, version, ref(bad))
+			o.Stall, o.Retries = time.Second, 0
+			start := time.Now()
+			_, err := Fetch(context.Background(), o)
+			if took := time.Since(start); err == nil || took > matrixBound {
+				t.Fatalf("after %s: err = %v, want a failure within %s (stall 1 s, deadline 60 s)", took, err, matrixBound)
+			}
+			if !strings.Contains(err.Error(), "stalled") {
+				t.Errorf("err = %v, want the stall named", err)
+			}
+		})
+	}
 	steps := map[string]string{"manifest": "22.05.8", "tags": "22.05", "blob": "22.05.8", "bundle": "22.05.8"}
 	for step, version := range steps {
 		for _, f := range matrixFaults {

@@ -113,6 +113,9 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	if o.Stall <= 0 {
 		o.Stall = defaultStall
 	}
+	if o.Client.Stall == 0 {
+		o.Client.Stall = o.Stall // every answer, not only the layer
+	}
 	switch {
 	case o.Resumes == 0:
 		o.Resumes = defaultResumes
