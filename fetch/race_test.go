@@ -199,3 +199,23 @@ func TestRaceJudgesEveryByte(t *testing.T) {
 		})
 	}
 }
+
+// At most one extra go at a time: a hedge that is slow as well is not
+// hedged in turn; the first of the two to finish wins.
+func TestHedgeAtMostOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gos := map[string]fakeGo{
+			"http://a.test": trickleGo(200<<10, 5000, nil),
+			"http://b.test": trickleGo(50<<10, 5000, nil),
+			"http://c.test": goodGo(1000),
+		}
+		fr := newFakeRace(t, Options{Mirrors: []string{"http://a.test", "http://b.test", "http://c.test"}}, gos, nil)
+		a, err := fr.r.race(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Mirror != "http://b.test" || fr.r.hedges != 1 || fr.count("http://c.test") != 0 {
+			t.Errorf("won by %s after %d hedges, the third mirror started %d times; want b, 1, 0", a.Mirror, fr.r.hedges, fr.count("http://c.test"))
+		}
+	})
+}
