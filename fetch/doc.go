@@ -33,22 +33,41 @@
 //     TLS handshake, Options.Timeout the wait for response headers,
 //     Options.Stall a body that brings no bytes (it is then resumed with
 //     Range/If-Range from the same mirror), and Options.Deadline the whole
-//     Fetch, backoff included.
-//   - Racing: mirrors start in order; the next starts when the newest has
-//     not answered within Options.RaceDelay, and at once when a go fails
-//     (refused, 404, 5xx, 429). The first 200 for the bundle wins and every
-//     other go is cancelled; Fetch returns only after all its goroutines.
+//     Fetch, backoff included. The racer does not wait for these bounds to
+//     start the next mirror (see Racing and Hedging).
+//   - Sources behind one racer (source.go): each layout, and a registry,
+//     is a source; a mirror's whole job (index, listings, checksums,
+//     manifests, tag lists, the bundle) is one go the racer starts, hedges
+//     and cancels. Every wait for headers and every body byte a go reads
+//     is reported to the racer's meter, so every byte read from a mirror
+//     is judged, not only the bundle's. The rules are a pure function of a
+//     snapshot of the race (decide.go); race is the loop that applies them.
+//   - Racing: mirrors start in order; the next starts at once when a go
+//     fails (refused, 404, 5xx, 429), and also when the newest go has
+//     brought nothing (no headers, no body bytes) for Options.RaceDelay or
+//     has not claimed the download within the hedging grace (2 s,
+//     Options.HedgeGrace: its discovery is outstanding longer than a
+//     healthy mirror takes). The first 200 for the bundle claims the
+//     download and every other go is cancelled; Fetch returns only after
+//     all its goroutines.
 //   - Hedging a slow download: once the go that claimed the download has
-//     been downloading for 2 s (Options.HedgeGrace), its rate is judged
-//     every 250 ms. When the size is known (Content-Length or the index's
-//     size) and the estimated time to finish is more than twice the time
-//     spent so far and more than 3 s, or, with no size known, when it brings less than
-//     64 KiB/s, the next mirror in order starts as well. At most one such
-//     extra go runs at a time; it may download in parallel, the first of
-//     the two to finish wins and the other is cancelled; if the slow one
-//     fails, the extra one carries on alone. A healthy download (ETA under
-//     twice its elapsed time, or under 3 s) is never hedged, so the extra load is
-//     bounded by one more download per run, and only for slow ones.
+//     been downloading for the grace, it is judged every 250 ms. When the
+//     size is known (Content-Length, the index's size, a layer's
+//     descriptor) and the estimated time to finish is more than twice the
+//     time spent so far and more than 3 s, or, with no size known, when it
+//     brings less than 64 KiB/s, or when it has brought nothing at all for
+//     the grace, or when what follows the bundle (its checksum) has taken
+//     more than the grace and twice what the bundle took, the next mirror
+//     in order starts as well. A hedge is the hedger before its go runs,
+//     so at most one such extra go runs at a time; it may download in
+//     parallel, the first of the two to finish wins and the other is
+//     cancelled; if the slow one fails, the extra one carries on alone. A
+//     healthy download (ETA under twice its elapsed time, or under 3 s) is
+//     never hedged, so the extra load is bounded by one more download per
+//     run, and only for slow ones.
+//   - Downloads resume: a body that breaks after bringing bytes is resumed
+//     from the same mirror (httpx.Download, the one resumable downloader
+//     of fetch and oci).
 //   - A 404 (and any other 4xx answer but 408 and 429) is an answer, never
 //     retried. Retry waits are go-retryablehttp's
 //     (RateLimitLinearJitterBackoff: Retry-After in seconds or as an HTTP

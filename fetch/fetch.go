@@ -234,20 +234,7 @@ func (s *session) runMirror(ctx context.Context, m *mirror, g *run) (*Artifact, 
 	unrunnable := false
 	for m.next < len(m.steps) {
 		st := m.steps[m.next]
-		var art *Artifact
-		var err *fetchError
-		switch st.kind {
-		case stepFile:
-			art, err = mg.fetchFile(ctx, st, nil)
-		case stepIndex:
-			art, err = mg.fetchIndex(ctx, st)
-		case stepTree:
-			art, err = mg.fetchTree(ctx, st)
-		case stepList:
-			art, err = mg.fetchListed(ctx, st, m.name) // select.go
-		case stepOCI:
-			art, err = mg.fetchOCI(ctx, m.raw) // oci.go
-		}
+		art, err := sources[st.kind].get(ctx, mg, m, st) // source.go
 		if err == nil {
 			art.Mirror = m.name
 			return art, nil

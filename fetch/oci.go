@@ -10,7 +10,7 @@ package fetch
 // integrity; descriptor over MaxBytes: oversize).
 //
 // The hooks outside this file: planMirror sends oci:// entries here, and
-// runMirror dispatches stepOCI to fetchOCI.
+// runMirror reads stepOCI through ociSource (source.go), which calls fetchOCI.
 
 import (
 	"context"
@@ -44,9 +44,9 @@ func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchE
 	}
 	res, err := oci.Fetch(ctx, oci.Options{
 		Ref: raw, Version: s.version, Arch: s.arch, SHA256: s.want, MaxBytes: s.maxBytes, TempDir: s.tempDir,
-		Stall: s.stall, Claim: s.g.claim, Log: s.log, Accept: s.acceptOCI,
+		Stall: s.stall, Claim: s.claimLayer, Log: s.log, Accept: s.acceptOCI,
 		Client: oci.ClientOptions{RootCAs: s.o.RootCAs, AuthFile: s.o.RegistryAuthFile, Connect: s.connect, Timeout: s.timeout,
-			HTTPClient: s.o.HTTPClient, Wait: s.g.waiting},
+			HTTPClient: s.o.HTTPClient, Wait: s.g.waiting, Got: s.g.got},
 	})
 	if err != nil {
 		return nil, ociError(raw, err)
@@ -57,6 +57,16 @@ func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchE
 	}
 	return &Artifact{Path: res.Path, Name: res.Name, URL: res.URL, Mirror: raw, Layout: bundle.LayoutOCI, SHA256: res.SHA256,
 		ChecksumSource: src, Verification: how, Version: res.Version, Size: res.Size, Cleanup: res.Cleanup}, nil
+}
+
+// claimLayer claims the download for the layer's bytes (size from its
+// descriptor), as download does for an AppHub bundle.
+func (s *mirrorGo) claimLayer(size int64) bool {
+	if !s.g.claim() {
+		return false
+	}
+	s.g.downloading(size)
+	return true
 }
 
 // acceptOCI judges a registry bundle by its config the way the index's
@@ -74,13 +84,6 @@ func (s *mirrorGo) acceptOCI(c oci.Config) string {
 	return ""
 }
 
-// ociKinds maps oci's failure kinds onto fetch's (anything else: fatal for
-// this mirror).
-var ociKinds = map[oci.Kind]kind{
-	oci.KindNotFound: kNotFound, oci.KindRetry: kRetry, oci.KindIntegrity: kIntegrity, oci.KindOversize: kOversize,
-	oci.KindLocal: kLocal, oci.KindPreempted: kPreempted, oci.KindUnrunnable: kUnrunnable,
-}
-
 func ociError(raw string, err error) *fetchError {
 	fe := &fetchError{url: raw, err: err, cause: err.Error()}
 	fe.hint, fe.fix = failure.Advice(err)
@@ -94,9 +97,6 @@ func ociError(raw string, err error) *fetchError {
 		}
 	}
 	fe.cause = strings.TrimPrefix(fe.cause, raw+": ")
-	fe.kind = kFatal
-	if k, ok := ociKinds[oci.KindOf(err)]; ok {
-		fe.kind = k
-	}
+	fe.kind = oci.KindOf(err) // one kind type (httpx.Kind): KindFatal when err is not oci's
 	return fe
 }

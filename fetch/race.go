@@ -8,21 +8,32 @@ import (
 )
 
 // racer runs goes at the mirrors (one goroutine per go) under the racing
-// rules of the package comment: mirrors start in order of preference; the
-// next one starts at once when a go fails, and also when the newest go has
-// waited RaceDelay for response headers; the first go that gets a 200 for
-// the bundle bytes claims the download and every other go is cancelled
-// (and may start again if the claimer fails).
+// and hedging rules of the package comment. The rules are a pure function,
+// decide (decide.go), of a snapshot of the race; race is the thin loop
+// that takes the snapshot, does what decide says and sleeps until the
+// next event or the time decide names.
+//
+// What a go does at its mirror is the mirror's source (runMirror: an AppHub
+// index, the tarball or tree layout, file://, or a registry): the racer
+// knows nothing of it but what the go's meter reports — a request waiting
+// for headers, bytes arriving (any body: index, listing, checksum,
+// manifest, tag list, blob, bundle), the claim of the download and its
+// size. So every byte read from a mirror is judged by the same rules.
 type racer struct {
 	s       *session
 	parent  context.Context // the caller's: cancelled means interrupted, not failed
 	ms      []*mirror
 	results chan goResult
-	nudge   chan struct{} // a go started or stopped waiting for headers, or claimed
+	nudge   chan struct{} // a go claimed, or started or stopped waiting for headers
 
 	running []*run // in start order; main loop only
 
-	mu      sync.Mutex // guards claimer, hedger and every run's waiting and download fields
+	// goFn is what a go does at its mirror (the session's runMirror);
+	// spawn runs it on a new goroutine. Tests replace them.
+	goFn  func(ctx context.Context, m *mirror, g *run) (*Artifact, *fetchError)
+	spawn func(func())
+
+	mu      sync.Mutex // guards claimer, hedger and every run's meter
 	claimer *run
 	hedger  *run // the one extra go started because the claimer is slow (hedging); it may download too
 	hedges  int  // hedges started
@@ -35,12 +46,21 @@ type run struct {
 	cancel    context.CancelFunc
 	preempted bool // cancelled because another go claimed; main loop only
 
-	waits        int       // requests waiting for headers; guarded by r.mu
-	waitingSince time.Time // when waits went from 0 to 1; guarded by r.mu
+	meter // guarded by r.mu
+}
 
-	dlStart time.Time // when the go claimed its download; guarded by r.mu
-	dlBytes int64     // bytes of the bundle received so far; guarded by r.mu
-	dlTotal int64     // expected size (Content-Length or the index's size), -1 unknown; guarded by r.mu
+// meter is what the racer knows of a go's progress.
+type meter struct {
+	started      time.Time // when the go started
+	waits        int       // requests waiting for headers
+	waitingSince time.Time // when waits went from 0 to 1
+	lastProgress time.Time // the go's start, the last headers or the last body bytes, of any request
+	bytes        int64     // body bytes of every request so far
+
+	dlStart time.Time // when the go claimed the download
+	dlBytes int64     // bytes received since then
+	dlTotal int64     // expected size (Content-Length or the index's size), -1 unknown
+	dlDone  time.Time // when dlBytes reached dlTotal (checksums may follow)
 }
 
 // downloading records that g's bundle download started (or resumed) and
@@ -59,14 +79,21 @@ func (g *run) downloading(total int64) {
 	g.r.mu.Unlock()
 }
 
-// Write counts bundle bytes as they arrive (for the hedging estimate).
-func (g *run) Write(p []byte) (int, error) {
-	if g != nil {
-		g.r.mu.Lock()
-		g.dlBytes += int64(len(p))
-		g.r.mu.Unlock()
+// got counts n body bytes that arrived from g's mirror (any request).
+func (g *run) got(n int) {
+	if g == nil || n <= 0 {
+		return
 	}
-	return len(p), nil
+	g.r.mu.Lock()
+	g.bytes += int64(n)
+	g.lastProgress = time.Now()
+	if !g.dlStart.IsZero() {
+		g.dlBytes += int64(n)
+		if g.dlTotal > 0 && g.dlBytes >= g.dlTotal && g.dlDone.IsZero() {
+			g.dlDone = g.lastProgress
+		}
+	}
+	g.r.mu.Unlock()
 }
 
 type goResult struct {
@@ -88,13 +115,15 @@ func (g *run) waiting(on bool) {
 		return
 	}
 	g.r.mu.Lock()
+	now := time.Now()
 	if on {
 		if g.waits == 0 {
-			g.waitingSince = time.Now()
+			g.waitingSince = now
 		}
 		g.waits++
 	} else if g.waits > 0 {
 		g.waits--
+		g.lastProgress = now // an answer (or a failure) came
 	}
 	g.r.mu.Unlock()
 	g.poke()
@@ -115,21 +144,39 @@ func (g *run) claim() bool {
 	return won
 }
 
-func (r *racer) start(ctx context.Context, m *mirror) *run {
+// start starts a go at m; hedge makes it the hedge against the claimer.
+// The role is set before the go runs: a hedge that answers at once must
+// find itself the hedger when it claims, or it is refused as a loser, the
+// slot is freed and a second hedge starts (issue 22, defect 3).
+func (r *racer) start(ctx context.Context, m *mirror, hedge bool) *run {
 	gctx, cancel := context.WithCancel(ctx)
-	g := &run{r: r, m: m, cancel: cancel, dlTotal: -1}
+	now := time.Now()
+	g := &run{r: r, m: m, cancel: cancel, meter: meter{started: now, lastProgress: now, dlTotal: -1}}
 	m.state = stateRunning
 	r.running = append(r.running, g)
+	if hedge {
+		r.mu.Lock()
+		r.hedger = g
+		r.hedges++
+		r.mu.Unlock()
+	}
 	if m.attempts > 0 || m.started {
 		r.s.log.Debug().Str("mirror", m.name).Int("attempt", m.attempts+1).Msg("trying mirror again")
 	} else {
 		r.s.log.Debug().Str("mirror", m.name).Msg("trying mirror")
 	}
 	m.started = true
-	go func() {
-		art, err := r.s.runMirror(gctx, m, g)
+	goFn, spawn := r.goFn, r.spawn
+	if goFn == nil {
+		goFn = r.s.runMirror
+	}
+	if spawn == nil {
+		spawn = func(f func()) { go f() }
+	}
+	spawn(func() {
+		art, err := goFn(gctx, m, g)
 		r.results <- goResult{run: g, art: art, err: err}
-	}()
+	})
 	return g
 }
 
@@ -190,74 +237,21 @@ func (r *racer) pending() bool {
 	return false
 }
 
-// frontWait says how long the newest go has waited for headers (0 if it
-// is not waiting).
-func (r *racer) frontWait(now time.Time) (time.Duration, bool) {
-	if len(r.running) == 0 {
-		return 0, false
+// view takes the snapshot decide judges.
+func (r *racer) view(now time.Time, startNow bool) view {
+	v := view{now: now, startNow: startNow, pending: r.pending(), raceDelay: r.s.raceDelay, grace: r.s.hedgeGrace}
+	if m := r.next(now); m != nil {
+		v.next = m.name
 	}
-	g := r.running[len(r.running)-1]
+	if m := nextDue(r.ms); m != nil {
+		v.due = m.notBefore
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if g.waits == 0 {
-		return 0, false
+	for _, g := range r.running {
+		v.gos = append(v.gos, goView{mirror: g.m.name, claimer: g == r.claimer, hedger: g == r.hedger, preempted: g.preempted, meter: g.meter})
 	}
-	return now.Sub(g.waitingSince), true
-}
-
-// The hedging rule (see the package comment): once the claimer has
-// downloaded for hedgeGrace, and another mirror can be started, the next
-// mirror starts as well when the claimer's estimated time to finish is
-// more than hedgeFactor times what it took so far (and over hedgeMinETA), or, with no size
-// known, when it brings less than hedgeMinRate.
-const (
-	hedgeGrace   = 2 * time.Second
-	hedgeFactor  = 2
-	hedgeMinRate = 64 << 10        // bytes per second
-	hedgeMinETA  = 3 * time.Second // never hedge what will be done sooner
-	hedgeEvery   = 250 * time.Millisecond
-)
-
-// slow says why the claimer's download should be hedged, or "".
-func (r *racer) slow(g *run, now time.Time) string {
-	if !r.pending() {
-		return ""
-	}
-	r.mu.Lock()
-	start, got, total := g.dlStart, g.dlBytes, g.dlTotal
-	r.mu.Unlock()
-	if start.IsZero() {
-		return ""
-	}
-	el := now.Sub(start)
-	if el < r.s.hedgeGrace {
-		return ""
-	}
-	rate := float64(got) / el.Seconds()
-	if total > 0 {
-		if got >= total {
-			return ""
-		}
-		if rate <= 0 {
-			return fmt.Sprintf("no bytes in %s", el.Round(time.Millisecond))
-		}
-		eta := time.Duration(float64(total-got) / rate * float64(time.Second))
-		if eta > hedgeFactor*el && eta > hedgeMinETA {
-			return fmt.Sprintf("%s/s: %s of %s after %s, about %s to go",
-				humanBytes(int64(rate)), humanBytes(got), humanBytes(total), el.Round(time.Millisecond), eta.Round(time.Second))
-		}
-		return ""
-	}
-	if rate < hedgeMinRate {
-		return fmt.Sprintf("%s/s after %s (size unknown)", humanBytes(int64(rate)), el.Round(time.Millisecond))
-	}
-	return ""
-}
-
-func (r *racer) hedging() *run {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.hedger
+	return v
 }
 
 // loser is the other of claimer and hedger when g is one of them.
@@ -279,109 +273,104 @@ func (r *racer) claimed() *run {
 	return r.claimer
 }
 
+// race is the loop: take a snapshot, do what decide says, and sleep until
+// a go reports (a result, a claim, a wait for headers) or the time decide
+// names.
 func (r *racer) race(ctx context.Context) (*Artifact, error) {
 	defer r.stopAll()
-	timer := time.NewTimer(time.Hour)
+	timer := time.NewTimer(idleWake)
 	defer timer.Stop()
 	startNow := true
 	for ctx.Err() == nil {
 		now := time.Now()
-		claimer := r.claimed()
-		hedger := r.hedging()
-		if claimer != nil {
-			// The winner has the download: the others make way (but a
-			// hedge against a slow winner downloads as well).
-			for _, g := range r.running {
-				if g != claimer && g != hedger && !g.preempted {
-					g.preempted = true
-					g.cancel()
-					r.s.log.Debug().Str("mirror", g.m.name).Str("winner", claimer.m.name).Msg("another mirror answered first; cancelling this one")
-				}
-			}
-			if hedger == nil {
-				if why := r.slow(claimer, now); why != "" {
-					if m := r.next(now); m != nil {
-						r.s.log.Warn().Str("slow", claimer.m.name).Str("mirror", m.name).Str("why", why).
-							Msg("the download is too slow; starting the next mirror as well (the first to finish wins)")
-						g := r.start(ctx, m)
-						r.mu.Lock()
-						r.hedger = g
-						r.hedges++
-						r.mu.Unlock()
-						continue
-					}
-				}
-			}
-		} else {
-			waited, waiting := r.frontWait(now)
-			if startNow || len(r.running) == 0 || (waiting && waited >= r.s.raceDelay) {
-				if m := r.next(now); m != nil {
-					if waiting && waited >= r.s.raceDelay && !startNow && len(r.running) > 0 {
-						r.s.log.Info().Str("slow", r.running[len(r.running)-1].m.name).Str("mirror", m.name).
-							Dur("waited", waited.Round(time.Millisecond)).Msg("no answer yet; starting the next mirror as well")
-					}
-					r.start(ctx, m)
-					startNow = false
-					continue
-				}
-			}
-		}
+		act := decide(r.view(now, startNow))
 		startNow = false
-		if len(r.running) == 0 && !r.pending() {
-			break
-		}
-		// Sleep until something can change: a result, a nudge, the race
-		// delay of the newest go, or the next retry falling due.
-		var wake time.Duration = time.Hour
-		if claimer != nil && hedger == nil && r.pending() {
-			wake = hedgeEvery // look at the download's rate again soon
-		}
-		if claimer == nil {
-			if waited, waiting := r.frontWait(now); waiting {
-				wake = min(wake, r.s.raceDelay-waited)
+		switch act.verb {
+		case doGiveUp:
+			return nil, r.fail(ctx)
+		case doPreempt:
+			r.preempt()
+			continue
+		case doStart:
+			m := r.next(now)
+			if act.why != "" {
+				r.s.log.Info().Str("slow", r.running[len(r.running)-1].m.name).Str("mirror", m.name).Str("why", act.why).
+					Msg("no answer yet; starting the next mirror as well")
 			}
-			if m := nextDue(r.ms); m != nil {
-				wake = min(wake, time.Until(m.notBefore))
-			}
+			r.start(ctx, m, false)
+			continue
+		case doHedge:
+			m := r.next(now)
+			r.s.log.Warn().Str("slow", r.claimed().m.name).Str("mirror", m.name).Str("why", act.why).
+				Msg("the download is too slow; starting the next mirror as well (the first to finish wins)")
+			r.start(ctx, m, true)
+			continue
 		}
-		timer.Reset(max(wake, 0))
+		timer.Reset(act.wake)
 		select {
 		case <-ctx.Done():
 		case <-r.nudge:
 		case <-timer.C:
 		case res := <-r.results:
-			g := res.run
-			r.remove(g)
-			if res.art != nil {
-				res.art.Mirror = g.m.name
-				g.m.state = stateDone
-				if l := r.loser(g); l != nil {
-					r.s.log.Info().Str("mirror", g.m.name).Str("cancelled", l.m.name).Msg("downloaded first; cancelling the slower download")
-				}
-				return res.art, nil
-			}
-			if res.err.kind == kLocal {
+			if art, done := r.settleResult(ctx, res); done {
+				timer.Stop()
+				return art, nil
+			} else if res.err != nil && res.err.kind == kLocal {
+				timer.Stop()
 				return nil, res.err.asLocal(r.s)
 			}
-			if (g.preempted || res.err.kind == kPreempted) && ctx.Err() == nil {
-				g.m.state = statePending
-				continue
-			}
-			r.s.settle(ctx, g.m, res.err, r.pending() || len(r.running) > 0)
 			startNow = true
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
+		timer.Stop()
+	}
+	return nil, r.fail(ctx)
+}
+
+// preempt cancels every go but the claimer and the hedger.
+func (r *racer) preempt() {
+	claimer, hedger := r.claimed(), r.loser(r.claimed())
+	for _, g := range r.running {
+		if g != claimer && g != hedger && !g.preempted {
+			g.preempted = true
+			g.cancel()
+			r.s.log.Debug().Str("mirror", g.m.name).Str("winner", claimer.m.name).Msg("another mirror answered first; cancelling this one")
 		}
 	}
+}
+
+// settleResult takes a go's result: its artifact wins (done), or its
+// failure is recorded against its mirror. A preempted go's mirror may start
+// again.
+func (r *racer) settleResult(ctx context.Context, res goResult) (*Artifact, bool) {
+	g := res.run
+	loser := r.loser(g)
+	r.remove(g)
+	if res.art != nil {
+		res.art.Mirror = g.m.name
+		g.m.state = stateDone
+		if loser != nil {
+			r.s.log.Info().Str("mirror", g.m.name).Str("cancelled", loser.m.name).Msg("downloaded first; cancelling the slower download")
+		}
+		return res.art, true
+	}
+	if res.err.kind == kLocal {
+		return nil, false
+	}
+	if (g.preempted || res.err.kind == kPreempted) && ctx.Err() == nil {
+		g.m.state = statePending
+		return nil, false
+	}
+	r.s.settle(ctx, g.m, res.err, r.pending() || len(r.running) > 0)
+	return nil, false
+}
+
+// fail is the run's error once no go can serve the bundle.
+func (r *racer) fail(ctx context.Context) error {
 	if r.parent.Err() != nil {
 		// Interrupted (SIGINT/SIGTERM cancel the caller's context): not a
 		// failure of any mirror, so no class of its own; the context's
 		// error is wrapped for the caller to recognise.
-		return nil, fmt.Errorf("download of SLURM client %s for %s interrupted: %w", r.s.version, r.s.arch, context.Cause(r.parent))
+		return fmt.Errorf("download of SLURM client %s for %s interrupted: %w", r.s.version, r.s.arch, context.Cause(r.parent))
 	}
-	return nil, r.s.finalError(ctx, r.ms, r.claimed())
+	return r.s.finalError(ctx, r.ms, r.claimed())
 }

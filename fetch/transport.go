@@ -80,19 +80,20 @@ func newClient(hc *http.Client, connect, header time.Duration, roots *x509.CertP
 	}
 }
 
-// kind says what a failed attempt means for the mirror.
-type kind int
+// kind says what a failed attempt means for the mirror: the one
+// error-kind type of every source (httpx.Kind; oci's Kind is the same).
+type kind = httpx.Kind
 
 const (
-	kNotFound   kind = iota // an answer (404, 403, 410, other 4xx, missing file): move on, never retry
-	kRetry                  // connection error, timeout, 408, 429, 5xx: try other mirrors, then retry
-	kFatal                  // neither (TLS certificate, redirect loop, bad listing): give up on the mirror
-	kIntegrity              // bytes failed verification
-	kOversize               // more bytes than MaxBytes
-	kLocal                  // writing to TempDir failed: abort the whole Fetch
-	kPreempted              // another mirror's response won the race: not a failure of this one
-	kBadArchive             // the bytes are not an archive of the expected type (an HTML error page)
-	kUnrunnable             // the index has bundles for the selector, but none can run in the root: this mirror is done
+	kNotFound   = httpx.NotFound   // an answer (404, 403, 410, other 4xx, missing file): move on, never retry
+	kRetry      = httpx.Retry      // connection error, timeout, 408, 429, 5xx: try other mirrors, then retry
+	kFatal      = httpx.Fatal      // neither (TLS certificate, redirect loop, bad listing): give up on the mirror
+	kIntegrity  = httpx.Integrity  // bytes failed verification
+	kOversize   = httpx.Oversize   // more bytes than MaxBytes
+	kLocal      = httpx.Local      // writing to TempDir failed: abort the whole Fetch
+	kPreempted  = httpx.Preempted  // another mirror's response won the race: not a failure of this one
+	kBadArchive = httpx.BadArchive // the bytes are not an archive of the expected type (an HTML error page)
+	kUnrunnable = httpx.Unrunnable // the index has bundles for the selector, but none can run in the root: this mirror is done
 )
 
 // fetchError is one failed attempt at one URL. It wraps the error that
@@ -166,23 +167,37 @@ type body struct {
 	close        func()
 }
 
-// open starts fetching u. The returned body must be closed.
+// open starts fetching u, its body under the stall watchdog
+// (httpx.Watch). The returned body must be closed.
 func (s *mirrorGo) open(ctx context.Context, u *url.URL) (*body, *fetchError) {
-	return s.openAt(ctx, u, 0, "")
+	sctx, scancel := context.WithCancelCause(ctx)
+	b, ferr := s.request(sctx, u, 0, "")
+	if ferr != nil {
+		scancel(nil)
+		return nil, ferr
+	}
+	w, closeBody := httpx.Watch(ctx, b.r, s.stall, scancel), b.close
+	b.r, b.close = w, func() { w.Stop(); closeBody(); scancel(nil) }
+	return b, nil
 }
 
-// openAt starts fetching u from byte offset from (> 0: with Range, and
-// If-Range: validator when there is one). A server that ignores the range
-// answers 200 with the whole body; body.partial says which it was.
-func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
+// request starts fetching u from byte offset from (> 0: with Range, and
+// If-Range: validator when there is one), under ctx (which a stall
+// watchdog above may cancel). A server that ignores the range answers 200
+// with the whole body; body.partial says which it was.
+func (s *mirrorGo) request(ctx context.Context, u *url.URL, from int64, validator string) (*body, *fetchError) {
 	if u.Scheme == "file" {
-		return s.openFile(u)
+		b, ferr := s.openFile(u)
+		if b != nil {
+			b.r = meterReader{r: b.r, g: s.g}
+		}
+		return b, ferr
 	}
 	actx, cancel := context.WithCancel(ctx)
-	var stalled atomic.Bool
+	var timedOut atomic.Bool
 	// Until the headers come: the dialer bounds the connect, the transport
 	// the wait for headers; the watchdog is the backstop for both.
-	wd := time.AfterFunc(s.connect+s.timeout, func() { stalled.Store(true); cancel() })
+	wd := time.AfterFunc(s.connect+s.timeout, func() { timedOut.Store(true); cancel() })
 	stop := func() { wd.Stop(); cancel() }
 	req, err := retryablehttp.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
 	if err != nil {
@@ -204,8 +219,9 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 			resp.Body.Close()
 		}
 		stop()
-		return nil, s.transportError(ctx, u, err, stalled.Load())
+		return nil, s.transportError(ctx, u, err, timedOut.Load())
 	}
+	wd.Stop()
 	ok := resp.StatusCode == http.StatusOK
 	b := &body{size: resp.ContentLength, contentType: resp.Header.Get("Content-Type"),
 		acceptRanges: strings.Contains(strings.ToLower(resp.Header.Get("Accept-Ranges")), "bytes")}
@@ -215,7 +231,7 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 		b.validator = lm
 	}
 	if from > 0 && resp.StatusCode == http.StatusPartialContent {
-		start, ok2 := contentRangeStart(resp.Header.Get("Content-Range"))
+		start, ok2 := httpx.ContentRangeStart(resp.Header.Get("Content-Range"))
 		if ok2 && start == from {
 			ok, b.partial, b.start = true, true, start
 			if b.size >= 0 {
@@ -229,53 +245,26 @@ func (s *mirrorGo) openAt(ctx context.Context, u *url.URL, from int64, validator
 		resp.Body.Close()
 		return nil, statusError(u, resp)
 	}
-	wd.Reset(s.stall)
-	b.r = &watchReader{r: resp.Body, wd: wd, timeout: s.stall, stalled: &stalled, ctx: ctx}
+	b.r = meterReader{r: resp.Body, g: s.g}
 	b.close = func() { stop(); resp.Body.Close() }
 	return b, nil
 }
 
-// contentRangeStart parses "bytes START-END/SIZE".
-func contentRangeStart(v string) (int64, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes ")
-	if !ok {
-		return 0, false
-	}
-	a, _, ok := strings.Cut(rest, "-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
-	return n, err == nil && n >= 0
+// meterReader reports the bytes read from a mirror to the racer (every
+// body: the racer judges a go by all it reads, not only the bundle).
+type meterReader struct {
+	r io.Reader
+	g *run
 }
 
-// watchReader resets the stall watchdog on every read that brings bytes.
-type watchReader struct {
-	r       io.Reader
-	wd      *time.Timer
-	timeout time.Duration
-	stalled *atomic.Bool
-	ctx     context.Context // the caller's: distinguishes the deadline from a stall
-}
-
-func (w *watchReader) Read(p []byte) (int, error) {
-	n, err := w.r.Read(p)
-	if n > 0 {
-		w.wd.Reset(w.timeout)
-	}
-	if err != nil && err != io.EOF {
-		if w.ctx.Err() != nil {
-			return n, w.ctx.Err()
-		}
-		if w.stalled.Load() {
-			return n, errStalled
-		}
-	}
+func (m meterReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.g.got(n)
 	return n, err
 }
 
 var (
-	errStalled  = errors.New("stalled")
+	errStalled  = httpx.ErrStalled
 	errTimedOut = errors.New("timed out")
 	errTooLarge = errors.New("too large")
 )
@@ -293,8 +282,8 @@ func statusError(u *url.URL, resp *http.Response) *fetchError {
 	if cause == "" {
 		cause = strconv.Itoa(resp.StatusCode)
 	}
-	switch c := resp.StatusCode; {
-	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || (c >= 500 && c != http.StatusNotImplemented) || c < 200:
+	switch httpx.StatusKind(resp.StatusCode) {
+	case kRetry:
 		// Keep the status and headers only: go-retryablehttp's backoff reads Retry-After from them.
 		return &fetchError{kind: kRetry, url: urlString(u), cause: cause, resp: &http.Response{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}}
 	default:
@@ -380,98 +369,98 @@ func (s *session) readError(ctx context.Context, u *url.URL, err error) *fetchEr
 // maxResumes caps how often one download resumes after a break.
 const maxResumes = 8
 
-// download streams u into f while hashing it. limit caps the bytes;
-// announced (> 0) is the size the index promises: more is an integrity
-// failure, and so is less. A body that breaks after some bytes resumes
-// from the same URL with Range and If-Range (the ETag or Last-Modified of
-// the first answer); a server that ignores the range, or whose file
-// changed, sends the whole body again and the download restarts. The
-// digest is always of the whole file as written. show turns on the
-// progress report.
+// download streams u into f while hashing it (httpx.Download: the one
+// resumable downloader). limit caps the bytes; announced (> 0) is the
+// size the index promises: more is an integrity failure, and so is less.
+// A body that breaks after some bytes resumes from the same URL with
+// Range and If-Range (the ETag or Last-Modified of the first answer); a
+// server that ignores the range, or whose file changed, sends the whole
+// body again and the download restarts. The digest is always of the
+// whole file as written. show turns on the progress report.
 func (s *mirrorGo) download(ctx context.Context, u *url.URL, f *os.File, limit, announced int64, show bool) (digest string, n int64, ferr *fetchError) {
-	if announced > 0 {
-		limit = min(limit, announced)
-	}
 	h := sha256.New()
-	var validator string
-	var high int64 // the most bytes any attempt got to: a resume must go further
 	var prog *progress
 	if show {
 		prog = s.newProgress(baseName(u))
 		defer prog.done()
 	}
-	for resume := 0; ; resume++ {
-		b, ferr := s.openAt(ctx, u, n, validator)
-		if ferr != nil {
-			return "", n, ferr
-		}
-		if !s.g.claim() {
-			b.close()
-			return "", n, &fetchError{kind: kPreempted, url: urlString(u), cause: "another mirror answered first"}
-		}
-		if n > 0 {
-			if b.partial {
-				s.log.Info().Str("url", urlString(u)).Int64("offset", n).Int("resume", resume).Msg("resuming the download")
+	d := &httpx.Download{
+		Open: func(ctx context.Context, from int64, validator string) (*httpx.Part, error) {
+			b, ferr := s.request(ctx, u, from, validator)
+			if ferr != nil {
+				return nil, ferr
+			}
+			length := b.size
+			if b.partial && length >= 0 {
+				length -= b.start
+			}
+			return &httpx.Part{Body: closer{b}, Partial: b.partial, Start: b.start, Length: length, Validator: b.validator}, nil
+		},
+		Claim: func(size int64) bool {
+			if !s.g.claim() {
+				return false
+			}
+			prog.setTotal(max(size, announced))
+			if s.bud != nil {
+				// One file of a tree: the racer judges the tree as one
+				// download of unknown size (its rate), not file by file.
+				s.g.downloading(-1)
 			} else {
-				// Ranges ignored, or the file changed (If-Range): start over.
-				s.log.Warn().Str("url", urlString(u)).Int64("offset", n).Msg("server sent the whole file again; restarting the download")
-				_, err := f.Seek(0, io.SeekStart)
-				if err == nil {
-					err = f.Truncate(0)
-				}
-				if err != nil {
-					b.close()
-					return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: "cannot restart the download: " + err.Error(), err: err}
-				}
-				h.Reset()
-				n = 0
+				s.g.downloading(max(size, announced))
 			}
-		}
-		if validator == "" {
-			validator = b.validator
-		}
-		if b.size > limit {
-			b.close()
-			return "", n, s.sizeError(u, b.size, limit, announced)
-		}
-		prog.setTotal(max(b.size, announced))
-		s.g.downloading(max(b.size, announced))
-		got, err := io.Copy(io.MultiWriter(s.bud, fileWriter{f}, h, prog, s.g), io.LimitReader(b.r, limit+1-n))
-		b.close()
-		n += got
-		var we *writeError
-		switch {
-		case errors.Is(err, errOverBudget):
-			return "", n, &fetchError{kind: kOversize, url: urlString(u), cause: fmt.Sprintf("the tree is larger than the download limit (%d bytes)", s.maxBytes), err: err}
-		case errors.As(err, &we):
-			return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: we.err.Error(), err: we.err}
-		case err != nil:
-			fe := s.readError(ctx, u, err)
-			// Resume what broke after bringing bytes; a break with no
-			// progress is the mirror's failure.
-			if fe.kind == kRetry && n > high && ctx.Err() == nil && resume < maxResumes && u.Scheme != "file" {
-				high = n
-				s.log.Warn().Str("url", urlString(u)).Int64("bytes", n).Str("cause", fe.cause).Msg("download broke; resuming from the same mirror")
-				continue
+			return true
+		},
+		W: io.MultiWriter(s.bud, f, h, prog),
+		Restart: func() error {
+			s.log.Warn().Str("url", urlString(u)).Msg("server sent the whole file again; restarting the download")
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
 			}
-			return "", n, fe
-		case n > limit:
-			return "", n, s.sizeError(u, n, limit, announced)
-		case b.size >= 0 && n < b.size:
-			// Closed early without an error (a proxy, HTTP/1.0): resume too.
-			if n > high && resume < maxResumes && ctx.Err() == nil && u.Scheme != "file" {
-				high = n
-				s.log.Warn().Str("url", urlString(u)).Int64("bytes", n).Int64("size", b.size).Msg("download ended early; resuming from the same mirror")
-				continue
-			}
-			return "", n, &fetchError{kind: kRetry, url: urlString(u), cause: fmt.Sprintf("body ended after %d of %d bytes", n, b.size)}
-		case announced > 0 && n != announced:
-			return "", n, &fetchError{kind: kIntegrity, url: urlString(u),
-				cause: fmt.Sprintf("got %d bytes, the index says %d", n, announced)}
-		}
+			h.Reset()
+			return f.Truncate(0)
+		},
+		Limit: limit, Size: announced, Stall: s.stall,
+		Resumes:   maxResumes,
+		Resumable: func(err error) bool { return s.readError(ctx, u, err).kind == kRetry },
+		Resuming: func(from int64, err error) {
+			s.log.Warn().Str("url", urlString(u)).Int64("bytes", from).Str("cause", s.readError(ctx, u, err).cause).Msg("download broke; resuming from the same mirror")
+		},
+	}
+	if u.Scheme == "file" {
+		d.Resumes = 0
+	}
+	n, err := d.Run(ctx)
+	if err == nil {
 		return hex.EncodeToString(h.Sum(nil)), n, nil
 	}
+	var fe *fetchError
+	var se *httpx.SizeError
+	var we *httpx.WriteError
+	switch {
+	case errors.As(err, &fe):
+		return "", n, fe
+	case errors.Is(err, httpx.ErrPreempted):
+		return "", n, &fetchError{kind: kPreempted, url: urlString(u), cause: "another mirror answered first"}
+	case errors.Is(err, errOverBudget):
+		return "", n, &fetchError{kind: kOversize, url: urlString(u), cause: fmt.Sprintf("the tree is larger than the download limit (%d bytes)", s.maxBytes), err: err}
+	case errors.As(err, &we):
+		return "", n, &fetchError{kind: kLocal, url: urlString(u), cause: we.Err.Error(), err: we.Err}
+	case errors.As(err, &se):
+		if se.Promised > 0 && se.Got < se.Promised {
+			return "", n, &fetchError{kind: kIntegrity, url: urlString(u), cause: fmt.Sprintf("got %d bytes, the index says %d", se.Got, se.Promised)}
+		}
+		return "", n, s.sizeError(u, se.Got, se.Limit, announced)
+	case errors.Is(err, httpx.ErrShort), errors.Is(err, httpx.ErrNoRange):
+		return "", n, &fetchError{kind: kRetry, url: urlString(u), cause: err.Error(), err: err}
+	}
+	return "", n, s.readError(ctx, u, err)
 }
+
+// closer is a body as an io.ReadCloser.
+type closer struct{ b *body }
+
+func (c closer) Read(p []byte) (int, error) { return c.b.r.Read(p) }
+func (c closer) Close() error               { c.b.close(); return nil }
 
 func (s *session) sizeError(u *url.URL, n, limit, announced int64) *fetchError {
 	if announced > 0 && limit == announced {
@@ -480,22 +469,6 @@ func (s *session) sizeError(u *url.URL, n, limit, announced int64) *fetchError {
 	}
 	return &fetchError{kind: kOversize, url: urlString(u),
 		cause: fmt.Sprintf("larger than the download limit (%d > %d bytes)", n, limit)}
-}
-
-// writeError marks a failure to write locally, as opposed to a failure to
-// read from the mirror.
-type writeError struct{ err error }
-
-func (e *writeError) Error() string { return e.err.Error() }
-
-type fileWriter struct{ f *os.File }
-
-func (w fileWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil {
-		return n, &writeError{err}
-	}
-	return n, nil
 }
 
 func isDialTimeout(err error) bool {

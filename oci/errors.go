@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/httpx"
 )
 
 // Sentinels for errors.Is.
@@ -30,19 +31,20 @@ var (
 	ErrUnauthorized = errors.New("access denied by the registry")
 )
 
-// Kind says what a failure means for the mirror (the fetch racer's view).
-type Kind int
+// Kind says what a failure means for the mirror (the fetch racer's view):
+// httpx.Kind, the one error-kind type of every source.
+type Kind = httpx.Kind
 
-// The kinds.
+// The kinds oci reports.
 const (
-	KindNotFound   Kind = iota // 404, unknown tag or repo, no matching tag, other 4xx answers: move on
-	KindRetry                  // connection error, timeout, 429, 5xx, cut body: retry later
-	KindFatal                  // TLS certificate, bad answer: give up on this mirror
-	KindIntegrity              // digest mismatch, pinned digest mismatch, wrong media type
-	KindOversize               // layer larger than MaxBytes
-	KindLocal                  // writing the temp file failed
-	KindPreempted              // another mirror won the race (Options.Claim said no)
-	KindUnrunnable             // the registry has bundles for the selector, but Options.Accept took none
+	KindNotFound   = httpx.NotFound   // 404, unknown tag or repo, no matching tag, other 4xx answers: move on
+	KindRetry      = httpx.Retry      // connection error, timeout, 429, 5xx, cut body: retry later
+	KindFatal      = httpx.Fatal      // TLS certificate, bad answer: give up on this mirror
+	KindIntegrity  = httpx.Integrity  // digest mismatch, pinned digest mismatch, wrong media type
+	KindOversize   = httpx.Oversize   // layer larger than MaxBytes
+	KindLocal      = httpx.Local      // writing the temp file failed
+	KindPreempted  = httpx.Preempted  // another mirror won the race (Options.Claim said no)
+	KindUnrunnable = httpx.Unrunnable // the registry has bundles for the selector, but Options.Accept took none
 )
 
 var kindClass = map[Kind]failure.Class{
@@ -148,7 +150,7 @@ func statusErr(r Ref, what string, code int, h http.Header, err error) error {
 		return e
 	case code == http.StatusNotFound || code == http.StatusGone:
 		return newErr(KindNotFound, r, errors.Join(ErrNotFound, err), "%s: %d %s", what, code, http.StatusText(code))
-	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
+	case httpx.StatusKind(code) == httpx.Retry:
 		e := newErr(KindRetry, r, err, "%s: %d %s", what, code, http.StatusText(code))
 		if h != nil {
 			if s, perr := strconv.Atoi(h.Get("Retry-After")); perr == nil && s > 0 {

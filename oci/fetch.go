@@ -7,12 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 
 	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/httpx"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/slurmver"
 )
@@ -49,10 +48,11 @@ type Options struct {
 	Client   ClientOptions
 	Stall    time.Duration // a body with no bytes for this long is cut and resumed (0 = 30s)
 	Resumes  int           // how often a cut download is resumed (with Range where the registry allows); 0 = 3, < 0 = never
-	// Claim, when set, is called when the layer's response headers arrive
-	// (200 or 206) and before a byte of it is read; false means another
-	// mirror won the race and Fetch returns a KindPreempted error.
-	Claim func() bool
+	// Claim, when set, is called with the layer's size when its response
+	// headers arrive (200 or 206) and before a byte of it is read; false
+	// means another mirror won the race and Fetch returns a KindPreempted
+	// error.
+	Claim func(size int64) bool
 	// Accept, when set, judges a bundle by its config before its layer is
 	// downloaded: "" takes it, anything else is the reason it cannot run in
 	// the root (a glibc too new, a version outside the controller's
@@ -115,6 +115,9 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	if o.Stall <= 0 {
 		o.Stall = defaultStall
+	}
+	if o.Client.Stall == 0 {
+		o.Client.Stall = o.Stall // every answer, not only the layer
 	}
 	switch {
 	case o.Resumes == 0:
@@ -420,10 +423,10 @@ func newestInSeries(ctx context.Context, repo *remote.Repository, r Ref, series,
 	return best, nil
 }
 
-var errStalled = errors.New("no bytes received within the stall timeout")
-
-// download writes the layer into f, resuming a cut body with Range when the
-// registry allows it (else from the start), and checks the sha256.
+// download writes the layer into f through httpx.Download (the one
+// resumable downloader): a cut body resumes with Range from where it broke
+// (a registry that ignores the range sends it again from the start), and
+// the sha256 of what was written is checked against the layer digest.
 func download(ctx context.Context, repo *remote.Repository, r Ref, layer ocispec.Descriptor, f *os.File, o Options, log zerolog.Logger) (resumed int, err error) {
 	ref := registry.Reference{Registry: r.Host, Repository: r.Repo, Reference: layer.Digest.String()}
 	ctx = auth.AppendRepositoryScope(ctx, ref, auth.ActionPull)
@@ -433,32 +436,28 @@ func download(ctx context.Context, repo *remote.Repository, r Ref, layer ocispec
 	}
 	blobURL := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", scheme, r.Host, r.Repo, layer.Digest)
 	h := sha256.New()
-	var off int64
-	ranges := false
-	for attempt := 0; ; attempt++ {
-		n, acceptRanges, err := downloadOnce(ctx, repo, r, blobURL, layer.Size, off, f, h, o.Stall, o.Claim)
-		off += n
-		ranges = ranges || acceptRanges
-		if err == nil {
-			break
-		}
-		if KindOf(err) != KindRetry || ctx.Err() != nil || attempt >= o.Resumes {
-			return resumed, err
-		}
-		if !ranges && off > 0 {
-			log.Info().Int64("at", off).Msg("download cut; the registry does not offer ranges: starting again")
-			if _, serr := f.Seek(0, io.SeekStart); serr != nil {
-				return resumed, newErr(KindLocal, r, serr, "rewind temp file: %v", serr)
+	d := &httpx.Download{
+		Open: func(actx context.Context, from int64, _ string) (*httpx.Part, error) {
+			return openLayer(ctx, actx, repo, r, blobURL, from)
+		},
+		Claim: o.Claim,
+		W:     io.MultiWriter(f, h),
+		Restart: func() error {
+			log.Info().Msg("the registry ignored the range: starting the layer again")
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return err
 			}
-			if terr := f.Truncate(0); terr != nil {
-				return resumed, newErr(KindLocal, r, terr, "truncate temp file: %v", terr)
-			}
-			off = 0
 			h.Reset()
-			continue
-		}
-		resumed++
-		log.Info().Int64("at", off).Int64("size", layer.Size).Err(err).Msg("download cut; resuming with Range")
+			return f.Truncate(0)
+		},
+		Limit: layer.Size, Size: layer.Size, Stall: o.Stall, Resumes: o.Resumes,
+		Resuming: func(at int64, err error) {
+			resumed++
+			log.Info().Int64("at", at).Int64("size", layer.Size).Err(err).Msg("download cut; resuming with Range")
+		},
+	}
+	if _, err := d.Run(ctx); err != nil {
+		return resumed, layerError(ctx, r, layer, o.Stall, err)
 	}
 	got := hex.EncodeToString(h.Sum(nil))
 	if got != layer.Digest.Encoded() {
@@ -469,108 +468,55 @@ func download(ctx context.Context, repo *remote.Repository, r Ref, layer ocispec
 	return resumed, nil
 }
 
-// downloadOnce GETs blobURL from byte off and appends to f; it returns how
-// many bytes it appended and whether the registry offers ranges.
-func downloadOnce(ctx context.Context, repo *remote.Repository, r Ref, blobURL string, size, off int64, f *os.File, h hash.Hash, stall time.Duration, claim func() bool) (int64, bool, error) {
-	rctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, blobURL, nil)
+// openLayer GETs blobURL from byte from under actx (which the downloader
+// cancels on a stall); ctx is the caller's, for classifying failures.
+func openLayer(ctx, actx context.Context, repo *remote.Repository, r Ref, blobURL string, from int64) (*httpx.Part, error) {
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, blobURL, nil)
 	if err != nil {
-		return 0, false, newErr(KindFatal, r, err, "blob request: %v", err)
+		return nil, newErr(KindFatal, r, err, "blob request: %v", err)
 	}
-	if off > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+	if from > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
 	}
 	resp, err := repo.Client.Do(req)
 	if err != nil {
-		return 0, false, classify(ctx, r, "download layer", err)
+		return nil, classify(ctx, r, "download layer", err)
 	}
-	defer resp.Body.Close()
-	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent) && claim != nil && !claim() {
-		return 0, false, newErr(KindPreempted, r, nil, "another mirror answered first")
-	}
-	ranges := resp.Header.Get("Accept-Ranges") == "bytes"
 	switch resp.StatusCode {
 	case http.StatusOK:
-		if off > 0 {
-			// The registry ignored the Range: start again from 0.
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return 0, false, newErr(KindLocal, r, err, "rewind temp file: %v", err)
-			}
-			if err := f.Truncate(0); err != nil {
-				return 0, false, newErr(KindLocal, r, err, "truncate temp file: %v", err)
-			}
-			h.Reset()
-			n, _, err := downloadBody(ctx, rctx, cancel, r, resp, size, f, h, stall, -off)
-			return n, false, err
-		}
-		if resp.ContentLength >= 0 && resp.ContentLength != size {
-			return 0, ranges, newErr(KindIntegrity, r, nil, "layer is announced as %d bytes but the registry sends %d", size, resp.ContentLength)
-		}
+		return &httpx.Part{Body: resp.Body, Length: resp.ContentLength}, nil
 	case http.StatusPartialContent:
-		start, ok := contentRangeStart(resp.Header.Get("Content-Range"))
-		if off == 0 || !ok || start != off {
-			return 0, false, newErr(KindFatal, r, nil, "registry answered Range bytes=%d- with Content-Range %q", off, resp.Header.Get("Content-Range"))
+		start, ok := httpx.ContentRangeStart(resp.Header.Get("Content-Range"))
+		if from == 0 || !ok || start != from {
+			resp.Body.Close()
+			return nil, newErr(KindFatal, r, nil, "registry answered Range bytes=%d- with Content-Range %q", from, resp.Header.Get("Content-Range"))
 		}
-		ranges = true
-	default:
-		return 0, ranges, statusErr(r, "download layer", resp.StatusCode, resp.Header, fmt.Errorf("GET %s: %s", blobURL, resp.Status))
+		return &httpx.Part{Body: resp.Body, Partial: true, Start: start, Length: resp.ContentLength}, nil
 	}
-	n, _, err := downloadBody(ctx, rctx, cancel, r, resp, size-off, f, h, stall, 0)
-	return n, ranges, err
+	resp.Body.Close()
+	return nil, statusErr(r, "download layer", resp.StatusCode, resp.Header, fmt.Errorf("GET %s: %s", blobURL, resp.Status))
 }
 
-// downloadBody copies at most want bytes of resp's body into f and h,
-// cutting it when no bytes come for stall. delta is added to the count
-// returned (a restart from 0 returns a negative delta for the bytes it
-// dropped).
-func downloadBody(ctx, rctx context.Context, cancel context.CancelCauseFunc, r Ref, resp *http.Response, want int64, f *os.File, h hash.Hash, stall time.Duration, delta int64) (int64, bool, error) {
-	t := time.AfterFunc(stall, func() { cancel(errStalled) })
-	defer t.Stop()
-	var n int64
-	buf := make([]byte, 64<<10)
-	lr := io.LimitReader(resp.Body, want+1)
-	for {
-		m, rerr := lr.Read(buf)
-		if m > 0 {
-			t.Reset(stall)
-			if n+int64(m) > want {
-				return n + delta, true, newErr(KindIntegrity, r, nil, "registry sends more bytes than the layer's %d", want)
-			}
-			if _, werr := f.Write(buf[:m]); werr != nil {
-				return n + delta, true, newErr(KindLocal, r, werr, "write temp file: %v", werr)
-			}
-			h.Write(buf[:m])
-			n += int64(m)
-		}
-		if rerr == io.EOF {
-			if n < want {
-				return n + delta, true, newErr(KindRetry, r, io.ErrUnexpectedEOF, "layer cut after %d of %d bytes", n, want)
-			}
-			return n + delta, true, nil
-		}
-		if rerr != nil {
-			if ctx.Err() != nil {
-				return n + delta, true, classify(ctx, r, "download layer", rerr)
-			}
-			if errors.Is(context.Cause(rctx), errStalled) {
-				return n + delta, true, newErr(KindRetry, r, errStalled, "download layer: no bytes for %s", stall)
-			}
-			return n + delta, true, newErr(KindRetry, r, rerr, "download layer: %v", rerr)
-		}
+// layerError words what httpx.Download returned.
+func layerError(ctx context.Context, r Ref, layer ocispec.Descriptor, stall time.Duration, err error) error {
+	var fe *failure.Error
+	var se *httpx.SizeError
+	var we *httpx.WriteError
+	switch {
+	case errors.As(err, &fe):
+		return err
+	case errors.Is(err, httpx.ErrPreempted):
+		return newErr(KindPreempted, r, nil, "another mirror answered first")
+	case errors.As(err, &we):
+		return newErr(KindLocal, r, we.Err, "write temp file: %v", we.Err)
+	case errors.As(err, &se):
+		return newErr(KindIntegrity, r, nil, "registry sends %d bytes for a layer of %d", se.Got, layer.Size)
+	case ctx.Err() != nil:
+		return classify(ctx, r, "download layer", err)
+	case errors.Is(err, httpx.ErrStalled):
+		return newErr(KindRetry, r, err, "download layer: no bytes for %s", stall)
+	case errors.Is(err, httpx.ErrShort):
+		return newErr(KindRetry, r, io.ErrUnexpectedEOF, "layer cut: %v", err)
 	}
-}
-
-func contentRangeStart(v string) (int64, bool) {
-	// bytes START-END/TOTAL
-	v, ok := strings.CutPrefix(v, "bytes ")
-	if !ok {
-		return 0, false
-	}
-	s, _, ok := strings.Cut(v, "-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
+	return newErr(KindRetry, r, err, "download layer: %v", err)
 }

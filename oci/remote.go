@@ -1,9 +1,11 @@
 package oci
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -115,6 +117,13 @@ type ClientOptions struct {
 	// Wait, when set, is called with true when a request starts waiting
 	// for response headers and with false when they arrived (or it failed).
 	Wait func(on bool)
+	// Got, when set, is called with the number of body bytes each read of
+	// any answer brought (tag lists, manifests, configs, the layer): the
+	// racer in fetch judges a mirror by every byte it reads.
+	Got func(n int)
+	// Stall, when > 0, cuts the body of any answer (tag list, manifest,
+	// config, layer) that brings no bytes for this long (httpx.Watch).
+	Stall time.Duration
 }
 
 // credentialStore is authFile (when set) then the Docker config:
@@ -175,13 +184,13 @@ func repository(r Ref, o ClientOptions) (*remote.Repository, *http.Client, error
 		if hc, err = httpClient(o); err != nil {
 			return nil, nil, err
 		}
-	} else if o.Wait != nil {
+	} else if o.Wait != nil || o.Got != nil || o.Stall > 0 {
 		c := *hc
 		base := c.Transport
 		if base == nil {
 			base = http.DefaultTransport
 		}
-		c.Transport = waitTransport{base: base, wait: o.Wait}
+		c.Transport = waitTransport{base: base, wait: o.Wait, got: o.Got, stall: o.Stall}
 		hc = &c
 	}
 	store, err := credentialStore(o.AuthFile)
@@ -214,23 +223,79 @@ func httpClient(o ClientOptions) (*http.Client, error) {
 	}
 	tr := httpx.Transport(connect, header, o.RootCAs)
 	var rt http.RoundTripper = tr
-	if o.Wait != nil {
-		rt = waitTransport{base: tr, wait: o.Wait}
+	if o.Wait != nil || o.Got != nil || o.Stall > 0 {
+		rt = waitTransport{base: tr, wait: o.Wait, got: o.Got, stall: o.Stall}
 	}
 	return &http.Client{Transport: rt}, nil
 }
 
-// waitTransport reports the wait for response headers (the racer in fetch
-// starts the next mirror when one keeps it waiting).
+// waitTransport reports the wait for response headers and the body bytes
+// of every answer (the racer in fetch starts the next mirror when one
+// keeps it waiting or brings nothing), and cuts a body that stalls.
 type waitTransport struct {
-	base http.RoundTripper
-	wait func(bool)
+	base  http.RoundTripper
+	wait  func(bool)
+	got   func(int)
+	stall time.Duration
 }
 
 func (t waitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	t.wait(true)
-	defer t.wait(false)
-	return t.base.RoundTrip(req)
+	if t.stall <= 0 {
+		return t.roundTrip(req)
+	}
+	parent := req.Context()
+	ctx, cancel := context.WithCancelCause(parent)
+	resp, err := t.roundTrip(req.WithContext(ctx))
+	if err != nil || resp == nil || resp.Body == nil {
+		cancel(nil)
+		return resp, err
+	}
+	w := httpx.Watch(parent, resp.Body, t.stall, cancel)
+	resp.Body = &watchedBody{Watched: w, body: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// roundTrip reports the wait for headers and the body's bytes.
+func (t waitTransport) roundTrip(req *http.Request) (*http.Response, error) {
+	if t.wait != nil {
+		t.wait(true)
+	}
+	resp, err := t.base.RoundTrip(req)
+	if t.wait != nil {
+		t.wait(false)
+	}
+	if err == nil && resp != nil && resp.Body != nil && t.got != nil {
+		resp.Body = gotBody{ReadCloser: resp.Body, got: t.got}
+	}
+	return resp, err
+}
+
+// watchedBody is a body under the stall watchdog.
+type watchedBody struct {
+	*httpx.Watched
+	body   io.Closer
+	cancel context.CancelCauseFunc
+}
+
+func (b *watchedBody) Close() error {
+	b.Stop()
+	err := b.body.Close()
+	b.cancel(nil)
+	return err
+}
+
+// gotBody reports the bytes each read brings.
+type gotBody struct {
+	io.ReadCloser
+	got func(int)
+}
+
+func (b gotBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.got(n)
+	}
+	return n, err
 }
 
 // closeIdle drops the client's idle connections (no connection outlives a call).

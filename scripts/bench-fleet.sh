@@ -5,6 +5,9 @@
 #   registry          --mirrors oci://REG/hpc/slurm  one docker-registry (the distribution server)
 #   trickle-apphub    --mirrors TRICKLE,GOOD         first mirror answers at once, then trickles
 #                                                    every body at FLEET_TRICKLE_BPS (5 KB/s)
+#                                                    (headers at once: only the bundle is long)
+#   silent-apphub     --mirrors SILENT,GOOD          first mirror sends the headers of every answer,
+#                                                    then nothing (index, checksums, bundle alike)
 #   dead-apphub       --mirrors DEAD,GOOD            first mirror refuses connections
 #   dead-registry     --mirrors DEAD,oci://REG/...   mixed list: dead AppHub, then the registry
 #   trickle-registry  --mirrors TRICKLE,oci://REG/...
@@ -24,7 +27,7 @@ BIN=$REPO/bin/slurm-installer
 BUNDLE=$REPO/build/e2e/bundle
 ROOTSRC=$REPO/build/e2e/roots/glibc-x86_64
 NS=${FLEET_N:-20 50}
-SCENARIOS=${FLEET_SCENARIOS:-apphub registry trickle-apphub dead-apphub dead-registry trickle-registry}
+SCENARIOS=${FLEET_SCENARIOS:-apphub registry trickle-apphub silent-apphub dead-apphub dead-registry trickle-registry}
 BPS=${FLEET_TRICKLE_BPS:-5120}
 DEADLINE=${FLEET_DEADLINE:-120s}
 OUT=${FLEET_OUT:-$REPO/build/bench/fleet}
@@ -39,7 +42,7 @@ FLEET="python3 $REPO/scripts/bench/fleet.py"
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/bench-fleet.XXXXXX)
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-GOODPORT=$(freeport); REGPORT=$(freeport); TRPORT=$(freeport); DEAD=http://127.0.0.1:$(freeport)/
+GOODPORT=$(freeport); REGPORT=$(freeport); TRPORT=$(freeport); SILENTPORT=$(freeport); DEAD=http://127.0.0.1:$(freeport)/
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -64,6 +67,8 @@ CONF
 PIDS+=($!)
 $FLEET trickle "$TRPORT" "$APPHUB" "$BPS" & PIDS+=($!)
 TRICKLE=http://127.0.0.1:$TRPORT/
+$FLEET silent "$SILENTPORT" & PIDS+=($!)
+SILENT=http://127.0.0.1:$SILENTPORT/
 for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$REGPORT/v2/" 2>/dev/null && break; sleep 0.1; done
 REG=oci://127.0.0.1:$REGPORT/hpc/slurm
 echo "bench-fleet: pushing the bundle to $REG" >&2
@@ -81,6 +86,7 @@ for n in $NS; do
       apphub) m=$GOOD ;;
       registry) m=$REG ;;
       trickle-apphub) m=$TRICKLE,$GOOD ;;
+      silent-apphub) m=$SILENT,$GOOD ;;
       dead-apphub) m=$DEAD,$GOOD ;;
       dead-registry) m=$DEAD,$REG ;;
       trickle-registry) m=$TRICKLE,$REG ;;

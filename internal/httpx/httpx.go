@@ -1,8 +1,10 @@
-// Package httpx builds the one HTTP transport every mirror client uses
-// (AppHub mirrors in fetch, registries in oci): the proxy from the
-// environment, bounded connect, TLS handshake and header waits, TLS 1.2 or
-// newer, and extra CAs the caller has already loaded. Nothing here reads
-// a file or a flag.
+// Package httpx is how every mirror client reads over HTTP (AppHub
+// mirrors in fetch, registries in oci): the one transport (the proxy from
+// the environment, bounded connect, TLS handshake and header waits, TLS
+// 1.2 or newer, extra CAs the caller has already loaded), the one
+// resumable downloader (Download, with the stall watchdog Watch), the one
+// error-kind type (Kind) and the one classification of HTTP statuses.
+// Nothing here reads a file or a flag.
 package httpx
 
 import (

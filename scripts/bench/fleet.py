@@ -3,6 +3,8 @@
 
   fleet.py trickle PORT DIR BPS     serve DIR on 127.0.0.1:PORT; headers at once, every body
                                     at BPS bytes/s (a trickling mirror)
+  fleet.py silent PORT               serve 127.0.0.1:PORT: every answer is the headers of a
+                                    200 (Content-Length 4096), then nothing (a broken proxy)
   fleet.py run N OUT ROOTSRC -- CMD...
                                     N concurrent installs: each gets a fresh copy of ROOTSRC
                                     (OUT/roots/i) and runs CMD with {root} replaced; writes
@@ -46,6 +48,34 @@ def trickle(port, directory, bps):
                 except OSError:
                     return
                 time.sleep(0.1)
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+        request_queue_size = 256
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
+
+
+def silent(port):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "4096")
+            self.end_headers()
+            self.wfile.flush()
+            # Nothing more: hold the connection until the client goes away.
+            while True:
+                time.sleep(1)
+                try:
+                    self.connection.getpeername()
+                except OSError:
+                    return
 
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
@@ -128,6 +158,8 @@ if __name__ == "__main__":
     m = sys.argv[1]
     if m == "trickle":
         trickle(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    elif m == "silent":
+        silent(int(sys.argv[2]))
     elif m == "run":
         k = sys.argv.index("--")
         run(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[k + 1:])

@@ -27,6 +27,32 @@
 //
 // status-CODE-radate sends Retry-After as an HTTP date a year ahead.
 //
+// Faults for any body, whatever its size:
+//
+//	silent          the headers of the whole body (200, Content-Length),
+//	                then nothing until the client goes away
+//	drip-BPS        the body at BPS bytes a second, in pieces every 100 ms
+//	close           the connection is closed without an answer
+//	corrupt         wrong checksums: in a text body every run of 64 hex
+//	                digits is replaced by another digest; any other body
+//	                has its last byte flipped
+//
+// A mode may name the one step of reading a mirror it spoils, as
+// MODE~STEP (e.g. silent~index, drip-50~sidecar, status-503~manifest);
+// every other request is served normally. The steps:
+//
+//	index     pkgs/slurm/index.json (and its signature)
+//	listing   an autoindex listing (a path ending in "/")
+//	sidecar   a <file>.sha256
+//	sums      a SHA256SUMS
+//	bundle    an archive (.tar.gz, ...) or a registry blob of 4 KiB or more
+//	manifest  a registry manifest (/v2/…/manifests/…)
+//	tags      a registry tag list (/v2/…/tags/list)
+//	blob      a registry blob under 4 KiB (a config)
+//
+// With a targeted mode, html answers the step with its HTML page, whatever
+// the name.
+//
 // Besides the HTTP server, Blackhole is a TCP address that accepts
 // connections and never answers, and Refused one where nothing listens.
 package faultserver
@@ -39,10 +65,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // minFault is the smallest body that truncate, stall, norange and changing touch.
@@ -65,6 +93,42 @@ type Server struct {
 	flaky  map[string]int   // by mode
 	served map[string]int64 // body bytes by mode
 	conns  []net.Conn
+	fixed  string // the mode of every request (NewFixed), "" = the first path segment
+}
+
+// NewFixed starts a fault server over files that serves every request in
+// mode, with the path as it comes (a registry's /v2/… API behind it).
+func NewFixed(files http.Handler, mode string) (*Server, error) {
+	s, err := New(files)
+	if err == nil {
+		s.fixed = mode
+	}
+	return s, err
+}
+
+// step says whether path (and, for blobs, the body's size) is the step
+// a targeted mode spoils.
+func step(target, path string, size func() (int, bool)) bool {
+	small := func() bool { n, ok := size(); return ok && n < minFault }
+	switch target {
+	case "index":
+		return strings.HasSuffix(path, "/index.json") || strings.HasSuffix(path, "/index.json.minisig")
+	case "listing":
+		return strings.HasSuffix(path, "/") && !strings.Contains(path, "/v2/")
+	case "sidecar":
+		return strings.HasSuffix(path, ".sha256")
+	case "sums":
+		return strings.HasSuffix(path, "/SHA256SUMS")
+	case "bundle":
+		return isArchive(path) || strings.Contains(path, "/blobs/") && !small()
+	case "manifest":
+		return strings.Contains(path, "/manifests/")
+	case "tags":
+		return strings.HasSuffix(path, "/tags/list")
+	case "blob":
+		return strings.Contains(path, "/blobs/") && small()
+	}
+	return false
 }
 
 // New starts a fault server over files (e.g. http.FileServer(http.Dir(d))
@@ -129,6 +193,9 @@ func (s *Server) Hits(mode, path string) int {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	mode, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	rest = "/" + rest
+	if s.fixed != "" {
+		mode, rest = s.fixed, r.URL.Path
+	}
 	s.mu.Lock()
 	s.hits[mode+rest]++
 	n := s.hits[mode+rest]
@@ -138,7 +205,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w = &countingWriter{ResponseWriter: w, s: s, mode: mode}
 	r2 := r.Clone(r.Context())
 	r2.URL.Path, r2.URL.RawPath = rest, ""
-	name, arg, _ := strings.Cut(mode, "-")
+	spec, target, targeted := strings.Cut(mode, "~")
+	if targeted && !step(target, rest, func() (int, bool) { b, ok := s.get(r2); return len(b), ok }) {
+		s.files.ServeHTTP(w, r2)
+		return
+	}
+	name, arg, _ := strings.Cut(spec, "-")
 	switch name {
 	case "truncate", "stall", "norange", "changing":
 		if b, ok := s.get(r2); !ok || len(b) < minFault {
@@ -228,8 +300,48 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.trickle(w, r, body, bps)
+	case "silent":
+		body, h, ok := s.getWith(r2)
+		if !ok {
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+		copyHeader(w, h)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-s.quit:
+		}
+	case "drip":
+		bps, _ := strconv.Atoi(arg)
+		body, h, ok := s.getWith(r2)
+		if !ok || bps <= 0 {
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+		copyHeader(w, h)
+		s.trickle(w, r, body, bps)
+	case "close":
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				c.Close()
+			}
+		}
+	case "corrupt":
+		body, h, ok := s.getWith(r2)
+		if !ok {
+			s.files.ServeHTTP(w, r2)
+			return
+		}
+		copyHeader(w, h)
+		body = corrupt(body)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(body)
 	case "html":
-		if !isArchive(rest) {
+		if !isArchive(rest) && !targeted {
 			http.NotFound(w, r)
 			return
 		}
@@ -271,6 +383,24 @@ func (s *Server) trickle(w http.ResponseWriter, r *http.Request, body []byte, bp
 	}
 }
 
+var hex64 = regexp.MustCompile(`[0-9a-f]{64}`)
+
+// corrupt returns body with wrong checksums (see the package comment).
+func corrupt(body []byte) []byte {
+	if len(body) == 0 {
+		return body
+	}
+	if hex64.Match(body) && utf8.Valid(body) {
+		return hex64.ReplaceAllFunc(body, func(d []byte) []byte {
+			h := sha256.Sum256(d)
+			return []byte(hex.EncodeToString(h[:]))
+		})
+	}
+	body = bytes.Clone(body)
+	body[len(body)-1] ^= 0xff
+	return body
+}
+
 func isArchive(p string) bool {
 	p = strings.ToLower(p)
 	for _, suf := range []string{".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".tar.bz2", ".zip"} {
@@ -290,15 +420,32 @@ func (s *Server) Served(mode string) int64 {
 
 // get returns the bytes files serves for r, if it serves 200.
 func (s *Server) get(r *http.Request) ([]byte, bool) {
+	b, _, ok := s.getWith(r)
+	return b, ok
+}
+
+// getWith is get with the answer's headers (those a registry client needs:
+// Content-Type, Docker-Content-Digest; the length is the caller's).
+func (s *Server) getWith(r *http.Request) ([]byte, http.Header, bool) {
 	rec := httptest.NewRecorder()
 	r = r.Clone(r.Context())
 	r.Header.Del("Range")
 	r.Header.Del("If-Range")
 	s.files.ServeHTTP(rec, r)
 	if rec.Code != http.StatusOK {
-		return nil, false
+		return nil, nil, false
 	}
-	return rec.Body.Bytes(), true
+	h := rec.Header().Clone()
+	h.Del("Content-Length")
+	h.Del("Accept-Ranges")
+	return rec.Body.Bytes(), h, true
+}
+
+// copyHeader sets h's headers on w.
+func copyHeader(w http.ResponseWriter, h http.Header) {
+	for k, v := range h {
+		w.Header()[k] = v
+	}
 }
 
 // half sends the headers for the whole body and half of it, then cuts the
