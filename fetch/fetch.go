@@ -571,6 +571,11 @@ func planMirrorFor(raw, version, arch string, listing bool) (*mirror, error) {
 	if listing {
 		m.steps = append(m.steps, step{kind: stepList, url: rel("pkgs/slurm-apk/"), layout: "tarball"})
 	}
+	if !listing {
+		// pack writes a zstd bundle under the canonical arch only, beside
+		// the gzip names: asked first, it costs a gzip-only mirror one 404.
+		m.steps = append(m.steps, step{kind: stepFile, url: rel("pkgs/slurm-apk/slurm-client-" + version + "-" + arch + "-alpine.tar.zst"), layout: "tarball", version: v})
+	}
 	for _, a := range platform.Aliases(arch) {
 		if listing {
 			break

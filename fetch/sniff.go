@@ -12,6 +12,8 @@ import (
 	"path"
 	"slurm-installer/internal/slurmver"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Magic numbers of the archive formats a bundle comes in.
@@ -91,6 +93,13 @@ func (s *session) sniff(p string, u *url.URL, name string) *fetchError {
 		zr = gz
 	case "bzip2":
 		zr = bzip2.NewReader(f)
+	case "zstd":
+		zd, err := newZstdReader(f)
+		if err != nil {
+			return bad("corrupt zstd header: " + err.Error())
+		}
+		defer zd.Close()
+		zr = zd
 	default:
 		return nil
 	}
@@ -138,8 +147,14 @@ func describe(head []byte) string {
 	return fmt.Sprintf("starts with %q", truncate(string(head[:min(len(head), 16)]), 16))
 }
 
+// newZstdReader is a single-goroutine zstd decoder with a bounded window
+// (what pack writes needs 8 MiB at most), for reading a few blocks.
+func newZstdReader(r io.Reader) (*zstd.Decoder, error) {
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
+}
+
 // archiveVersion reads the bundle's VERSION (usr/local/slurm/VERSION, or a
-// VERSION at the top) from a gzip or bzip2 tar at p, reading at most
+// VERSION at the top) from a gzip, bzip2 or zstd tar at p, reading at most
 // 256 MiB of the stream and 50000 entries; "" when it finds none.
 func archiveVersion(p, name string) string {
 	f, err := os.Open(p)
@@ -159,6 +174,13 @@ func archiveVersion(p, name string) string {
 		zr = gz
 	case strings.HasSuffix(lower, ".tar.bz2"):
 		zr = bzip2.NewReader(f)
+	case strings.HasSuffix(lower, ".tar.zst"):
+		zd, err := newZstdReader(f)
+		if err != nil {
+			return ""
+		}
+		defer zd.Close()
+		zr = zd
 	default:
 		return ""
 	}

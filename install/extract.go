@@ -59,8 +59,8 @@ func unsafeEntry(name, format string, args ...any) error {
 		WithHint("the bundle is malformed or hostile: ask its publisher to rebuild it").Suggest(failure.Repack)
 }
 
-// ExtractArchive reads the archive at file (format identified from its name
-// and content) and writes its entries below dir, which must exist and be
+// ExtractArchive reads the archive at file (format declared by its name,
+// see archiveFormat) and writes its entries below dir, which must exist and be
 // empty. It returns the entries written, sorted by path.
 func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log zerolog.Logger) ([]Entry, error) {
 	f, err := os.Open(file)
@@ -68,22 +68,9 @@ func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log ze
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
 	defer f.Close()
-	format, stream, err := archives.Identify(ctx, filepath.Base(file), f)
+	ex, stream, err := archiveFormat(ctx, file, f)
 	if err != nil {
-		return nil, failure.New(failure.Archive, "%s is not an archive this installer reads (tar.gz, tar.xz, tar.zst, tar.bz2, zip): %w", filepath.Base(file), err)
-	}
-	if ca, isCA := format.(archives.CompressedArchive); isCA {
-		if gz, isGz := ca.Compression.(archives.Gz); isGz {
-			// Inflate in its own goroutine, ahead of the file writes and
-			// hashing: ~30% off a real bundle's extraction on 2 cores.
-			gz.Multithreaded = true
-			ca.Compression = gz
-			format = ca
-		}
-	}
-	ex, ok := format.(archives.Extractor)
-	if !ok {
-		return nil, failure.New(failure.Archive, "%s is compressed (%s) but not an archive: expected a tar or zip inside", filepath.Base(file), format.Extension())
+		return nil, err
 	}
 	x, err := newExtractor(dir, limits, log)
 	if err != nil {
