@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
@@ -218,10 +219,12 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 	if idx != nil {
 		announced = idx.bundle.Size
 	}
+	started := time.Now()
 	digest, n, ferr := s.download(ctx, u, f, s.maxBytes, announced, true)
 	if ferr != nil {
 		return nil, ferr
 	}
+	done := time.Now()
 	if err := f.Close(); err != nil {
 		return nil, &fetchError{kind: kLocal, url: urlString(u), cause: err.Error(), err: err}
 	}
@@ -298,6 +301,7 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 	return &Artifact{
 		Path: tmp, Name: name, URL: urlString(u), Layout: layout, SHA256: digest,
 		ChecksumSource: exp.source, Verification: exp.how, Version: version, Size: n, Origin: urlString(u),
+		DownloadStarted: started, DownloadDone: done,
 		Cleanup: func() { os.Remove(tmp) },
 	}, nil
 }

@@ -109,22 +109,27 @@ type Options struct {
 
 // Artifact is a downloaded and verified bundle.
 type Artifact struct {
-	Path           string    // local archive file, or a directory for the tree layout
-	Tree           bool      // Path is a directory holding bin/, lib/, VERSION (tree layout)
-	Name           string    // artifact file name (format identification by extension)
-	URL            string    // where it came from
-	Mirror         string    // the mirror entry that served it
-	Layout         string    // "direct", "index", "tarball", "tree", "file"
-	SHA256         string    // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
-	ChecksumSource string    // "pinned digest", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
-	Verification   string    // how the bytes were verified: one of the Verified* values
-	Origin         string    // the URL the bytes came from originally (for a cached bundle, where it was downloaded); redacted
-	Version        string    // version if known (from index, URL or the tree's VERSION file)
-	Size           int64     // bytes downloaded (tree: sum of its files)
-	IndexSerial    int64     // serial of the index that named the bundle (Layout "index"), else 0
-	IndexExpires   time.Time // expiry of that index, zero if none
-	IndexSigned    bool      // that index's signature passed Options.IndexVerifier
-	Cleanup        func()    // removes Path; safe to call more than once
+	Path           string // local archive file, or a directory for the tree layout
+	Tree           bool   // Path is a directory holding bin/, lib/, VERSION (tree layout)
+	Name           string // artifact file name (format identification by extension)
+	URL            string // where it came from
+	Mirror         string // the mirror entry that served it
+	Layout         string // "direct", "index", "tarball", "tree", "file"
+	SHA256         string // hex digest of the archive (tree: digest of its SHA256SUMS content, or of the canonical manifest)
+	ChecksumSource string // "pinned digest", "sidecar <url>", "SHA256SUMS <url>", "index <url>", "none published"
+	Verification   string // how the bytes were verified: one of the Verified* values
+	Origin         string // the URL the bytes came from originally (for a cached bundle, where it was downloaded); redacted
+	Version        string // version if known (from index, URL or the tree's VERSION file)
+	Size           int64  // bytes downloaded (tree: sum of its files)
+	IndexSerial    int64  // serial of the index that named the bundle (Layout "index"), else 0
+	// DownloadStarted and DownloadDone bound the winning download of the
+	// archive (hashed as it streams); before it the mirror and layout were
+	// resolved, after it the digest was looked up and compared. Zero when
+	// not measured (a tree, a registry).
+	DownloadStarted, DownloadDone time.Time
+	IndexExpires                  time.Time // expiry of that index, zero if none
+	IndexSigned                   bool      // that index's signature passed Options.IndexVerifier
+	Cleanup                       func()    // removes Path; safe to call more than once
 }
 
 // How an artifact's bytes were verified (Artifact.Verification), for the

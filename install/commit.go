@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 // Commit is a committed payload whose previous state can still be restored.
@@ -26,6 +27,8 @@ type Commit struct {
 	pending    []Backup // backups this commit made, journaled until Finalize
 
 	PayloadRel string   // in-root path of the new versioned payload dir
+	// LdconfigTook is how long the root's ldconfig ran (0 when it did not).
+	LdconfigTook time.Duration
 	Links      []Link   // command links now in place
 	Configs    []Config // config files written
 	EtcFiles   []string // files placed in /etc/slurm (absent before)

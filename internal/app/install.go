@@ -127,6 +127,8 @@ type installConfig struct {
 	// probe, when set, runs after the verification run of a committed
 	// candidate; an error rolls it back (--slurm-version cluster probing).
 	probe func(ctx context.Context) error
+	// phases times a plain install's phases for the closing debug line.
+	phases *phases
 }
 
 // cluster: --slurm-version cluster, the newest bundle the site's controller accepts.
@@ -290,7 +292,10 @@ func (u *ui) runInstall(c *cli.Context, cfg *installConfig) error {
 	if probe {
 		rc, err = u.probeCluster(ctx, cfg, t, in, prev, log)
 	} else {
+		cfg.phases = newPhases(start)
+		cfg.phases.mark("setup") // flags, detection, lock, receipt
 		rc, err = u.installOnce(ctx, cfg, t, in, prev, log)
+		cfg.phases.log(log)
 	}
 	err = clusterError(cfg, err)
 	if err == nil {
@@ -392,6 +397,7 @@ func (u *ui) installOnce(ctx context.Context, cfg *installConfig, t *target, in 
 	if err != nil {
 		return nil, err
 	}
+	cfg.phases.fetched(art)
 	if art.Cleanup != nil {
 		defer art.Cleanup()
 	}
@@ -420,6 +426,7 @@ func (u *ui) installOnce(ctx context.Context, cfg *installConfig, t *target, in 
 // gone.
 func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *install.Installer, prev *install.Receipt, art *fetch.Artifact, log zerolog.Logger) (_ *install.Staged, version string, err error) {
 	st, err := in.Stage(ctx, install.Source{Path: art.Path, Tree: art.Tree})
+	cfg.phases.mark("extract")
 	if err != nil {
 		return nil, "", err
 	}
@@ -457,6 +464,7 @@ func stageChecked(ctx context.Context, cfg *installConfig, t *target, in *instal
 	}
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: st.PayloadDir(), Prefix: prefix,
 		Root: t.fs, Arch: t.Arch, Libc: rootfs.Libc(t.Libc), LinkerDirs: linkerDirs})
+	cfg.phases.mark("preflight")
 	if err != nil {
 		return nil, "", err
 	}
@@ -479,9 +487,11 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 		prevLinks = prev.Links
 	}
 	commit, err := in.Commit(ctx, staged, version, prevLinks)
+	cfg.phases.mark("commit")
 	if err != nil {
 		return nil, err
 	}
+	cfg.phases.moveTo("commit", "ldconfig", commit.LdconfigTook)
 	rollback := func(err error) (*installed, error) {
 		if rerr := commit.Rollback(); rerr != nil {
 			log.Error().Err(rerr).Msg("rollback incomplete")
@@ -508,6 +518,7 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).Advise(hint, fix))
 	}
 	verified, err := runVerify0(ctx, cfg.rootDir, in.Options(), version, log)
+	cfg.phases.mark("sandbox_run")
 	if err == nil && cfg.probe != nil {
 		err = cfg.probe(ctx) // --slurm-version cluster: does this client talk to the controller?
 	}
@@ -526,6 +537,7 @@ func commitVerified(ctx context.Context, cfg *installConfig, t *target, in *inst
 		return rollback(err)
 	}
 	commit.Finalize()
+	cfg.phases.mark("receipt")
 	return &installed{Receipt: rc, warnings: commit.Warnings}, nil
 }
 
