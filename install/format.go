@@ -42,7 +42,7 @@ func archiveFormat(ctx context.Context, file string, f *os.File) (archives.Extra
 		// hashing: ~30% off a real bundle's extraction on 2 cores.
 		comp, magic = archives.Gz{Multithreaded: true}, magicGzip
 	case strings.HasSuffix(lower, ".tar.zst"):
-		comp, magic = archives.Zstd{DecoderOptions: []zstd.DOption{zstd.WithDecoderMaxWindow(zstdMaxWindow)}}, magicZstd
+		comp, magic = archives.Zstd{DecoderOptions: []zstd.DOption{zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderConcurrency(1)}}, magicZstd
 	}
 	if comp != nil {
 		head := make([]byte, len(magic))

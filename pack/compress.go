@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -35,10 +36,13 @@ type bundle struct {
 func compressAll(ctx context.Context, raw []byte, formats []string) ([]*bundle, error) {
 	out := make([]*bundle, len(formats))
 	errs := make([]error, len(formats))
+	want := sha256.Sum256(raw)
 	var wg sync.WaitGroup
 	for i, f := range formats {
 		wg.Go(func() {
-			out[i], errs[i] = compress(ctx, raw, f)
+			if out[i], errs[i] = compress(ctx, raw, f); errs[i] == nil {
+				errs[i] = roundTrip(out[i].data, f, want)
+			}
 		})
 	}
 	wg.Wait()
@@ -48,6 +52,35 @@ func compressAll(ctx context.Context, raw []byte, formats []string) ([]*bundle, 
 		}
 	}
 	return out, nil
+}
+
+// roundTrip decodes data (format) and checks it is exactly raw, whose
+// sha256 is want: what is published is the tar the extractor accepted.
+func roundTrip(data []byte, format string, want [32]byte) error {
+	var r io.Reader
+	switch format {
+	case Zstd:
+		d, err := zstd.NewReader(bytes.NewReader(data), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		r = d
+	default:
+		g, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return err
+		}
+		r = g
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return err
+	}
+	if !bytes.Equal(h.Sum(nil), want[:]) {
+		return fmt.Errorf("the %s stream does not decode to the packed tar", format)
+	}
+	return nil
 }
 
 // compress is raw in one format: gzip at its best compression (no name,
