@@ -282,6 +282,12 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).Str("verified", VerifiedNone).
 			Msgf("no checksum published for %s; download is unverified (no digest is pinned)", urlString(u))
 	} else if exp.digest != digest {
+		if exp.how == VerifiedPinned && st.layout == "tarball" && strings.HasSuffix(name, ".tar.zst") {
+			// A digest pinned before the publisher added zstd names the
+			// gzip bundle: this is another file, not a bad one.
+			s.log.Info().Str("url", urlString(u)).Msg("the zstd bundle is not the pinned one; trying the gzip names")
+			return nil, notFound(u, "the zstd bundle does not have the pinned digest")
+		}
 		cause := fmt.Sprintf("checksum mismatch: expected %s (%s), got %s", exp.digest, exp.source, digest)
 		fe := s.integrity(u, cause, "the file on the mirror does not match its checksum: it is corrupt or was tampered with, or the checksum is stale; re-publish it").
 			suggest(failure.PinDigest)
