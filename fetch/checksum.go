@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
@@ -102,10 +103,12 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 	if idx != nil {
 		announced = idx.bundle.Size
 	}
+	started := time.Now()
 	digest, n, ferr := s.download(ctx, u, f, s.maxBytes, announced, true)
 	if ferr != nil {
 		return nil, ferr
 	}
+	done := time.Now()
 	if err := f.Close(); err != nil {
 		return nil, &fetchError{kind: kLocal, url: urlString(u), cause: err.Error(), err: err}
 	}
@@ -163,6 +166,12 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).Str("verified", string(VerifiedNone)).
 			Msgf("no checksum published for %s; download is unverified (no digest is pinned)", urlString(u))
 	} else if exp.digest != digest {
+		if exp.how == VerifiedPinned && st.layout == "tarball" && strings.HasSuffix(name, ".tar.zst") {
+			// A digest pinned before the publisher added zstd names the
+			// gzip bundle: this is another file, not a bad one.
+			s.log.Info().Str("url", urlString(u)).Msg("the zstd bundle is not the pinned one; trying the gzip names")
+			return nil, notFound(u, "the zstd bundle does not have the pinned digest")
+		}
 		cause := fmt.Sprintf("checksum mismatch: expected %s (%s), got %s", exp.digest, exp.source, digest)
 		fe := s.integrity(u, cause, "the file on the mirror does not match its checksum: it is corrupt or was tampered with, or the checksum is stale; re-publish it").
 			suggest(failure.PinDigest)
@@ -182,6 +191,7 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 	return &Artifact{
 		Path: tmp, Name: name, URL: urlString(u), Layout: layout, SHA256: digest,
 		ChecksumSource: exp.source, Verification: exp.how, Version: version, Size: n, Origin: urlString(u),
+		DownloadStarted: started, DownloadDone: done,
 		Cleanup: func() { os.Remove(tmp) },
 	}, nil
 }

@@ -24,6 +24,9 @@ import (
 
 const tarball = apk + "slurm-client-22.05.8-x86_64-alpine.tar.gz"
 
+// zstdTarball is the tarball layout's zstd name, asked for before the gzip ones.
+const zstdTarball = apk + "slurm-client-22.05.8-x86_64-alpine.tar.zst"
+
 var big = func() []byte {
 	b := make([]byte, 256<<10)
 	for i := range b {

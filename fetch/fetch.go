@@ -123,9 +123,14 @@ type Artifact struct {
 	Version        string              // version if known (from index, URL or the tree's VERSION file)
 	Size           int64               // bytes downloaded (tree: sum of its files)
 	IndexSerial    int64               // serial of the index that named the bundle (Layout "index"), else 0
-	IndexExpires   time.Time           // expiry of that index, zero if none
-	IndexSigned    bool                // that index's signature passed Options.IndexVerifier
-	Cleanup        func()              // removes Path; safe to call more than once
+	// DownloadStarted and DownloadDone bound the winning download of the
+	// archive (hashed as it streams); before it the mirror and layout were
+	// resolved, after it the digest was looked up and compared. Zero when
+	// not measured (a tree, a registry).
+	DownloadStarted, DownloadDone time.Time
+	IndexExpires                  time.Time // expiry of that index, zero if none
+	IndexSigned                   bool      // that index's signature passed Options.IndexVerifier
+	Cleanup                       func()    // removes Path; safe to call more than once
 }
 
 // How an artifact's bytes were verified (Artifact.Verification), for the
@@ -550,6 +555,11 @@ func planMirrorFor(raw, version, arch string, listing bool) (*mirror, error) {
 	m.steps = append(m.steps, step{kind: stepIndex, url: rel("pkgs/slurm/index.json"), layout: "index"})
 	if listing {
 		m.steps = append(m.steps, step{kind: stepList, url: rel("pkgs/slurm-apk/"), layout: "tarball"})
+	}
+	if !listing {
+		// pack writes a zstd bundle under the canonical arch only, beside
+		// the gzip names: asked first, it costs a gzip-only mirror one 404.
+		m.steps = append(m.steps, step{kind: stepFile, url: rel("pkgs/slurm-apk/slurm-client-" + version + "-" + arch + "-alpine.tar.zst"), layout: "tarball", version: v})
 	}
 	for _, a := range platform.Aliases(arch) {
 		if listing {

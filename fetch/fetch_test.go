@@ -293,9 +293,9 @@ func Test404MovesOnWithoutRetry(t *testing.T) {
 			t.Errorf("%s requested %d times, want 1", p, n)
 		}
 	}
-	// index, 2 arch spellings, arch-less, 2 tree spellings.
-	if n := empty.total(); n != 6 {
-		t.Errorf("empty mirror got %d requests, want 6: %v", n, empty.hits)
+	// index, zstd name, 2 arch spellings, arch-less, 2 tree spellings.
+	if n := empty.total(); n != 7 {
+		t.Errorf("empty mirror got %d requests, want 7: %v", n, empty.hits)
 	}
 }
 

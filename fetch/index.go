@@ -9,6 +9,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
+	"slurm-installer/internal/platform"
 	"slurm-installer/internal/slurmver"
 )
 
@@ -84,6 +85,7 @@ func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchEr
 		}
 	}
 	b, skipped, doubt := selectBundle(idx, s.version, s.arch, &s.o)
+	b = s.pinnedFormat(idx, b)
 	for _, sk := range skipped {
 		s.log.Info().Str("index", urlString(st.url)).Str("version", sk.Version).Msg("skipping " + sk.Version + ": " + sk.Reason)
 	}
@@ -155,4 +157,20 @@ func (s *mirrorGo) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fe
 	}
 	s.log.Info().Str("url", urlString(u)).Msg("index signature verified")
 	return nil
+}
+
+// pinnedFormat is b, or the same version and arch in the other format when
+// that one carries the pinned digest and b does not: a digest pinned
+// before the publisher added zstd names the gzip bundle, and still gets it.
+func (s *session) pinnedFormat(idx *index.Index, b *index.Bundle) *index.Bundle {
+	if b == nil || s.want == "" || strings.EqualFold(b.SHA256, s.want) {
+		return b
+	}
+	na, _ := platform.Normalize(b.Arch)
+	for i, x := range idx.Bundles {
+		if xa, _ := platform.Normalize(x.Arch); xa == na && x.Version == b.Version && strings.EqualFold(x.SHA256, s.want) {
+			return &idx.Bundles[i]
+		}
+	}
+	return b
 }

@@ -101,7 +101,12 @@ func selectBundle(idx *index.Index, sel, arch string, o *Options) (pick *index.B
 		}
 		cands = append(cands, b)
 	}
-	sort.SliceStable(cands, func(i, j int) bool { return slurmver.Compare(cands[i].Version, cands[j].Version) > 0 })
+	sort.SliceStable(cands, func(i, j int) bool {
+		if c := slurmver.Compare(cands[i].Version, cands[j].Version); c != 0 {
+			return c > 0
+		}
+		return index.Preferred(*cands[i], *cands[j]) // the same version in both formats: zstd first
+	})
 	var firstDoubt *index.Bundle
 	var doubts []skip
 	for _, b := range cands {
@@ -177,7 +182,8 @@ func (s *session) accepts(version string) (bool, string) {
 var archSpellings = []string{"x86_64", "amd64", "x86-64", "aarch64", "arm64"}
 
 // tarballName parses slurm-client-{V}-{A}-alpine.tar.gz (arch "" for the
-// arch-less slurm-client-{V}-alpine.tar.gz); ok is false for other names
+// arch-less slurm-client-{V}-alpine.tar.gz) and the zstd names
+// slurm-client-{V}-{A}-alpine.tar.zst; ok is false for other names
 // and for the latest names.
 func tarballName(name string) (version, arch string, ok bool) {
 	rest, found := strings.CutPrefix(name, "slurm-client-")
@@ -185,6 +191,9 @@ func tarballName(name string) (version, arch string, ok bool) {
 		return "", "", false
 	}
 	rest, found = strings.CutSuffix(rest, "-alpine.tar.gz")
+	if !found {
+		rest, found = strings.CutSuffix(rest, "-alpine.tar.zst")
+	}
 	if !found || rest == "" {
 		return "", "", false
 	}
@@ -223,8 +232,8 @@ func (s *mirrorGo) fetchListed(ctx context.Context, st step, mirror string) (*Ar
 		return nil, ferr
 	}
 	type cand struct {
-		version, name string
-		archNamed     bool
+		version, name   string
+		archNamed, zstd bool
 	}
 	best := map[string]cand{}
 	for _, e := range es {
@@ -235,10 +244,13 @@ func (s *mirrorGo) fetchListed(ctx context.Context, st step, mirror string) (*Ar
 		if !ok || a != "" && a != s.arch {
 			continue
 		}
-		if c, seen := best[v]; seen && (c.archNamed || a == "") {
+		zstd := strings.HasSuffix(e.Name, ".tar.zst")
+		// Per version: an arch-named name over the arch-less one, and of
+		// those zstd over gzip.
+		if c, seen := best[v]; seen && (c.archNamed && a == "" || c.archNamed == (a != "") && (c.zstd || !zstd)) {
 			continue
 		}
-		best[v] = cand{version: v, name: e.Name, archNamed: a != ""}
+		best[v] = cand{version: v, name: e.Name, archNamed: a != "", zstd: zstd}
 	}
 	var cands []cand
 	for _, c := range best {

@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/klauspost/compress/zstd"
+
 	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/slurmver"
 )
@@ -56,6 +58,13 @@ func (s *session) sniff(p string, u *url.URL, name string) *fetchError {
 		zr = gz
 	case bundle.Bzip2:
 		zr = bzip2.NewReader(f)
+	case "zstd":
+		zd, err := newZstdReader(f)
+		if err != nil {
+			return bad("corrupt zstd header: " + err.Error())
+		}
+		defer zd.Close()
+		zr = zd
 	default:
 		return nil
 	}
@@ -103,8 +112,14 @@ func describe(head []byte) string {
 	return fmt.Sprintf("starts with %q", truncate(string(head[:min(len(head), 16)]), 16))
 }
 
+// newZstdReader is a single-goroutine zstd decoder with a bounded window
+// (what pack writes needs 8 MiB at most), for reading a few blocks.
+func newZstdReader(r io.Reader) (*zstd.Decoder, error) {
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
+}
+
 // archiveVersion reads the bundle's VERSION (usr/local/slurm/VERSION, or a
-// VERSION at the top) from a gzip or bzip2 tar at p, reading at most
+// VERSION at the top) from a gzip, bzip2 or zstd tar at p, reading at most
 // 256 MiB of the stream and 50000 entries; "" when it finds none.
 func archiveVersion(p, name string) string {
 	f, err := os.Open(p)
@@ -124,6 +139,13 @@ func archiveVersion(p, name string) string {
 		zr = gz
 	case strings.HasSuffix(lower, ".tar.bz2"):
 		zr = bzip2.NewReader(f)
+	case strings.HasSuffix(lower, ".tar.zst"):
+		zd, err := newZstdReader(f)
+		if err != nil {
+			return ""
+		}
+		defer zd.Close()
+		zr = zd
 	default:
 		return ""
 	}

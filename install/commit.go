@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 // Commit is a committed payload whose previous state can still be restored.
@@ -25,13 +26,15 @@ type Commit struct {
 	carried    int      // CreatedDirs[:carried] come from earlier installs
 	pending    []Backup // backups this commit made, journaled until Finalize
 
-	PayloadRel string   // in-root path of the new versioned payload dir
-	Links      []Link   // command links now in place
-	Configs    []Config // config files written
-	EtcFiles   []string // files placed in /etc/slurm (absent before)
-	EtcKept    []string // bundle files not placed because the site has its own
-	LinkerDirs []string
-	Warnings   []string
+	PayloadRel string // in-root path of the new versioned payload dir
+	// LdconfigTook is how long the root's ldconfig ran (0 when it did not).
+	LdconfigTook time.Duration
+	Links        []Link   // command links now in place
+	Configs      []Config // config files written
+	EtcFiles     []string // files placed in /etc/slurm (absent before)
+	EtcKept      []string // bundle files not placed because the site has its own
+	LinkerDirs   []string
+	Warnings     []string
 	// LoaderCache is set when the root's ldconfig could not run: the
 	// linker config is written, but a glibc bundle's commands find lib/
 	// only through the cache, so they cannot start yet. Its Advice method

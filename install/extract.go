@@ -50,6 +50,7 @@ type extractor struct {
 	limits  Limits
 	log     zerolog.Logger
 	entries map[string]*Entry
+	dirs    map[string]*os.Root // open parent directories, see at
 	count   int
 	written int64
 }
@@ -59,8 +60,8 @@ func unsafeEntry(name, format string, args ...any) error {
 		WithHint("the bundle is malformed or hostile: ask its publisher to rebuild it").Suggest(failure.Repack)
 }
 
-// ExtractArchive reads the archive at file (format identified from its name
-// and content) and writes its entries below dir, which must exist and be
+// ExtractArchive reads the archive at file (format declared by its name,
+// see archiveFormat) and writes its entries below dir, which must exist and be
 // empty. It returns the entries written, sorted by path.
 func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log zerolog.Logger) ([]Entry, error) {
 	f, err := os.Open(file)
@@ -68,28 +69,15 @@ func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log ze
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
 	defer f.Close()
-	format, stream, err := archives.Identify(ctx, filepath.Base(file), f)
+	ex, stream, err := archiveFormat(ctx, file, f)
 	if err != nil {
-		return nil, failure.New(failure.Archive, "%s is not an archive this installer reads (tar.gz, tar.xz, tar.zst, tar.bz2, zip): %w", filepath.Base(file), err)
-	}
-	if ca, isCA := format.(archives.CompressedArchive); isCA {
-		if gz, isGz := ca.Compression.(archives.Gz); isGz {
-			// Inflate in its own goroutine, ahead of the file writes and
-			// hashing: ~30% off a real bundle's extraction on 2 cores.
-			gz.Multithreaded = true
-			ca.Compression = gz
-			format = ca
-		}
-	}
-	ex, ok := format.(archives.Extractor)
-	if !ok {
-		return nil, failure.New(failure.Archive, "%s is compressed (%s) but not an archive: expected a tar or zip inside", filepath.Base(file), format.Extension())
+		return nil, err
 	}
 	x, err := newExtractor(dir, limits, log)
 	if err != nil {
 		return nil, err
 	}
-	defer x.root.Close()
+	defer x.close()
 	err = ex.Extract(ctx, stream, func(ctx context.Context, fi archives.FileInfo) error {
 		e := entry{name: fi.NameInArchive, mode: fi.Mode(), linkDest: fi.LinkTarget, open: func() (io.ReadCloser, error) { return fi.Open() }}
 		if h, ok := fi.Header.(*tar.Header); ok {
@@ -129,7 +117,7 @@ func extractTree(ctx context.Context, src, dir string, limits Limits, log zerolo
 	if err != nil {
 		return nil, err
 	}
-	defer x.root.Close()
+	defer x.close()
 	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -231,7 +219,48 @@ func newExtractor(dir string, limits Limits, log zerolog.Logger) (*extractor, er
 	if err != nil {
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
-	return &extractor{root: root, limits: limits.withDefaults(), log: log, entries: map[string]*Entry{}}, nil
+	return &extractor{root: root, limits: limits.withDefaults(), log: log, entries: map[string]*Entry{}, dirs: map[string]*os.Root{}}, nil
+}
+
+// maxDirHandles caps the directory handles an extraction keeps open.
+const maxDirHandles = 64
+
+// at is the directory handle name is written through, and its base name:
+// the parent is made once (MkdirAll) and kept open as an os.Root, so an
+// entry costs one openat instead of one per path component twice over
+// (MkdirAll's walk, then the create's). A handle is opened through the
+// extraction root and can only reach below it; parents are never links
+// (add checks), so the directory a handle names is the one the path
+// names. Past maxDirHandles directories, the root and the full path are used.
+func (x *extractor) at(name string) (*os.Root, string, error) {
+	dir, base := path.Split(name)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		return x.root, base, nil
+	}
+	if r, ok := x.dirs[dir]; ok {
+		return r, base, nil
+	}
+	if err := x.root.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", err
+	}
+	if len(x.dirs) >= maxDirHandles {
+		return x.root, name, nil
+	}
+	r, err := x.root.OpenRoot(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	x.dirs[dir] = r
+	return r, base, nil
+}
+
+// close closes the directory handles and the root.
+func (x *extractor) close() {
+	for _, r := range x.dirs {
+		r.Close()
+	}
+	x.root.Close()
 }
 
 func (x *extractor) list() []Entry {
@@ -334,10 +363,9 @@ func (x *extractor) add(ctx context.Context, e entry) error {
 			return unsafeEntry(e.name, "parent %q is a %s, not a directory", p, pe.Type)
 		}
 	}
-	if dir := path.Dir(name); dir != "." {
-		if err := x.root.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
+	at, base, err := x.at(name)
+	if err != nil {
+		return err
 	}
 	perm := e.mode.Perm()
 	if e.mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
@@ -345,12 +373,12 @@ func (x *extractor) add(ctx context.Context, e entry) error {
 	}
 	switch {
 	case e.mode.IsDir():
-		if err := x.root.Mkdir(name, perm|0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := at.Mkdir(base, perm|0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
 		x.entries[name] = &Entry{Path: name, Type: "dir", Mode: perm | 0o700}
 	case e.mode&fs.ModeSymlink != 0:
-		if err := x.root.Symlink(e.linkDest, name); err != nil {
+		if err := at.Symlink(e.linkDest, base); err != nil {
 			return err
 		}
 		x.entries[name] = &Entry{Path: name, Type: "symlink", Target: e.linkDest, Mode: 0o777}
@@ -367,7 +395,7 @@ func (x *extractor) add(ctx context.Context, e entry) error {
 		cp.Path = name
 		x.entries[name] = &cp
 	case e.mode.IsRegular():
-		sum, n, err := x.writeFile(name, perm, e.open)
+		sum, n, err := x.writeFile(at, base, name, perm, e.open)
 		if err != nil {
 			return err
 		}
@@ -378,13 +406,14 @@ func (x *extractor) add(ctx context.Context, e entry) error {
 	return nil
 }
 
-func (x *extractor) writeFile(name string, perm fs.FileMode, open func() (io.ReadCloser, error)) (string, int64, error) {
+// writeFile writes the entry name as base in its directory at.
+func (x *extractor) writeFile(at *os.Root, base, name string, perm fs.FileMode, open func() (io.ReadCloser, error)) (string, int64, error) {
 	src, err := open()
 	if err != nil {
 		return "", 0, err
 	}
 	defer src.Close()
-	dst, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o200)
+	dst, err := at.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm|0o200)
 	if err != nil {
 		return "", 0, err
 	}
@@ -400,7 +429,7 @@ func (x *extractor) writeFile(name string, perm fs.FileMode, open func() (io.Rea
 		err = cerr
 	}
 	if err == nil && perm&0o200 == 0 {
-		err = x.root.Chmod(name, perm)
+		err = at.Chmod(base, perm)
 	}
 	if err != nil {
 		return "", n, err

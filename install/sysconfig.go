@@ -141,7 +141,10 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 	if err := in.writeConfig(c, glibcLinkerConf, data, nil, "", false); err != nil {
 		return err
 	}
-	if err := in.ldconfig(ctx); err != nil {
+	ldStart := time.Now()
+	err := in.ldconfig(ctx)
+	c.LdconfigTook = time.Since(ldStart)
+	if err != nil {
 		if errors.Is(err, errLoaderCacheNotBuilt) {
 			c.LoaderCache = err // the caller decides: the commands cannot start without it
 		} else {

@@ -6,7 +6,7 @@
 // # The artifact
 //
 // One image manifest (artifactType [ArtifactType]) with one layer, the
-// bundle tarball as `pack` writes it (media type [LayerMediaType]), and a
+// bundle tarball as `pack` writes it (media type [LayerMediaType], or [ZstdLayerMediaType] for a .tar.zst), and a
 // small JSON config ([ConfigMediaType], see [Config]) recording version,
 // arch, glibc need and self_contained. It is tagged `<version>-<arch>`
 // (canonical arch spelling: x86_64, aarch64) and, unless told otherwise,

@@ -65,7 +65,7 @@ type Options struct {
 
 // Result is a downloaded and verified bundle, shaped like fetch.Artifact.
 type Result struct {
-	Path     string // local archive file (name ends in .tar.gz)
+	Path     string // local archive file (name ends in .tar.gz, or .tar.zst for a zstd layer)
 	Name     string // artifact file name
 	URL      string // oci://HOST/REPO:TAG@MANIFEST-DIGEST (no credentials)
 	Mirror   string // oci://HOST/REPO
@@ -164,7 +164,8 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 		return nil, e.Suggest(failure.RaiseMaxSize)
 	}
 	log.Info().Str("tag", tag).Str("version", cfg.Version).Int64("size", layer.Size).Str("sha256", sum).Msg("registry names a bundle")
-	f, err := os.CreateTemp(o.TempDir, ".slurm-oci-*.tar.gz")
+	suffix := layerSuffix(layer.MediaType)
+	f, err := os.CreateTemp(o.TempDir, ".slurm-oci-*"+suffix)
 	if err != nil {
 		return nil, newErr(KindLocal, r, err, "create temp file: %v", err)
 	}
@@ -188,8 +189,8 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 		src = "pinned digest"
 	}
 	name := layer.Annotations[ocispec.AnnotationTitle]
-	if name == "" || strings.ContainsAny(name, "/\\") || !strings.HasSuffix(name, ".tar.gz") {
-		name = fmt.Sprintf("slurm-client-%s-%s-alpine.tar.gz", cfg.Version, arch)
+	if name == "" || strings.ContainsAny(name, "/\\") || !strings.HasSuffix(name, suffix) {
+		name = fmt.Sprintf("slurm-client-%s-%s-alpine%s", cfg.Version, arch, suffix)
 	}
 	return &Result{Path: path, Name: name, URL: url, Mirror: r.String(), Tag: tag, Manifest: mdesc.Digest.String(),
 		SHA256: sum, ChecksumSource: src, Version: cfg.Version, Arch: arch, Size: layer.Size, Config: *cfg,
@@ -358,12 +359,12 @@ func checkManifest(r Ref, tag string, m *ocispec.Manifest) (ocispec.Descriptor, 
 	}
 	var layers []ocispec.Descriptor
 	for _, l := range m.Layers {
-		if l.MediaType == LayerMediaType {
+		if layerSuffix(l.MediaType) != "" {
 			layers = append(layers, l)
 		}
 	}
 	if len(layers) != 1 {
-		return ocispec.Descriptor{}, newErr(KindIntegrity, r, nil, "tag %s has %d layers of type %s, want exactly one", tag, len(layers), LayerMediaType)
+		return ocispec.Descriptor{}, newErr(KindIntegrity, r, nil, "tag %s has %d bundle layers (of type %s or %s), want exactly one", tag, len(layers), LayerMediaType, ZstdLayerMediaType)
 	}
 	l := layers[0]
 	if l.Digest.Algorithm() != digest.SHA256 || l.Digest.Validate() != nil {

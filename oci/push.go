@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -37,7 +38,7 @@ const maxConfig = 64 << 10
 // PushOptions says what to push where.
 type PushOptions struct {
 	Ref     string // oci://HOST/REPO
-	Tarball string // the bundle file (as pack writes it)
+	Tarball string // the bundle file (as pack writes it); a .tar.zst is pushed as a zstd layer
 	Config  Config
 	Latest  bool // also move latest-<arch> to it
 	Client  ClientOptions
@@ -92,8 +93,12 @@ func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 		return nil, failure.New(failure.FileSystem, "read bundle: %w", err)
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	layer := ocispec.Descriptor{MediaType: LayerMediaType, Digest: digest.NewDigestFromEncoded(digest.SHA256, sum), Size: size,
-		Annotations: map[string]string{ocispec.AnnotationTitle: fmt.Sprintf("slurm-client-%s-%s-alpine.tar.gz", cfg.Version, arch)}}
+	mt, suffix := LayerMediaType, ".tar.gz"
+	if strings.HasSuffix(o.Tarball, ".tar.zst") {
+		mt, suffix = ZstdLayerMediaType, ".tar.zst"
+	}
+	layer := ocispec.Descriptor{MediaType: mt, Digest: digest.NewDigestFromEncoded(digest.SHA256, sum), Size: size,
+		Annotations: map[string]string{ocispec.AnnotationTitle: fmt.Sprintf("slurm-client-%s-%s-alpine%s", cfg.Version, arch, suffix)}}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, failure.New(failure.Internal, "encode config: %w", err)

@@ -398,3 +398,46 @@ func TestAuth(t *testing.T) {
 		t.Fatalf("logs miss the push/pull lines:\n%s", logs.String())
 	}
 }
+
+// TestZstdLayer (issue 25): a .tar.zst is pushed as OCI's zstd layer
+// type, pulled to a .tar.zst file (the media type, checked against the
+// manifest's digest, names the format for the extractor), and a gzip
+// artifact in the same repository keeps its own type and name.
+func TestZstdLayer(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("hpc/slurm-client")
+	gz := push(t, ref, "22.05.8", false, zerolog.Nop())
+	zb := mkBundle(t, 64<<10)
+	zst := filepath.Join(t.TempDir(), "slurm-client-23.02.1-x86_64-alpine.tar.zst")
+	if err := os.Rename(zb.path, zst); err != nil {
+		t.Fatal(err)
+	}
+	res, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: zst, Log: zerolog.Nop(),
+		Config: oci.Config{Version: "23.02.1", Arch: "amd64", GlibcNeed: "GLIBC_2.34"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+reg.Host+"/v2/hpc/slurm-client/manifests/"+res.Manifest, nil)
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(man, []byte(`"mediaType":"`+oci.ZstdLayerMediaType+`"`)) || !bytes.Contains(man, []byte("alpine.tar.zst")) {
+		t.Fatalf("manifest of a .tar.zst push: %s", man)
+	}
+	got, err := pull(t, oci.Options{Ref: ref, Version: "23.02.1", Arch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(got.Path, ".tar.zst") || !strings.HasSuffix(got.Name, ".tar.zst") || got.SHA256 != zb.sha {
+		t.Fatalf("zstd pull: path %q name %q sha %s, want .tar.zst and %s", got.Path, got.Name, got.SHA256, zb.sha)
+	}
+	old, err := pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, old, gz)
+}

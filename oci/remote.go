@@ -28,9 +28,12 @@ const scheme = "oci"
 
 // Media types of the artifact.
 const (
-	ArtifactType    = "application/vnd.slurm-installer.bundle.v1"
-	LayerMediaType  = "application/vnd.slurm-installer.bundle.v1.tar+gzip"
-	ConfigMediaType = "application/vnd.slurm-installer.bundle.config.v1+json"
+	ArtifactType   = "application/vnd.slurm-installer.bundle.v1"
+	LayerMediaType = "application/vnd.slurm-installer.bundle.v1.tar+gzip"
+	// ZstdLayerMediaType is a bundle packed with zstd (.tar.zst): OCI's
+	// own zstd layer type. Installers before it read only LayerMediaType.
+	ZstdLayerMediaType = "application/vnd.oci.image.layer.v1.tar+zstd"
+	ConfigMediaType    = "application/vnd.slurm-installer.bundle.config.v1+json"
 )
 
 // Ref is a parsed oci://HOST/REPO mirror.
@@ -303,4 +306,18 @@ func closeIdle(hc *http.Client) {
 	if hc != nil {
 		hc.CloseIdleConnections()
 	}
+}
+
+// layerSuffix is the file name ending of a bundle layer of media type mt,
+// "" for a type that is not a bundle layer: the media type (in the
+// manifest the layer digest is checked against) is what tells the
+// extractor the format.
+func layerSuffix(mt string) string {
+	switch mt {
+	case LayerMediaType:
+		return ".tar.gz"
+	case ZstdLayerMediaType:
+		return ".tar.zst"
+	}
+	return ""
 }

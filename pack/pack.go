@@ -5,15 +5,20 @@
 // # Invariants
 //
 //   - The same input gives a byte-identical tarball: entries sorted, owner
-//     0:0 with no names, a fixed mtime, no gzip name or time.
+//     0:0 with no names, a fixed mtime, no gzip name or time (a .tar.zst:
+//     with the same zstd command, see compress).
+//   - A zstd bundle is published beside the gzip one of the same tar, never
+//     instead of it: installers before zstd and the seed's AppHubs keep
+//     working, and the index lists the gzip entry first.
 //   - A payload the installer would reject (no bin/sinfo, a link leaving the
 //     payload, a device file, ...) is refused here, before publishing; so is
 //     a walk that yields no bin/sinfo: an empty bundle is never published.
 //   - The payload directory may be named through a link (it is resolved
 //     once); links inside the payload are packed as links, never followed.
-//   - Before anything is published the tarball is extracted with the
+//   - Before anything is published the tar is extracted with the
 //     installer's own extractor ([install.ExtractArchive]): what it rejects
-//     (a symlink chain leaving the payload, say) is refused here too.
+//     (a symlink chain leaving the payload, say) is refused here too; and
+//     each compressed file is decoded and must hash to exactly that tar.
 //   - Files in the output directory are replaced atomically (temp + rename).
 //   - With a [trust.Signer], index.json.minisig is written right after
 //     index.json and signs exactly its bytes; without one a stale signature
@@ -23,13 +28,10 @@ package pack
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
+	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -38,6 +40,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -71,18 +74,36 @@ type Options struct {
 	SelfContained bool
 	Sysroot       string
 	Prefix        string
+
+	// Compress is the bundle's format: Zstd writes the .tar.zst and, for
+	// installers before zstd and the seed's AppHubs, the .tar.gz of the
+	// same tar beside it (both in the index, gzip first); Gzip writes only
+	// the .tar.gz. "" is Gzip.
+	Compress string
 }
+
+// Compression formats for Options.Compress.
+const (
+	Gzip = index.Gzip
+	Zstd = index.Zstd
+)
 
 // Result says what was written.
 type Result struct {
-	Tarball string // path of the versioned tarball
+	Tarball string // path of the versioned tarball: the .tar.zst when zstd was asked for
 	SHA256  string
 	Size    int64
-	Index   string // path of index.json
-	Sig     string // path of index.json.minisig, "" when unsigned
-	Serial  int64  // the index's new serial
-	Expires time.Time
-	Files   int
+	// Gzip is the .tar.gz written beside a zstd Tarball ("" when Tarball
+	// is the gzip one), with its digest and size.
+	Gzip       string
+	GzipSHA256 string
+	GzipSize   int64
+	Coder      string // what compressed Tarball ("zstd -19 (/usr/bin/zstd)", ...)
+	Index      string // path of index.json
+	Sig        string // path of index.json.minisig, "" when unsigned
+	Serial     int64  // the index's new serial
+	Expires    time.Time
+	Files      int
 	// SystemLibs are the payload paths a self-contained pack added (the
 	// loader and glibc's libraries).
 	SystemLibs []string
@@ -133,63 +154,74 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	data, err := files.tarball(o.Version)
+	raw, err := files.tarball(o.Version)
 	if err != nil {
 		return nil, err
 	}
-	if err := selfCheck(ctx, data, o.From); err != nil {
+	formats := []bundle.Compression{Gzip}
+	switch bundle.Compression(o.Compress) {
+	case "", Gzip:
+	case Zstd:
+		formats = []bundle.Compression{Zstd, Gzip}
+	default:
+		return nil, failure.New(failure.Usage, "the bundle's compression %q is not gzip or zstd", o.Compress)
+	}
+	// The three CPU-heavy steps run side by side (pack is CPU-bound: on a
+	// busy shared machine its wall time was CPU time waiting for a core):
+	// compression, the installer's extractor over the tar, and the
+	// payload's glibc need. compressAll then proves each compressed file
+	// decodes to exactly the tar the extractor accepted.
+	var (
+		bundles          []*packed
+		glibc            string
+		cerr, xerr, gerr error
+		wg               sync.WaitGroup
+	)
+	wg.Go(func() { bundles, cerr = compressAll(ctx, raw, formats) })
+	wg.Go(func() { xerr = selfCheck(ctx, raw, ".tar", o.From) })
+	wg.Go(func() {
+		var err error
+		if glibc, _, err = verify.PayloadGlibcNeed(o.From); err != nil {
+			gerr = failure.New(failure.Usage, "read the payload: %w", err)
+		}
+	})
+	wg.Wait()
+	if err := cmp.Or(xerr, gerr, cerr); err != nil { // a refusal of the payload first
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	hexsum := hex.EncodeToString(sum[:])
 	apk := filepath.Join(o.Out, "pkgs", "slurm-apk")
 	if err := os.MkdirAll(apk, 0o755); err != nil {
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
-	name := fmt.Sprintf("slurm-client-%s-%s-alpine.tar.gz", o.Version, arch)
-	if err := writeAtomic(filepath.Join(apk, name), data); err != nil {
-		return nil, err
-	}
-	if err := writeAtomic(filepath.Join(apk, name+".sha256"), bundle.FormatSidecar(bundle.Digest(hexsum), name)); err != nil {
-		return nil, err
-	}
-	aliases := []string{}
-	if arch == platform.X86_64 {
-		// The first seed's names carry no arch and were always x86_64.
-		aliases = append(aliases, fmt.Sprintf("slurm-client-%s-alpine.tar.gz", o.Version))
-	}
-	if o.Latest {
-		aliases = append(aliases, fmt.Sprintf("slurm-client-latest-%s-alpine.tar.gz", arch))
-		if arch == platform.X86_64 {
-			aliases = append(aliases, "slurm-client-latest-alpine.tar.gz")
-		}
-	}
-	sums := map[string]bundle.Digest{name: bundle.Digest(hexsum)}
-	for _, a := range aliases {
-		if err := symlinkAtomic(name, filepath.Join(apk, a)); err != nil {
+	sums := map[string]bundle.Digest{}
+	var entries []index.Bundle
+	for _, b := range bundles {
+		if err := b.publish(apk, o, arch, sums); err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(filepath.Join(apk, a+".sha256"), bundle.FormatSidecar(bundle.Digest(hexsum), a)); err != nil {
-			return nil, err
+		e := index.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + b.name,
+			SHA256: b.sum, Size: int64(len(b.data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o),
+			Glibc: glibc, Series: slurmver.SeriesOf(o.Version)}
+		if b.format == Zstd {
+			e.Compression = Zstd
 		}
-		sums[a] = bundle.Digest(hexsum)
+		entries = append(entries, e)
 	}
 	if err := mergeSHA256SUMS(filepath.Join(apk, "SHA256SUMS"), sums); err != nil {
 		return nil, err
 	}
 	idxPath := filepath.Join(o.Out, "pkgs", "slurm", "index.json")
-	glibc, _, err := verify.PayloadGlibcNeed(o.From)
-	if err != nil {
-		return nil, failure.New(failure.Usage, "read the payload: %w", err)
-	}
-	idx, err := updateIndex(idxPath, index.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
-		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o),
-		Glibc: glibc, Series: slurmver.SeriesOf(o.Version)}, o)
+	idx, err := updateIndex(idxPath, entries, o)
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Tarball: filepath.Join(apk, name), SHA256: hexsum, Size: int64(len(data)), Index: idxPath,
+	first := bundles[0]
+	r := &Result{Tarball: filepath.Join(apk, first.name), SHA256: first.sum, Size: int64(len(first.data)), Coder: first.coder, Index: idxPath,
 		Serial: idx.Serial, Expires: idx.Expires, Files: len(files), SystemLibs: systemLibs}
+	if len(bundles) > 1 {
+		g := bundles[1]
+		r.Gzip, r.GzipSHA256, r.GzipSize = filepath.Join(apk, g.name), g.sum, int64(len(g.data))
+	}
 	sigPath := idxPath + trust.SignatureSuffix
 	if o.Signer == nil {
 		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -197,11 +229,11 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		}
 		return r, nil
 	}
-	raw, err := os.ReadFile(idxPath)
+	idxRaw, err := os.ReadFile(idxPath)
 	if err != nil {
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
-	if err := writeAtomic(sigPath, o.Signer.Sign(raw, "index.json", o.Now.Unix())); err != nil {
+	if err := writeAtomic(sigPath, o.Signer.Sign(idxRaw, "index.json", o.Now.Unix())); err != nil {
 		return nil, err
 	}
 	r.Sig = sigPath
@@ -210,13 +242,13 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 
 // selfCheck extracts the tarball with the installer's extractor, so a
 // payload the installer would reject is never published.
-func selfCheck(ctx context.Context, data []byte, from string) error {
+func selfCheck(ctx context.Context, data []byte, suffix, from string) error {
 	tmp, err := os.MkdirTemp("", "slurm-pack-check-")
 	if err != nil {
 		return failure.Wrap(failure.FileSystem, err)
 	}
 	defer os.RemoveAll(tmp)
-	tgz := filepath.Join(tmp, "bundle.tar.gz")
+	tgz := filepath.Join(tmp, "bundle"+suffix)
 	if err := os.WriteFile(tgz, data, 0o600); err != nil {
 		return failure.Wrap(failure.FileSystem, err)
 	}
@@ -317,10 +349,10 @@ func collect(dir string) (fileList, error) {
 // epoch is every entry's mtime: reproducible and obviously synthetic.
 var epoch = time.Unix(0, 0).UTC()
 
+// tarball is the payload as an uncompressed tar (see compressAll).
 func (fl fileList) tarball(version string) ([]byte, error) {
 	var buf bytes.Buffer
-	gz, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	tw := tar.NewWriter(gz)
+	tw := tar.NewWriter(&buf)
 	hdr := func(name string, mode int64, typ byte, size int64, link string) error {
 		return tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Typeflag: typ, Size: size, Linkname: link,
 			ModTime: epoch, Format: tar.FormatPAX, Uid: 0, Gid: 0})
@@ -369,9 +401,6 @@ func (fl fileList) tarball(version string) ([]byte, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	if err := gz.Close(); err != nil {
-		return nil, err
-	}
 	return buf.Bytes(), nil
 }
 
@@ -406,7 +435,10 @@ func mergeSHA256SUMS(p string, add map[string]bundle.Digest) error {
 	return writeAtomic(p, bundle.FormatSums(sums))
 }
 
-func updateIndex(p string, b index.Bundle, o Options) (*index.Index, error) {
+// updateIndex puts add (one version and arch, one entry per format) into
+// the index at p, replacing what it listed for that version and arch.
+func updateIndex(p string, add []index.Bundle, o Options) (*index.Index, error) {
+	b := add[0]
 	idx := &index.Index{Schema: index.Schema, Latest: map[string]string{}}
 	if data, err := os.ReadFile(p); err == nil {
 		old, err := index.Parse(data)
@@ -425,12 +457,17 @@ func updateIndex(p string, b index.Bundle, o Options) (*index.Index, error) {
 			kept = append(kept, x)
 		}
 	}
-	idx.Bundles = append(kept, b)
-	sort.Slice(idx.Bundles, func(i, j int) bool {
-		if idx.Bundles[i].Arch != idx.Bundles[j].Arch {
-			return idx.Bundles[i].Arch < idx.Bundles[j].Arch
+	idx.Bundles = append(kept, add...)
+	sort.SliceStable(idx.Bundles, func(i, j int) bool {
+		x, y := idx.Bundles[i], idx.Bundles[j]
+		if x.Arch != y.Arch {
+			return x.Arch < y.Arch
 		}
-		return idx.Bundles[i].Version < idx.Bundles[j].Version
+		if x.Version != y.Version {
+			return x.Version < y.Version
+		}
+		// gzip first: an installer before zstd takes the first entry.
+		return x.Format() == Gzip && y.Format() != Gzip
 	})
 	if o.Latest || idx.Latest[b.Arch] == "" {
 		idx.Latest[b.Arch] = b.Version

@@ -11,6 +11,9 @@
 #   dead-apphub       --mirrors DEAD,GOOD            first mirror refuses connections
 #   dead-registry     --mirrors DEAD,oci://REG/...   mixed list: dead AppHub, then the registry
 #   trickle-registry  --mirrors TRICKLE,oci://REG/...
+#   zstd-apphub       --mirrors ZGOOD                one nginx serving `pack --compress zstd` output
+#                                                    (issue 25): its bytes column is ÷ the gzip
+#                                                    bundle, so it reads as the zstd saving
 # and reports per scenario: how many succeeded, wall time, p50/p99 per install, bytes of the bundle
 # the good mirror served ÷ (N × bundle size) (from its access log; goal ≤ 1.05) and peak memory
 # (max RSS of one install; the sum over the fleet as an upper bound).
@@ -27,7 +30,7 @@ BIN=$REPO/bin/slurm-installer
 BUNDLE=$REPO/build/e2e/bundle
 ROOTSRC=$REPO/build/e2e/roots/glibc-x86_64
 NS=${FLEET_N:-20 50}
-SCENARIOS=${FLEET_SCENARIOS:-apphub registry trickle-apphub silent-apphub dead-apphub dead-registry trickle-registry}
+SCENARIOS=${FLEET_SCENARIOS:-apphub zstd-apphub registry trickle-apphub silent-apphub dead-apphub dead-registry trickle-registry}
 BPS=${FLEET_TRICKLE_BPS:-5120}
 DEADLINE=${FLEET_DEADLINE:-120s}
 OUT=${FLEET_OUT:-$REPO/build/bench/fleet}
@@ -42,16 +45,21 @@ FLEET="python3 $REPO/scripts/bench/fleet.py"
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/bench-fleet.XXXXXX)
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-GOODPORT=$(freeport); REGPORT=$(freeport); TRPORT=$(freeport); SILENTPORT=$(freeport); DEAD=http://127.0.0.1:$(freeport)/
+GOODPORT=$(freeport); ZPORT=$(freeport); REGPORT=$(freeport); TRPORT=$(freeport); SILENTPORT=$(freeport); DEAD=http://127.0.0.1:$(freeport)/
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   scripts/nginx.sh stop "$WORK/nginx" >/dev/null 2>&1 || true
+  scripts/nginx.sh stop "$WORK/nginx-z" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 GOOD=$(scripts/nginx.sh start "$APPHUB" "$GOODPORT" html "$WORK/nginx" | tail -1)/
+echo "bench-fleet: packing the zstd AppHub" >&2
+"$BIN" pack --from "$BUNDLE_PAYLOAD/usr/local/slurm" --slurm-version "$BUNDLE_VERSION" --arch "$BUNDLE_ARCH" \
+  --out "$WORK/zhub" --compress zstd -q >/dev/null
+ZGOOD=$(scripts/nginx.sh start "$WORK/zhub" "$ZPORT" html "$WORK/nginx-z" | tail -1)/
 mkdir -p "$WORK/registry"
 cat >"$WORK/registry/config.yml" <<CONF
 version: 0.1
@@ -84,6 +92,7 @@ for n in $NS; do
   for s in $SCENARIOS; do
     case $s in
       apphub) m=$GOOD ;;
+      zstd-apphub) m=$ZGOOD ;;
       registry) m=$REG ;;
       trickle-apphub) m=$TRICKLE,$GOOD ;;
       silent-apphub) m=$SILENT,$GOOD ;;
@@ -93,6 +102,7 @@ for n in $NS; do
       *) echo "unknown scenario $s" >&2; exit 2 ;;
     esac
     if [[ $s == *registry ]]; then log=$WORK/registry/access.log; match=/blobs/$LAYER; size=$LAYERSIZE
+    elif [[ $s == zstd-* ]]; then log=$WORK/nginx-z/access.log; match=slurm-client-; size=$TARSIZE
     else log=$WORK/nginx/access.log; match=slurm-client-; size=$TARSIZE; fi
     off=$(stat -c %s "$log")
     echo "bench-fleet: $s, N=$n: --mirrors $m" >&2

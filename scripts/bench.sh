@@ -73,6 +73,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   "$E2E_SCRIPTS/nginx.sh" stop "$WORK/nginx" >/dev/null 2>&1 || true
   "$E2E_SCRIPTS/nginx.sh" stop "$WORK/nginx-big" >/dev/null 2>&1 || true
+  "$E2E_SCRIPTS/nginx.sh" stop "$WORK/nginx-zstd" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -110,6 +111,16 @@ build_big
 BIGTGZ=$BIGHUB/pkgs/slurm-apk/slurm-client-$BUNDLE_VERSION-x86_64-alpine.tar.gz
 BIGGOOD=$("$E2E_SCRIPTS/nginx.sh" start "$BIGHUB" "$(port)" html "$WORK/nginx-big" 2>/dev/null | tail -1)
 BIG_UNPACKED=$(tar tvzf "$BIGTGZ" | awk '{s += $3} END {print s}')
+
+# --- the zstd mirror (issue 25): the same payload packed by `pack --compress zstd` (.tar.zst and
+# its index entry beside a .tar.gz); the installer takes the zstd bundle, the recipe's floor stays
+# wget + tar xzf of the gzip bundle on the healthy mirror.
+ZHUB=$BENCH/zstd-hub
+rm -rf "$ZHUB"
+"$BIN" pack --from "$BUNDLE_PAYLOAD/usr/local/slurm" --slurm-version "$BUNDLE_VERSION" --arch x86_64 \
+  --out "$ZHUB" --compress zstd -q >/dev/null 2>&1 || die "pack --compress zstd failed"
+ZTAR=$ZHUB/pkgs/slurm-apk/slurm-client-$BUNDLE_VERSION-x86_64-alpine.tar.zst
+ZGOOD=$("$E2E_SCRIPTS/nginx.sh" start "$ZHUB" "$(port)" html "$WORK/nginx-zstd" 2>/dev/null | tail -1)
 
 # --- the two tools ---------------------------------------------------------------------------
 fresh_root() { rm -rf "$WORK/root"; cp -a "$ROOTSRC" "$WORK/root"; sync -f "$WORK/root" 2>/dev/null || true; }
@@ -183,6 +194,12 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 fresh_root; installer "$GOOD"; fresh_root; recipe "$GOOD"
 
 bench healthy "$RUNS" "$RUNS" true "$GOOD"
+log "case healthy-zstd: installer from the zstd mirror $ZGOOD, recipe (gzip) from $GOOD, interleaved"
+for ((i = 0; i < RUNS; i++)); do
+  fresh_root; installer "$ZGOOD"; sample healthy-zstd installer
+  [[ $RC == 0 ]] || tail -5 "$WORK/log" >&2
+  fresh_root; recipe "$GOOD"; sample healthy-zstd recipe
+done
 bench failover "$RUNS" "$SLOW_RUNS" true "$BLACKHOLE" "$REFUSED" "$GOOD"
 bench flaky "$RUNS" "$RUNS" reset_flaky "$FLAKY" "$GOOD"
 bench flaky-only "$RUNS" "$RUNS" reset_flaky "$FLAKY"
@@ -223,6 +240,6 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 "$PY" scripts/bench/report.py --samples "$SAMPLES" --out "$OUT" --date "$START" \
   --load "$LOAD0 → $LOAD1" --sizes "${SIZES[*]}" --big-mb "$BIG_MB" \
   --big-gz "$(stat -c %s "$BIGTGZ")" --big-unpacked "$BIG_UNPACKED" \
-  --bundle-gz "$BUNDLE_COMPRESSED_BYTES" --version "$("$BIN" version 2>/dev/null | head -1)" \
+  --bundle-gz "$BUNDLE_COMPRESSED_BYTES" --bundle-zst "$(stat -c %s "$ZTAR")" --version "$("$BIN" version 2>/dev/null | head -1)" \
   --notes scripts/bench/analysis.md
 log "wrote $OUT/BENCHMARKS.md and $OUT/bench-medians.svg"

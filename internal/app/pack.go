@@ -23,6 +23,24 @@ type packOptions struct {
 	latest, selfContained            bool
 	expires                          time.Duration
 	sysroot, prefix, caCert, signKey string
+	compress                         string
+}
+
+// packCompression is the bundle format pack writes: what --compress says,
+// else zstd (with the gzip tarball beside it) for a directory and gzip for
+// a registry, whose one tag would otherwise be unreadable to installers
+// before zstd.
+func (o *packOptions) packCompression(registry bool) (string, error) {
+	switch o.compress {
+	case "":
+		if registry {
+			return string(pack.Gzip), nil
+		}
+		return string(pack.Zstd), nil
+	case string(pack.Gzip), string(pack.Zstd):
+		return o.compress, nil
+	}
+	return "", failure.New(failure.Usage, "--compress %q: want zstd or gzip", o.compress)
 }
 
 func (u *ui) packCommand() *cli.Command {
@@ -38,6 +56,7 @@ func (u *ui) packCommand() *cli.Command {
 		b.String(&o.sysroot, &cli.StringFlag{Name: "sysroot", Value: "/", Usage: "with --self-contained: the root to take glibc from (the one the payload was built against)"}),
 		b.String(&o.prefix, &cli.StringFlag{Name: "prefix", Value: pack.DefaultPrefix, Usage: "with --self-contained: the prefix the bundle's loader path names (installs only there)"}),
 		b.String(&o.caCert, &cli.StringFlag{Name: "ca-cert", Usage: "with --out oci://: PEM file with a CA to trust besides the system's"}),
+		b.String(&o.compress, &cli.StringFlag{Name: "compress", Usage: "zstd|gzip: zstd writes the .tar.zst and the .tar.gz beside it (older installers take the gzip one), gzip only the .tar.gz (default: zstd for a directory, gzip for oci://, whose tag only zstd-aware installers could read)"}),
 		b.String(&o.signKey, &cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + signPasswordEnv + ")"}),
 	)
 	return &cli.Command{
@@ -62,8 +81,12 @@ func (u *ui) runPack(c *cli.Context, o *packOptions) error {
 	if o.expires <= 0 {
 		return failure.New(failure.Usage, "--expires must be positive")
 	}
+	compress, err := o.packCompression(urlLike.MatchString(o.dest))
+	if err != nil {
+		return err
+	}
 	if urlLike.MatchString(o.dest) {
-		return u.packToRegistry(c, o) // pack_oci.go: oci://HOST/REPO, any other URL is a usage error
+		return u.packToRegistry(c, o, compress) // pack_oci.go: oci://HOST/REPO, any other URL is a usage error
 	}
 	var signer *trust.Signer
 	if o.signKey != "" {
@@ -75,12 +98,15 @@ func (u *ui) runPack(c *cli.Context, o *packOptions) error {
 	}
 	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: o.dest, Latest: o.latest, Expires: o.expires, Signer: signer,
-		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
+		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix, Compress: compress})
 	if err != nil {
 		return err
 	}
-	u.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Int("files", r.Files).
-		Str("index", r.Index).Int64("serial", r.Serial).Str("expires", r.Expires.Format(time.RFC3339)).Msg("bundle packed")
+	ev := u.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Str("compressed_by", r.Coder).Int("files", r.Files)
+	if r.Gzip != "" {
+		ev = ev.Str("gzip_tarball", r.Gzip).Int64("gzip_bytes", r.GzipSize)
+	}
+	ev.Str("index", r.Index).Int64("serial", r.Serial).Str("expires", r.Expires.Format(time.RFC3339)).Msg("bundle packed")
 	if o.selfContained {
 		u.log.Info().Str("prefix", o.prefix).Int("system_libs", len(r.SystemLibs)).Strs("added", r.SystemLibs).
 			Msg("self-contained: glibc's loader and libraries are in the bundle; install it with --prefix " + o.prefix + " only")

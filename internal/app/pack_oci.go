@@ -30,7 +30,7 @@ var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
 // bundle as pack always does, in a scratch directory, and push it to the
 // registry as an OCI artifact tagged <version>-<arch> (and latest-<arch>
 // unless --latest=false). Any other URL is a usage error.
-func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
+func (u *ui) packToRegistry(c *cli.Context, o *packOptions, compress string) error {
 	out := o.dest
 	if !oci.IsRef(out) {
 		return failure.New(failure.Usage, "--out %q: the only URL pack publishes to is an OCI registry, oci://HOST/REPO", fetch.Redact(out)).
@@ -54,7 +54,7 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 	defer os.RemoveAll(tmp)
 	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: tmp, Latest: false, Expires: o.expires,
-		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
+		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix, Compress: compress})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,26 @@ type Bundle struct {
 	// least this, unless SelfContained (the bundle carries a glibc that is).
 	Glibc  string `json:"glibc,omitempty"`
 	Series string `json:"series,omitempty"` // the SLURM major release, "22.05"
+	// Compression is the bundle's format: "zstd" for a .tar.zst, "" (or
+	// "gzip") for a .tar.gz, as every index before it was written. An
+	// index may list the same version and arch once per format; the
+	// installer takes zstd (see Find), an older one the first entry, which
+	// pack keeps the gzip one.
+	Compression bundle.Compression `json:"compression,omitempty"`
+}
+
+// Compression formats a bundle comes in (the contract's values: bundle.Compression).
+const (
+	Gzip = bundle.Gzip
+	Zstd = bundle.Zstd
+)
+
+// Format is the bundle's compression format, Gzip when the index says none.
+func (b Bundle) Format() bundle.Compression {
+	if b.Compression == "" {
+		return Gzip
+	}
+	return b.Compression
 }
 
 // Parse parses and checks an index.json: the schema must be
@@ -105,6 +125,11 @@ func check(b Bundle) error {
 	if b.Series != "" && (!dottedNumber(b.Series) || !strings.HasPrefix(b.Version, b.Series+".")) {
 		return fmt.Errorf("series %q is not the major release of version %q", b.Series, b.Version)
 	}
+	switch b.Compression {
+	case "", Gzip, Zstd:
+	default:
+		return fmt.Errorf("compression %q is not gzip or zstd", b.Compression)
+	}
 	if b.URL == "" || strings.ContainsAny(b.URL, "\x00\\") {
 		return fmt.Errorf("bad url %q", b.URL)
 	}
@@ -117,6 +142,10 @@ func check(b Bundle) error {
 	case (u.Scheme == "http" || u.Scheme == "https") && u.Host != "":
 	default:
 		return fmt.Errorf("url %q must be relative or http(s)", b.URL)
+	}
+	// The name carries the format to the extractor: they must agree.
+	if zst := strings.HasSuffix(strings.ToLower(u.Path), ".tar.zst"); zst != (b.Format() == Zstd) {
+		return fmt.Errorf("url %q does not name a %s bundle (compression %q)", b.URL, b.Format(), b.Compression)
 	}
 	return nil
 }
@@ -147,7 +176,8 @@ func (idx *Index) LatestFor(arch string) string {
 }
 
 // Find returns the bundle for version ("latest" → Latest[arch]) and arch
-// (any spelling), or nil.
+// (any spelling), or nil. When the index lists it in both formats, the
+// zstd one is returned (smaller, and faster to unpack).
 func (idx *Index) Find(version, arch string) *Bundle {
 	arch, err := platform.Normalize(arch)
 	if err != nil {
@@ -165,12 +195,21 @@ func (idx *Index) Find(version, arch string) *Bundle {
 			return nil
 		}
 	}
+	var found *Bundle
 	for i, b := range idx.Bundles {
 		if na, _ := platform.Normalize(b.Arch); na == arch && b.Version == version {
-			return &idx.Bundles[i]
+			if found == nil || Preferred(b, *found) {
+				found = &idx.Bundles[i]
+			}
 		}
 	}
-	return nil
+	return found
+}
+
+// Preferred reports whether a is to be taken over b, the same bundle in
+// another format: zstd over gzip.
+func Preferred(a, b Bundle) bool {
+	return a.Format() == Zstd && b.Format() != Zstd
 }
 
 // ValidVersion reports whether v is a version as bundles name it (digits, letters, . - _ +).

@@ -63,3 +63,32 @@ func TestParseDigestCase(t *testing.T) {
 		}
 	}
 }
+
+// Issue 25: an index may list a version in both formats (gzip first, as
+// pack writes it); Find takes zstd, and the name must agree with the
+// compression field.
+func TestCompression(t *testing.T) {
+	both := `{"schema":1,"created":"2026-12-07T07:00:00Z","serial":1,"latest":{"x86_64":"22.05.8"},"bundles":[
+	 {"version":"22.05.8","arch":"x86_64","url":"../slurm-apk/a.tar.gz","sha256":"` + hex + `","size":10},
+	 {"version":"22.05.8","arch":"x86_64","url":"../slurm-apk/a.tar.zst","sha256":"` + hex + `","size":8,"compression":"zstd"}]}`
+	idx, err := Parse([]byte(both))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := idx.Find("latest", "amd64"); b == nil || b.Format() != Zstd || !strings.HasSuffix(b.URL, ".tar.zst") {
+		t.Fatalf("Find: %+v, want the zstd entry", b)
+	}
+	if idx.Bundles[0].Format() != Gzip {
+		t.Fatalf("an entry without compression is %q, want gzip", idx.Bundles[0].Format())
+	}
+	for _, bad := range []struct{ url, comp, want string }{
+		{"a.tar.zst", "", "does not name a gzip bundle"},
+		{"a.tar.gz", "zstd", "does not name a zstd bundle"},
+		{"a.tar.lz4", "lz4", "not gzip or zstd"},
+	} {
+		doc := `{"schema":1,"bundles":[{"version":"22.05.8","arch":"x86_64","url":"` + bad.url + `","sha256":"` + hex + `","size":1,"compression":"` + bad.comp + `"}]}`
+		if _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s / %q: %v, want %q", bad.url, bad.comp, err, bad.want)
+		}
+	}
+}

@@ -37,6 +37,8 @@ type Run struct {
 	// majors it accepts ("21.08 to 23.02"), and accept, which narrows the selection.
 	controller, window string
 	accept             func(version string) string
+	// phases times a plain install's phases for the closing debug line (nil: not timed).
+	phases *phases
 }
 
 // Install runs one install: it returns the result (also on failure, for --json) and the
@@ -121,7 +123,10 @@ func (r *Run) run(ctx context.Context) (*Result, error) {
 	if probe {
 		rc, err = r.probeCluster(ctx)
 	} else {
+		r.phases = newPhases(r.start)
+		r.phases.mark("setup") // flags, detection, lock, receipt
 		rc, err = r.installOnce(ctx, r.req.Version, nil)
+		r.phases.log(log)
 	}
 	err = r.clusterError(err)
 	if err != nil {
@@ -154,6 +159,7 @@ func (r *Run) installOnce(ctx context.Context, version string, probe func(contex
 	if err != nil {
 		return nil, err
 	}
+	r.phases.fetched(art)
 	if art.Cleanup != nil {
 		defer art.Cleanup()
 	}
@@ -183,6 +189,7 @@ func (r *Run) installOnce(ctx context.Context, version string, probe func(contex
 func (r *Run) stageChecked(ctx context.Context, want string, art *fetch.Artifact) (_ *install.Staged, version string, err error) {
 	log := r.log
 	st, err := r.in.Stage(ctx, install.Source{Path: art.Path, Tree: art.Tree})
+	r.phases.mark("extract")
 	if err != nil {
 		return nil, "", err
 	}
@@ -220,6 +227,7 @@ func (r *Run) stageChecked(ctx context.Context, want string, art *fetch.Artifact
 	}
 	rep, err := verify.Preflight(verify.PreflightInput{PayloadDir: st.PayloadDir(), Prefix: prefix,
 		Root: r.t.fs, Arch: r.t.Arch, Libc: r.t.Libc, LinkerDirs: linkerDirs})
+	r.phases.mark("preflight")
 	if err != nil {
 		return nil, "", err
 	}
@@ -243,9 +251,11 @@ func (r *Run) commitVerified(ctx context.Context, art *fetch.Artifact, staged *i
 		prevLinks = r.prev.Links
 	}
 	commit, err := r.in.Commit(ctx, staged, version, prevLinks)
+	r.phases.mark("commit")
 	if err != nil {
 		return nil, err
 	}
+	r.phases.moveTo("commit", "ldconfig", commit.LdconfigTook)
 	rollback := func(err error) (*installed, error) {
 		if rerr := commit.Rollback(); rerr != nil {
 			log.Error().Err(rerr).Msg("rollback incomplete")
@@ -269,6 +279,7 @@ func (r *Run) commitVerified(ctx context.Context, art *fetch.Artifact, staged *i
 			strings.Join(commit.LinkerDirs, ", "), commit.LoaderCache).Advise(hint, fix))
 	}
 	verified, err := runVerify0(ctx, r.req.RootDir, r.in.Options(), version, log)
+	r.phases.mark("sandbox_run")
 	if err == nil && probe != nil {
 		err = probe(ctx) // --slurm-version cluster: does this client talk to the controller?
 	}
@@ -284,6 +295,7 @@ func (r *Run) commitVerified(ctx context.Context, art *fetch.Artifact, staged *i
 	if err := commit.Finish(rc); err != nil {
 		return nil, err // rolled back: the receipt is written exactly when the commit is final
 	}
+	r.phases.mark("receipt")
 	return &installed{Receipt: rc, warnings: commit.Warnings}, nil
 }
 

@@ -13,6 +13,7 @@ import subprocess
 
 CASES = [
     ("healthy", "1. healthy single mirror"),
+    ("healthy-zstd", "1z. healthy, zstd bundle (recipe: the gzip one)"),
     ("failover", "2. [blackhole, refused, healthy]"),
     ("flaky", "3. [503×3 then healthy, healthy]"),
     ("flaky-only", "3b. only the 503×3-then-healthy mirror"),
@@ -78,7 +79,7 @@ def tool_version(cmd):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("samples", "out", "date", "load", "sizes", "big-mb", "big-gz", "big-unpacked",
-              "bundle-gz", "version", "notes"):
+              "bundle-gz", "bundle-zst", "version", "notes"):
         ap.add_argument("--" + a, default="")
     o = ap.parse_args()
 
@@ -208,6 +209,15 @@ def main():
     r1 = ratio("healthy")
     if r1 is not None:
         g.append(f"| 1. healthy ≤ 1.0× recipe | {r1:.2f}× | {verdict(r1 <= 1.0)} |")
+    rz = ratio("healthy-zstd")
+    if rz is not None:
+        g.append(f"| 1z. healthy from a zstd bundle ≤ 1.0× wget + tar xzf of the gzip one | {rz:.2f}× | {verdict(rz <= 1.0)} |")
+    if r1 is not None:
+        g.append(f"| 1g. healthy from a gzip bundle ≤ 1.3× that floor | {r1:.2f}× | {verdict(r1 <= 1.3)} |")
+    if o.bundle_zst and o.bundle_gz:
+        br = int(o.bundle_zst) / int(o.bundle_gz)
+        g.append(f"| 1b. mirror bytes of a zstd install ≤ 0.75× the gzip bundle | {br:.2f}× "
+                 f"({int(o.bundle_zst):,} / {int(o.bundle_gz):,} bytes) | {verdict(br <= 0.75)} |")
     s2, r2 = S[("failover", "installer")], ratio("failover")
     if s2 and r2:
         g.append(f"| 2. fail-over < 2 s and ≥ 10× faster | {fmt_s(s2['med'])}, {1 / r2:.1f}× faster | "
