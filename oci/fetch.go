@@ -147,7 +147,7 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 		if why := o.Accept(*cfg); why != "" {
 			// A pinned digest names this bundle: no older one can be it.
 			walk := pin == "" && slurmver.KindOf(version) != slurmver.Exact
-			if tag, mdesc, layer, cfg, err = olderAccepted(ctx, repo, r, version, arch, cfg, why, walk, o.Accept, log); err != nil {
+			if tag, mdesc, layer, cfg, err = olderAccepted(ctx, selection{repo, r, version, arch, o.Accept, log}, cfg, why, walk); err != nil {
 				return nil, err
 			}
 		}
@@ -217,10 +217,21 @@ func inspect(ctx context.Context, repo *remote.Repository, r Ref, tag string, ma
 	return layer, cfg, nil
 }
 
+// selection is one bundle selection in one registry repository: the repository, the selector
+// and arch asked for, the judge of a bundle's config (why it cannot run, "" when it can).
+type selection struct {
+	repo          *remote.Repository
+	ref           Ref
+	version, arch string
+	accept        func(Config) string
+	log           zerolog.Logger
+}
+
 // olderAccepted is the newest bundle older than first (which accept
 // refused for why) that matches the selector and accept takes; without
 // walk (an exact version, a pinned digest) there is none to look for.
-func olderAccepted(ctx context.Context, repo *remote.Repository, r Ref, version, arch string, first *Config, why string, walk bool, accept func(Config) string, log zerolog.Logger) (string, ocispec.Descriptor, ocispec.Descriptor, *Config, error) {
+func olderAccepted(ctx context.Context, sel selection, first *Config, why string, walk bool) (string, ocispec.Descriptor, ocispec.Descriptor, *Config, error) {
+	repo, r, version, arch, accept, log := sel.repo, sel.ref, sel.version, sel.arch, sel.accept, sel.log
 	none := func(skipped []string) (string, ocispec.Descriptor, ocispec.Descriptor, *Config, error) {
 		return "", ocispec.Descriptor{}, ocispec.Descriptor{}, nil, newErr(KindUnrunnable, r, nil, "no bundle of %s for %s can run in this root: %s", version, arch, strings.Join(skipped, "; "))
 	}

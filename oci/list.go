@@ -144,7 +144,7 @@ func Resolve(ctx context.Context, o Options) (*Resolved, error) {
 		}
 		if why := accept(*cfg); why != "" {
 			walk := pin == "" && slurmver.KindOf(version) != slurmver.Exact
-			if tag, mdesc, layer, cfg, err = olderAccepted(ctx, repo, r, version, arch, cfg, why, walk, accept, log); err != nil {
+			if tag, mdesc, layer, cfg, err = olderAccepted(ctx, selection{repo, r, version, arch, accept, log}, cfg, why, walk); err != nil {
 				return nil, err
 			}
 		}
