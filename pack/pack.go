@@ -66,6 +66,11 @@ type Options struct {
 	SelfContained bool
 	Sysroot       string
 	Prefix        string
+
+	// Replace allows publishing bytes other than the ones the AppHub
+	// already publishes for this version and arch (installers that pinned
+	// the old checksum then fail); without it that is refused.
+	Replace bool
 }
 
 // Result says what was written.
@@ -81,6 +86,9 @@ type Result struct {
 	// SystemLibs are the payload paths a self-contained pack added (the
 	// loader and glibc's libraries).
 	SystemLibs []string
+	// Unchanged: the AppHub already published these exact bytes for this
+	// version and arch; nothing was written.
+	Unchanged bool
 }
 
 // Prefix inside the tarball (docs/DESIGN.md §4).
@@ -130,10 +138,23 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 	sum := sha256.Sum256(data)
 	hexsum := hex.EncodeToString(sum[:])
 	apk := filepath.Join(o.Out, "pkgs", "slurm-apk")
+	name := fmt.Sprintf("slurm-client-%s-%s-alpine.tar.gz", o.Version, arch)
+	pub, err := lookPublished(o.Out, name, o.Version, arch)
+	if err != nil {
+		return nil, err
+	}
+	if pub.same(hexsum) && signedAsAsked(o) {
+		return &Result{Tarball: filepath.Join(apk, name), SHA256: hexsum, Size: int64(len(data)),
+			Index: filepath.Join(o.Out, "pkgs", "slurm", "index.json"), Files: len(files), SystemLibs: systemLibs, Unchanged: true}, nil
+	}
+	if old := pub.conflict(hexsum); old != "" && !o.Replace {
+		return nil, failure.New(failure.FileSystem, "refusing to re-publish SLURM %s for %s in %s: it is already published with sha256 %s, and these bytes are %s",
+			o.Version, arch, o.Out, old, hexsum).
+			WithHint("installers that pinned %s would fail; publish the change as a new version", old).Suggest(failure.ReplaceBundle)
+	}
 	if err := os.MkdirAll(apk, 0o755); err != nil {
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
-	name := fmt.Sprintf("slurm-client-%s-%s-alpine.tar.gz", o.Version, arch)
 	if err := writeAtomic(filepath.Join(apk, name), data); err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ const signPasswordEnv = "SLURM_INSTALLER_SIGN_PASSWORD"
 type packOptions struct {
 	out                              outputOptions
 	from, version, arch, dest        string
-	latest, selfContained            bool
+	latest, selfContained, replace   bool
 	expires                          time.Duration
 	sysroot, prefix, caCert, signKey string
 }
@@ -37,6 +37,7 @@ func (u *ui) packCommand() *cli.Command {
 		b.Bool(&o.selfContained, &cli.BoolFlag{Name: "self-contained", Usage: "also pack glibc's loader and libraries and point the ELFs at them (needs patchelf here), so the bundle runs on musl, distroless or any root of its arch; it installs only at --prefix"}),
 		b.String(&o.sysroot, &cli.StringFlag{Name: "sysroot", Value: "/", Usage: "with --self-contained: the root to take glibc from (the one the payload was built against)"}),
 		b.String(&o.prefix, &cli.StringFlag{Name: "prefix", Value: pack.DefaultPrefix, Usage: "with --self-contained: the prefix the bundle's loader path names (installs only there)"}),
+		b.Bool(&o.replace, &cli.BoolFlag{Name: "replace", Usage: "publish over a bundle of the same version and arch that has other bytes (installers that pinned its checksum will refuse the new one)"}),
 		b.String(&o.caCert, &cli.StringFlag{Name: "ca-cert", Usage: "with --out oci://: PEM file with a CA to trust besides the system's"}),
 		b.String(&o.signKey, &cli.StringFlag{Name: "sign-key", Usage: "minisign secret key file: write pkgs/slurm/index.json.minisig (an encrypted key reads its password from " + signPasswordEnv + ")"}),
 	)
@@ -75,9 +76,14 @@ func (u *ui) runPack(c *cli.Context, o *packOptions) error {
 	}
 	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: o.dest, Latest: o.latest, Expires: o.expires, Signer: signer,
-		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
+		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix, Replace: o.replace})
 	if err != nil {
 		return err
+	}
+	if r.Unchanged {
+		u.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Msg("already published with these exact bytes: nothing written")
+		fmt.Fprintln(u.stdout, r.Tarball)
+		return nil
 	}
 	u.log.Info().Str("tarball", r.Tarball).Str("sha256", r.SHA256).Int64("bytes", r.Size).Int("files", r.Files).
 		Str("index", r.Index).Int64("serial", r.Serial).Str("expires", r.Expires.Format(time.RFC3339)).Msg("bundle packed")

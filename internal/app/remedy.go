@@ -45,6 +45,7 @@ var remedyWords = map[failure.Step]string{
 	failure.GivePayload:      "point --from at the directory holding bin/, lib/ and VERSION (e.g. .../usr/local/slurm)",
 	failure.SetSignPassword:  "set SLURM_INSTALLER_SIGN_PASSWORD to the key's password",
 	failure.GivePatchelf:     "install patchelf where pack runs (apt-get install patchelf)",
+	failure.ReplaceBundle:    "pass --replace to publish these bytes in its place on purpose (the index's serial moves on)",
 }
 
 // remedyText words r: the steps that carry a value (a version, an arch, a

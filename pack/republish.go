@@ -1,0 +1,80 @@
+package pack
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
+	"slurm-installer/trust"
+)
+
+// published is what an AppHub already holds for one version and arch: the
+// index's entry and the versioned tarball's own hash ("" when absent).
+type published struct {
+	indexSHA string // the index entry's sha256, "" when the index has none
+	fileSHA  string // the sha256 of slurm-apk/<name> as it is on disk, "" when absent
+}
+
+// lookPublished reads what out already publishes under name for version
+// and arch. An unreadable index is left to updateIndex, which says so.
+func lookPublished(out, name, version, arch string) (published, error) {
+	var p published
+	if data, err := os.ReadFile(filepath.Join(out, "pkgs", "slurm", "index.json")); err == nil {
+		if idx, err := index.Parse(data); err == nil {
+			if b := idx.Find(version, arch); b != nil {
+				p.indexSHA = b.SHA256
+			}
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "pkgs", "slurm-apk", name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return p, nil
+	}
+	if err != nil {
+		return p, failure.New(failure.FileSystem, "read the published %s: %w", name, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return p, failure.New(failure.FileSystem, "the published %s is not a regular file", f.Name())
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return p, failure.New(failure.FileSystem, "read the published %s: %w", f.Name(), err)
+	}
+	p.fileSHA = hex.EncodeToString(h.Sum(nil))
+	return p, nil
+}
+
+// same reports whether the AppHub already publishes exactly sum: its index
+// names it and the tarball on disk hashes to it. Packing again is then a
+// no-op.
+func (p published) same(sum string) bool {
+	return p.indexSHA == sum && p.fileSHA == sum
+}
+
+// conflict is the published digest that differs from sum ("" when none
+// does): installers may have pinned it, so it is replaced only on request.
+func (p published) conflict(sum string) string {
+	switch {
+	case p.indexSHA != "" && p.indexSHA != sum:
+		return p.indexSHA
+	case p.fileSHA != "" && p.fileSHA != sum:
+		return p.fileSHA
+	}
+	return ""
+}
+
+// signedAsAsked reports whether the index's signature is there exactly when
+// this run signs: an unsigned run over a signed index (or the reverse)
+// must rewrite the index, so a mirror never pairs an index with a stale
+// signature or lacks the one asked for.
+func signedAsAsked(o Options) bool {
+	_, err := os.Lstat(filepath.Join(o.Out, "pkgs", "slurm", "index.json"+trust.SignatureSuffix))
+	return (err == nil) == (o.Signer != nil)
+}
