@@ -71,6 +71,10 @@ type Options struct {
 	// already publishes for this version and arch (installers that pinned
 	// the old checksum then fail); without it that is refused.
 	Replace bool
+
+	// Origin is where the payload's files came from (pack --from-root): it
+	// is recorded in index.json and gives the SBOM its package URLs.
+	Origin *index.Origin
 }
 
 // Result says what was written.
@@ -89,6 +93,9 @@ type Result struct {
 	// Unchanged: the AppHub already published these exact bytes for this
 	// version and arch; nothing was written.
 	Unchanged bool
+	// SBOM is the path of the bundle's SPDX document beside index.json (the
+	// bundle carries the same bytes at its top).
+	SBOM string
 }
 
 // Prefix inside the tarball (docs/DESIGN.md §4).
@@ -117,6 +124,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		return nil, failure.New(failure.Usage, "%s/VERSION says %s but the bundle's version is given as %s", o.From, v, o.Version)
 	}
 	var systemLibs []string
+	payloadDir := o.From
 	if o.SelfContained {
 		dir, added, cleanup, err := selfContain(o, arch)
 		if err != nil {
@@ -127,7 +135,13 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		if files, err = collect(dir); err != nil {
 			return nil, err
 		}
+		payloadDir = dir
 	}
+	doc, err := bundleSBOM(payloadDir, o, arch)
+	if err != nil {
+		return nil, err
+	}
+	files = files.withSBOM(doc)
 	data, err := files.tarball(o.Version)
 	if err != nil {
 		return nil, err
@@ -186,18 +200,25 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	idxPath := filepath.Join(o.Out, "pkgs", "slurm", "index.json")
+	sbomPath := filepath.Join(filepath.Dir(idxPath), sbomName(o.Version, arch))
+	if err := os.MkdirAll(filepath.Dir(sbomPath), 0o755); err != nil {
+		return nil, failure.Wrap(failure.FileSystem, err)
+	}
+	if err := writeAtomic(sbomPath, doc); err != nil {
+		return nil, err
+	}
 	glibc, _, err := verify.PayloadGlibcNeed(o.From)
 	if err != nil {
 		return nil, failure.New(failure.Usage, "read the payload: %w", err)
 	}
 	idx, err := updateIndex(idxPath, index.Bundle{Version: o.Version, Arch: arch, URL: "../slurm-apk/" + name,
 		SHA256: hexsum, Size: int64(len(data)), SelfContained: o.SelfContained, Prefix: packedPrefix(o),
-		Glibc: glibc, Series: verify.Major(o.Version)}, o)
+		Glibc: glibc, Series: verify.Major(o.Version), SBOM: filepath.Base(sbomPath), Origin: o.Origin}, o)
 	if err != nil {
 		return nil, err
 	}
 	r := &Result{Tarball: filepath.Join(apk, name), SHA256: hexsum, Size: int64(len(data)), Index: idxPath,
-		Serial: idx.Serial, Expires: idx.Expires, Files: len(files), SystemLibs: systemLibs}
+		Serial: idx.Serial, Expires: idx.Expires, Files: len(files), SystemLibs: systemLibs, SBOM: sbomPath}
 	sigPath := idxPath + trust.SignatureSuffix
 	if o.Signer == nil {
 		if err := os.Remove(sigPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -246,6 +267,7 @@ type file struct {
 	mode   fs.FileMode
 	target string
 	abs    string
+	data   []byte // the content when it is made by pack (the SBOM), not read from abs
 }
 
 type fileList []file
@@ -350,9 +372,12 @@ func (fl fileList) tarball(version string) ([]byte, error) {
 			if f.rel == "VERSION" {
 				hasVersion = true
 			}
-			b, err := os.ReadFile(f.abs)
-			if err != nil {
-				return nil, failure.Wrap(failure.FileSystem, err)
+			b := f.data
+			if b == nil {
+				var err error
+				if b, err = os.ReadFile(f.abs); err != nil {
+					return nil, failure.Wrap(failure.FileSystem, err)
+				}
 			}
 			if err := hdr(name, perm, tar.TypeReg, int64(len(b)), ""); err != nil {
 				return nil, err
