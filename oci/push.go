@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
 )
 
@@ -29,6 +30,9 @@ type Config struct {
 	SelfContained bool      `json:"self_contained"`
 	Prefix        string    `json:"prefix,omitempty"` // the install prefix a self-contained bundle was packed for
 	Created       time.Time `json:"created,omitzero"`
+	// Origin is the distro and packages the files came from (pack
+	// --from-root), as index.json records it; nil otherwise.
+	Origin *index.Origin `json:"origin,omitempty"`
 }
 
 // maxConfig caps the config blob download.

@@ -53,12 +53,12 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 	defer os.RemoveAll(tmp)
 	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: tmp, Latest: false, Expires: o.expires,
-		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix})
+		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix, Origin: o.origin})
 	if err != nil {
 		return err
 	}
 	cfg := oci.Config{Version: o.version, Arch: o.arch, SelfContained: o.selfContained,
-		Created: time.Now().UTC().Truncate(time.Second)}
+		Created: time.Now().UTC().Truncate(time.Second), Origin: o.origin}
 	if cfg.SelfContained {
 		cfg.Prefix = pack.DefaultPrefix
 		if p := o.prefix; p != "" {
