@@ -70,11 +70,12 @@ func (p published) conflict(sum string) string {
 	return ""
 }
 
-// signedAsAsked reports whether the index's signature is there exactly when
-// this run signs: an unsigned run over a signed index (or the reverse)
-// must rewrite the index, so a mirror never pairs an index with a stale
-// signature or lacks the one asked for.
+// signedAsAsked reports whether packing the same bytes again can be a
+// no-op as far as the signature goes: only for an unsigned run over an
+// unsigned index. A signed run re-signs (the documented way to renew an
+// index before it expires: its serial and expiry move on), and an unsigned
+// run over a signed index removes the signature that no longer matches.
 func signedAsAsked(o Options) bool {
 	_, err := os.Lstat(filepath.Join(o.Out, "pkgs", "slurm", "index.json"+trust.SignatureSuffix))
-	return (err == nil) == (o.Signer != nil)
+	return o.Signer == nil && err != nil
 }

@@ -24,6 +24,7 @@
 package sbom
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -240,11 +241,14 @@ func Generate(fsys fs.FS, m Meta) ([]byte, error) {
 	}
 	fmt.Fprintf(h, "%s %s %s\n", client.Name, client.Version, client.PURL)
 	doc.Namespace = "https://spdx.org/spdxdocs/" + url.PathEscape(doc.Name) + "-" + hex.EncodeToString(h.Sum(nil))[:32]
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // package URLs keep their '&' readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
 		return nil, err
 	}
-	return append(b, '\n'), nil
+	return buf.Bytes(), nil
 }
 
 // isBundledLib reports whether the payload path rel is a shared library

@@ -54,6 +54,9 @@ func TestGenerateListsClientLibsAndFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !bytes.Contains(b, []byte(`"referenceLocator": "`+purl+`"`)) {
+		t.Errorf("the package URL is not written as it is (HTML-escaped?)")
+	}
 	var d parsed
 	if err := json.Unmarshal(b, &d); err != nil {
 		t.Fatal(err)
