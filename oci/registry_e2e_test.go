@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/registrytest"
 	"slurm-installer/oci"
 )
@@ -396,5 +397,26 @@ func TestAuth(t *testing.T) {
 	clean("logs", logs.String())
 	if !strings.Contains(logs.String(), "bundle pushed") || !strings.Contains(logs.String(), "registry names a bundle") {
 		t.Fatalf("logs miss the push/pull lines:\n%s", logs.String())
+	}
+}
+
+// TestPushCarriesOrigin: the config of a bundle packed from a distro's
+// packages records where its files came from, as index.json does (issue 27).
+func TestPushCarriesOrigin(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("hpc/slurm-client")
+	b := mkBundle(t, 1)
+	origin := &index.Origin{Distro: "debian", DistroVersion: "12", Database: "dpkg", Packages: []index.OriginPackage{{Name: "slurm-client",
+		Version: "22.05.8-4+deb12u3", Arch: "amd64", Client: true, PURL: "pkg:deb/debian/slurm-client@22.05.8-4%2Bdeb12u3?arch=amd64&distro=debian-12"}}}
+	if _, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: b.path, Log: zerolog.Nop(),
+		Config: oci.Config{Version: "22.05.8", Arch: "amd64", Origin: origin}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := res.Config.Origin; o == nil || o.Distro != "debian" || len(o.Packages) != 1 || o.Packages[0].PURL != origin.Packages[0].PURL || !o.Packages[0].Client {
+		t.Fatalf("pulled config's origin %+v", res.Config.Origin)
 	}
 }
