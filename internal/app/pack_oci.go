@@ -67,7 +67,11 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 	} else {
 		cfg.GlibcNeed = oci.GlibcNeed(o.from)
 	}
-	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest,
+	doc, err := os.ReadFile(r.SBOM)
+	if err != nil {
+		return failure.New(failure.FileSystem, "read the bundle's SBOM: %w", err)
+	}
+	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest, SBOM: doc,
 		Client: oci.ClientOptions{RootCAs: pool, AuthFile: registryAuthFile()}, Log: u.log})
 	if err != nil {
 		return err
