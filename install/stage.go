@@ -173,6 +173,9 @@ func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err erro
 		st.Version = parseVersionFile(b)
 		st.SelfContained, st.PackedPrefix = parseVersionMeta(b)
 	}
+	if err := in.ensureSBOM(st); err != nil {
+		return nil, err
+	}
 	st.Took = time.Since(start)
 	return st, nil
 }

@@ -18,6 +18,7 @@ import (
 	"oras.land/oras-go/v2"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/platform"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	SelfContained bool      `json:"self_contained"`
 	Prefix        string    `json:"prefix,omitempty"` // the install prefix a self-contained bundle was packed for
 	Created       time.Time `json:"created,omitzero"`
+	// Origin is the distro and packages the files came from (pack
+	// --from-root), as index.json records it; nil otherwise.
+	Origin *index.Origin `json:"origin,omitempty"`
 }
 
 // maxConfig caps the config blob download.
@@ -41,8 +45,11 @@ type PushOptions struct {
 	Tarball string // the bundle file (as pack writes it); a .tar.zst is pushed as a zstd layer
 	Config  Config
 	Latest  bool // also move latest-<arch> to it
-	Client  ClientOptions
-	Log     zerolog.Logger
+	// SBOM is the bundle's SPDX document, pushed as a referrer of the
+	// bundle's manifest; nil: none.
+	SBOM   []byte
+	Client ClientOptions
+	Log    zerolog.Logger
 }
 
 // PushResult says what was pushed.
@@ -52,6 +59,7 @@ type PushResult struct {
 	SHA256   string   // hex digest of the bundle (= the layer digest)
 	Size     int64    // bundle bytes
 	Tags     []string // tags set, versioned first
+	SBOM     string   // the SBOM referrer's manifest digest, "" when none was pushed
 }
 
 // versionTag returns the tag of version and canonical arch: "22.05.8-x86_64".
@@ -153,8 +161,17 @@ func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 	if _, err := oras.TagBytesN(ctx, repo, ocispec.MediaTypeImageManifest, manJSON, tags, oras.DefaultTagBytesNOptions); err != nil {
 		return nil, classify(ctx, r, "push manifest and tags", err)
 	}
+	res := &PushResult{Mirror: r.String(), Manifest: manDesc.Digest.String(), SHA256: sum, Size: size, Tags: tags}
+	if o.SBOM != nil {
+		d, err := pushSBOM(ctx, repo, r, manDesc, o.SBOM)
+		if err != nil {
+			return nil, err
+		}
+		res.SBOM = d.Digest.String()
+		o.Log.Info().Str("referrer", res.SBOM).Msg("SBOM pushed as a referrer of the bundle")
+	}
 	o.Log.Info().Str("mirror", r.String()).Strs("tags", tags).Str("manifest", manDesc.Digest.String()).Str("sha256", sum).Int64("bytes", size).Msg("bundle pushed to the registry")
-	return &PushResult{Mirror: r.String(), Manifest: manDesc.Digest.String(), SHA256: sum, Size: size, Tags: tags}, nil
+	return res, nil
 }
 
 func validTagPart(s string) bool {

@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/index"
 	"slurm-installer/internal/testkit/registrytest"
 	"slurm-installer/oci"
 )
@@ -440,4 +441,34 @@ func TestZstdLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFile(t, old, gz)
+}
+
+// TestPushCarriesOrigin: the config of a bundle packed from a distro's
+// packages records where its files came from, as index.json does, and its
+// SBOM is pushed as a referrer of it (issue 27).
+func TestPushCarriesOrigin(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("hpc/slurm-client")
+	b := mkBundle(t, 1)
+	origin := &index.Origin{Distro: "debian", DistroVersion: "12", Database: "dpkg", Packages: []index.OriginPackage{{Name: "slurm-client",
+		Version: "22.05.8-4+deb12u3", Arch: "amd64", Client: true, PURL: "pkg:deb/debian/slurm-client@22.05.8-4%2Bdeb12u3?arch=amd64&distro=debian-12"}}}
+	doc := []byte(`{"spdxVersion":"SPDX-2.3","name":"slurm-client-22.05.8-x86_64"}` + "\n")
+	pushed, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: b.path, Log: zerolog.Nop(), SBOM: doc,
+		Config: oci.Config{Version: "22.05.8", Arch: "amd64", Origin: origin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The SBOM is a referrer of the bundle's manifest (this registry has no
+	// referrers API: the tag-schema fallback).
+	got, err := oci.ReferredSBOM(context.Background(), ref, pushed.Manifest, oci.ClientOptions{})
+	if err != nil || !bytes.Equal(got, doc) || pushed.SBOM == "" {
+		t.Fatalf("the SBOM referrer: %v, %q (pushed %+v)", err, got, pushed)
+	}
+	res, err := pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := res.Config.Origin; o == nil || o.Distro != "debian" || len(o.Packages) != 1 || o.Packages[0].PURL != origin.Packages[0].PURL || !o.Packages[0].Client {
+		t.Fatalf("pulled config's origin %+v", res.Config.Origin)
+	}
 }

@@ -138,7 +138,7 @@ func compress(ctx context.Context, raw []byte, format bundle.Compression) (*pack
 // names, for both the latest names when o.Latest; it adds every name's
 // digest to sums (for SHA256SUMS).
 func (b *packed) publish(apk string, o Options, arch string, sums map[string]bundle.Digest) error {
-	b.name = fmt.Sprintf("slurm-client-%s-%s-alpine%s", o.Version, arch, b.suffix)
+	b.name = versionedName(o.Version, arch, b.suffix)
 	if err := writeAtomic(filepath.Join(apk, b.name), b.data); err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -80,6 +81,15 @@ type Options struct {
 	// same tar beside it (both in the index, gzip first); Gzip writes only
 	// the .tar.gz. "" is Gzip.
 	Compress string
+
+	// Replace allows publishing bytes other than the ones the AppHub
+	// already publishes for this version and arch (installers that pinned
+	// the old checksum then fail); without it that is refused.
+	Replace bool
+
+	// Origin is where the payload's files came from (pack --from-root): it
+	// is recorded in index.json and gives the SBOM its package URLs.
+	Origin *index.Origin
 }
 
 // Compression formats for Options.Compress.
@@ -107,6 +117,12 @@ type Result struct {
 	// SystemLibs are the payload paths a self-contained pack added (the
 	// loader and glibc's libraries).
 	SystemLibs []string
+	// Unchanged: the AppHub already published these exact bytes for this
+	// version and arch; nothing was written.
+	Unchanged bool
+	// SBOM is the path of the bundle's SPDX document beside index.json (the
+	// bundle carries the same bytes at its top).
+	SBOM string
 }
 
 // Prefix inside the tarball (docs/DESIGN.md §4).
@@ -143,6 +159,7 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		return nil, failure.New(failure.Usage, "%s/VERSION says %s but the bundle's version is given as %s", o.From, v, o.Version)
 	}
 	var systemLibs []string
+	payloadDir := o.From
 	if o.SelfContained {
 		dir, added, cleanup, err := selfContain(o, arch)
 		if err != nil {
@@ -153,7 +170,13 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		if files, err = collect(dir); err != nil {
 			return nil, err
 		}
+		payloadDir = dir
 	}
+	doc, err := bundleSBOM(payloadDir, o, arch)
+	if err != nil {
+		return nil, err
+	}
+	files = files.withSBOM(doc)
 	raw, err := files.tarball(o.Version)
 	if err != nil {
 		return nil, err
@@ -190,6 +213,30 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	apk := filepath.Join(o.Out, "pkgs", "slurm-apk")
+	// Re-publishing (issue 27): every format this run packs is held against what the AppHub
+	// already publishes for this version and arch. The same bytes again are a no-op; other
+	// bytes are refused unless o.Replace.
+	same, old, oldFor := true, "", ""
+	for _, b := range bundles {
+		pub, err := lookPublished(o.Out, versionedName(o.Version, arch, b.suffix), o.Version, arch, b.format)
+		if err != nil {
+			return nil, err
+		}
+		same = same && pub.same(b.sum)
+		if c := pub.conflict(b.sum); c != "" && old == "" {
+			old, oldFor = c, b.sum
+		}
+	}
+	if same && signedAsAsked(o) {
+		first := bundles[0]
+		return &Result{Tarball: filepath.Join(apk, versionedName(o.Version, arch, first.suffix)), SHA256: first.sum, Size: int64(len(first.data)),
+			Index: filepath.Join(o.Out, "pkgs", "slurm", "index.json"), Files: len(files), SystemLibs: systemLibs, Unchanged: true}, nil
+	}
+	if old != "" && !o.Replace {
+		return nil, failure.New(failure.FileSystem, "refusing to re-publish SLURM %s for %s in %s: it is already published with sha256 %s, and these bytes are %s",
+			o.Version, arch, o.Out, old, oldFor).
+			WithHint("installers that pinned %s would fail; publish the change as a new version", old).Suggest(failure.ReplaceBundle)
+	}
 	if err := os.MkdirAll(apk, 0o755); err != nil {
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
@@ -211,13 +258,23 @@ func Pack(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	idxPath := filepath.Join(o.Out, "pkgs", "slurm", "index.json")
+	sbomPath := filepath.Join(filepath.Dir(idxPath), sbomName(o.Version, arch))
+	if err := os.MkdirAll(filepath.Dir(sbomPath), 0o755); err != nil {
+		return nil, failure.Wrap(failure.FileSystem, err)
+	}
+	if err := writeAtomic(sbomPath, doc); err != nil {
+		return nil, err
+	}
+	for i := range entries {
+		entries[i].SBOM, entries[i].Origin = filepath.Base(sbomPath), o.Origin
+	}
 	idx, err := updateIndex(idxPath, entries, o)
 	if err != nil {
 		return nil, err
 	}
 	first := bundles[0]
 	r := &Result{Tarball: filepath.Join(apk, first.name), SHA256: first.sum, Size: int64(len(first.data)), Coder: first.coder, Index: idxPath,
-		Serial: idx.Serial, Expires: idx.Expires, Files: len(files), SystemLibs: systemLibs}
+		Serial: idx.Serial, Expires: idx.Expires, Files: len(files), SystemLibs: systemLibs, SBOM: sbomPath}
 	if len(bundles) > 1 {
 		g := bundles[1]
 		r.Gzip, r.GzipSHA256, r.GzipSize = filepath.Join(apk, g.name), g.sum, int64(len(g.data))
@@ -270,6 +327,7 @@ type file struct {
 	mode   fs.FileMode
 	target string
 	abs    string
+	data   []byte // the content when it is made by pack (the SBOM), not read from abs
 }
 
 type fileList []file
@@ -379,9 +437,12 @@ func (fl fileList) tarball(version string) ([]byte, error) {
 			if f.rel == "VERSION" {
 				hasVersion = true
 			}
-			b, err := os.ReadFile(f.abs)
-			if err != nil {
-				return nil, failure.Wrap(failure.FileSystem, err)
+			b := f.data
+			if b == nil {
+				var err error
+				if b, err = os.ReadFile(f.abs); err != nil {
+					return nil, failure.Wrap(failure.FileSystem, err)
+				}
 			}
 			if err := hdr(name, perm, tar.TypeReg, int64(len(b)), ""); err != nil {
 				return nil, err
@@ -498,4 +559,9 @@ func packedPrefix(o Options) string {
 		return DefaultPrefix
 	}
 	return path.Clean(o.Prefix)
+}
+
+// versionedName is the tarball layout's versioned name of a bundle of this suffix.
+func versionedName(version, arch, suffix string) string {
+	return fmt.Sprintf("slurm-client-%s-%s-alpine%s", version, arch, suffix)
 }

@@ -54,12 +54,12 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions, compress string) err
 	defer os.RemoveAll(tmp)
 	r, err := pack.Pack(c.Context, pack.Options{From: o.from, Version: o.version, Arch: o.arch,
 		Out: tmp, Latest: false, Expires: o.expires,
-		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix, Compress: compress})
+		SelfContained: o.selfContained, Sysroot: o.sysroot, Prefix: o.prefix, Compress: compress, Origin: o.origin})
 	if err != nil {
 		return err
 	}
 	cfg := oci.Config{Version: o.version, Arch: o.arch, SelfContained: o.selfContained,
-		Created: time.Now().UTC().Truncate(time.Second)}
+		Created: time.Now().UTC().Truncate(time.Second), Origin: o.origin}
 	if cfg.SelfContained {
 		cfg.Prefix = pack.DefaultPrefix
 		if p := o.prefix; p != "" {
@@ -68,7 +68,11 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions, compress string) err
 	} else {
 		cfg.GlibcNeed = oci.GlibcNeed(o.from)
 	}
-	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest,
+	doc, err := os.ReadFile(r.SBOM)
+	if err != nil {
+		return failure.New(failure.FileSystem, "read the bundle's SBOM: %w", err)
+	}
+	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest, SBOM: doc,
 		Client: oci.ClientOptions{RootCAs: pool, AuthFile: registryAuthFile()}, Log: u.log})
 	if err != nil {
 		return err

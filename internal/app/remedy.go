@@ -53,6 +53,7 @@ var remedyWords = map[failure.Step]string{
 	failure.GiveClusterConf:  "enable configless on the cluster (SlurmctldParameters=enable_configless, then restart slurmctld), or pass --conf-url with a slurm.conf the site publishes, or mount the cluster's slurm.conf at /etc/slurm/slurm.conf",
 	failure.MountCredential:  "mount the credential when the container starts, never in the image: the host's munge socket directory (-v /run/munge:/run/munge:ro), or for auth/slurm the cluster's slurm.key at /etc/slurm/slurm.key",
 	failure.Connect:          "run `slurm-installer connect --controller HOST[:PORT]` when the container starts",
+	failure.ReplaceBundle:    "pass --replace to publish these bytes in its place on purpose (the index's serial moves on)",
 }
 
 // remedyText words r: the steps that carry a value (a version, an arch, a

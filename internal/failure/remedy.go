@@ -67,6 +67,7 @@ const (
 	GivePayload                       // point the packer at the payload directory
 	SetSignPassword                   // give the password of an encrypted signing key
 	GivePatchelf                      // make patchelf available where packing runs
+	ReplaceBundle                     // replace a bundle already published with other bytes, on purpose
 )
 
 // Steps about connecting the installed client to its cluster.

@@ -57,6 +57,12 @@ type Bundle struct {
 	// installer takes zstd (see Find), an older one the first entry, which
 	// pack keeps the gzip one.
 	Compression bundle.Compression `json:"compression,omitempty"`
+	// SBOM is the bundle's SPDX document beside index.json (a name, no
+	// directory); the bundle carries the same document at its top.
+	SBOM string `json:"sbom,omitempty"`
+	// Origin says where the files came from, when pack took them from a
+	// root where SLURM was installed the distro's way; nil otherwise.
+	Origin *Origin `json:"origin,omitempty"`
 }
 
 // Compression formats a bundle comes in (the contract's values: bundle.Compression).
@@ -71,6 +77,47 @@ func (b Bundle) Format() bundle.Compression {
 		return Gzip
 	}
 	return b.Compression
+}
+
+// Origin is the distro and packages a bundle's files came from.
+//
+//	"origin":{"distro":"debian","distro_version":"12","database":"dpkg",
+//	  "packages":[{"name":"slurm-client","version":"22.05.8-4+deb12u3","arch":"amd64",
+//	    "purl":"pkg:deb/debian/slurm-client@22.05.8-4%2Bdeb12u3?arch=amd64&distro=debian-12","client":true}, ...]}
+type Origin struct {
+	Distro        string `json:"distro"`                   // os-release ID: "debian", "ubuntu"
+	DistroVersion string `json:"distro_version,omitempty"` // os-release VERSION_ID: "12"
+	// Database is the package database the versions were read from
+	// ("dpkg"), "" when the files were found without one.
+	Database string          `json:"database,omitempty"`
+	Packages []OriginPackage `json:"packages,omitempty"`
+}
+
+// OriginPackage is one distro package files of the bundle came from.
+type OriginPackage struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+	Arch    string `json:"arch,omitempty"`
+	PURL    string `json:"purl,omitempty"`
+	Client  bool   `json:"client,omitempty"` // the SLURM client's own package
+	// Files are the payload paths (relative, slash) taken from the package;
+	// pack's SBOM uses them, the index does not carry them.
+	Files []string `json:"-"`
+}
+
+func (o *Origin) check() error {
+	if o.Distro == "" || len(o.Distro) > 64 || strings.ContainsAny(o.Distro, "/ \t\n") {
+		return fmt.Errorf("origin distro %q is not a distro ID", o.Distro)
+	}
+	for _, p := range o.Packages {
+		if p.Name == "" || len(p.Name) > 128 || strings.ContainsAny(p.Name, "/ \t\n") {
+			return fmt.Errorf("origin package %q is not a package name", p.Name)
+		}
+		if p.PURL != "" && !strings.HasPrefix(p.PURL, "pkg:") {
+			return fmt.Errorf("origin package %s: %q is not a package URL", p.Name, p.PURL)
+		}
+	}
+	return nil
 }
 
 // Parse parses and checks an index.json: the schema must be
@@ -129,6 +176,14 @@ func check(b Bundle) error {
 	case "", Gzip, Zstd:
 	default:
 		return fmt.Errorf("compression %q is not gzip or zstd", b.Compression)
+	}
+	if b.SBOM != "" && (strings.ContainsAny(b.SBOM, "/\\\x00") || !strings.HasSuffix(b.SBOM, ".spdx.json")) {
+		return fmt.Errorf("sbom %q must be a file name ending in .spdx.json", b.SBOM)
+	}
+	if b.Origin != nil {
+		if err := b.Origin.check(); err != nil {
+			return err
+		}
 	}
 	if b.URL == "" || strings.ContainsAny(b.URL, "\x00\\") {
 		return fmt.Errorf("bad url %q", b.URL)
