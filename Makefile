@@ -55,10 +55,10 @@ torture:
 	TRIALS=$(TRIALS) VERBOSE=1 bash scripts/gotest.sh -count=1 -tags torture -timeout 60m -run TestKillMatrix ./torture/
 
 # scripts/syft.sh: the Syft image scanner (issue 27: a scanner must see an install's SBOM), built
-# once from its Go module and cached by version in $(BUILD)/tools.
+# once from its Go module and cached by version in the machine's cache (~/.cache/slurm-installer/tools).
 e2e: build
 	bash scripts/deps.sh
-	SYFT=$$(bash scripts/syft.sh $(BUILD)) && \
+	SYFT=$$(bash scripts/syft.sh) && \
 	E2E_BUILD=$(BUILD)/e2e SLURM_INSTALLER=$(CURDIR)/bin/slurm-installer SYFT=$$SYFT VERBOSE=1 bash scripts/gotest.sh -count=1 -tags e2e -timeout 20m ./e2e/ ./oci/
 
 # Real Docker builds (issue 16): a private dockerd that cannot reach anything, base images from
