@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -73,7 +74,7 @@ type Receipt struct {
 
 // ReadReceipt reads the receipt of the root; (nil, nil) when there is none.
 func (in *Installer) ReadReceipt() (*Receipt, error) {
-	b, ok, err := in.readFile(ReceiptPath)
+	b, ok, err := in.readFile(ReceiptPath, maxStateFile)
 	if err != nil {
 		return nil, fsErr("read", ReceiptPath, err)
 	}
@@ -271,9 +272,7 @@ func (in *Installer) RecordDemo(r *Receipt) error {
 		c.Rollback()
 		return err
 	}
-	if len(c.pending) > 0 {
-		in.dropPending()
-	}
+	in.settleJournal()
 	return nil
 }
 
@@ -323,6 +322,13 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 		f.Close()
 		return nil, notRegular()
 	}
+	// A lock hard-linked to another file (/etc/passwd) would have that
+	// file truncated by the pid written into it: one link only.
+	if st, ok := opened.Sys().(*syscall.Stat_t); !ok || st.Nlink != 1 {
+		f.Close()
+		return nil, failure.New(failure.FileSystem, "lock file %s has %d names (a hard link to another file?): %w", p, linkCount(opened), ErrNotOurs).
+			WithHint("a lock file has one name; remove %s (inside the target root) and run again", p)
+	}
 	deadline := time.Now().Add(timeout)
 	logged := false
 	for {
@@ -335,7 +341,7 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 			return nil, fsErr("lock", p, err)
 		}
 		holder := "unknown pid"
-		if b, err := in.root.ReadFile(rel(p)); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		if b, ok, err := in.readFile(p, 64); err == nil && ok && len(strings.TrimSpace(string(b))) > 0 {
 			holder = "pid " + strings.TrimSpace(string(b))
 		}
 		if err := ctx.Err(); err != nil {
@@ -358,12 +364,20 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	in.ctx = ctx
 	in.CleanStale()
 	return func() {
 		_ = f.Truncate(0)
 		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+func linkCount(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 0
 }
 
 // Uninstall removes exactly what the receipt lists: the payload, links that
@@ -412,7 +426,7 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 		}
 	}
 	for _, cf := range r.Configs {
-		b, ok, err := in.readFile(cf.Path)
+		b, ok, err := in.readFile(cf.Path, maxConfigFile)
 		if err != nil || !ok {
 			continue
 		}

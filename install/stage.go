@@ -100,6 +100,11 @@ func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err erro
 			return nil, in.noSpace(parent, need, nEntries, nil)
 		}
 	}
+	// Journaled before it is made: only a journaled directory is ever
+	// removed as a leftover (docs/DESIGN.md §5, delete only by record).
+	if err := in.journalDir(st.stagingDir, 0); err != nil {
+		return nil, err
+	}
 	if err := in.root.Mkdir(rel(st.stagingDir), 0o700); err != nil {
 		if isNoSpace(err) {
 			need, nEntries := measure()
@@ -169,7 +174,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err erro
 			Suggest(failure.Repack)
 	}
 	sort.Strings(st.Commands)
-	if b, ok, _ := in.readFile(path.Join(st.PayloadRel, "VERSION")); ok {
+	if b, ok, _ := in.readFile(path.Join(st.PayloadRel, "VERSION"), maxConfigFile); ok {
 		st.Version = parseVersionFile(b)
 		st.SelfContained, st.PackedPrefix = parseVersionMeta(b)
 	}
@@ -263,24 +268,28 @@ func checkPayloadLinks(files []Entry) error {
 // CleanStale removes what killed runs leave behind (docs/DESIGN.md §6: a killed
 // run leaves a state the next run repairs). It must only run under the
 // root's lock, which [Installer.Lock] takes before calling it:
-//   - beside the prefix: staging directories, and versioned payloads that
-//     the prefix link does not point to;
+//   - what the journal records of an interrupted run (recoverJournal):
+//     its staging and payload directories, its backups, and a first
+//     install's links and config files;
 //   - in the directories the installer writes files into atomically (bin-dir,
 //     the config directories, the state directory): temp files of a write
 //     or relink that never got renamed;
 //   - in the state directory: download temp directories and the throwaway
 //     slurm.conf directories of a version check (verify-*).
 func (in *Installer) CleanStale() {
-	in.recoverPending()
-	parent := path.Dir(in.opt.Prefix)
-	active, _ := in.root.Readlink(rel(in.opt.Prefix))
-	// Only names this installer makes (exact patterns with its random id):
-	// a site's own .slurm-old beside the prefix is not ours.
-	in.removeNames(parent, func(n string) bool {
-		return reStaging.MatchString(n) || (isPayloadName(in.opt.Prefix, n) && n != active) || reTmp.MatchString(n)
-	})
-	for _, dir := range []string{in.opt.BinDir, "/etc", "/etc/profile.d", "/etc/ld.so.conf.d"} {
-		in.removeNames(dir, reTmp.MatchString)
+	in.recoverJournal()
+	// Directories beside the prefix go only by the journal's record (a
+	// site's .slurm-old-20240115 looks like a payload directory); a temp
+	// name with the installer's random id is removed only when it is a file
+	// or a link (what a write or relink leaves), never a directory.
+	for _, dir := range []string{path.Dir(in.opt.Prefix), in.opt.BinDir, "/etc", "/etc/profile.d", "/etc/ld.so.conf.d"} {
+		in.removeNames(dir, func(n string) bool {
+			if !reTmp.MatchString(n) {
+				return false
+			}
+			fi, err := in.root.Lstat(rel(path.Join(dir, n)))
+			return err == nil && !fi.IsDir()
+		})
 	}
 	in.removeNames(stateDir, func(n string) bool {
 		return reTmp.MatchString(n) || strings.HasPrefix(n, "verify-")

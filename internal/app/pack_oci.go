@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/oci"
 	"slurm-installer/pack"
 )
@@ -21,6 +22,25 @@ const registryAuthFileEnv = "REGISTRY_AUTH_FILE"
 
 // registryAuthFile is the auth file the environment names, or "".
 func registryAuthFile() string { return os.Getenv(registryAuthFileEnv) }
+
+// maxAuthFile caps the registry auth file (a containers-auth.json).
+const maxAuthFile = 4 << 20
+
+// checkRegistryAuthFile reads the auth file the environment names through
+// the safe reader before oci is given its name: a FIFO, a device, a link to
+// /dev/zero or a huge file is refused at once (exit 2), never waited on
+// with the lock held past --deadline.
+func checkRegistryAuthFile() error {
+	p := registryAuthFile()
+	if p == "" {
+		return nil
+	}
+	if _, err := safeio.ReadFile(p, maxAuthFile); err != nil {
+		return failure.New(failure.Usage, "%s: %w", registryAuthFileEnv, err).
+			WithHint("point %s at a regular containers-auth.json file, or unset it", registryAuthFileEnv)
+	}
+	return nil
+}
 
 // urlLike matches an --out that is a URL (scheme://...), not a directory.
 var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
@@ -66,6 +86,9 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions) error {
 		}
 	} else {
 		cfg.GlibcNeed = oci.GlibcNeed(o.from)
+	}
+	if err := checkRegistryAuthFile(); err != nil {
+		return err
 	}
 	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest,
 		Client: oci.ClientOptions{RootCAs: pool, AuthFile: registryAuthFile()}, Log: u.log})
