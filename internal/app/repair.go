@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +48,7 @@ func (u *ui) runRepair(ctx context.Context, cfg *installConfig, t *target, in *i
 		cfg.sha = prev.SHA256 // the cache is looked up by it, and a download must match it
 	}
 	if cfg.from == "" && len(cfg.mirrors) == 0 {
-		cfg.mirrors = receiptSources(prev)
+		cfg.mirrors = receiptSources(prev, cfg.rootDir)
 		if len(cfg.mirrors) == 0 && cfg.cacheDir == "" {
 			return failure.New(failure.Usage, "nothing to repair from: no --mirrors, --from or --cache-dir given and the receipt names no source URL").
 				WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), --cache-dir DIR or --from FILE")
@@ -106,11 +107,19 @@ func downloadDir(in *install.Installer) (string, error) {
 // artifact the receipt names (a direct URL, pinned by the receipt's sha256),
 // then the mirror it came from. Entries that are not URLs (a cache hit records
 // "--cache-dir" as its mirror) are left out.
-func receiptSources(prev *install.Receipt) []string {
+//
+// The receipt is inside the root, so it is untrusted (issue 23): a
+// file:// source is followed only when it names a path inside the root; one
+// outside it (a host file a planted receipt names) is never opened, hashed
+// or logged.
+func receiptSources(prev *install.Receipt, rootDir string) []string {
 	var out []string
 	add := func(s string, direct bool) {
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
+			return
+		}
+		if u.Scheme == "file" && !insideRoot(rootDir, u.Path) {
 			return
 		}
 		if pw, ok := u.User.Password(); ok && pw == redactedPassword {
@@ -128,6 +137,16 @@ func receiptSources(prev *install.Receipt) []string {
 	}
 	add(prev.Mirror, false)
 	return out
+}
+
+// insideRoot says whether the host path p is rootDir or below it.
+func insideRoot(rootDir, p string) bool {
+	root := filepath.Clean(rootDir)
+	p = filepath.Clean(p)
+	if !filepath.IsAbs(p) || !filepath.IsAbs(root) {
+		return false
+	}
+	return root == "/" || p == root || strings.HasPrefix(p, root+"/")
 }
 
 // redactedPassword is what fetch.Redact puts in place of a password.
