@@ -420,4 +420,3 @@ func badShellPath(p string) bool {
 	}
 	return false
 }
-
