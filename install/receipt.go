@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 )
 
 // ReceiptPath is the receipt's in-root path.
@@ -218,7 +219,7 @@ func (in *Installer) CheckIntact(r *Receipt, deep bool) []Problem {
 }
 
 func (in *Installer) hashFile(p string) string {
-	f, err := in.root.Open(rel(p))
+	f, err := safeio.OpenInNoFollow(in.root, rel(p))
 	if err != nil {
 		return ""
 	}
@@ -451,9 +452,7 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 		}
 	}
 	notes = append(notes, in.restoreBackups(r.Backups)...)
-	if d, err := in.root.Open("etc/slurm"); err == nil {
-		names, _ := d.Readdirnames(-1)
-		d.Close()
+	if names := in.listDir("/etc/slurm"); len(names) > 0 {
 		sort.Strings(names)
 		for _, n := range names {
 			notes = append(notes, fmt.Sprintf("kept /etc/slurm/%s: site configuration is never removed", n))

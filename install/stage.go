@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"os"
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"slurm-installer/internal/failure"
@@ -299,19 +301,26 @@ func (in *Installer) CleanStale() {
 const tmpPrefix = ".slurm-installer-tmp-"
 
 func (in *Installer) removeNames(dir string, match func(string) bool) {
-	d, err := in.root.Open(rel(dir))
-	if err != nil {
-		return
-	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, n := range names {
+	for _, n := range in.listDir(dir) {
 		if match(n) {
 			p := path.Join(dir, n)
 			in.opt.Log.Debug().Str("path", p).Msg("removing leftover from an interrupted run")
 			_ = in.root.RemoveAll(rel(p))
 		}
 	}
+}
+
+// listDir lists the names in the in-root directory dir; nothing when it is
+// not a directory (opened with O_DIRECTORY and O_NONBLOCK: a FIFO planted
+// at a directory's path is refused at once, never waited on).
+func (in *Installer) listDir(dir string) []string {
+	d, err := in.root.OpenFile(rel(dir), os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	return names
 }
 
 // TempDir makes a scratch directory for downloads in the root's state

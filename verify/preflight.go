@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/platform"
 	"slurm-installer/rootfs"
 )
@@ -425,7 +426,7 @@ func (l *lookup) locate(p string, m elf.Machine) bool {
 	}
 	ok := false
 	if h, found := l.host(p); found {
-		if f, err := os.Open(h); err == nil {
+		if f, _, err := safeio.Open(h); err == nil { // a root's file: never a FIFO waited on
 			if ef, err := elf.NewFile(f); err == nil {
 				ok = ef.Machine == m
 			}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/platform"
 	"slurm-installer/internal/sandbox"
 	"slurm-installer/rootfs"
@@ -112,7 +113,7 @@ func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
 			Suggest(failure.Install).Suggest(failure.Reinstall)
 	}
 	t.host = h
-	f, err := os.Open(h)
+	f, _, err := safeio.Open(h) // a root's file: regular only, never waited on
 	if err != nil {
 		return nil, failure.New(failure.Verify, "open %s: %w", t.cmd, err)
 	}
