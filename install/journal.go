@@ -98,8 +98,8 @@ func (in *Installer) inode(p string) uint64 {
 func (in *Installer) journalCommit(c *Commit) error {
 	jr := in.j()
 	jr.Backups = c.pending
-	if c.prev != nil && c.prev.Mode == ModeReal {
-		return in.saveJournal()
+	if c.prev != nil && c.prev.Mode == ModeReal || c.PayloadRel == "" {
+		return in.saveJournal() // an upgrade, or demo mode: its backups only
 	}
 	links, confs := c.Links, c.Configs
 	if c.planLinks != nil {
