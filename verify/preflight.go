@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"slurm-installer/internal/failure"
-	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/rootfs"
 )
 

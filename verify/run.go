@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"slurm-installer/internal/failure"
-	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/sandbox"
 	"slurm-installer/rootfs"
 )
