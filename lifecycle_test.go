@@ -369,3 +369,28 @@ func TestUninstallReadsReceiptUnderLock(t *testing.T) {
 		t.Errorf("uninstall left the sinfo link")
 	}
 }
+
+// Issue 23 defect 3: a REGISTRY_AUTH_FILE that is a FIFO is refused at once
+// (exit 2); it used to hang past --deadline with the root's lock held.
+func TestRegistryAuthFileFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "auth.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "slurm-installer", "--root", filepath.Join(dir, "root"), "--mirrors", "oci://127.0.0.1:1/slurm",
+		"--deadline", "5s", "--retries", "0", "--fallback", "fail")
+	cmd.Env = append(os.Environ(), "SLURM_INSTALLER_LOG_FORMAT=console", "REGISTRY_AUTH_FILE="+fifo)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("a FIFO REGISTRY_AUTH_FILE hangs the run past --deadline\n%s", stderr.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "REGISTRY_AUTH_FILE") {
+		t.Fatalf("exit %v, want 2 naming REGISTRY_AUTH_FILE\n%s", err, stderr.String())
+	}
+}

@@ -233,7 +233,7 @@ func ownStates() []ownState {
 		}},
 		{name: "device-ld.so.conf", root: true, refuse: []string{"/etc/ld.so.conf.d/slurm.conf"}, setup: func(t *testing.T, root, _ string, _ *ownBundles) {
 			os.MkdirAll(filepath.Join(root, "etc/ld.so.conf.d"), 0o755)
-			if err := syscall.Mknod(filepath.Join(root, "etc/ld.so.conf.d/slurm.conf"), syscall.S_IFCHR|0o644, 1<<8|5); err != nil { // /dev/zero's numbers
+			if err := syscall.Mknod(filepath.Join(root, "etc/ld.so.conf.d/slurm.conf"), syscall.S_IFCHR|0o644, 1<<8|3); err != nil { // /dev/null's numbers
 				t.Fatal(err)
 			}
 		}},

@@ -133,6 +133,18 @@ func (in *Installer) settleJournal() {
 	}
 }
 
+// unjournalDir drops dir from the journal (a staging directory removed).
+func (in *Installer) unjournalDir(dir string) {
+	jr := in.j()
+	n := len(jr.Dirs)
+	jr.Dirs = slices.DeleteFunc(jr.Dirs, func(d JournDir) bool { return d.Path == dir })
+	if len(jr.Dirs) != n {
+		if err := in.saveJournal(); err != nil {
+			in.opt.Log.Warn().Err(err).Msg("could not update the journal")
+		}
+	}
+}
+
 // journalNames says whether the journal names dir as one of its directories
 // and dir is still the directory it recorded.
 func (in *Installer) journalNames(dir string) bool {
@@ -201,7 +213,8 @@ func (in *Installer) validateJournal(jr *journal) error {
 		if p.Prefix != jr.Prefix || p.Previous != nil || len(p.Files) > 0 {
 			return bad("pending commit for %q", p.Prefix)
 		}
-		r = p
+		rr := *p
+		r = &rr
 		if r.PayloadDir == "" {
 			return bad("pending commit with no payload directory")
 		}

@@ -55,7 +55,9 @@ func (s *Staged) PayloadDir() string { return s.in.HostPath(s.PayloadRel) }
 // Discard removes the staging directory.
 func (s *Staged) Discard() {
 	if s != nil && s.stagingDir != "" {
-		_ = s.in.root.RemoveAll(rel(s.stagingDir))
+		if s.in.root.RemoveAll(rel(s.stagingDir)) == nil {
+			s.in.unjournalDir(s.stagingDir)
+		}
 	}
 	if s != nil && s.discardDirs {
 		s.in.removeCreatedDirs(s.createdDirs)
