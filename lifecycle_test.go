@@ -305,7 +305,7 @@ func TestNoopChecksSizesAndModes(t *testing.T) {
 // new payload and links do not stay behind, recorded nowhere.
 func TestUninstallReadsReceiptUnderLock(t *testing.T) {
 	b := ownBundleSet(t)
-	rootA, rootB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	rootA, rootB := t.TempDir(), t.TempDir()
 	mustInstall(t, "--root", rootA, "--from", b.v1.Path, "--slurm-version", "22.05.8", "--fallback", "fail")
 	mustInstall(t, "--root", rootB, "--from", b.v2.Path, "--slurm-version", "23.02.1", "--fallback", "fail")
 	lock, err := os.OpenFile(filepath.Join(rootA, "var/lib/slurm-installer/lock"), os.O_RDWR, 0)
@@ -376,6 +376,9 @@ func TestRegistryAuthFileFIFO(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "auth.json")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "root"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
