@@ -84,6 +84,8 @@ func (in *Installer) Commit(ctx context.Context, st *Staged, version string, pre
 	c.carried = len(c.CreatedDirs)
 	c.CreatedDirs = append(c.CreatedDirs, st.createdDirs...)
 	st.keepDirs() // the commit owns them now: Rollback removes them
+	in.committing = c
+	defer func() { in.committing = nil }()
 	defer func() {
 		if err != nil {
 			if rerr := c.Rollback(); rerr != nil {

@@ -47,6 +47,9 @@ type Installer struct {
 	root *os.Root
 	ctx  context.Context // the run's, once [Installer.Lock] is taken
 	jr   *journal        // the journal, read under the lock
+	// committing is the commit in progress (its directories are journaled
+	// before they are made).
+	committing *Commit
 }
 
 // context is the run's context (Background before the lock is taken).

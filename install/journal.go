@@ -40,6 +40,9 @@ type journal struct {
 	Dirs    []JournDir `json:"dirs,omitempty"`
 	Backups []Backup   `json:"backups,omitempty"`
 	Pending *Receipt   `json:"pending,omitempty"`
+	// NoLdCache: the root had no loader cache before the pending commit
+	// (undoing it removes the one it built instead of rebuilding it).
+	NoLdCache bool `json:"no_ld_cache,omitempty"`
 }
 
 // JournDir is a directory a run made beside the prefix.
@@ -108,6 +111,7 @@ func (in *Installer) journalCommit(c *Commit) error {
 	if c.planConf != nil {
 		confs = append(slices.Clone(confs), *c.planConf)
 	}
+	jr.NoLdCache = !c.hadLdCache
 	jr.Pending = &Receipt{Mode: ModeReal, Prefix: in.opt.Prefix, BinDir: in.opt.BinDir, PayloadDir: c.PayloadRel,
 		Arch: in.opt.Arch, Libc: in.opt.Libc, Links: links, Configs: confs, Backups: c.pending,
 		CreatedDirs: c.CreatedDirs[c.carried:]}
@@ -127,7 +131,7 @@ func (in *Installer) settleJournal() {
 			keep = append(keep, d)
 		}
 	}
-	jr.Dirs, jr.Backups, jr.Pending = keep, nil, nil
+	jr.Dirs, jr.Backups, jr.Pending, jr.NoLdCache = keep, nil, nil, false
 	if err := in.saveJournal(); err != nil {
 		in.opt.Log.Warn().Err(err).Msg("could not update the journal")
 	}
@@ -316,9 +320,6 @@ func (in *Installer) recoverJournal() {
 			in.opt.Log.Info().Str("path", x.Path).Msg("put back what an interrupted run had moved aside")
 		}
 	}
-	if p := jr.Pending; p != nil && !recorded[p.PayloadDir] && firstInstall {
-		in.removeCreatedDirs(p.CreatedDirs)
-	}
 	active, _ := in.root.Readlink(rel(jr.Prefix))
 	for _, d := range jr.Dirs {
 		if recorded[d.Path] || path.Base(d.Path) == active && path.Dir(d.Path) == path.Dir(jr.Prefix) {
@@ -329,6 +330,14 @@ func (in *Installer) recoverJournal() {
 		}
 		in.opt.Log.Debug().Str("path", d.Path).Msg("removing a directory an interrupted run made")
 		_ = in.root.RemoveAll(rel(d.Path))
+	}
+	if p := jr.Pending; p != nil && !recorded[p.PayloadDir] && firstInstall {
+		if ldconf && jr.NoLdCache {
+			// The cache the killed run built: nothing had one before.
+			_ = in.root.Remove(rel(ldCache))
+			ldconf = false
+		}
+		in.removeCreatedDirs(p.CreatedDirs)
 	}
 	in.settleJournal()
 	if ldconf && in.ctx != nil {

@@ -146,6 +146,23 @@ func (in *Installer) mkdirAll(created *[]string, dir string) error {
 	if err := in.mkdirAll(created, path.Dir(dir)); err != nil {
 		return err
 	}
+	// A commit journals the directory before it is made (a first install
+	// killed later is undone by the next run, directories and all).
+	if created != nil && in.committing != nil && created == &in.committing.CreatedDirs {
+		*created = append(*created, dir)
+		if err := in.journalCommit(in.committing); err != nil {
+			*created = (*created)[:len(*created)-1]
+			return err
+		}
+		if err := in.root.Mkdir(rel(dir), 0o755); err != nil {
+			*created = (*created)[:len(*created)-1]
+			if errors.Is(err, fs.ErrExist) {
+				return nil
+			}
+			return fsErr("create directory", dir, err)
+		}
+		return nil
+	}
 	if err := in.root.Mkdir(rel(dir), 0o755); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil
