@@ -19,10 +19,11 @@ import (
 	"slurm-installer/internal/safeio"
 )
 
-// pathBreaking are the characters a prefix or command directory must not
-// hold: PATH's separator, and the ones the profile script's quoting and
-// sh's PATH search treat specially.
-const pathBreaking = ":;|&$`\\\"'*?[]"
+// pathBreaking is what a prefix or command directory must not hold: PATH's
+// separator (the command directory goes into every login shell's PATH, and
+// a ':' there adds directories to it). Shell metacharacters are data: the
+// profile script quotes them.
+const pathBreaking = ":"
 
 // stateDir is where the installer keeps its receipt and lock, inside the root.
 const stateDir = "/var/lib/slurm-installer"
@@ -76,7 +77,7 @@ func Open(opt Options) (*Installer, error) {
 		if strings.ContainsAny(*p, pathBreaking) {
 			// The command directory goes into every login shell's PATH (and
 			// the prefix's bin/ beside it): a ':' there adds directories.
-			return nil, failure.New(failure.Usage, "%q holds one of %q, which would split PATH: it cannot be a prefix or command directory", *p, pathBreaking)
+			return nil, failure.New(failure.Usage, "%q holds %q, which splits PATH: it cannot be a prefix or command directory", *p, pathBreaking)
 		}
 		*p = c
 		if within(stateDir, c) || within(c, stateDir) {
