@@ -160,6 +160,16 @@ func (in *Installer) swapPrefix(c *Commit) error {
 			return fsErr("read link", prefix, err)
 		}
 		if isPayloadName(prefix, old) {
+			// The payload it leaves is journaled (when a receipt or the
+			// journal records it) before the swap: once the new receipt is
+			// written it is recorded nowhere else, and a run killed before
+			// Finalize removes it leaves it to the next run, by this record.
+			oldDir := path.Join(parent, old)
+			if in.recordedPayloads(c.prev)[oldDir] && !in.journalNames(oldDir) {
+				if err := in.journalDir(oldDir, in.inode(oldDir)); err != nil {
+					return err
+				}
+			}
 			if err := in.relink(prefix, target); err != nil {
 				return fsErr("activate", prefix, err)
 			}
@@ -468,7 +478,7 @@ func (c *Commit) Finalize() {
 	// Only by record: the payload directory the previous receipt names, or
 	// one the journal names (an interrupted run's, still that directory).
 	if c.oldDirRel != "" && c.oldDirRel != c.PayloadRel && path.Dir(c.oldDirRel) == path.Dir(c.in.opt.Prefix) &&
-		(c.in.recordedPayloads(c.prev)[c.oldDirRel] || c.in.journalNames(c.oldDirRel)) {
+		c.in.journalNames(c.oldDirRel) {
 		_ = c.in.root.RemoveAll(rel(c.oldDirRel))
 	}
 	c.staged.Discard()

@@ -266,3 +266,55 @@ func TestKilledFirstInstallIsUndone(t *testing.T) {
 		t.Errorf("receipt %v %v", r, err)
 	}
 }
+
+func harmCommit(t *testing.T, in *Installer, version string, finalize bool) *Commit {
+	t.Helper()
+	b := writeTarGz(t, t.TempDir(), []member{
+		{name: "usr/local/slurm/bin/", typ: tar.TypeDir, mode: 0o755},
+		{name: "usr/local/slurm/bin/sinfo", typ: tar.TypeReg, mode: 0o755, body: version},
+		{name: "usr/local/slurm/VERSION", typ: tar.TypeReg, body: version + "\n"},
+	})
+	st, err := in.Stage(context.Background(), Source{Path: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := in.Commit(context.Background(), st, version, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := in.Options()
+	if err := in.WriteReceipt(&Receipt{Mode: ModeReal, Version: version, Prefix: o.Prefix, BinDir: o.BinDir, PayloadDir: c.PayloadRel, Arch: o.Arch, Libc: o.Libc,
+		Files: st.Files, Links: c.Links, Configs: c.Configs, Backups: c.Backups, CreatedDirs: c.CreatedDirs}); err != nil {
+		t.Fatal(err)
+	}
+	if finalize {
+		c.Finalize()
+	}
+	return c
+}
+
+// Delete only by record, at every instant of an upgrade: killed after its
+// receipt and before Finalize, the previous payload (recorded now by no
+// receipt) is removed by the next run by the journal's record; a site's
+// look-alike directory beside it is not.
+func TestKilledUpgradeAfterReceipt(t *testing.T) {
+	in, root := harmRoot(t, Options{Libc: "musl", Arch: "x86_64"})
+	hfile(t, filepath.Join(root, "usr/local/.slurm-old-20240115/x"), "site\n", 0o644)
+	a := harmCommit(t, in, "22.05.8", true)
+	b := harmCommit(t, in, "23.02.1", false) // killed before Finalize
+	in2, err := Open(in.Options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in2.Close()
+	lockT(t, in2)
+	if _, err := os.Stat(filepath.Join(root, a.PayloadRel)); err == nil {
+		t.Errorf("the previous payload %s stays, recorded nowhere", a.PayloadRel)
+	}
+	if _, err := os.Stat(filepath.Join(root, b.PayloadRel, "bin/sinfo")); err != nil {
+		t.Errorf("the new payload was removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "usr/local/.slurm-old-20240115/x")); err != nil {
+		t.Errorf("the site's look-alike directory was removed: %v", err)
+	}
+}

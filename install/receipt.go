@@ -491,6 +491,10 @@ func (in *Installer) payloadDir(r *Receipt) string {
 func (in *Installer) removePayload(r *Receipt) ([]string, error) {
 	var notes []string
 	dir := in.payloadDir(r)
+	if dir != "" && dir != r.PayloadDir {
+		// Only by record: the prefix leads elsewhere than the receipt says.
+		return []string{fmt.Sprintf("kept %s: it points to %s, not to the payload %s the receipt records", r.Prefix, path.Base(dir), r.PayloadDir)}, nil
+	}
 	if dir == "" {
 		t, _ := in.root.Readlink(rel(r.Prefix))
 		return []string{fmt.Sprintf("kept %s: it now points to %s, not to a directory this installer made", r.Prefix, t)}, nil
