@@ -16,7 +16,8 @@
 //   - Every change a commit makes (prefix link, command links, linker and
 //     profile config, /etc/slurm files, backups, created directories) can be
 //     undone by [Commit.Rollback] until [Commit.Finalize] removes the
-//     previous payload (only ever one of our own versioned directories).
+//     previous payload (only the one a receipt recorded, journaled before
+//     the prefix swap).
 //   - Runs on one root serialize on flock(2) of the state directory's lock ([Installer.Lock]);
 //     under it, [Installer.CleanStale] undoes, by the journal's record, what
 //     a killed run left (staging and payload dirs it made, backups, a first
