@@ -318,3 +318,31 @@ func TestKilledUpgradeAfterReceipt(t *testing.T) {
 		t.Errorf("the site's look-alike directory was removed: %v", err)
 	}
 }
+
+// A rollback after a signal (the run's context cancelled) leaves no journal
+// behind: it still reads the receipt that records the previous payload.
+func TestRollbackAfterSignalLeavesNoJournal(t *testing.T) {
+	in, root := harmRoot(t, Options{Libc: "musl", Arch: "x86_64"})
+	harmCommit(t, in, "22.05.8", true)
+	ctx, cancel := context.WithCancel(context.Background())
+	unlock, err := in.Lock(ctx, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	st, err := in.Stage(ctx, Source{Path: harmBundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := in.Commit(ctx, st, "23.02.1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel() // SIGINT
+	if err := c.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "var/lib/slurm-installer/backups-pending.json")); err == nil {
+		t.Fatalf("the stopped run left its journal: %s", b)
+	}
+}

@@ -124,7 +124,13 @@ func (in *Installer) journalCommit(c *Commit) error {
 // one the prefix leads to, until a later commit replaces it).
 func (in *Installer) settleJournal() {
 	jr := in.j()
+	// Read without the run's context: a rollback after a signal (the
+	// context cancelled) must still see the receipt, or it would keep the
+	// payload that receipt records on the journal's list to remove.
+	ctx := in.ctx
+	in.ctx = nil
 	recorded := in.recordedPayloads(in.prevReceipt())
+	in.ctx = ctx
 	var keep []JournDir
 	for _, d := range jr.Dirs {
 		if !recorded[d.Path] && d.Ino != 0 && in.inode(d.Path) == d.Ino {
