@@ -259,6 +259,9 @@ func (in *Installer) validateJournal(jr *journal) error {
 // recorded); the site's file is never replaced by a backup.
 func (in *Installer) recoverJournal() {
 	jr, err := in.readJournal()
+	if err != nil && in.context().Err() != nil {
+		return // stopped (a signal) while reading: the journal stays for the next run
+	}
 	if err != nil {
 		in.opt.Log.Warn().Err(err).Str("journal", journalPath).Msg("the journal is not one this installer wrote (or is damaged): nothing it lists is touched; it is set aside")
 		aside := backupName(journalPath)
