@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -16,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"slurm-installer/internal/testkit/testbundle"
 )
@@ -26,13 +29,20 @@ import (
 // not permitted they skip and say so.
 
 // cli runs slurm-installer with args and returns its exit code and stderr.
+// A run that does not end within cliTimeout fails the test (issue 23: a
+// FIFO state file used to hang status, verify, uninstall and install).
 func cli(t testing.TB, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command("slurm-installer", args...)
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "slurm-installer", args...)
 	cmd.Env = append(os.Environ(), "SLURM_INSTALLER_LOG_FORMAT=console")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("slurm-installer %s hung: killed after %s\n%s", strings.Join(args, " "), cliTimeout, stderr.String())
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), stderr.String()
@@ -49,6 +59,10 @@ func mustInstall(t testing.TB, args ...string) {
 		t.Fatalf("slurm-installer %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
 	}
 }
+
+// cliTimeout bounds one CLI run in these tests (generous: the matrix runs
+// many in parallel on a small machine).
+const cliTimeout = 5 * time.Minute
 
 // mount runs mount(8); it skips the test when mounting is not permitted.
 func mount(t *testing.T, args ...string) {
@@ -219,7 +233,9 @@ func TestReadOnlyRoot(t *testing.T) {
 	if code != 7 {
 		t.Fatalf("exit %d, want 7\n%s", code, stderr)
 	}
-	for _, s := range []string{"/usr/local/.slurm-installer-staging-", "read-only file system", "writable --root"} {
+	// The first write is the journal's (issue 23: written before the first
+	// change), so that is the path named.
+	for _, s := range []string{"/var/lib/slurm-installer/backups-pending.json", "read-only file system", "writable --root"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr)
 		}
@@ -283,5 +299,103 @@ func TestNoopChecksSizesAndModes(t *testing.T) {
 	// Not intact any more: it tries to reinstall, and the dead mirror fails it.
 	if code, stderr := cli(t, "--root", root, "--mirrors", dead, "--fallback", "fail", "--retries", "0"); code != 4 {
 		t.Fatalf("after a mode change: exit %d, want 4 (a reinstall was needed)\n%s", code, stderr)
+	}
+}
+
+// Issue 23 defect 4: uninstall reads the receipt only once it holds the
+// lock. One that waited for an upgrade acts on the upgrade's receipt: the
+// new payload and links do not stay behind, recorded nowhere.
+func TestUninstallReadsReceiptUnderLock(t *testing.T) {
+	b := ownBundleSet(t)
+	rootA, rootB := t.TempDir(), t.TempDir()
+	mustInstall(t, "--root", rootA, "--from", b.v1.Path, "--slurm-version", "22.05.8", "--fallback", "fail")
+	mustInstall(t, "--root", rootB, "--from", b.v2.Path, "--slurm-version", "23.02.1", "--fallback", "fail")
+	lock, err := os.OpenFile(filepath.Join(rootA, "var/lib/slurm-installer/lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "slurm-installer", "--root", rootA, "uninstall", "--lock-timeout", "2m")
+	cmd.Env = append(os.Environ(), "SLURM_INSTALLER_LOG_FORMAT=console")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	var log bytes.Buffer
+	buf := make([]byte, 4096)
+	for !strings.Contains(log.String(), "waiting for another slurm-installer run") {
+		n, err := pr.Read(buf)
+		log.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("uninstall never waited for the lock:\n%s", log.String())
+		}
+	}
+	// The "upgrade" this uninstall waits for: root A becomes what an
+	// install of 23.02.1 leaves (root B), receipt included.
+	for _, top := range []string{"usr", "etc"} {
+		if err := os.RemoveAll(filepath.Join(rootA, top)); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cp", "-a", filepath.Join(rootB, top), rootA).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v: %s", err, out)
+		}
+	}
+	if out, err := exec.Command("cp", "-a", filepath.Join(rootB, "var/lib/slurm-installer/receipt.json"), filepath.Join(rootA, "var/lib/slurm-installer/")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(pr)
+	log.Write(rest)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("uninstall: %v\n%s", err, log.String())
+	}
+	ents, _ := os.ReadDir(filepath.Join(rootA, "usr/local"))
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".slurm-") || e.Name() == "slurm" {
+			t.Errorf("uninstall left %s behind (it acted on the receipt of before the upgrade)\n%s", e.Name(), log.String())
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(rootA, "usr/local/bin/sinfo")); err == nil {
+		t.Errorf("uninstall left the sinfo link")
+	}
+}
+
+// Issue 23 defect 3: a REGISTRY_AUTH_FILE that is a FIFO is refused at once
+// (exit 2); it used to hang past --deadline with the root's lock held.
+func TestRegistryAuthFileFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "auth.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "root"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "slurm-installer", "--root", filepath.Join(dir, "root"), "--mirrors", "oci://127.0.0.1:1/slurm",
+		"--deadline", "5s", "--retries", "0", "--fallback", "fail")
+	cmd.Env = append(os.Environ(), "SLURM_INSTALLER_LOG_FORMAT=console", "REGISTRY_AUTH_FILE="+fifo)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("a FIFO REGISTRY_AUTH_FILE hangs the run past --deadline\n%s", stderr.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "REGISTRY_AUTH_FILE") {
+		t.Fatalf("exit %v, want 2 naming REGISTRY_AUTH_FILE\n%s", err, stderr.String())
 	}
 }

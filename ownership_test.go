@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"slurm-installer/internal/testkit/testbundle"
@@ -39,6 +40,11 @@ type ownState struct {
 	refuse []string
 	// lock: every locking run is refused (exit 7) naming the lock.
 	lock bool
+	// names: a refusal (exit 7) of any later step may name these too (a
+	// planted state file the read-only commands refuse to read).
+	names []string
+	// root: the state needs root (mknod, mount); CI runs as root.
+	root bool
 	// hostile: a planted receipt; status, verify and uninstall on it are
 	// refused (exit 7) before anything is touched.
 	hostile bool
@@ -173,6 +179,75 @@ func ownStates() []ownState {
 		{name: "lock-symlink", lock: true, setup: func(t *testing.T, root, _ string, _ *ownBundles) {
 			wlink(t, "../../../etc/passwd", filepath.Join(root, "var/lib/slurm-installer/lock"))
 		}},
+		// Issue 23: planted state files, FIFOs, devices, hard links,
+		// look-alike directories and mounts.
+		{name: "lock-hard-link-to-passwd", lock: true, setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			os.MkdirAll(filepath.Join(root, "var/lib/slurm-installer"), 0o755)
+			if err := os.Link(filepath.Join(root, "etc/passwd"), filepath.Join(root, "var/lib/slurm-installer/lock")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "planted-journal-passwd", setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			// The older journal format and a backup "of" /etc/passwd.
+			wfile(t, filepath.Join(root, "etc/.slurm-installer-backup.deadbeef.passwd"), "evil::0:0::/:/bin/sh\n")
+			wfile(t, filepath.Join(root, "var/lib/slurm-installer/backups-pending.json"),
+				`[{"path":"/etc/passwd","backup":"/etc/.slurm-installer-backup.deadbeef.passwd","what":"file"}]`)
+		}},
+		{name: "planted-journal-pending", setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			// A pending first install that "wrote" the site's profile and
+			// links, with a backup of /etc/passwd: links into the prefix
+			// are the only things it could ever remove.
+			site := "export SITE=1\n"
+			s := sha256.Sum256([]byte(site))
+			wfile(t, filepath.Join(root, "etc/.slurm-installer-backup.deadbeef.passwd"), "evil::0:0::/:/bin/sh\n")
+			wfile(t, filepath.Join(root, "var/lib/slurm-installer/backups-pending.json"), `{"prefix":"/usr/local/slurm","pending":{"mode":"real",`+
+				`"prefix":"/usr/local/slurm","bin_dir":"/etc","payload_dir":"/usr/local/.slurm-22.05.8-0123abcd","arch":"x86_64","libc":"glibc",`+
+				`"configs":[{"path":"/etc/profile.d/site.sh","sha256":"`+hex.EncodeToString(s[:])+`","created":true}],`+
+				`"backups":[{"path":"/etc/passwd","backup":"/etc/.slurm-installer-backup.deadbeef.passwd","what":"file"}]}}`)
+		}},
+		{name: "look-alike-payload-dir", setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			wfile(t, filepath.Join(root, "usr/local/.slurm-old-20240115/bin/sinfo"), "#!/bin/sh\necho site 2024\n")
+		}},
+		{name: "journal-names-look-alike", setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			wfile(t, filepath.Join(root, "usr/local/.slurm-old-20240115/bin/sinfo"), "#!/bin/sh\necho site 2024\n")
+			wfile(t, filepath.Join(root, "usr/local/.slurm-installer-staging-0123abcd/keep"), "site data under our name\n")
+			wfile(t, filepath.Join(root, "var/lib/slurm-installer/backups-pending.json"), `{"prefix":"/usr/local/slurm","dirs":[`+
+				`{"path":"/usr/local/.slurm-old-20240115","ino":1},{"path":"/usr/local/.slurm-old-20240115"},{"path":"/usr/local/../etc"}]}`)
+		}},
+		{name: "fifo-receipt", names: []string{"/var/lib/slurm-installer/receipt.json"}, setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			os.MkdirAll(filepath.Join(root, "var/lib/slurm-installer"), 0o755)
+			if err := syscall.Mkfifo(filepath.Join(root, "var/lib/slurm-installer/receipt.json"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "fifo-journal", setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			os.MkdirAll(filepath.Join(root, "var/lib/slurm-installer"), 0o755)
+			if err := syscall.Mkfifo(filepath.Join(root, "var/lib/slurm-installer/backups-pending.json"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "fifo-slurm.sh", refuse: []string{"/etc/profile.d/slurm.sh"}, setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			if err := syscall.Mkfifo(filepath.Join(root, "etc/profile.d/slurm.sh"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "device-ld.so.conf", root: true, refuse: []string{"/etc/ld.so.conf.d/slurm.conf"}, setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			os.MkdirAll(filepath.Join(root, "etc/ld.so.conf.d"), 0o755)
+			if err := syscall.Mknod(filepath.Join(root, "etc/ld.so.conf.d/slurm.conf"), syscall.S_IFCHR|0o644, 1<<8|3); err != nil { // /dev/null's numbers
+				t.Fatal(err)
+			}
+		}},
+		{name: "hard-link-slurm.sh-to-passwd", refuse: []string{"/etc/profile.d/slurm.sh"}, setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			if err := os.Link(filepath.Join(root, "etc/passwd"), filepath.Join(root, "etc/profile.d/slurm.sh")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "mount-look-alike-payload-dir", root: true, setup: func(t *testing.T, root, _ string, _ *ownBundles) {
+			d := filepath.Join(root, "usr/local/.slurm-22.05.8-0123abcd")
+			os.MkdirAll(d, 0o755)
+			mount(t, "-t", "tmpfs", "-o", "size=1m", "tmpfs", d)
+			wfile(t, filepath.Join(d, "bin/sinfo"), "#!/bin/sh\necho a site's mount\n")
+		}},
 	}
 }
 
@@ -293,6 +368,12 @@ func TestOwnershipMatrix(t *testing.T) {
 	for _, s := range states {
 		for _, seqName := range seqNames {
 			t.Run(s.name+"/"+seqName, func(t *testing.T) {
+				if s.root && os.Geteuid() != 0 {
+					if os.Getenv("CI") == "true" {
+						t.Fatal("this state needs root (mknod, mount), and CI runs as root")
+					}
+					t.Skip("this state needs root (mknod, mount)")
+				}
 				t.Parallel()
 				base := t.TempDir()
 				root, canary := filepath.Join(base, "root"), filepath.Join(base, "canary")
@@ -373,7 +454,7 @@ func TestOwnershipMatrix(t *testing.T) {
 					if !allowed {
 						t.Fatalf("%s: exit %d, want one of %v\n%s", what, code, st.codes, stderr)
 					}
-					named := append([]string{}, s.refuse...)
+					named := append(append([]string{}, s.refuse...), s.names...)
 					if s.lock {
 						named = append(named, "/var/lib/slurm-installer/lock")
 					}

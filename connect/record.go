@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 )
 
 // RecordPath is where connect records what it did, in the root.
@@ -77,16 +79,16 @@ func validPath(p string) bool {
 // SiteConf may be a file of ours, links must be clean absolute paths, and
 // backups sit beside what they replaced.
 func ReadRecord(root *os.Root) (*Record, error) {
-	f, err := root.Open(rel(RecordPath))
+	// The safe reader (issue 23): no link, no FIFO or device, capped.
+	b, err := safeio.ReadFileIn(context.Background(), root, rel(RecordPath), 1<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, failure.New(failure.FileSystem, "read %s: %w", RecordPath, err)
 	}
-	defer f.Close()
 	var r Record
-	if err := json.NewDecoder(&limited{f, 1 << 20}).Decode(&r); err != nil {
+	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, failure.New(failure.FileSystem, "%s is not one connect wrote: %w", RecordPath, err).
 			WithHint("move %s away and connect again", RecordPath)
 	}
@@ -113,24 +115,6 @@ func ReadRecord(root *os.Root) (*Record, error) {
 		}
 	}
 	return &r, nil
-}
-
-// limited reads at most n bytes, then fails.
-type limited struct {
-	f interface{ Read([]byte) (int, error) }
-	n int64
-}
-
-func (l *limited) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errors.New("too large")
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= int64(n)
-	return n, err
 }
 
 // writeRecord writes r atomically.
@@ -198,17 +182,7 @@ func ours(root *os.Root, prev *Record, p string) (File, bool) {
 
 // readBounded reads the regular file p in the root, at most limit bytes.
 func readBounded(root *os.Root, p string, limit int64) ([]byte, error) {
-	fi, err := root.Lstat(rel(p))
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", p)
-	}
-	if fi.Size() > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", p, limit)
-	}
-	return root.ReadFile(rel(p))
+	return safeio.ReadFileIn(context.Background(), root, rel(p), limit) // no link, no FIFO, capped
 }
 
 // Undo takes out what the recorded connects wrote: its slurm.conf when it

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"slurm-installer/internal/safeio"
 )
@@ -78,7 +79,7 @@ func (s *mirrorGo) listFile(u *url.URL) ([]entry, *fetchError) {
 		return nil, ferr
 	}
 	defer root.Close()
-	d, err := root.Open(rel)
+	d, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0) // a FIFO there is refused, never waited on
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, notFound(u, "no such directory")

@@ -25,6 +25,8 @@ type Commit struct {
 	prev       *Receipt // the valid receipt on disk before this commit, nil if none
 	carried    int      // CreatedDirs[:carried] come from earlier installs
 	pending    []Backup // backups this commit made, journaled until Finalize
+	planLinks  []Link   // command links about to be made (journaled first)
+	planConf   *Config  // the config file about to be written (journaled first)
 
 	PayloadRel string // in-root path of the new versioned payload dir
 	// LdconfigTook is how long the root's ldconfig ran (0 when it did not).
@@ -85,6 +87,8 @@ func (in *Installer) Commit(ctx context.Context, st *Staged, version string, pre
 	c.carried = len(c.CreatedDirs)
 	c.CreatedDirs = append(c.CreatedDirs, st.createdDirs...)
 	st.keepDirs() // the commit owns them now: Rollback removes them
+	in.committing = c
+	defer func() { in.committing = nil }()
 	defer func() {
 		if err != nil {
 			if rerr := c.Rollback(); rerr != nil {
@@ -101,6 +105,14 @@ func (in *Installer) Commit(ctx context.Context, st *Staged, version string, pre
 		return '_'
 	}, cmp.Or(version, "unknown"))
 	c.PayloadRel = path.Join(parent, in.versionedPrefix()+safeVersion+"-"+randomID())
+	// Journaled before the move: a run killed from here on leaves a record
+	// the next run undoes (docs/DESIGN.md §5, delete only by record).
+	if err := in.journalDir(c.PayloadRel, in.inode(st.PayloadRel)); err != nil {
+		return c, err
+	}
+	if err := in.journalCommit(c); err != nil {
+		return c, err
+	}
 	if err := in.root.Rename(rel(st.PayloadRel), rel(c.PayloadRel)); err != nil {
 		return c, fsErr("move staged payload to", c.PayloadRel, err)
 	}
@@ -151,6 +163,16 @@ func (in *Installer) swapPrefix(c *Commit) error {
 			return fsErr("read link", prefix, err)
 		}
 		if isPayloadName(prefix, old) {
+			// The payload it leaves is journaled (when a receipt or the
+			// journal records it) before the swap: once the new receipt is
+			// written it is recorded nowhere else, and a run killed before
+			// Finalize removes it leaves it to the next run, by this record.
+			oldDir := path.Join(parent, old)
+			if in.recordedPayloads(c.prev)[oldDir] && !in.journalNames(oldDir) {
+				if err := in.journalDir(oldDir, in.inode(oldDir)); err != nil {
+					return err
+				}
+			}
 			if err := in.relink(prefix, target); err != nil {
 				return fsErr("activate", prefix, err)
 			}
@@ -211,6 +233,14 @@ func (in *Installer) linkCommands(c *Commit, cmds []string, prev []Link) error {
 		return err
 	}
 	want := map[string]bool{}
+	c.planLinks = append([]Link(nil), c.Links...)
+	for _, cmd := range cmds {
+		c.planLinks = append(c.planLinks, Link{Path: path.Join(in.opt.BinDir, cmd), Target: in.linkTarget(cmd)})
+	}
+	if err := in.journalCommit(c); err != nil {
+		return err
+	}
+	defer func() { c.planLinks = nil }()
 	for _, cmd := range cmds {
 		p := path.Join(in.opt.BinDir, cmd)
 		want[p] = true
@@ -300,11 +330,16 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 		}
 		created = true
 	default:
-		b, _, err := in.readFile(p)
+		b, _, err := in.readFile(p, maxConfigFile)
 		if err != nil {
 			return fsErr("read", p, err)
 		}
-		old, perm = b, fi.Mode().Perm()
+		old = b
+		if merged {
+			// The site's file keeps its mode; a file of ours is always
+			// 0644, never the mode of what --force moved aside.
+			perm = fi.Mode().Perm()
+		}
 		switch {
 		case prev != nil && sum(b) == prev.SHA256:
 			created = prev.Created // ours as the earlier install left it
@@ -317,8 +352,18 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 			old, created = nil, true
 		}
 	}
+	cf := Config{Path: p, SHA256: sum(data), Created: created, Lines: added}
+	if merged {
+		cf.Appended = appended
+	}
 	if old == nil || !bytes.Equal(old, data) {
 		if err := in.mkdirAll(&c.CreatedDirs, path.Dir(p)); err != nil {
+			return err
+		}
+		c.planConf = &cf
+		err := in.journalCommit(c)
+		c.planConf = nil
+		if err != nil {
 			return err
 		}
 		if err := in.writeFileAtomic(p, data, perm); err != nil {
@@ -331,10 +376,6 @@ func (in *Installer) writeConfig(c *Commit, p string, data []byte, added []strin
 			}
 			return in.root.Remove(rel(p))
 		})
-	}
-	cf := Config{Path: p, SHA256: sum(data), Created: created, Lines: added}
-	if merged {
-		cf.Appended = appended
 	}
 	c.Configs = append(c.Configs, cf)
 	return nil
@@ -423,15 +464,13 @@ func (c *Commit) Rollback() error {
 		}
 	}
 	c.undo = nil
-	if len(c.pending) > 0 {
-		c.in.dropPending()
-	}
 	c.staged.Discard()
 	// The loader cache first: removing one this commit created empties /etc
 	// (when the run created that too) before the created directories go.
 	c.in.rerunLdconfig(c)
 	c.in.removeCreatedDirs(c.CreatedDirs[c.carried:])
 	c.CreatedDirs = c.CreatedDirs[:c.carried]
+	c.in.settleJournal()
 	return errors.Join(errs...)
 }
 
@@ -439,14 +478,13 @@ func (c *Commit) Rollback() error {
 // directory are removed.
 func (c *Commit) Finalize() {
 	c.in.opt.Log.Debug().Str("dir", c.oldDirRel).Msg("finalize: removing the previous payload")
-	// Only one of our own versioned payload directories beside the prefix.
+	// Only by record: the payload directory the previous receipt names, or
+	// one the journal names (an interrupted run's, still that directory).
 	if c.oldDirRel != "" && c.oldDirRel != c.PayloadRel && path.Dir(c.oldDirRel) == path.Dir(c.in.opt.Prefix) &&
-		isPayloadName(c.in.opt.Prefix, path.Base(c.oldDirRel)) {
+		c.in.journalNames(c.oldDirRel) {
 		_ = c.in.root.RemoveAll(rel(c.oldDirRel))
-	}
-	if len(c.pending) > 0 {
-		c.in.dropPending() // the receipt records them now
 	}
 	c.staged.Discard()
 	c.undo = nil
+	c.in.settleJournal() // the receipt records the rest now
 }

@@ -16,11 +16,14 @@
 //   - Every change a commit makes (prefix link, command links, linker and
 //     profile config, /etc/slurm files, backups, created directories) can be
 //     undone by [Commit.Rollback] until [Commit.Finalize] removes the
-//     previous payload (only ever one of our own versioned directories).
+//     previous payload (only the one a receipt recorded, journaled before
+//     the prefix swap).
 //   - Runs on one root serialize on flock(2) of the state directory's lock ([Installer.Lock]);
-//     under it, [Installer.CleanStale] removes whatever a killed run left
-//     (staging, unused payload dirs, temp files, download dirs), so a run
-//     killed at any instant leaves a state the next run repairs.
+//     under it, [Installer.CleanStale] undoes, by the journal's record, what
+//     a killed run left (staging and payload dirs it made, backups, a first
+//     install's links and configs) and removes temp files and download
+//     dirs, so a run killed at any instant leaves a state the next run
+//     repairs.
 //   - Space is checked before extraction; a bundle that does not fit fails
 //     (class 7, naming the directory, space needed and free) before
 //     anything is written.
@@ -30,10 +33,14 @@
 // # Ownership (do no harm, docs/DESIGN.md §5)
 //
 //   - Nothing is changed or removed unless it is provably ours: listed in a
-//     valid receipt (with the content or link target it has now), one of our
-//     own versioned payload directories beside the prefix
-//     (.<base>-<version>-<8 hex>), or a staging/temp name with our random id.
-//     A site's .slurm-old beside the prefix is not ours.
+//     valid receipt (with the content or link target it has now), or in the
+//     journal (backups-pending.json) written before the change, as the
+//     directory it still is (its inode); a temp file or link with our
+//     random id. Never by a name pattern alone: a site's
+//     .slurm-old-20240115 beside the prefix looks like a payload directory.
+//   - State files (receipt, journal, lock, the config files compared or
+//     merged into) are read under the lock through safeio.ReadFileIn:
+//     regular, no link, never blocking, capped, cancelled with the run.
 //   - The prefix is ours only as a link to one of our payload directories.
 //     A real directory there (--prefix /opt holding other software), a
 //     site's link (slurm -> slurm-23.02.1, slurm -> .., an absolute link) or

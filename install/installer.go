@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -16,7 +17,14 @@ import (
 
 	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 )
+
+// pathBreaking is what a prefix or command directory must not hold: PATH's
+// separator (the command directory goes into every login shell's PATH, and
+// a ':' there adds directories to it). Shell metacharacters are data: the
+// profile script quotes them.
+const pathBreaking = ":"
 
 // stateDir is where the installer keeps its receipt and lock, inside the root.
 const stateDir = "/var/lib/slurm-installer"
@@ -39,6 +47,19 @@ type Options struct {
 type Installer struct {
 	opt  Options
 	root *os.Root
+	ctx  context.Context // the run's, once [Installer.Lock] is taken
+	jr   *journal        // the journal, read under the lock
+	// committing is the commit in progress (its directories are journaled
+	// before they are made).
+	committing *Commit
+}
+
+// context is the run's context (Background before the lock is taken).
+func (in *Installer) context() context.Context {
+	if in.ctx == nil {
+		return context.Background()
+	}
+	return in.ctx
 }
 
 // Open checks the options and opens the target root.
@@ -54,7 +75,15 @@ func Open(opt Options) (*Installer, error) {
 		if badShellPath(*p) {
 			return nil, failure.New(failure.Usage, "%q holds a control character (a newline?): it cannot be a prefix or command directory", *p)
 		}
+		if strings.ContainsAny(*p, pathBreaking) {
+			// The command directory goes into every login shell's PATH (and
+			// the prefix's bin/ beside it): a ':' there adds directories.
+			return nil, failure.New(failure.Usage, "%q holds %q, which splits PATH: it cannot be a prefix or command directory", *p, pathBreaking)
+		}
 		*p = c
+		if within(stateDir, c) || within(c, stateDir) {
+			return nil, failure.New(failure.Usage, "%s holds or is inside the installer's state directory %s: it cannot be a prefix or command directory", c, stateDir)
+		}
 	}
 	if opt.Prefix == opt.BinDir || strings.HasPrefix(opt.BinDir+"/", opt.Prefix+"/") {
 		return nil, failure.New(failure.Usage, "the command directory %s must not be inside the prefix %s", opt.BinDir, opt.Prefix)
@@ -171,9 +200,23 @@ func (in *Installer) writeFileAtomic(p string, data []byte, perm fs.FileMode) er
 	return nil
 }
 
-// readFile reads an in-root path through os.Root; ok is false when it does not exist.
-func (in *Installer) readFile(p string) ([]byte, bool, error) {
-	b, err := in.root.ReadFile(rel(p))
+// Caps on what the installer reads from a root (docs/DESIGN.md §6).
+const (
+	// maxStateFile caps the receipt and the journal (a real receipt of a
+	// bundle with a thousand files is ~300 KiB).
+	maxStateFile = 32 << 20
+	// maxConfigFile caps a config file the installer merges into, compares
+	// or removes (profile.d script, linker config, musl path file), a
+	// bundle's VERSION and the lock's pid.
+	maxConfigFile = 1 << 20
+)
+
+// readFile reads an in-root path through the one safe reader
+// ([safeio.ReadFileIn]: a regular file, no link at its last component, an
+// open that cannot block, at most limit bytes, stopped with the run); ok is
+// false when it does not exist.
+func (in *Installer) readFile(p string, limit int64) ([]byte, bool, error) {
+	b, err := safeio.ReadFileIn(in.context(), in.root, rel(p), limit)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}

@@ -1,7 +1,6 @@
 package install
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -107,9 +106,9 @@ func (in *Installer) claim(c *Commit, p, why string) error {
 	b := backupName(p)
 	rec := Backup{Path: p, Backup: b, What: what}
 	// Journal it first: a run killed before its receipt is written leaves
-	// the journal, and the next run puts the backup back (recoverPending).
+	// the journal, and the next run puts the backup back (recoverJournal).
 	c.pending = append(c.pending, rec)
-	if err := in.writePending(c.pending); err != nil {
+	if err := in.journalCommit(c); err != nil {
 		return err
 	}
 	if err := in.root.Rename(rel(p), rel(b)); err != nil {
@@ -146,6 +145,23 @@ func (in *Installer) mkdirAll(created *[]string, dir string) error {
 	}
 	if err := in.mkdirAll(created, path.Dir(dir)); err != nil {
 		return err
+	}
+	// A commit journals the directory before it is made (a first install
+	// killed later is undone by the next run, directories and all).
+	if created != nil && in.committing != nil && created == &in.committing.CreatedDirs {
+		*created = append(*created, dir)
+		if err := in.journalCommit(in.committing); err != nil {
+			*created = (*created)[:len(*created)-1]
+			return err
+		}
+		if err := in.root.Mkdir(rel(dir), 0o755); err != nil {
+			*created = (*created)[:len(*created)-1]
+			if errors.Is(err, fs.ErrExist) {
+				return nil
+			}
+			return fsErr("create directory", dir, err)
+		}
+		return nil
 	}
 	if err := in.root.Mkdir(rel(dir), 0o755); err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -423,57 +439,4 @@ func badShellPath(p string) bool {
 		}
 	}
 	return false
-}
-
-// pendingPath journals the backups of a commit whose receipt is not written yet.
-const pendingPath = stateDir + "/backups-pending.json"
-
-func (in *Installer) writePending(bs []Backup) error {
-	b, err := json.Marshal(bs)
-	if err != nil {
-		return failure.Wrap(failure.Internal, err)
-	}
-	return in.writeFileAtomic(pendingPath, b, 0o644)
-}
-
-func (in *Installer) dropPending() { _ = in.root.Remove(rel(pendingPath)) }
-
-// recoverPending puts back the backups a killed run made but never recorded
-// in a receipt: what that run put at the path (a file or link; never a
-// directory) is removed and the backup renamed back. It runs under the lock.
-func (in *Installer) recoverPending() {
-	b, ok, err := in.readFile(pendingPath)
-	if err != nil || !ok {
-		return
-	}
-	var bs []Backup
-	_ = json.Unmarshal(b, &bs)
-	recorded := map[string]bool{}
-	if r := in.prevReceipt(); r != nil {
-		for _, x := range r.Backups {
-			recorded[x.Backup] = true
-		}
-	}
-	for i := len(bs) - 1; i >= 0; i-- {
-		x := bs[i]
-		if recorded[x.Backup] || !validPath(x.Path) || path.Dir(x.Backup) != path.Dir(x.Path) || !reBackup.MatchString(path.Base(x.Backup)) {
-			continue
-		}
-		if _, err := in.root.Lstat(rel(x.Backup)); err != nil {
-			continue
-		}
-		if fi, err := in.root.Lstat(rel(x.Path)); err == nil {
-			if fi.IsDir() {
-				in.opt.Log.Warn().Str("path", x.Path).Str("backup", x.Backup).Msg("an interrupted run left a backup it did not record; a directory stands at its path, so it stays where it is")
-				continue
-			}
-			if err := in.root.Remove(rel(x.Path)); err != nil {
-				continue
-			}
-		}
-		if err := in.root.Rename(rel(x.Backup), rel(x.Path)); err == nil {
-			in.opt.Log.Info().Str("path", x.Path).Msg("put back what an interrupted run had moved aside")
-		}
-	}
-	in.dropPending()
 }

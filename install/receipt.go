@@ -15,12 +15,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 )
 
 // ReceiptPath is the receipt's in-root path.
@@ -74,7 +76,7 @@ type Receipt struct {
 
 // ReadReceipt reads the receipt of the root; (nil, nil) when there is none.
 func (in *Installer) ReadReceipt() (*Receipt, error) {
-	b, ok, err := in.readFile(ReceiptPath)
+	b, ok, err := in.readFile(ReceiptPath, maxStateFile)
 	if err != nil {
 		return nil, fsErr("read", ReceiptPath, err)
 	}
@@ -218,7 +220,7 @@ func (in *Installer) CheckIntact(r *Receipt, deep bool) []Problem {
 }
 
 func (in *Installer) hashFile(p string) string {
-	f, err := in.root.Open(rel(p))
+	f, err := safeio.OpenInNoFollow(in.root, rel(p))
 	if err != nil {
 		return ""
 	}
@@ -272,9 +274,7 @@ func (in *Installer) RecordDemo(r *Receipt) error {
 		c.Rollback()
 		return err
 	}
-	if len(c.pending) > 0 {
-		in.dropPending()
-	}
+	in.settleJournal()
 	return nil
 }
 
@@ -324,6 +324,13 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 		f.Close()
 		return nil, notRegular()
 	}
+	// A lock hard-linked to another file (/etc/passwd) would have that
+	// file truncated by the pid written into it: one link only.
+	if st, ok := opened.Sys().(*syscall.Stat_t); !ok || st.Nlink != 1 {
+		f.Close()
+		return nil, failure.New(failure.FileSystem, "lock file %s has %d names (a hard link to another file?): %w", p, linkCount(opened), ErrNotOurs).
+			WithHint("a lock file has one name; remove %s (inside the target root) and run again", p)
+	}
 	deadline := time.Now().Add(timeout)
 	logged := false
 	for {
@@ -336,7 +343,7 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 			return nil, fsErr("lock", p, err)
 		}
 		holder := "unknown pid"
-		if b, err := in.root.ReadFile(rel(p)); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		if b, ok, err := in.readFile(p, 64); err == nil && ok && len(strings.TrimSpace(string(b))) > 0 {
 			holder = "pid " + strings.TrimSpace(string(b))
 		}
 		if err := ctx.Err(); err != nil {
@@ -359,12 +366,20 @@ func (in *Installer) Lock(ctx context.Context, timeout time.Duration) (func(), e
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	in.ctx = ctx
 	in.CleanStale()
 	return func() {
 		_ = f.Truncate(0)
 		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+func linkCount(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 0
 }
 
 // Uninstall removes exactly what the receipt lists: the payload, links that
@@ -413,7 +428,7 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 		}
 	}
 	for _, cf := range r.Configs {
-		b, ok, err := in.readFile(cf.Path)
+		b, ok, err := in.readFile(cf.Path, maxConfigFile)
 		if err != nil || !ok {
 			continue
 		}
@@ -438,9 +453,7 @@ func (in *Installer) Uninstall(ctx context.Context, r *Receipt) ([]string, error
 		}
 	}
 	notes = append(notes, in.restoreBackups(r.Backups)...)
-	if d, err := in.root.Open("etc/slurm"); err == nil {
-		names, _ := d.Readdirnames(-1)
-		d.Close()
+	if names := in.listDir("/etc/slurm"); len(names) > 0 {
 		sort.Strings(names)
 		for _, n := range names {
 			notes = append(notes, fmt.Sprintf("kept /etc/slurm/%s: site configuration is never removed", n))
@@ -479,6 +492,10 @@ func (in *Installer) payloadDir(r *Receipt) string {
 func (in *Installer) removePayload(r *Receipt) ([]string, error) {
 	var notes []string
 	dir := in.payloadDir(r)
+	if dir != "" && dir != r.PayloadDir {
+		// Only by record: the prefix leads elsewhere than the receipt says.
+		return []string{fmt.Sprintf("kept %s: it points to %s, not to the payload %s the receipt records", r.Prefix, path.Base(dir), r.PayloadDir)}, nil
+	}
 	if dir == "" {
 		t, _ := in.root.Readlink(rel(r.Prefix))
 		return []string{fmt.Sprintf("kept %s: it now points to %s, not to a directory this installer made", r.Prefix, t)}, nil

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"os"
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"slurm-installer/internal/failure"
@@ -53,7 +55,9 @@ func (s *Staged) PayloadDir() string { return s.in.HostPath(s.PayloadRel) }
 // Discard removes the staging directory.
 func (s *Staged) Discard() {
 	if s != nil && s.stagingDir != "" {
-		_ = s.in.root.RemoveAll(rel(s.stagingDir))
+		if s.in.root.RemoveAll(rel(s.stagingDir)) == nil {
+			s.in.unjournalDir(s.stagingDir)
+		}
 	}
 	if s != nil && s.discardDirs {
 		s.in.removeCreatedDirs(s.createdDirs)
@@ -99,6 +103,11 @@ func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err erro
 		if ok && known && free < need {
 			return nil, in.noSpace(parent, need, nEntries, nil)
 		}
+	}
+	// Journaled before it is made: only a journaled directory is ever
+	// removed as a leftover (docs/DESIGN.md §5, delete only by record).
+	if err := in.journalDir(st.stagingDir, 0); err != nil {
+		return nil, err
 	}
 	if err := in.root.Mkdir(rel(st.stagingDir), 0o700); err != nil {
 		if isNoSpace(err) {
@@ -169,7 +178,7 @@ func (in *Installer) Stage(ctx context.Context, src Source) (_ *Staged, err erro
 			Suggest(failure.Repack)
 	}
 	sort.Strings(st.Commands)
-	if b, ok, _ := in.readFile(path.Join(st.PayloadRel, "VERSION")); ok {
+	if b, ok, _ := in.readFile(path.Join(st.PayloadRel, "VERSION"), maxConfigFile); ok {
 		st.Version = parseVersionFile(b)
 		st.SelfContained, st.PackedPrefix = parseVersionMeta(b)
 	}
@@ -266,24 +275,28 @@ func checkPayloadLinks(files []Entry) error {
 // CleanStale removes what killed runs leave behind (docs/DESIGN.md §6: a killed
 // run leaves a state the next run repairs). It must only run under the
 // root's lock, which [Installer.Lock] takes before calling it:
-//   - beside the prefix: staging directories, and versioned payloads that
-//     the prefix link does not point to;
+//   - what the journal records of an interrupted run (recoverJournal):
+//     its staging and payload directories, its backups, and a first
+//     install's links and config files;
 //   - in the directories the installer writes files into atomically (bin-dir,
 //     the config directories, the state directory): temp files of a write
 //     or relink that never got renamed;
 //   - in the state directory: download temp directories and the throwaway
 //     slurm.conf directories of a version check (verify-*).
 func (in *Installer) CleanStale() {
-	in.recoverPending()
-	parent := path.Dir(in.opt.Prefix)
-	active, _ := in.root.Readlink(rel(in.opt.Prefix))
-	// Only names this installer makes (exact patterns with its random id):
-	// a site's own .slurm-old beside the prefix is not ours.
-	in.removeNames(parent, func(n string) bool {
-		return reStaging.MatchString(n) || (isPayloadName(in.opt.Prefix, n) && n != active) || reTmp.MatchString(n)
-	})
-	for _, dir := range []string{in.opt.BinDir, "/etc", "/etc/profile.d", "/etc/ld.so.conf.d"} {
-		in.removeNames(dir, reTmp.MatchString)
+	in.recoverJournal()
+	// Directories beside the prefix go only by the journal's record (a
+	// site's .slurm-old-20240115 looks like a payload directory); a temp
+	// name with the installer's random id is removed only when it is a file
+	// or a link (what a write or relink leaves), never a directory.
+	for _, dir := range []string{path.Dir(in.opt.Prefix), in.opt.BinDir, "/etc", "/etc/profile.d", "/etc/ld.so.conf.d"} {
+		in.removeNames(dir, func(n string) bool {
+			if !reTmp.MatchString(n) {
+				return false
+			}
+			fi, err := in.root.Lstat(rel(path.Join(dir, n)))
+			return err == nil && !fi.IsDir()
+		})
 	}
 	in.removeNames(stateDir, func(n string) bool {
 		return reTmp.MatchString(n) || strings.HasPrefix(n, "verify-")
@@ -293,19 +306,26 @@ func (in *Installer) CleanStale() {
 const tmpPrefix = ".slurm-installer-tmp-"
 
 func (in *Installer) removeNames(dir string, match func(string) bool) {
-	d, err := in.root.Open(rel(dir))
-	if err != nil {
-		return
-	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, n := range names {
+	for _, n := range in.listDir(dir) {
 		if match(n) {
 			p := path.Join(dir, n)
 			in.opt.Log.Debug().Str("path", p).Msg("removing leftover from an interrupted run")
 			_ = in.root.RemoveAll(rel(p))
 		}
 	}
+}
+
+// listDir lists the names in the in-root directory dir; nothing when it is
+// not a directory (opened with O_DIRECTORY and O_NONBLOCK: a FIFO planted
+// at a directory's path is refused at once, never waited on).
+func (in *Installer) listDir(dir string) []string {
+	d, err := in.root.OpenFile(rel(dir), os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	return names
 }
 
 // TempDir makes a scratch directory for downloads in the root's state

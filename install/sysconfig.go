@@ -113,7 +113,7 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 	c.LinkerDirs = LinkerDirs(in.opt.Prefix, st.Files)
 	if in.opt.Libc == bundle.Musl {
 		p := muslPathFile(in.opt.Arch)
-		old, _, err := in.readFile(p)
+		old, _, err := in.readFile(p, maxConfigFile)
 		if err != nil {
 			return fsErr("read", p, err)
 		}
@@ -157,30 +157,31 @@ func (in *Installer) writeLinkerConfig(ctx context.Context, c *Commit, st *Stage
 // dropLinkerConfig removes what an earlier plain install put on the
 // system's library path. A self-contained bundle's lib/ holds its own glibc:
 // left on the path, ldconfig would offer that libc.so.6 to every program in
-// the root.
+// the root. Only by record: the earlier receipt's linker config when it
+// still has the content that receipt wrote, and the exact lines and bytes
+// it appended to the musl path file (see unmerge). A site's own lines under
+// the prefix, and a file the receipt does not list, are left as they are.
 func (in *Installer) dropLinkerConfig(ctx context.Context, c *Commit) error {
 	changed := false
-	if old, ok, err := in.readFile(glibcLinkerConf); err == nil && ok && strings.HasPrefix(string(old), glibcConfHeader) {
-		if err := in.root.Remove(rel(glibcLinkerConf)); err != nil {
-			return fsErr("remove", glibcLinkerConf, err)
+	if pc := c.prevConfig(glibcLinkerConf); pc != nil && pc.Created {
+		if old, ok, err := in.readFile(glibcLinkerConf, maxConfigFile); err == nil && ok && sum(old) == pc.SHA256 {
+			if err := in.root.Remove(rel(glibcLinkerConf)); err != nil {
+				return fsErr("remove", glibcLinkerConf, err)
+			}
+			c.undo = append(c.undo, func() error { return in.writeFileAtomic(glibcLinkerConf, old, 0o644) })
+			changed = true
 		}
-		c.undo = append(c.undo, func() error { return in.writeFileAtomic(glibcLinkerConf, old, 0o644) })
-		changed = true
 	}
 	p := muslPathFile(in.opt.Arch)
-	if old, ok, err := in.readFile(p); err == nil && ok {
-		var keep []string
-		for _, l := range strings.Split(strings.TrimRight(string(old), "\n"), "\n") {
-			if d := strings.TrimSpace(l); d != in.opt.Prefix && !strings.HasPrefix(d, in.opt.Prefix+"/") {
-				keep = append(keep, l)
+	if pc := c.prevConfig(p); pc != nil && len(pc.Lines) > 0 {
+		if old, ok, err := in.readFile(p, maxConfigFile); err == nil && ok {
+			if data := unmerge(old, *pc); !bytes.Equal(data, old) {
+				perm := in.permOf(p)
+				if err := in.writeFileAtomic(p, data, perm); err != nil {
+					return err
+				}
+				c.undo = append(c.undo, func() error { return in.writeFileAtomic(p, old, perm) })
 			}
-		}
-		if data := []byte(strings.Join(keep, "\n") + "\n"); !bytes.Equal(data, old) {
-			perm := in.permOf(p)
-			if err := in.writeFileAtomic(p, data, perm); err != nil {
-				return err
-			}
-			c.undo = append(c.undo, func() error { return in.writeFileAtomic(p, old, perm) })
 		}
 	}
 	if changed {

@@ -446,3 +446,66 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestKillFirstInstallDuringVerification is the kill matrix's moment of
+// issue 23 defect 8: a first install SIGKILLed after its commit, while it
+// verifies (payload, command links and loader config in place, no
+// receipt). The next run must recognise it from the journal and install
+// (it used to exit 7 on its own loader config), and an uninstall instead
+// must leave the root as it was before (it used to say nothing was
+// installed and leave it all).
+func TestKillFirstInstallDuringVerification(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the kill matrix runs the installer's chroot verification; run it as root")
+	}
+	e := setup(t)
+	moments := []string{"commit: /etc/slurm placed", "sinfo --version ran"}
+	n := 0
+	for _, trigger := range moments {
+		for rep := range 3 {
+			// The next run installs B.
+			root := newRoot(t, e, false)
+			where := trial(t, e, root, false, time.Hour, trigger)
+			t.Logf("first install killed at %q (%s): the next run installed B", trigger, where)
+			os.RemoveAll(filepath.Dir(root))
+			n++
+
+			// Uninstall instead: the root goes back to empty.
+			root = newRoot(t, e, false)
+			var out bytes.Buffer
+			if killAt(t, run(context.Background(), root, e.mirror, verB), &out, time.Hour, trigger) {
+				if rep == 0 {
+					t.Logf("the run finished before the kill at %q; not counted", trigger)
+				}
+				os.RemoveAll(filepath.Dir(root))
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(root, "var/lib/slurm-installer/receipt.json")); err == nil {
+				t.Logf("killed at %q after the receipt was written (%s): not this moment, not counted", trigger, phase(out.String(), false))
+				os.RemoveAll(filepath.Dir(root))
+				continue
+			}
+			if _, err := os.Lstat(filepath.Join(root, "usr/local/bin/sinfo")); err != nil {
+				t.Fatalf("killed at %q, yet no command link was in place: the moment was missed\n%s", trigger, lastLines(out.String(), 15))
+			}
+			uo, err := exec.Command(bin, "--root", root, "uninstall").CombinedOutput()
+			if err != nil {
+				t.Fatalf("uninstall after a first install killed at %q: %v\n%s", trigger, err, uo)
+			}
+			// What stays: the state directory, and site config in /etc/slurm
+			// (uninstall never removes it: the bundle's files placed there
+			// stay as an uninstall after a finished install keeps them).
+			left := testfs.Tree(t, root)
+			_, etcSlurm := left["etc/slurm"]
+			for p := range left {
+				if p != "." && p != "var" && p != "var/lib" && !strings.HasPrefix(p, "var/lib/slurm-installer") &&
+					p != "etc/slurm" && !strings.HasPrefix(p, "etc/slurm/") && !(p == "etc" && etcSlurm) {
+					t.Errorf("uninstall after a first install killed at %q left %s\n%s", trigger, p, uo)
+				}
+			}
+			os.RemoveAll(filepath.Dir(root))
+			n++
+		}
+	}
+	t.Logf("kill matrix, first-install verification moment: %d moments x 3 reps x (next run, uninstall) = %d trials", len(moments), n)
+}

@@ -14,6 +14,7 @@ import (
 	"slurm-installer/internal/bundle"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/rootfs"
 )
 
@@ -415,7 +416,7 @@ func (l *lookup) locate(p string, m elf.Machine) bool {
 	}
 	ok := false
 	if h, found := l.host(p); found {
-		if f, err := os.Open(h); err == nil {
+		if f, _, err := safeio.Open(h); err == nil { // a root's file: never a FIFO waited on
 			if ef, err := elf.NewFile(f); err == nil {
 				ok = ef.Machine == m
 			}

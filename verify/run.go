@@ -20,6 +20,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/platform"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/internal/sandbox"
 	"slurm-installer/rootfs"
 )
@@ -113,7 +114,7 @@ func prepare(in RunInput, defTimeout time.Duration) (*target, error) {
 			Suggest(failure.Install).Suggest(failure.Reinstall)
 	}
 	t.host = h
-	f, err := os.Open(h)
+	f, _, err := safeio.Open(h) // a root's file: regular only, never waited on
 	if err != nil {
 		return nil, failure.New(failure.Verify, "open %s: %w", t.cmd, err)
 	}

@@ -43,6 +43,9 @@ func (n *netConfig) validate(out outputOptions, stderr io.Writer) error {
 	if n.caPool, err = loadCAPool(n.caCert); err != nil {
 		return err
 	}
+	if err := checkRegistryAuthFile(); err != nil {
+		return err
+	}
 	switch {
 	case out.quiet || !strings.EqualFold(out.logLevel, "info") && !strings.EqualFold(out.logLevel, "debug"):
 		n.progress = fetch.ProgressOff

@@ -11,6 +11,7 @@ import (
 
 	"slurm-installer/fetch"
 	"slurm-installer/internal/failure"
+	"slurm-installer/internal/safeio"
 	"slurm-installer/oci"
 	"slurm-installer/pack"
 )
@@ -22,6 +23,25 @@ const registryAuthFileEnv = "REGISTRY_AUTH_FILE"
 
 // registryAuthFile is the auth file the environment names, or "".
 func registryAuthFile() string { return os.Getenv(registryAuthFileEnv) }
+
+// maxAuthFile caps the registry auth file (a containers-auth.json).
+const maxAuthFile = 4 << 20
+
+// checkRegistryAuthFile reads the auth file the environment names through
+// the safe reader before oci is given its name: a FIFO, a device, a link to
+// /dev/zero or a huge file is refused at once (exit 2), never waited on
+// with the lock held past --deadline.
+func checkRegistryAuthFile() error {
+	p := registryAuthFile()
+	if p == "" {
+		return nil
+	}
+	if _, err := safeio.ReadFile(p, maxAuthFile); err != nil {
+		return failure.New(failure.Usage, "%s: %w", registryAuthFileEnv, err).
+			WithHint("point %s at a regular containers-auth.json file, or unset it", registryAuthFileEnv)
+	}
+	return nil
+}
 
 // urlLike matches an --out that is a URL (scheme://...), not a directory.
 var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
@@ -68,7 +88,10 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions, compress string) err
 	} else {
 		cfg.GlibcNeed = oci.GlibcNeed(o.from)
 	}
-	doc, err := os.ReadFile(r.SBOM)
+	if err := checkRegistryAuthFile(); err != nil {
+		return err
+	}
+	doc, err := safeio.ReadFile(r.SBOM, maxSBOM)
 	if err != nil {
 		return failure.New(failure.FileSystem, "read the bundle's SBOM: %w", err)
 	}
@@ -83,3 +106,6 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions, compress string) err
 	fmt.Fprintf(u.stdout, "%s:%s@%s\n", res.Mirror, res.Tags[0], res.Manifest)
 	return nil
 }
+
+// maxSBOM caps the SBOM pack wrote, read back to push it as a referrer.
+const maxSBOM = 64 << 20

@@ -31,12 +31,19 @@ func (u *ui) statusCommand() *cli.Command {
 		Before: u.before(b, &o.out, &o.targetOptions), Action: func(c *cli.Context) error { return u.runStatus(c, o) }}
 }
 
-func (u *ui) openInstalled(c *cli.Context, t targetOptions) (*install.Installer, *install.Receipt, error) {
+// openTarget opens the target root named by the flags.
+func (u *ui) openTarget(c *cli.Context, t targetOptions) (*install.Installer, error) {
 	if c.NArg() > 0 {
-		return nil, nil, unknownCommand(c.App, c.Args().First())
+		return nil, unknownCommand(c.App, c.Args().First())
 	}
 	root, _ := filepath.Abs(t.rootDir)
-	in, err := install.Open(install.Options{RootDir: root, Prefix: t.prefix, BinDir: t.binDir, Log: u.log})
+	return install.Open(install.Options{RootDir: root, Prefix: t.prefix, BinDir: t.binDir, Log: u.log})
+}
+
+// openInstalled opens the target root and reads its receipt (without the
+// lock: for the commands that only read).
+func (u *ui) openInstalled(c *cli.Context, t targetOptions) (*install.Installer, *install.Receipt, error) {
+	in, err := u.openTarget(c, t)
 	if err != nil {
 		return nil, nil, err
 	}

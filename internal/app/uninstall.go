@@ -26,7 +26,10 @@ func (u *ui) uninstallCommand() *cli.Command {
 }
 
 func (u *ui) runUninstall(c *cli.Context, o *uninstallOptions) error {
-	in, r, err := u.openInstalled(c, o.targetOptions)
+	// The receipt is read under the lock (issue 23): one read before it
+	// would be the receipt of before a run this one waited for, and its
+	// payload and links would stay behind, recorded nowhere.
+	in, err := u.openTarget(c, o.targetOptions)
 	if err != nil {
 		return err
 	}
@@ -36,6 +39,10 @@ func (u *ui) runUninstall(c *cli.Context, o *uninstallOptions) error {
 		return err
 	}
 	defer unlock()
+	r, err := in.ReadReceipt()
+	if err != nil {
+		return err
+	}
 	if r != nil {
 		// The receipt's libc decides which linker config to refresh: an
 		// installer opened with its prefix, bin-dir, arch and libc does the

@@ -34,12 +34,15 @@ func (c *cache) refPath(arch, version string) string {
 
 // lookup returns a cached artifact whose content hashes to sha (or to the
 // sha remembered for arch/version when sha is empty).
+//
+// The cache directory is named by a flag: its .ref and .origin files are
+// read through the safe reader (regular files only, capped), never waited on.
 func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 	if c == nil || c.dir == "" {
 		return nil
 	}
 	if sha == "" {
-		b, err := safeio.ReadFile(c.refPath(arch, version), 1<<10)
+		b, err := safeio.ReadFile(c.refPath(arch, version), maxCacheMeta)
 		if err != nil {
 			return nil
 		}
@@ -65,7 +68,7 @@ func (c *cache) lookup(sha, arch, version string) *fetch.Artifact {
 		// How the bytes were verified when they were downloaded, and where
 		// from (issue 13): the receipt records the origin, not the cache file.
 		var meta cacheMeta
-		if b, err := safeio.ReadFile(m+".origin", 64<<10); err == nil && json.Unmarshal(b, &meta) == nil {
+		if b, err := safeio.ReadFile(m+".origin", maxCacheMeta); err == nil && json.Unmarshal(b, &meta) == nil {
 			art.Origin, art.Verification, art.Version = fetch.Redact(meta.Origin), meta.Verification, meta.Version
 			if !art.Verification.Valid() { // the cache directory is not ours alone: an unknown value vouches for nothing
 				art.Verification = fetch.VerifiedNone
@@ -135,3 +138,6 @@ func (c *cache) put(art *fetch.Artifact, arch, version string) error {
 func CacheEntryPath(dir string, art *fetch.Artifact) string {
 	return (&cache{dir: dir}).entryPath(art)
 }
+
+// maxCacheMeta caps a cache .ref or .origin file.
+const maxCacheMeta = 64 << 10

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -48,7 +49,7 @@ func (r *Run) repair(ctx context.Context) (*Result, error) {
 		req.SHA256 = prev.SHA256 // the cache is looked up by it, and a download must match it
 	}
 	if req.From == "" && len(req.Mirrors) == 0 {
-		req.Mirrors = receiptSources(prev)
+		req.Mirrors = receiptSources(prev, req.RootDir)
 		if len(req.Mirrors) == 0 && req.CacheDir == "" {
 			return res, failure.New(failure.Usage, "nothing to repair from: no --mirrors, --from or --cache-dir given and the receipt names no source URL").
 				WithHint("pass --mirrors http://apphub.example/ (or SLURM_INSTALLER_MIRRORS), --cache-dir DIR or --from FILE")
@@ -107,12 +108,20 @@ func downloadDir(in *install.Installer) (string, error) {
 // artifact the receipt names (a direct URL, pinned by the receipt's sha256),
 // then the mirror it came from (an AppHub, or an oci:// registry). Entries that are not URLs (a cache hit records
 // "--cache-dir" as its mirror) are left out.
-func receiptSources(prev *install.Receipt) []string {
+//
+// The receipt is inside the root, so it is untrusted (issue 23): a
+// file:// source is followed only when it names a path inside the root; one
+// outside it (a host file a planted receipt names) is never opened, hashed
+// or logged.
+func receiptSources(prev *install.Receipt, rootDir string) []string {
 	var out []string
 	add := func(s string, direct bool) {
 		u, err := url.Parse(s)
 		if err != nil || !slices.Contains([]string{"http", "https", "file", "oci"}, u.Scheme) {
 			return // an oci:// mirror is a registry: the pinned sha256 finds the bundle there (issue 22)
+		}
+		if u.Scheme == "file" && !insideRoot(rootDir, u.Path) {
+			return
 		}
 		if pw, ok := u.User.Password(); ok && pw == redactedPassword {
 			return // the receipt keeps no credentials: this one needs --mirrors
@@ -129,6 +138,16 @@ func receiptSources(prev *install.Receipt) []string {
 	}
 	add(prev.Mirror, false)
 	return out
+}
+
+// insideRoot says whether the host path p is rootDir or below it.
+func insideRoot(rootDir, p string) bool {
+	root := filepath.Clean(rootDir)
+	p = filepath.Clean(p)
+	if !filepath.IsAbs(p) || !filepath.IsAbs(root) {
+		return false
+	}
+	return root == "/" || p == root || strings.HasPrefix(p, root+"/")
 }
 
 // redactedPassword is what fetch.Redact puts in place of a password.

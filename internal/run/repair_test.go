@@ -29,9 +29,26 @@ func TestReceiptSources(t *testing.T) {
 			Mirror: "oci://127.0.0.1:5000/hpc/slurm", Layout: "oci"}, []string{"oci://127.0.0.1:5000/hpc/slurm"}},
 		{"none", install.Receipt{}, nil},
 	} {
-		if got := receiptSources(&tc.rc); !slices.Equal(got, tc.want) {
+		if got := receiptSources(&tc.rc, "/"); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: receiptSources = %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// Issue 23 defect 7: a receipt (untrusted: it is in the root) whose source
+// is a file:// path outside the root is never followed by a repair.
+func TestReceiptSourcesStayInRoot(t *testing.T) {
+	rc := install.Receipt{Source: "file:///etc/shadow.tar.gz", Mirror: "file:///etc/", Layout: "tarball"}
+	if got := receiptSources(&rc, "/build/root"); len(got) != 0 {
+		t.Errorf("followed a host file outside the root: %q", got)
+	}
+	rc = install.Receipt{Source: "file:///build/root/../shadow.tar.gz", Layout: "direct"}
+	if got := receiptSources(&rc, "/build/root"); len(got) != 0 {
+		t.Errorf("followed .. out of the root: %q", got)
+	}
+	rc = install.Receipt{Source: "file:///build/root/var/cache/x.tar.gz", Layout: "direct"}
+	if got := receiptSources(&rc, "/build/root"); len(got) != 1 {
+		t.Errorf("a source inside the root was dropped: %q", got)
 	}
 }
 

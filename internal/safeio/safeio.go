@@ -7,6 +7,7 @@
 package safeio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,11 @@ func check(f *os.File, name string) (*os.File, fs.FileInfo, error) {
 		f.Close()
 		return nil, nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
 	}
+	// A regular file: reads never block, so blocking mode comes back (the
+	// runtime poller is not involved either way).
+	if sc, err := f.SyscallConn(); err == nil {
+		_ = sc.Control(func(fd uintptr) { _ = syscall.SetNonblock(int(fd), false) })
+	}
 	return f, fi, nil
 }
 
@@ -66,14 +72,90 @@ func ReadFile(name string, limit int64) ([]byte, error) {
 	return readAll(f, name, limit)
 }
 
-// readFileIn is ReadFile inside root.
-func readFileIn(root *os.Root, name string, limit int64) ([]byte, error) {
-	f, _, err := OpenIn(root, name)
+// ReadFileIn is the one reader of a file inside a target root (the
+// receipt, the journal, a config file the installer merges into or
+// removes, the lock's holder): name is opened inside root without
+// following a link at its last component (O_NOFOLLOW: a state file planted
+// as a link to /dev/zero or to another file is refused, not read), without
+// blocking (O_NONBLOCK: a FIFO is refused by fstat, never waited on), must
+// be a regular file, is read in chunks that stop when ctx is done, and is
+// refused when it holds more than limit bytes.
+func ReadFileIn(ctx context.Context, root *os.Root, name string, limit int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
+	}
+	f, err := OpenInNoFollow(root, name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return readAll(f, name, limit)
+	return readAllCtx(ctx, f, name, limit)
+}
+
+// OpenInNoFollow opens the regular file name inside root for reading,
+// refusing a link at its last component: os.Root follows a link that stays
+// inside the root even with O_NOFOLLOW, so the name is checked with Lstat
+// before the open and the file opened must be the one Lstat saw.
+func OpenInNoFollow(root *os.Root, name string) (*os.File, error) {
+	fi, err := root.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kind(fi.Mode()))}
+	}
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (a symlink)", ErrNotRegular)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, opened, err := check(f, name)
+	if err != nil {
+		return nil, err
+	}
+	if !os.SameFile(fi, opened) {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fmt.Errorf("%w (replaced while it was opened)", ErrNotRegular)}
+	}
+	return f, nil
+}
+
+// ReadFileCtx is [ReadFile] for a host path named by a flag or variable,
+// stopping when ctx is done.
+func ReadFileCtx(ctx context.Context, name string, limit int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
+	}
+	f, _, err := Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAllCtx(ctx, f, name, limit)
+}
+
+// readAllCtx reads f in chunks, checking ctx between them.
+func readAllCtx(ctx context.Context, f *os.File, name string, limit int64) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
+		n, err := f.Read(buf)
+		out = append(out, buf[:n]...)
+		if int64(len(out)) > limit {
+			return nil, &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w (over %d bytes)", ErrTooLarge, limit)}
+		}
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 func readAll(f *os.File, name string, limit int64) ([]byte, error) {
