@@ -83,7 +83,10 @@ func packFromRoot(t *testing.T, root, version, debVersion, distroVersion string,
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		t.Fatal(err)
 	}
-	if len(idx.Bundles) != 1 || idx.Bundles[0].Version != version || idx.Bundles[0].Origin == nil {
+	// pack writes the zstd bundle beside the gzip one (issue 25): one entry per format, each
+	// with the origin and the SBOM.
+	if len(idx.Bundles) != 2 || idx.Bundles[0].Version != version || idx.Bundles[0].Origin == nil || idx.Bundles[1].Origin == nil ||
+		idx.Bundles[0].SBOM == "" || idx.Bundles[0].SBOM != idx.Bundles[1].SBOM {
 		t.Fatalf("index %s", raw)
 	}
 	b := idx.Bundles[0]
