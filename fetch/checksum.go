@@ -45,13 +45,17 @@ func (s *mirrorGo) published(ctx context.Context, u *url.URL) (expected, *fetchE
 	case ferr == nil:
 		d, err := bundle.ParseSidecar(data, name)
 		if err != nil {
-			return expected{}, s.integrity(&side, "checksum file is unusable: "+err.Error(),
-				"the mirror's %s is not a checksum file: re-publish it with sha256sum", urlString(&side)).suggest(failure.PinDigest)
+			fe := s.integrity(&side, "checksum file is unusable: "+err.Error(),
+				"the mirror's %s is not a checksum file: re-publish it with sha256sum", urlString(&side))
+			fe.Suggest(failure.PinDigest)
+			return expected{}, fe
 		}
 		return expected{string(d), "sidecar " + urlString(&side), VerifiedSidecar}, nil
 	case errors.Is(ferr, errTooLarge):
-		return expected{}, s.integrity(&side, "checksum file is unusable: "+ferr.cause,
-			"the mirror's %s is not a checksum file: re-publish it with sha256sum", urlString(&side)).suggest(failure.PinDigest)
+		fe := s.integrity(&side, "checksum file is unusable: "+ferr.cause,
+			"the mirror's %s is not a checksum file: re-publish it with sha256sum", urlString(&side))
+		fe.Suggest(failure.PinDigest)
+		return expected{}, fe
 	case ferr.kind != kNotFound:
 		return expected{}, ferr
 	}
@@ -61,16 +65,20 @@ func (s *mirrorGo) published(ctx context.Context, u *url.URL) (expected, *fetchE
 	case ferr == nil:
 		m, err := bundle.ParseSums(data)
 		if err != nil {
-			return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+err.Error(),
-				"re-publish %s with sha256sum", urlString(sums)).suggest(failure.PinDigest)
+			fe := s.integrity(sums, "SHA256SUMS is unusable: "+err.Error(),
+				"re-publish %s with sha256sum", urlString(sums))
+			fe.Suggest(failure.PinDigest)
+			return expected{}, fe
 		}
 		if d, ok := m[name]; ok {
 			return expected{string(d), "SHA256SUMS " + urlString(sums), VerifiedSHA256SUMS}, nil
 		}
 		s.log.Warn().Str("url", urlString(sums)).Str("file", name).Msg("SHA256SUMS has no line for this file")
 	case errors.Is(ferr, errTooLarge):
-		return expected{}, s.integrity(sums, "SHA256SUMS is unusable: "+ferr.cause,
-			"re-publish %s with sha256sum", urlString(sums)).suggest(failure.PinDigest)
+		fe := s.integrity(sums, "SHA256SUMS is unusable: "+ferr.cause,
+			"re-publish %s with sha256sum", urlString(sums))
+		fe.Suggest(failure.PinDigest)
+		return expected{}, fe
 	case ferr.kind != kNotFound:
 		return expected{}, ferr
 	}
@@ -78,7 +86,7 @@ func (s *mirrorGo) published(ctx context.Context, u *url.URL) (expected, *fetchE
 }
 
 func (s *session) integrity(u *url.URL, cause, hint string, args ...any) *fetchError {
-	return &fetchError{kind: kIntegrity, url: urlString(u), cause: cause, hint: fmt.Sprintf(hint, args...)}
+	return &fetchError{kind: kIntegrity, url: urlString(u), cause: cause, Hints: failure.Hints{Hint: fmt.Sprintf(hint, args...)}}
 }
 
 // fetchFile downloads one archive (direct, tarball layout, or a bundle the
@@ -159,9 +167,10 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 	}
 	if exp.digest == "" {
 		if s.o.RequireChecksum {
-			return nil, s.integrity(u, "no checksum published, and a checksum is required",
-				"nothing vouches for these bytes: publish %s.sha256 or SHA256SUMS on the mirror", urlString(u)).
-				suggest(failure.PinDigest).suggest(failure.PinKey)
+			fe := s.integrity(u, "no checksum published, and a checksum is required",
+				"nothing vouches for these bytes: publish %s.sha256 or SHA256SUMS on the mirror", urlString(u))
+			fe.Suggest(failure.PinDigest).Suggest(failure.PinKey)
+			return nil, fe
 		}
 		s.log.Warn().Str("url", urlString(u)).Str("sha256", digest).Str("verified", string(VerifiedNone)).
 			Msgf("no checksum published for %s; download is unverified (no digest is pinned)", urlString(u))
@@ -173,8 +182,8 @@ func (s *mirrorGo) fetchFile(ctx context.Context, st step, idx *indexPick) (*Art
 			return nil, notFound(u, "the zstd bundle does not have the pinned digest")
 		}
 		cause := fmt.Sprintf("checksum mismatch: expected %s (%s), got %s", exp.digest, exp.source, digest)
-		fe := s.integrity(u, cause, "the file on the mirror does not match its checksum: it is corrupt or was tampered with, or the checksum is stale; re-publish it").
-			suggest(failure.PinDigest)
+		fe := s.integrity(u, cause, "the file on the mirror does not match its checksum: it is corrupt or was tampered with, or the checksum is stale; re-publish it")
+		fe.Suggest(failure.PinDigest)
 		s.log.Error().Str("url", urlString(u)).Str("expected", exp.digest).Str("actual", digest).Str("source", exp.source).Msg("checksum mismatch")
 		return nil, fe
 	} else {

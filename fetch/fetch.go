@@ -361,15 +361,15 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 	var e *failure.Error
 	switch class {
 	case failure.Integrity:
-		hint, fix := "a mirror served bytes that do not match their checksum (corrupt or tampered): fix or re-publish the bundle and its checksum on the mirror",
-			[]failure.Remedy{{Step: failure.PinDigest}}
+		adv := failure.Hints{Hint: "a mirror served bytes that do not match their checksum (corrupt or tampered): fix or re-publish the bundle and its checksum on the mirror",
+			Fix: []failure.Remedy{{Step: failure.PinDigest}}}
 		for _, m := range ms {
-			if m.cause != nil && m.cause.kind == kIntegrity && m.cause.advised() {
-				hint, fix = m.cause.hint, m.cause.fix
+			if m.cause != nil && m.cause.kind == kIntegrity && m.cause.Advised() {
+				adv = m.cause.advice()
 				break
 			}
 		}
-		e = failure.New(class, "no mirror served a verified %s: %w", what, all).Advise(Redact(hint), fix)
+		e = failure.New(class, "no mirror served a verified %s: %w", what, all).Carry(adv)
 	case failure.Verify:
 		root := "the root's"
 		if s.o.RootGlibc != "" {
@@ -384,13 +384,13 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 		all.errs = append(all.errs, ErrNoBundleRuns)
 		e = failure.New(class, "no bundle of %s for %s can run in this root: %w", s.selection(), s.arch, all).Advise(hint, fix)
 	case failure.Archive:
-		hint, fix := "fix the mirror", []failure.Remedy{{Step: failure.RaiseMaxSize}}
+		adv := failure.Hints{Hint: "fix the mirror", Fix: []failure.Remedy{{Step: failure.RaiseMaxSize}}}
 		for _, m := range ms {
 			if m.cause != nil && m.cause.kind == kBadArchive {
-				hint, fix = m.cause.hint, m.cause.fix
+				adv = m.cause.advice()
 			}
 		}
-		e = failure.New(class, "no mirror served a usable archive of %s (within the size limits): %w", what, all).Advise(hint, fix)
+		e = failure.New(class, "no mirror served a usable archive of %s (within the size limits): %w", what, all).Carry(adv)
 	default:
 		when := ""
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) || s.outOfTime {
@@ -402,8 +402,8 @@ func (s *session) finalError(ctx context.Context, ms []*mirror, claimer *run) er
 			when = " before the run was interrupted"
 		}
 		for _, m := range ms {
-			if m.cause != nil && m.cause.advised() {
-				return failure.New(class, "no mirror served %s%s: %w", what, when, all).Advise(Redact(m.cause.hint), m.cause.fix)
+			if m.cause != nil && m.cause.Advised() {
+				return failure.New(class, "no mirror served %s%s: %w", what, when, all).Carry(m.cause.advice())
 			}
 		}
 		if s.listing() {
@@ -614,10 +614,10 @@ func newSession(o Options) (*session, []*mirror, error) {
 		// Only a verified index may name the bytes: drop every other layout.
 		for _, m := range mirrors {
 			if m.direct {
-				m.refuse = (&fetchError{kind: kIntegrity, url: m.name,
+				m.refuse = &fetchError{kind: kIntegrity, url: m.name,
 					cause: "a direct URL carries no signed index",
-					hint:  "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: give the mirror's base URL"}).
-					suggest(failure.PinDigest)
+					Hints: failure.Hints{Hint: "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json: give the mirror's base URL",
+						Fix: []failure.Remedy{{Step: failure.PinDigest}}}}
 				continue
 			}
 			m.steps = m.steps[:1]

@@ -34,8 +34,8 @@ func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchEr
 		if signed && s.want == "" {
 			ferr.kind = kIntegrity
 			ferr.cause = "unusable signed index: " + ferr.cause
-			ferr.hint = "the mirror's pkgs/slurm/index.json cannot be read: use another mirror"
-			ferr.suggest(failure.SignIndex)
+			ferr.Hint = "the mirror's pkgs/slurm/index.json cannot be read: use another mirror"
+			ferr.Suggest(failure.SignIndex)
 			return nil, ferr
 		}
 		s.log.Warn().Str("url", urlString(st.url)).Str("cause", ferr.cause).Msg("ignoring unusable index; trying the seed layouts")
@@ -46,8 +46,8 @@ func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchEr
 			ferr.cause = "no index (" + ferr.cause + ")"
 			if signed && s.want == "" {
 				ferr.kind = kIntegrity
-				ferr.hint = "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json"
-				ferr.suggest(failure.SignIndex).suggest(failure.PinDigest)
+				ferr.Hint = "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json"
+				ferr.Suggest(failure.SignIndex).Suggest(failure.PinDigest)
 			}
 		}
 		return nil, ferr
@@ -70,8 +70,10 @@ func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchEr
 	// it is given; this is the default for callers without a policy.
 	if !idx.Expires.IsZero() && time.Now().After(idx.Expires) && (!signed || s.o.AcceptIndex == nil) {
 		if signed {
-			return nil, s.integrity(st.url, fmt.Sprintf("signed index expired at %s", idx.Expires.Format(time.RFC3339)),
-				"the mirror's index is out of date: re-sign it").suggest(failure.SignIndex)
+			fe := s.integrity(st.url, fmt.Sprintf("signed index expired at %s", idx.Expires.Format(time.RFC3339)),
+				"the mirror's index is out of date: re-sign it")
+			fe.Suggest(failure.SignIndex)
+			return nil, fe
 		}
 		s.log.Warn().Str("url", urlString(st.url)).Time("expires", idx.Expires).Msg("index has expired; using it anyway (no key is pinned)")
 	}
@@ -120,8 +122,10 @@ func (s *mirrorGo) fetchIndex(ctx context.Context, st step) (*Artifact, *fetchEr
 	}
 	s.log.Info().Str("index", urlString(st.url)).Str("url", urlString(bu)).Str("version", b.Version).Int64("size", b.Size).Msg("index names a bundle")
 	if signed && s.want != "" && !strings.EqualFold(s.want, b.SHA256) {
-		return nil, s.integrity(st.url, fmt.Sprintf("the pinned digest %s differs from the signed index's %s", s.want, strings.ToLower(b.SHA256)),
-			"the pinned digest and the signed index disagree: fix the one that is wrong").suggest(failure.DropPin)
+		fe := s.integrity(st.url, fmt.Sprintf("the pinned digest %s differs from the signed index's %s", s.want, strings.ToLower(b.SHA256)),
+			"the pinned digest and the signed index disagree: fix the one that is wrong")
+		fe.Suggest(failure.DropPin)
+		return nil, fe
 	}
 	art, ferr := s.fetchFile(ctx, step{kind: stepFile, url: bu, layout: "index", version: b.Version},
 		&indexPick{bundle: *b, indexURL: urlString(st.url)})
@@ -145,15 +149,19 @@ func (s *mirrorGo) verifyIndex(ctx context.Context, u *url.URL, data []byte) *fe
 	sig, _, ferr := s.readSmall(ctx, &su, 64<<10)
 	if ferr != nil {
 		if ferr.kind == kNotFound {
-			return s.integrity(&su, "index signature missing ("+ferr.cause+")",
-				"a key is pinned, so the index must be signed: publish %s beside it", urlString(&su)).suggest(failure.SignIndex)
+			fe := s.integrity(&su, "index signature missing ("+ferr.cause+")",
+				"a key is pinned, so the index must be signed: publish %s beside it", urlString(&su))
+			fe.Suggest(failure.SignIndex)
+			return fe
 		}
 		return ferr
 	}
 	if err := s.o.IndexVerifier(data, sig); err != nil {
 		s.log.Error().Str("url", urlString(u)).Err(err).Msg("index signature rejected")
-		return s.integrity(u, "index signature rejected: "+err.Error(),
-			"the index was not signed by the pinned key (tampered, or signed with another key): re-sign the index").suggest(failure.CheckPubKey)
+		fe := s.integrity(u, "index signature rejected: "+err.Error(),
+			"the index was not signed by the pinned key (tampered, or signed with another key): re-sign the index")
+		fe.Suggest(failure.CheckPubKey)
+		return fe
 	}
 	s.log.Info().Str("url", urlString(u)).Msg("index signature verified")
 	return nil

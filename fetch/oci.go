@@ -38,9 +38,9 @@ func planOCI(raw string) (*mirror, error) {
 
 func (s *mirrorGo) fetchOCI(ctx context.Context, raw string) (*Artifact, *fetchError) {
 	if s.o.RequireSignedIndex && s.want == "" {
-		fe := &fetchError{kind: kIntegrity, url: raw, cause: "a registry mirror carries no signed index",
-			hint: "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json or be pinned by its digest"}
-		return nil, fe.suggest(failure.PinLayerDigest)
+		return nil, &fetchError{kind: kIntegrity, url: raw, cause: "a registry mirror carries no signed index",
+			Hints: failure.Hints{Hint: "a key is pinned, so the bundle must come from a signed pkgs/slurm/index.json or be pinned by its digest",
+				Fix: []failure.Remedy{{Step: failure.PinLayerDigest}}}}
 	}
 	res, err := oci.Fetch(ctx, oci.Options{
 		Ref: raw, Version: s.version, Arch: s.arch, SHA256: s.want, MaxBytes: s.maxBytes, TempDir: s.tempDir,
@@ -86,7 +86,7 @@ func (s *mirrorGo) acceptOCI(c oci.Config) string {
 
 func ociError(raw string, err error) *fetchError {
 	fe := &fetchError{url: raw, err: err, cause: err.Error()}
-	fe.hint, fe.fix = failure.Advice(err)
+	fe.Hint, fe.Fix = failure.Advice(err)
 	var oe *oci.Error
 	if errors.As(err, &oe) {
 		fe.cause = oe.Cause

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"slurm-installer/internal/bundle"
+	"slurm-installer/internal/failure"
 	"slurm-installer/internal/slurmver"
 )
 
@@ -39,7 +40,7 @@ func (s *session) sniff(p string, u *url.URL, name string) *fetchError {
 	bad := func(cause string) *fetchError {
 		s.log.Warn().Str("url", urlString(u)).Str("cause", cause).Msg("the mirror served something that is not the bundle")
 		return &fetchError{kind: kBadArchive, url: urlString(u), cause: cause,
-			hint: "a mirror answered 200 with something that is not an archive (an error page from a proxy or a misconfigured nginx): fix the mirror, or list a good one"}
+			Hints: failure.Hints{Hint: "a mirror answered 200 with something that is not an archive (an error page from a proxy or a misconfigured nginx): fix the mirror, or list a good one"}}
 	}
 	switch {
 	case got == "":

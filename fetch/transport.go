@@ -98,29 +98,28 @@ const (
 
 // fetchError is one failed attempt at one URL. It wraps the error that
 // caused it (err), so errors.Is(err, context.Canceled) and friends hold
-// through it; cause is the short text for logs.
+// through it; cause is the short text for logs. Its advice is the one
+// carrier's, failure.Hints (Hint: Redact applies; Fix: no URLs in the
+// Args), handed whole to the run's *failure.Error (see advice).
 type fetchError struct {
 	kind  kind
-	url   string           // redacted
-	cause string           // short, lower-case: "404 not found", "connection refused"
-	resp  *http.Response   // status and headers of a retryable answer (Retry-After), nil if none
-	err   error            // underlying, if any
-	hint  string           // what to do about it, in the domain's words (Redact applies)
-	fix   []failure.Remedy // the steps only the command line can word (no URLs in their Args)
+	url   string         // redacted
+	cause string         // short, lower-case: "404 not found", "connection refused"
+	resp  *http.Response // status and headers of a retryable answer (Retry-After), nil if none
+	err   error          // underlying, if any
+	failure.Hints
 }
 
 func (e *fetchError) Error() string { return Redact(e.url + ": " + e.cause) }
 func (e *fetchError) short() string { return e.Error() }
 func (e *fetchError) Unwrap() error { return e.err }
 
-// suggest adds a remedy (see failure.Error.Suggest) and returns e.
-func (e *fetchError) suggest(s failure.Step, arg ...string) *fetchError {
-	e.fix = append(e.fix, failure.Remedy{Step: s, Arg: strings.Join(arg, " ")})
-	return e
+// advice is e's advice as the run's error carries it: the hint redacted.
+func (e *fetchError) advice() failure.Hints {
+	h := e.Hints
+	h.Hint = Redact(h.Hint)
+	return h
 }
-
-// advised says whether e carries advice: a hint or a remedy.
-func (e *fetchError) advised() bool { return e.hint != "" || len(e.fix) > 0 }
 
 // asLocal is a failure to write the download: it names the URL and the
 // directory, not the temp file, and mentions TMPDIR only when Fetch chose
@@ -318,7 +317,7 @@ func (s *session) transportError(ctx context.Context, u *url.URL, err error, sta
 	case errors.As(err, new(*tls.CertificateVerificationError)) || errors.As(err, new(x509.UnknownAuthorityError)):
 		fe.kind = kFatal
 		fe.cause = "TLS certificate not trusted: " + err.Error()
-		fe.suggest(failure.GiveCACert)
+		fe.Suggest(failure.GiveCACert)
 	default:
 		var de *net.DNSError
 		if errors.As(err, &de) {

@@ -488,9 +488,10 @@ func (s *session) verifyTree(st step, files []treeFile, digests map[string]strin
 // noTreeSums is the refusal of a tree at u that publishes no SHA256SUMS
 // when a checksum is required.
 func (s *session) noTreeSums(u *url.URL) *fetchError {
-	return s.integrity(u, "no SHA256SUMS published, and a checksum is required",
-		"nothing vouches for the tree's bytes: publish SHA256SUMS in %s", urlString(u)).
-		suggest(failure.PinDigest)
+	fe := s.integrity(u, "no SHA256SUMS published, and a checksum is required",
+		"nothing vouches for the tree's bytes: publish SHA256SUMS in %s", urlString(u))
+	fe.Suggest(failure.PinDigest)
+	return fe
 }
 
 // canonicalManifestDigest hashes "<hex>  <path>\n" lines sorted by path:

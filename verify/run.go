@@ -383,7 +383,7 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 		if msg != "" {
 			what += ": " + msg
 		}
-		return stdout, stderr, failure.New(failure.Verify, "`%s` %s", shown, what).Advise(t.exitHint(code, stderr))
+		return stdout, stderr, failure.New(failure.Verify, "`%s` %s", shown, what).Carry(t.exitHint(code, stderr))
 	}
 	// The kernel refused the exec itself: ENOENT for a missing loader,
 	// ENOEXEC for a foreign format, EACCES for a file 65534 cannot read.
@@ -391,7 +391,7 @@ func (t *target) run(ctx context.Context, env []string, network bool, warn *[]st
 	if errors.Is(err, fs.ErrNotExist) {
 		code = 127
 	}
-	return stdout, stderr, failure.New(failure.Verify, "cannot run `%s`: %w", shown, err).Advise(t.exitHint(code, err.Error()))
+	return stdout, stderr, failure.New(failure.Verify, "cannot run `%s`: %w", shown, err).Carry(t.exitHint(code, err.Error()))
 }
 
 // setupFailed is the error for a sandbox that could not be built: the
@@ -412,22 +412,22 @@ const loaderHint = "the loader or a library is missing"
 
 // exitHint turns an exit status and stderr into advice: a hint and the
 // remedies only the command line can word.
-func (t *target) exitHint(code int, stderr string) (string, []failure.Remedy) {
+func (t *target) exitHint(code int, stderr string) failure.Hints {
 	s := strings.ToLower(stderr)
 	has := func(subs ...string) bool { return containsAny(s, subs...) }
 	switch {
 	case code == 127 || has("error while loading shared libraries", "cannot open shared object"):
-		return loaderHint, []failure.Remedy{{Step: failure.RunVerify}}
+		return failure.Hints{Hint: loaderHint, Fix: []failure.Remedy{{Step: failure.RunVerify}}}
 	case has("plugin"):
-		return fmt.Sprintf("SLURM could not load its plugins: PluginDir in slurm.conf must name an existing directory, the bundle's is %s/lib/slurm", t.in.Prefix), nil
+		return failure.Hints{Hint: fmt.Sprintf("SLURM could not load its plugins: PluginDir in slurm.conf must name an existing directory, the bundle's is %s/lib/slurm", t.in.Prefix)}
 	case has("configuration", "slurm.conf"):
-		return fmt.Sprintf("SLURM could not read its configuration: check %s in the root", siteConf), nil
+		return failure.Hints{Hint: fmt.Sprintf("SLURM could not read its configuration: check %s in the root", siteConf)}
 	case has("not found", "no such file"):
-		return loaderHint, []failure.Remedy{{Step: failure.RunVerify}}
+		return failure.Hints{Hint: loaderHint, Fix: []failure.Remedy{{Step: failure.RunVerify}}}
 	case code == 126 || has("exec format error", "permission denied"):
-		return fmt.Sprintf("%s cannot be executed: check its mode, a noexec mount and its architecture", t.cmd), nil
+		return failure.Hints{Hint: fmt.Sprintf("%s cannot be executed: check its mode, a noexec mount and its architecture", t.cmd)}
 	}
-	return t.noMore(), nil
+	return failure.Hints{Hint: t.noMore()}
 }
 
 // noMore is the generic hint for a command that failed without saying why.

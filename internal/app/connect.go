@@ -54,7 +54,7 @@ func (u *ui) runConnect(c *cli.Context, o *connectOptions) error {
 	defer in.Close()
 	if r == nil || r.Mode != install.ModeReal {
 		return &failure.Error{Class: failure.NotInstalled, Err: fmt.Errorf("no real SLURM client is installed in %s to connect", in.Options().RootDir),
-			Fix: []failure.Remedy{{Step: failure.Install}}}
+			Hints: failure.Hints{Fix: []failure.Remedy{{Step: failure.Install}}}}
 	}
 	unlock, err := in.Lock(c.Context, o.lockWait)
 	if err != nil {

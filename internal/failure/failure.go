@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -47,13 +48,31 @@ func (c Class) String() string {
 	return fmt.Sprintf("class(%d)", int(c))
 }
 
-// Error is an error with a class and an optional hint that tells the user
-// what to do about it.
+// Hints is what an error says to do about it: the one carrier of advice.
+// Error embeds it, and so does any other package's error that carries
+// advice before it becomes an Error (fetch's failed attempts), so advice
+// moves from one to the other as one value (see [Error.Carry]).
+type Hints struct {
+	Hint string   // what to do, in the domain's words (never a flag's name)
+	Fix  []Remedy // steps only the command line can word (internal/app renders them)
+}
+
+// Suggest adds a remedy (a step that names a flag or a command, worded by
+// internal/app) and returns h, for chaining.
+func (h *Hints) Suggest(s Step, arg ...string) *Hints {
+	h.Fix = append(h.Fix, Remedy{Step: s, Arg: strings.Join(arg, " ")})
+	return h
+}
+
+// Advised says whether h carries any advice: a hint or a remedy.
+func (h *Hints) Advised() bool { return h.Hint != "" || len(h.Fix) > 0 }
+
+// Error is an error with a class and optional advice (its embedded Hints:
+// e.Hint, e.Fix) that tells the user what to do about it.
 type Error struct {
 	Class Class
 	Err   error
-	Hint  string   // what to do, in the domain's words (never a flag's name)
-	Fix   []Remedy // steps only the command line can word (internal/app renders them)
+	Hints
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -90,14 +109,22 @@ func (e *Error) WithHint(format string, args ...any) *Error {
 // Suggest adds a remedy (a step that names a flag or a command, worded by
 // internal/app) and returns e, for chaining.
 func (e *Error) Suggest(s Step, arg ...string) *Error {
-	e.Fix = append(e.Fix, Remedy{Step: s, Arg: strings.Join(arg, " ")})
+	e.Hints.Suggest(s, arg...)
 	return e
 }
 
 // Advise sets the hint and the remedies at once (to carry another error's
 // advice, see [Advice]) and returns e.
 func (e *Error) Advise(hint string, fix []Remedy) *Error {
-	e.Hint, e.Fix = hint, fix
+	return e.Carry(Hints{Hint: hint, Fix: fix})
+}
+
+// Carry makes h the advice of e (replacing any it had) and returns e. The
+// remedies are e's own from then on: a later Suggest on e never writes into
+// the slice of the error h came from.
+func (e *Error) Carry(h Hints) *Error {
+	h.Fix = slices.Clip(h.Fix)
+	e.Hints = h
 	return e
 }
 
@@ -128,7 +155,7 @@ func Advice(err error) (hint string, fix []Remedy) {
 		if !errors.As(err, &e) {
 			return "", nil
 		}
-		if e.Hint != "" || len(e.Fix) > 0 {
+		if e.Advised() {
 			return e.Hint, e.Fix
 		}
 		err = e.Err
@@ -184,8 +211,8 @@ func Stopped(ctx context.Context, err error) error {
 	if !errors.As(cause, &sig) {
 		return err // cancelled by the caller, not by a signal: keep err's own class
 	}
-	e := &Error{Class: sig.Class(), Err: cause,
-		Hint: "the run was stopped before it finished; the previous install (or nothing) is as it was, and no demo mode was recorded"}
+	e := &Error{Class: sig.Class(), Err: cause, Hints: Hints{
+		Hint: "the run was stopped before it finished; the previous install (or nothing) is as it was, and no demo mode was recorded"}}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		e.Err = fmt.Errorf("%w (while: %w)", cause, err)
 	}

@@ -48,3 +48,44 @@ func TestStopped(t *testing.T) {
 		}
 	}
 }
+
+// TestHints: Hints is the one carrier of advice. An Error's promoted
+// Hint/Fix are its Hints; Suggest chains on a Hints as on an Error;
+// Advised says whether there is any; Carry hands a Hints over whole, and a
+// later Suggest on the Error never writes into the giver's remedies.
+func TestHints(t *testing.T) {
+	var h Hints
+	if h.Advised() {
+		t.Fatal("zero Hints: advised")
+	}
+	h.Suggest(PinDigest).Suggest(UsePackedPrefix, "/opt", "slurm")
+	if !h.Advised() || !slices.Equal(h.Fix, []Remedy{{PinDigest, ""}, {UsePackedPrefix, "/opt slurm"}}) {
+		t.Fatalf("Suggest: %+v", h)
+	}
+	if !(&Hints{Hint: "re-publish it"}).Advised() {
+		t.Fatal("a hint alone is advice")
+	}
+
+	// A carrier of another package embeds Hints, as fetch's failed attempts do.
+	type attempt struct {
+		url string
+		Hints
+	}
+	a := &attempt{url: "https://m/x", Hints: Hints{Hint: "fix the mirror", Fix: make([]Remedy, 1, 8)}}
+	a.Fix[0] = Remedy{Step: SignIndex}
+	e := New(Integrity, "no mirror").Carry(a.Hints)
+	if e.Hint != "fix the mirror" || !slices.Equal(Steps(e), []Step{SignIndex}) || HintOf(e) != "fix the mirror" {
+		t.Fatalf("Carry: %q %v", e.Hint, Steps(e))
+	}
+	e.Suggest(RaiseTimeouts)
+	a.Suggest(CheckPubKey)
+	if !slices.Equal(Steps(e), []Step{SignIndex, RaiseTimeouts}) || !slices.Equal(a.Fix, []Remedy{{Step: SignIndex}, {Step: CheckPubKey}}) {
+		t.Fatalf("carried remedies are shared: error %v, attempt %v", Steps(e), a.Fix)
+	}
+
+	// The Error's own advice is its embedded Hints: a literal sets it whole.
+	lit := &Error{Class: NotInstalled, Err: errors.New("nothing installed"), Hints: Hints{Fix: []Remedy{{Step: Install}}}}
+	if hint, fix := Advice(fmt.Errorf("status: %w", lit)); hint != "" || len(fix) != 1 || fix[0].Step != Install {
+		t.Fatalf("Advice through a literal: %q %v", hint, fix)
+	}
+}
