@@ -48,11 +48,11 @@ unit:
 test: lint unit fuzz-smoke e2e e2e-docker
 	$(MAKE) torture TRIALS=15
 
-# The kill matrix (issues 6, 12): SIGKILL, SIGINT and SIGTERM installs and upgrades at spread-out
+# The kill matrix (issues 6, 12, 23): SIGKILL, SIGINT and SIGTERM installs and upgrades at spread-out
 # moments and check the root after each; `make test` runs it with 15 trials.
 TRIALS ?= 60
 torture:
-	TRIALS=$(TRIALS) VERBOSE=1 bash scripts/gotest.sh -count=1 -tags torture -timeout 60m -run TestKillMatrix ./torture/
+	TRIALS=$(TRIALS) VERBOSE=1 bash scripts/gotest.sh -count=1 -tags torture -timeout 60m -run 'TestKillMatrix|TestKillFirstInstallDuringVerification' ./torture/
 
 # scripts/syft.sh: the Syft image scanner (issue 27: a scanner must see an install's SBOM), built
 # once from its Go module and cached by version in the machine's cache (~/.cache/slurm-installer/tools).
