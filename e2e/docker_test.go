@@ -32,6 +32,8 @@ const (
 	dockerCLI      = "/usr/bin/docker" // Debian's client: BuildKit built in, no plugins needed
 	installerImage = "e2e/slurm-installer:test"
 	glibcImage     = "e2e/glibc:12"
+	// glibcTrixieImage: a Debian 13 root (mkroot.sh glibc-trixie), for the 24.11 bundle.
+	glibcTrixieImage = "e2e/glibc:13"
 	// Dockerfile.example says `FROM alpine:3.20`; in the private daemon that name is the
 	// Alpine-like musl root (never pulled: the daemon cannot reach a registry).
 	alpineImage = "alpine:3.20"
@@ -91,31 +93,9 @@ func dockerSetup() error {
 
 	// Base images: docker import of the roots the suite uses everywhere else.
 	for _, b := range []struct{ kind, image string }{{"glibc", glibcImage}, {"musl", alpineImage}} {
-		dir := filepath.Join(suite.state, "docker-root-"+b.kind)
-		_ = os.RemoveAll(dir)
-		if _, err := script(context.Background(), "mkroot.sh", b.kind, dir, suite.build); err != nil {
+		if err := importRoot(b.kind, b.image); err != nil {
 			return err
 		}
-		tar := exec.Command("tar", "-C", dir, "--numeric-owner", "-c", ".")
-		imp := dockerCommand(context.Background(), nil, "import", "-", b.image)
-		pipe, err := tar.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		imp.Stdin = pipe
-		var ierr bytes.Buffer
-		imp.Stderr = &ierr
-		if err := tar.Start(); err != nil {
-			return err
-		}
-		if err := imp.Run(); err != nil {
-			_ = tar.Wait()
-			return fmt.Errorf("docker import %s: %v: %s", b.image, err, ierr.String())
-		}
-		if err := tar.Wait(); err != nil {
-			return fmt.Errorf("tar of %s: %w", dir, err)
-		}
-		_ = os.RemoveAll(dir)
 	}
 
 	// The installer image, as Dockerfile.example's `installer` stage makes it (FROM scratch,
@@ -145,6 +125,36 @@ func dockerSetup() error {
 	}
 	fmt.Fprintf(os.Stderr, "e2e: docker: dockerd ready in %s; base images and %s in %s more\n",
 		t1.Sub(t0).Round(time.Millisecond), installerImage, time.Since(t1).Round(time.Millisecond))
+	return nil
+}
+
+// importRoot makes image from a root of kind that scripts/mkroot.sh makes (docker import).
+func importRoot(kind, image string) error {
+	dir := filepath.Join(suite.state, "docker-root-"+kind)
+	_ = os.RemoveAll(dir)
+	if _, err := script(context.Background(), "mkroot.sh", kind, dir, suite.build); err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tar := exec.Command("tar", "-C", dir, "--numeric-owner", "-c", ".")
+	imp := dockerCommand(context.Background(), nil, "import", "-", image)
+	pipe, err := tar.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	imp.Stdin = pipe
+	var ierr bytes.Buffer
+	imp.Stderr = &ierr
+	if err := tar.Start(); err != nil {
+		return err
+	}
+	if err := imp.Run(); err != nil {
+		_ = tar.Wait()
+		return fmt.Errorf("docker import %s: %v: %s", image, err, ierr.String())
+	}
+	if err := tar.Wait(); err != nil {
+		return fmt.Errorf("tar of %s: %w", dir, err)
+	}
 	return nil
 }
 
@@ -542,6 +552,11 @@ func TestDocker(t *testing.T) {
 	// the cluster's munge socket mounted connects at start, and then a process with an empty
 	// environment lists the live 22.05.8 cluster's node.
 	t.Run("ConnectAtStart", func(t *testing.T) {
+		// The image GlibcDefaultClassic builds (a cache hit after it), so that this case
+		// also runs alone.
+		b := dockerBuild(t, "glibc-default-classic-connect", false, pctx, pdf, "--build-arg", "BASE="+glibcImage,
+			"--build-arg", "MIRRORS="+full, "-t", "e2e/glibc-default")
+		wantBuild(t, "classic build, glibc base, default policy", b, 0)
 		st, vars := startCluster(t, "cluster-docker")
 		r := dockerRun(t, "run", "--rm", "--network", "none", "e2e/glibc-default", "sh", "-c",
 			"for f in /etc/slurm/slurm.conf /etc/slurm/slurm.key /etc/munge/munge.key; do test ! -e $f || { echo $f; exit 1; }; done")
@@ -553,6 +568,47 @@ func TestDocker(t *testing.T) {
 		if !strings.Contains(r.stdout, vars["E2E_SLURM_NODE"]) || !strings.Contains(r.stdout, "idle") {
 			t.Fatalf("the container's sinfo does not list node %s idle:\n%s", vars["E2E_SLURM_NODE"], r)
 		}
+	})
+
+	// Issue 24, auth/slurm: a Debian 13 image with the 24.11.5 bundle (which carries sackd),
+	// built with no secret; run with only the cluster's slurm.key mounted and /run/slurm as
+	// tmpfs, it connects at start (connect starts the bundle's sackd, configless) and a
+	// process with an empty environment lists the live 24.11 controller's node.
+	t.Run("ConnectAtStart2411", func(t *testing.T) {
+		t0 := time.Now()
+		mirror := serve(t, "trixie-docker", trixieApphub(t), "html")
+		if err := importRoot("glibc-trixie", glibcTrixieImage); err != nil {
+			t.Fatal(err)
+		}
+		b := dockerBuild(t, "trixie-2411-classic", false, pctx, pdf, "--build-arg", "BASE="+glibcTrixieImage,
+			"--build-arg", "MIRRORS="+mirror, "--build-arg", "POLICY=fail", "-t", "e2e/trixie-2411")
+		wantBuild(t, "classic build, Debian 13 base, the 24.11 bundle", b, 0)
+		wantLog(t, "trixie 24.11", b.out, "SLURM client installed", "version=24.11.5")
+		r := dockerRun(t, "run", "--rm", "--network", "none", "e2e/trixie-2411", "sh", "-c",
+			"for f in /etc/slurm/slurm.conf /etc/slurm/slurm.key /etc/munge/munge.key; do test ! -e $f || { echo $f; exit 1; }; done; "+
+				"test -x /usr/local/slurm/sbin/sackd")
+		wantExit(t, "the image has no slurm.conf and no key, and the bundle's sackd", r, 0)
+
+		st := filepath.Join(suite.state, "cluster-2411-docker")
+		stop := addTeardown("cluster 24.11 "+st, func() { _, _ = script(context.Background(), "cluster2411.sh", "stop", st) })
+		t.Cleanup(stop)
+		// LOOPBACK=1: slurmctld and slurmd listen on 127.0.0.1 only.
+		if _, err := scriptEnv([]string{"LOOPBACK=1"}, "cluster2411.sh", "start", st, suite.build); err != nil {
+			t.Fatalf("the 24.11 cluster could not start: %v", err)
+		}
+		vars, err := readEnvFile(filepath.Join(st, "env"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = dockerRun(t, "run", "--rm", "--network", "host", "-v", vars["E2E_SLURM_KEY"]+":/etc/slurm/slurm.key:ro",
+			"--tmpfs", "/run/slurm", "e2e/trixie-2411", "sh", "-c",
+			"slurm-installer connect --controller 127.0.0.1:"+vars["E2E_SLURMCTLD_PORT"]+" && exec env -i /usr/local/bin/sinfo")
+		wantExit(t, "docker run (24.11, auth/slurm): connect at start, then env -i sinfo", r, 0)
+		t.Logf("the container's sinfo (24.11, auth/slurm, sackd):\n%s", r.stdout)
+		if !strings.Contains(r.stdout, vars["E2E_SLURM_NODE"]) || !strings.Contains(r.stdout, "idle") {
+			t.Fatalf("the container's sinfo does not list node %s idle:\n%s", vars["E2E_SLURM_NODE"], r)
+		}
+		t.Logf("ConnectAtStart2411 took %s", time.Since(t0).Round(time.Millisecond))
 	})
 
 	// Last: nothing above made the daemon pull; a pull it is made to try fails at the proxy,
