@@ -592,7 +592,7 @@ func TestDocker(t *testing.T) {
 		st := filepath.Join(suite.state, "cluster-2411-docker")
 		stop := addTeardown("cluster 24.11 "+st, func() { _, _ = script(context.Background(), "cluster2411.sh", "stop", st) })
 		t.Cleanup(stop)
-		// LOOPBACK=1: slurmctld and slurmd listen on 127.0.0.1 only.
+		// slurmctld and slurmd listen on 127.0.0.1 only (cluster2411.sh; LOOPBACK=1 is what it always does now).
 		if _, err := scriptEnv([]string{"LOOPBACK=1"}, "cluster2411.sh", "start", st, suite.build); err != nil {
 			t.Fatalf("the 24.11 cluster could not start: %v", err)
 		}

@@ -97,6 +97,8 @@ JobCompType=jobcomp/none
 MpiDefault=none
 SwitchType=switch/none
 $([[ ${CONFIGLESS:-1} == 0 ]] || echo SlurmctldParameters=enable_configless)
+# slurmctld and slurmd bind their ports on 127.0.0.1 (their addresses above) only: nothing listens beyond loopback.
+CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 ReturnToService=2
 SlurmctldTimeout=30
 SlurmdTimeout=30

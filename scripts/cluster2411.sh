@@ -17,9 +17,8 @@
 #        enable_configless, free ports; cgroup.conf CgroupPlugin=disabled (no cgroups in a chroot).
 #        Waits (≤30 s) until the root's own sinfo shows the node idle. Writes STATEDIR/env.
 # stop:  stops the daemons (pid files) and unmounts what start mounted.
-# Nothing listens beyond 127.0.0.1 except what slurmctld/slurmd bind (their ports, on all
-# addresses, like the 22.05 cluster of cluster.sh), unless LOOPBACK=1 (env) adds
-# CommunicationParameters=NoCtldInAddrAny,NoInAddrAny: then they bind 127.0.0.1 only.
+# Nothing listens beyond 127.0.0.1: CommunicationParameters=NoCtldInAddrAny,NoInAddrAny makes
+# slurmctld and slurmd bind their ports on 127.0.0.1 only (as cluster.sh's 22.05 cluster does).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -124,8 +123,8 @@ ReturnToService=2
 NodeName=$NODE NodeHostname=$host NodeAddr=127.0.0.1 CPUs=$cpus ${topo}State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
-  # LOOPBACK=1: slurmctld and slurmd bind their ports on 127.0.0.1 (their addresses above) only.
-  if [[ ${LOOPBACK:-0} == 1 ]]; then echo "CommunicationParameters=NoCtldInAddrAny,NoInAddrAny" >>"$root/etc/slurm/slurm.conf"; fi
+  # slurmctld and slurmd bind their ports on 127.0.0.1 (their addresses above) only.
+  echo "CommunicationParameters=NoCtldInAddrAny,NoInAddrAny" >>"$root/etc/slurm/slurm.conf"
   echo "CgroupPlugin=disabled" >"$root/etc/slurm/cgroup.conf"
   chroot "$root" /usr/sbin/slurmctld -i 2>"$ST/slurmctld.err" || { cat "$ST/slurmctld.err" >&2; tail -20 "$root/var/log/slurmctld.log" >&2 || true; die "slurmctld failed to start"; }
   chroot "$root" /usr/sbin/slurmd -N "$NODE" 2>"$ST/slurmd.err" || { cat "$ST/slurmd.err" >&2; tail -20 "$root/var/log/slurmd.log" >&2 || true; die "slurmd failed to start"; }
