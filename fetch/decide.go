@@ -137,7 +137,7 @@ func slowFront(g meter, now time.Time, raceDelay, grace time.Duration) string {
 		return fmt.Sprintf("no bytes for %s", q.Round(time.Millisecond))
 	}
 	if age := now.Sub(g.started); age >= grace {
-		return fmt.Sprintf("no bundle after %s (%s read)", age.Round(time.Millisecond), humanBytes(g.bytes))
+		return fmt.Sprintf("no bundle after %s (%s read)", age.Round(time.Millisecond), HumanBytes(g.bytes))
 	}
 	return ""
 }
@@ -174,12 +174,12 @@ func slowClaim(g meter, now time.Time, grace time.Duration) string {
 		eta := time.Duration(float64(total-got) / rate * float64(time.Second))
 		if eta > hedgeFactor*el && eta > hedgeMinETA {
 			return fmt.Sprintf("%s/s: %s of %s after %s, about %s to go",
-				humanBytes(int64(rate)), humanBytes(got), humanBytes(total), el.Round(time.Millisecond), eta.Round(time.Second))
+				HumanBytes(int64(rate)), HumanBytes(got), HumanBytes(total), el.Round(time.Millisecond), eta.Round(time.Second))
 		}
 		return ""
 	}
 	if rate < hedgeMinRate {
-		return fmt.Sprintf("%s/s after %s (size unknown)", humanBytes(int64(rate)), el.Round(time.Millisecond))
+		return fmt.Sprintf("%s/s after %s (size unknown)", HumanBytes(int64(rate)), el.Round(time.Millisecond))
 	}
 	return ""
 }

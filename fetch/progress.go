@@ -99,11 +99,11 @@ func (p *progress) rate(now time.Time) float64 {
 // line is "12.3 MiB / 15.0 MiB (82%)  4.1 MiB/s  ETA 1s".
 func (p *progress) line(now time.Time) string {
 	r := p.rate(now)
-	l := humanBytes(p.n)
+	l := HumanBytes(p.n)
 	if p.total > 0 {
-		l += fmt.Sprintf(" / %s (%d%%)", humanBytes(p.total), p.n*100/p.total)
+		l += fmt.Sprintf(" / %s (%d%%)", HumanBytes(p.total), p.n*100/p.total)
 	}
-	l += fmt.Sprintf("  %s/s", humanBytes(int64(r)))
+	l += fmt.Sprintf("  %s/s", HumanBytes(int64(r)))
 	if p.total > 0 && r > 0 && p.n < p.total {
 		l += "  ETA " + time.Duration(float64(p.total-p.n)/r*float64(time.Second)).Round(time.Second).String()
 	}
@@ -119,7 +119,7 @@ func (p *progress) logLine(now time.Time) {
 	// The data is in the fields, once (issue 26): the message only names
 	// the file.
 	r := p.rate(now)
-	ev := p.s.log.Info().Int64("bytes", p.n).Str("rate", humanBytes(int64(r))+"/s")
+	ev := p.s.log.Info().Int64("bytes", p.n).Str("rate", HumanBytes(int64(r))+"/s")
 	if p.total > 0 {
 		ev = ev.Int64("size", p.total).Int64("percent", p.n*100/p.total)
 		if r > 0 && p.n < p.total {
@@ -142,7 +142,8 @@ func (p *progress) done() {
 	}
 }
 
-func humanBytes(n int64) string {
+// HumanBytes is a size for people: 5.6 MiB.
+func HumanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -87,32 +87,6 @@ type Result struct {
 // the layer's descriptor, and downloads the layer to a temp file whose
 // sha256 it verifies against the layer digest.
 func Fetch(ctx context.Context, o Options) (res *Result, err error) {
-	r, err := ParseRef(o.Ref)
-	if err != nil {
-		return nil, err
-	}
-	arch, err := platform.Normalize(o.Arch)
-	if err != nil {
-		return nil, failure.New(failure.Usage, "%w", err)
-	}
-	version := strings.TrimSpace(o.Version)
-	if version == "" {
-		version = "latest"
-	}
-	if !validTagPart(version) {
-		return nil, failure.New(failure.Usage, "bad SLURM version %q", o.Version).WithHint("use a version like 22.05.8, a series like 22.05, or latest")
-	}
-	pin := ""
-	if strings.TrimSpace(o.SHA256) != "" {
-		d, err := bundle.ParseDigest(o.SHA256)
-		if err != nil {
-			return nil, failure.New(failure.Usage, "the pinned digest %q is not a SHA-256 digest (64 hex digits)", o.SHA256)
-		}
-		pin = string(d)
-	}
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = defaultMaxBytes
-	}
 	if o.Stall <= 0 {
 		o.Stall = defaultStall
 	}
@@ -128,41 +102,13 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
 	}
-	repo, hc, err := repository(r, o.Client)
+	c, err := choose(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
-	defer closeIdle(hc)
-	log := o.Log.With().Str("mirror", r.String()).Logger()
-
-	tag, mdesc, man, err := resolve(ctx, repo, r, version, arch, log)
-	if err != nil {
-		return nil, err
-	}
-	layer, cfg, err := inspect(ctx, repo, r, tag, man, version, arch)
-	if err != nil {
-		return nil, err
-	}
-	if o.Accept != nil {
-		if why := o.Accept(*cfg); why != "" {
-			// A pinned digest names this bundle: no older one can be it.
-			walk := pin == "" && slurmver.KindOf(version) != slurmver.Exact
-			if tag, mdesc, layer, cfg, err = olderAccepted(ctx, selection{repo, r, version, arch, o.Accept, log}, cfg, why, walk); err != nil {
-				return nil, err
-			}
-		}
-	}
-	url := r.String() + ":" + tag + "@" + mdesc.Digest.String()
-	sum := layer.Digest.Encoded()
-	if pin != "" && pin != sum {
-		e := newErr(KindIntegrity, r, nil, "the pinned digest %s differs from the layer digest sha256:%s of %s", pin, sum, tag)
-		e.Hint = "the registry serves another bundle than the pinned one: re-push the right bundle"
-		return nil, e.Suggest(failure.PinDigest)
-	}
-	if layer.Size > o.MaxBytes {
-		e := newErr(KindOversize, r, nil, "layer of %s is %d bytes, over the %d-byte limit; nothing downloaded", tag, layer.Size, o.MaxBytes)
-		return nil, e.Suggest(failure.RaiseMaxSize)
-	}
+	defer closeIdle(c.hc)
+	r, repo, log, layer, cfg, arch := c.ref, c.repo, c.log, c.layer, &c.Config, c.arch
+	tag, mdesc, url, sum := c.Tag, c.manifest, c.URL, c.SHA256
 	log.Info().Str("tag", tag).Str("version", cfg.Version).Int64("size", layer.Size).Str("sha256", sum).Msg("registry names a bundle")
 	suffix := layerSuffix(layer.MediaType)
 	f, err := os.CreateTemp(o.TempDir, ".slurm-oci-*"+suffix)
@@ -184,16 +130,12 @@ func Fetch(ctx context.Context, o Options) (res *Result, err error) {
 	if err := f.Close(); err != nil {
 		return nil, newErr(KindLocal, r, err, "write temp file: %v", err)
 	}
-	src := "oci layer digest " + url
-	if pin != "" {
-		src = "pinned digest"
-	}
 	name := layer.Annotations[ocispec.AnnotationTitle]
 	if name == "" || strings.ContainsAny(name, "/\\") || !strings.HasSuffix(name, suffix) {
 		name = fmt.Sprintf("slurm-client-%s-%s-alpine%s", cfg.Version, arch, suffix)
 	}
 	return &Result{Path: path, Name: name, URL: url, Mirror: r.String(), Tag: tag, Manifest: mdesc.Digest.String(),
-		SHA256: sum, ChecksumSource: src, Version: cfg.Version, Arch: arch, Size: layer.Size, Config: *cfg,
+		SHA256: sum, ChecksumSource: c.ChecksumSource, Version: cfg.Version, Arch: arch, Size: layer.Size, Config: *cfg,
 		Resumed: resumed, Cleanup: cleanup}, nil
 }
 
@@ -531,4 +473,106 @@ func layerError(ctx context.Context, r Ref, layer ocispec.Descriptor, stall time
 		return newErr(KindRetry, r, io.ErrUnexpectedEOF, "layer cut: %v", err)
 	}
 	return newErr(KindRetry, r, err, "download layer: %v", err)
+}
+
+// chosen is the bundle a selection resolved to in one repository, with what downloading it needs.
+type chosen struct {
+	Resolved
+	ref      Ref
+	repo     *remote.Repository
+	hc       *http.Client // closeIdle when done
+	log      zerolog.Logger
+	arch     string
+	pin      string // the pinned digest (hex), "" when none
+	manifest ocispec.Descriptor
+	layer    ocispec.Descriptor
+}
+
+// choose resolves o's selector to a tag and checks its manifest, config and layer descriptor
+// (Accept, the pinned digest, MaxBytes), walking back to older tags Accept takes: everything
+// Fetch does before the layer's bytes, and all Resolve does. o's MaxBytes gets its default.
+func choose(ctx context.Context, o *Options) (*chosen, error) {
+	r, err := ParseRef(o.Ref)
+	if err != nil {
+		return nil, err
+	}
+	arch, err := platform.Normalize(o.Arch)
+	if err != nil {
+		return nil, failure.New(failure.Usage, "%w", err)
+	}
+	version := strings.TrimSpace(o.Version)
+	if version == "" {
+		version = "latest"
+	}
+	if !validTagPart(version) {
+		return nil, failure.New(failure.Usage, "bad SLURM version %q", o.Version).WithHint("use a version like 22.05.8, a series like 22.05, or latest")
+	}
+	pin := ""
+	if strings.TrimSpace(o.SHA256) != "" {
+		d, err := bundle.ParseDigest(o.SHA256)
+		if err != nil {
+			return nil, failure.New(failure.Usage, "the pinned digest %q is not a SHA-256 digest (64 hex digits)", o.SHA256)
+		}
+		pin = string(d)
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = defaultMaxBytes
+	}
+	repo, hc, err := repository(r, o.Client)
+	if err != nil {
+		return nil, err
+	}
+	c := &chosen{ref: r, repo: repo, hc: hc, arch: arch, pin: pin, log: o.Log.With().Str("mirror", r.String()).Logger()}
+	if err := c.choose(ctx, o, version); err != nil {
+		closeIdle(hc)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *chosen) choose(ctx context.Context, o *Options, version string) error {
+	r, repo, arch, log := c.ref, c.repo, c.arch, c.log
+	tag, mdesc, man, err := resolve(ctx, repo, r, version, arch, log)
+	if err != nil {
+		return err
+	}
+	layer, cfg, err := inspect(ctx, repo, r, tag, man, version, arch)
+	if err != nil {
+		return err
+	}
+	if o.Accept != nil {
+		accept := func(cf Config) string {
+			why := o.Accept(cf)
+			if why != "" {
+				c.Skipped = append(c.Skipped, cf.Version+": "+why)
+			}
+			return why
+		}
+		if why := accept(*cfg); why != "" {
+			// A pinned digest names this bundle: no older one can be it.
+			walk := c.pin == "" && slurmver.KindOf(version) != slurmver.Exact
+			if tag, mdesc, layer, cfg, err = olderAccepted(ctx, selection{repo, r, version, arch, accept, log}, cfg, why, walk); err != nil {
+				return err
+			}
+		}
+	}
+	url := r.String() + ":" + tag + "@" + mdesc.Digest.String()
+	sum := layer.Digest.Encoded()
+	if c.pin != "" && c.pin != sum {
+		e := newErr(KindIntegrity, r, nil, "the pinned digest %s differs from the layer digest sha256:%s of %s", c.pin, sum, tag)
+		e.Hint = "the registry serves another bundle than the pinned one: re-push the right bundle"
+		return e.Suggest(failure.PinDigest)
+	}
+	if layer.Size > o.MaxBytes {
+		e := newErr(KindOversize, r, nil, "layer of %s is %d bytes, over the %d-byte limit; nothing downloaded", tag, layer.Size, o.MaxBytes)
+		return e.Suggest(failure.RaiseMaxSize)
+	}
+	src := "oci layer digest " + url
+	if c.pin != "" {
+		src = "pinned digest"
+	}
+	c.Resolved = Resolved{URL: url, Tag: tag, SHA256: sum, ChecksumSource: src, Version: cfg.Version, Size: layer.Size,
+		Config: *cfg, Skipped: c.Skipped}
+	c.manifest, c.layer = mdesc, layer
+	return nil
 }

@@ -8,10 +8,6 @@ import (
 	"context"
 	"sort"
 	"strings"
-
-	"slurm-installer/internal/failure"
-	"slurm-installer/internal/platform"
-	"slurm-installer/internal/slurmver"
 )
 
 // TagInfo is one tag of a registry mirror and the bundle it names.
@@ -100,69 +96,10 @@ type Resolved struct {
 // checks its manifest, config and layer descriptor against Options
 // (Accept, SHA256, MaxBytes) the way Fetch does, and downloads nothing.
 func Resolve(ctx context.Context, o Options) (*Resolved, error) {
-	r, err := ParseRef(o.Ref)
+	c, err := choose(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
-	arch, err := platform.Normalize(o.Arch)
-	if err != nil {
-		return nil, failure.New(failure.Usage, "%w", err)
-	}
-	version := strings.TrimSpace(o.Version)
-	if version == "" {
-		version = "latest"
-	}
-	if !validTagPart(version) {
-		return nil, failure.New(failure.Usage, "bad SLURM version %q", o.Version)
-	}
-	pin := strings.ToLower(strings.TrimSpace(o.SHA256))
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = defaultMaxBytes
-	}
-	repo, hc, err := repository(r, o.Client)
-	if err != nil {
-		return nil, err
-	}
-	defer closeIdle(hc)
-	log := o.Log.With().Str("mirror", r.String()).Logger()
-	tag, mdesc, man, err := resolve(ctx, repo, r, version, arch, log)
-	if err != nil {
-		return nil, err
-	}
-	layer, cfg, err := inspect(ctx, repo, r, tag, man, version, arch)
-	if err != nil {
-		return nil, err
-	}
-	var skipped []string
-	if o.Accept != nil {
-		accept := func(c Config) string {
-			why := o.Accept(c)
-			if why != "" {
-				skipped = append(skipped, c.Version+": "+why)
-			}
-			return why
-		}
-		if why := accept(*cfg); why != "" {
-			walk := pin == "" && slurmver.KindOf(version) != slurmver.Exact
-			if tag, mdesc, layer, cfg, err = olderAccepted(ctx, selection{repo, r, version, arch, accept, log}, cfg, why, walk); err != nil {
-				return nil, err
-			}
-		}
-	}
-	sum := layer.Digest.Encoded()
-	if pin != "" && pin != sum {
-		e := newErr(KindIntegrity, r, nil, "the pinned digest %s differs from the layer digest sha256:%s of %s", pin, sum, tag)
-		return nil, e.Suggest(failure.PinDigest)
-	}
-	if layer.Size > o.MaxBytes {
-		e := newErr(KindOversize, r, nil, "layer of %s is %d bytes, over the %d-byte limit", tag, layer.Size, o.MaxBytes)
-		return nil, e.Suggest(failure.RaiseMaxSize)
-	}
-	url := r.String() + ":" + tag + "@" + mdesc.Digest.String()
-	src := "oci layer digest " + url
-	if pin != "" {
-		src = "pinned digest"
-	}
-	return &Resolved{URL: url, Tag: tag, SHA256: sum, ChecksumSource: src, Version: cfg.Version, Size: layer.Size,
-		Config: *cfg, Skipped: skipped}, nil
+	closeIdle(c.hc)
+	return &c.Resolved, nil
 }

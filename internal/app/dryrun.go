@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"slurm-installer/fetch"
 	"slurm-installer/internal/run"
 )
 
@@ -23,7 +24,7 @@ func (u *ui) printPlan(cfg *installConfig, p *run.Plan) {
 		fmt.Fprintf(out, "  bundle:     %s\n", b.URL)
 		fmt.Fprintf(out, "  version:    %s\n", orWord(b.Version, "named by the bundle's VERSION"))
 		if b.Size > 0 {
-			fmt.Fprintf(out, "  size:       %s\n", humanBytes(b.Size))
+			fmt.Fprintf(out, "  size:       %s\n", fetch.HumanBytes(b.Size))
 		}
 		fmt.Fprintf(out, "  sha256:     %s\n", orWord(b.SHA256, "none published"))
 		fmt.Fprintf(out, "  verified:   %s (%s)\n", b.Verification, b.ChecksumSource)
@@ -52,18 +53,4 @@ func orWord(s, word string) string {
 		return word
 	}
 	return s
-}
-
-// humanBytes is a size for people: 5.6 MiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }

@@ -128,7 +128,7 @@ func (u *ui) printList(v listView) {
 			}
 			size := "?"
 			if of.Size > 0 {
-				size = humanBytes(of.Size)
+				size = fetch.HumanBytes(of.Size)
 			}
 			runs := of.Runs
 			if of.Why != "" {
