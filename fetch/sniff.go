@@ -114,9 +114,10 @@ func describe(head []byte) string {
 }
 
 // newZstdReader is a single-goroutine zstd decoder with a bounded window
-// (what pack writes needs 8 MiB at most), for reading a few blocks.
+// (what pack writes needs 8 MiB at most) and the smallest history buffer
+// (window + 1 MiB, not twice the window), for reading a few blocks.
 func newZstdReader(r io.Reader) (*zstd.Decoder, error) {
-	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
+	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20), zstd.WithDecoderLowmem(true))
 }
 
 // archiveVersion reads the bundle's VERSION (usr/local/slurm/VERSION, or a

@@ -1,7 +1,6 @@
 package install
 
 import (
-	"archive/tar"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -17,7 +16,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/mholt/archives"
 	"github.com/rs/zerolog"
 
 	"slurm-installer/internal/failure"
@@ -53,6 +51,7 @@ type extractor struct {
 	dirs    map[string]*os.Root // open parent directories, see at
 	count   int
 	written int64
+	buf     []byte // the copy buffer every file is written through
 }
 
 func unsafeEntry(name, format string, args ...any) error {
@@ -69,7 +68,7 @@ func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log ze
 		return nil, failure.Wrap(failure.FileSystem, err)
 	}
 	defer f.Close()
-	ex, stream, err := archiveFormat(ctx, file, f)
+	format, err := archiveFormat(file, f)
 	if err != nil {
 		return nil, err
 	}
@@ -78,26 +77,7 @@ func ExtractArchive(ctx context.Context, file, dir string, limits Limits, log ze
 		return nil, err
 	}
 	defer x.close()
-	err = ex.Extract(ctx, stream, func(ctx context.Context, fi archives.FileInfo) error {
-		e := entry{name: fi.NameInArchive, mode: fi.Mode(), linkDest: fi.LinkTarget, open: func() (io.ReadCloser, error) { return fi.Open() }}
-		if h, ok := fi.Header.(*tar.Header); ok {
-			switch h.Typeflag {
-			case tar.TypeLink:
-				e.hardlink, e.linkDest = h.Linkname, ""
-				e.mode = fs.FileMode(h.Mode).Perm()
-			case tar.TypeSymlink:
-				e.linkDest = h.Linkname
-			case tar.TypeReg, tar.TypeDir, tar.TypeXGlobalHeader:
-			case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-				// fi.Mode() already says so; keep it.
-			default:
-				if h.Typeflag != tar.TypeReg && fi.Mode().IsRegular() && h.Typeflag != 0 {
-					return unsafeEntry(h.Name, "unsupported tar entry type %q", h.Typeflag)
-				}
-			}
-		}
-		return x.add(ctx, e)
-	})
+	err = walkArchive(ctx, f, format, func(m archiveMember) error { return x.add(ctx, m.entry) })
 	if err == nil {
 		err = x.checkLinks()
 	}
@@ -419,7 +399,10 @@ func (x *extractor) writeFile(at *os.Root, base, name string, perm fs.FileMode, 
 	}
 	h := sha256.New()
 	remaining := x.limits.MaxSize - x.written
-	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(src, remaining+1))
+	if x.buf == nil {
+		x.buf = make([]byte, 64<<10)
+	}
+	n, err := io.CopyBuffer(io.MultiWriter(dst, h), io.LimitReader(src, remaining+1), x.buf)
 	x.written += n
 	if err == nil && n > remaining {
 		err = failure.New(failure.Archive, "archive expands to more than %d bytes (at %q): %w", x.limits.MaxSize, name, errUnsafeEntry).

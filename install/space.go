@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mholt/archives"
 	"golang.org/x/sys/unix"
 
 	"slurm-installer/internal/failure"
@@ -44,19 +43,15 @@ func unpackedSize(ctx context.Context, src Source) (need int64, entries int64, o
 		return 0, 0, false
 	}
 	defer f.Close()
-	format, stream, err := archives.Identify(ctx, filepath.Base(src.Path), f)
+	format, err := archiveFormat(src.Path, f)
 	if err != nil {
 		return 0, 0, false
 	}
-	ex, isEx := format.(archives.Extractor)
-	if !isEx {
-		return 0, 0, false
-	}
-	err = ex.Extract(ctx, stream, func(ctx context.Context, fi archives.FileInfo) error {
+	err = walkArchive(ctx, f, format, func(m archiveMember) error {
 		need += block
 		entries++
-		if fi.Mode().IsRegular() {
-			need += round(fi.Size())
+		if m.mode.IsRegular() {
+			need += round(m.size)
 		}
 		return nil
 	})

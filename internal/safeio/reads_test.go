@@ -26,6 +26,7 @@ var readsAllowed = map[string]string{
 	"install/extract.go ExtractArchive os.Open":                          "the verified bundle the run downloaded (or safeio opened for --from)",
 	"install/extract.go extractTree os.Open":                             "a file of a tree the run downloaded and hashed",
 	"install/space.go unpackedSize os.Open":                              "the verified bundle, to measure it",
+	"install/format.go walkZip io.ReadAll":                               "a zip symlink member's target, through a LimitReader (maxZipLink)",
 	"internal/run/cache.go put os.Open":                                  "the run's own verified download, copied into the cache",
 	"internal/app/network.go copyFile os.Open":                           "the run's own verified download, copied beside the cache",
 	"internal/sandbox/child.go child os.ReadFile":                        "/proc/sys/kernel/cap_last_cap of the running kernel (procfs)",
