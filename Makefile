@@ -19,7 +19,7 @@ help:
 	@echo "make e2e-docker  RUN slurm-installer in real Docker builds (private offline dockerd; installs docker.io if missing)"
 	@echo "make torture  the kill matrix: SIGKILL installs/upgrades at TRIALS (default 60) moments, check the root after each"
 	@echo "make fuzz   run each fuzz target for FUZZTIME (default 60s); make fuzz-smoke: 3s each (part of make test)"
-	@echo "make bench  slurm-installer against the wget/tar recipe (~5 min): docs/BENCHMARKS.md, docs/bench-medians.svg"
+	@echo "make bench  slurm-installer against the wget/tar recipe, and RUN against COPY --from image builds (~7 min): docs/BENCHMARKS.md, docs/bench-medians.svg"
 	@echo "make bench-fleet  20 and 50 concurrent installs from nginx, a registry, behind a trickling and a dead mirror (~10 min)"
 
 build: bin/slurm-installer-linux-amd64 bin/slurm-installer-linux-arm64

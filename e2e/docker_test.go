@@ -11,12 +11,14 @@ package e2e
 // replaced by a prebuilt installer image through its INSTALLER_IMAGE argument.
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -479,6 +481,43 @@ func TestDocker(t *testing.T) {
 			"--target", "backend-strict", "--build-arg", "APPHUB_MIRRORS="+bareURL)...)
 		wantBuild(t, "Dockerfile.example --target backend-strict, no checksum published", b, 5)
 	})
+	// Issue 25: Dockerfile.example's backend-slim stage mounts the installer for its one RUN
+	// step: the image has a working client, no installer binary in any layer, and is at most
+	// 2 MB larger than a COPY --from image of the same client on the same base.
+	t.Run("ExampleSlimNoInstallerInImage", func(t *testing.T) {
+		b := dockerBuild(t, "example-slim", true, suite.repo, ex, exArgs("e2e/example-slim",
+			"--target", "backend-slim", "--build-arg", "APPHUB_MIRRORS="+sc)...)
+		noRequireChecksum(t, b)
+		wantBuild(t, "Dockerfile.example --target backend-slim, self-contained bundle", b, 0)
+		wantLog(t, "example slim", b.out, "SLURM client installed", "sinfo --version ran in the target")
+		conf := dk.confIn + ":/etc/slurm/slurm.conf:ro"
+		r := dockerRun(t, "run", "--rm", "--network", "none", "-v", conf, "e2e/example-slim", "sinfo", "--version")
+		wantExit(t, "docker run e2e/example-slim sinfo --version", r, 0)
+		checkVersionLine(t, strings.TrimSpace(r.stdout))
+		fi, err := os.Stat(suite.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noInstallerInImage(t, "e2e/example-slim", fi.Size())
+		noMirrorsInConfig(t, "e2e/example-slim", sc)
+
+		// The Docker user's alternative on the same base: the client's directory copied
+		// from an image that has it, and links onto PATH.
+		dir := t.TempDir()
+		writeFile(t, dir, "Dockerfile", []byte("FROM "+alpineImage+"\n"+
+			"COPY --from=e2e/example-slim /usr/local/slurm /usr/local/slurm\n"+
+			"RUN ln -s /usr/local/slurm/bin/* /usr/local/bin/\n"))
+		b = dockerBuild(t, "example-slim-copy-from", true, dir, filepath.Join(dir, "Dockerfile"), "-t", "e2e/example-copy-from")
+		wantBuild(t, "COPY --from the slim image's /usr/local/slurm", b, 0)
+		r = dockerRun(t, "run", "--rm", "--network", "none", "-v", conf, "e2e/example-copy-from", "sinfo", "--version")
+		wantExit(t, "docker run e2e/example-copy-from sinfo --version", r, 0)
+		checkVersionLine(t, strings.TrimSpace(r.stdout))
+		slim, cp := imageSize(t, "e2e/example-slim"), imageSize(t, "e2e/example-copy-from")
+		t.Logf("image sizes: backend-slim %d bytes, COPY --from %d bytes (%+d)", slim, cp, slim-cp)
+		if slim > cp+2_000_000 {
+			t.Errorf("the backend-slim image is %d bytes, more than 2 MB over the COPY --from image's %d", slim, cp)
+		}
+	})
 	// The credentials recipe in Dockerfile.example's comment: a mirror URL with a password
 	// given as a BuildKit secret leaves it nowhere — not in the log, the history, the config
 	// or the receipt in the image.
@@ -686,3 +725,97 @@ func noRequireChecksum(t *testing.T, b built) {
 // pullAttempt matches the daemon log lines of an image pull (API and classic
 // builder) and of a BuildKit registry resolve.
 var pullAttempt = regexp.MustCompile(`Trying to pull [^"]*|images/create\?fromImage=[^"]*|msg=resolving host=\S*|proxyconnect tcp[^"]*`)
+
+// noInstallerInImage asserts the image holds no installer binary: `command -v
+// slurm-installer` finds nothing in it, and no layer of `docker save` has a
+// non-directory entry named slurm-installer (nor its whiteout: a binary
+// deleted in a later layer would still cost its bytes) or a regular file of
+// the binary's size (binSize).
+func noInstallerInImage(t *testing.T, image string, binSize int64) {
+	t.Helper()
+	r := dockerRun(t, "run", "--rm", "--network", "none", image, "sh", "-c", "command -v slurm-installer")
+	if r.code == 0 {
+		t.Errorf("%s: `command -v slurm-installer` found %q", image, strings.TrimSpace(r.stdout))
+	}
+	save := filepath.Join(t.TempDir(), "image.tar")
+	r = dockerRun(t, "save", "-o", save, image)
+	wantExit(t, "docker save "+image, r, 0)
+	// manifest.json names the layers (docker save writes them uncompressed).
+	layers := map[string]bool{}
+	eachTarEntry(t, save, func(h *tar.Header, rd io.Reader) {
+		if h.Name != "manifest.json" {
+			return
+		}
+		var m []struct{ Layers []string }
+		if err := json.NewDecoder(rd).Decode(&m); err != nil || len(m) != 1 {
+			t.Fatalf("docker save %s: manifest.json: %v (%d images)", image, err, len(m))
+		}
+		for _, l := range m[0].Layers {
+			layers[l] = true
+		}
+	})
+	if len(layers) == 0 {
+		t.Fatalf("docker save %s: no layers in manifest.json", image)
+	}
+	seen := 0
+	eachTarEntry(t, save, func(h *tar.Header, rd io.Reader) {
+		if !layers[h.Name] {
+			return
+		}
+		seen++
+		lr := tar.NewReader(rd)
+		for {
+			e, err := lr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("docker save %s: layer %s: %v", image, h.Name, err)
+			}
+			base := filepath.Base(e.Name)
+			if e.Typeflag != tar.TypeDir && (base == "slurm-installer" || base == ".wh.slurm-installer") {
+				t.Errorf("%s: layer %s holds %s (type %c, %d bytes)", image, h.Name, e.Name, e.Typeflag, e.Size)
+			}
+			if e.Typeflag == tar.TypeReg && e.Size == binSize {
+				t.Errorf("%s: layer %s holds %s, %d bytes: the installer binary's size", image, h.Name, e.Name, e.Size)
+			}
+		}
+	})
+	if seen != len(layers) {
+		t.Fatalf("docker save %s: read %d of the %d layers manifest.json names", image, seen, len(layers))
+	}
+	t.Logf("%s: no installer binary in its %d layers", image, seen)
+}
+
+// eachTarEntry calls fn for every entry of the tar file at p.
+func eachTarEntry(t *testing.T, p string, fn func(*tar.Header, io.Reader)) {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		fn(h, tr)
+	}
+}
+
+// imageSize is `docker image inspect --format {{.Size}}`, in bytes.
+func imageSize(t *testing.T, image string) int64 {
+	t.Helper()
+	r := dockerRun(t, "image", "inspect", "--format", "{{.Size}}", image)
+	wantExit(t, "docker image inspect "+image, r, 0)
+	n, err := strconv.ParseInt(strings.TrimSpace(r.stdout), 10, 64)
+	if err != nil {
+		t.Fatalf("the size of %s: %q: %v", image, r.stdout, err)
+	}
+	return n
+}

@@ -9,6 +9,8 @@
 #   BENCH_BIG_MB=500    size of the random pad file in the large bundle's lib/
 #   BENCH_OUT=docs      where BENCHMARKS.md and bench-medians.svg go
 #   BENCH_SMOKE=1       one run each, a 20 MB pad, output under build/bench/smoke (make e2e runs it)
+#   BENCH_DOCKER=0      leave out the Docker image builds (scripts/bench-docker.sh, ~4 min; its
+#                       own BENCH_DOCKER_RUNS=5); never in the smoke run
 #
 # Each run starts from a fresh copy of the same glibc root (scripts/mkroot.sh glibc), made outside
 # the timed region. The two tools:
@@ -236,10 +238,18 @@ log "case size: static binaries"
 SIZES=()
 for a in amd64 arm64; do SIZES+=("$a=$(stat -c %s "$REPO/bin/slurm-installer-linux-$a")"); done
 
+# Image builds in a private dockerd (issue 25): not in the smoke run; BENCH_DOCKER=0 leaves them out.
+DOCKER_ARGS=()
+if [[ $SMOKE != 1 && ${BENCH_DOCKER:-1} == 1 ]]; then
+  log "case docker: RUN slurm-installer against COPY --from, cold image builds (scripts/bench-docker.sh)"
+  E2E_BUILD=$REPO/build/e2e SLURM_INSTALLER=$BIN bash "$E2E_SCRIPTS/bench-docker.sh" "$BENCH/docker.tsv"
+  DOCKER_ARGS=(--docker "$BENCH/docker.tsv")
+fi
+
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 "$PY" scripts/bench/report.py --samples "$SAMPLES" --out "$OUT" --date "$START" \
   --load "$LOAD0 → $LOAD1" --sizes "${SIZES[*]}" --big-mb "$BIG_MB" \
   --big-gz "$(stat -c %s "$BIGTGZ")" --big-unpacked "$BIG_UNPACKED" \
   --bundle-gz "$BUNDLE_COMPRESSED_BYTES" --bundle-zst "$(stat -c %s "$ZTAR")" --version "$("$BIN" version 2>/dev/null | head -1)" \
-  --notes scripts/bench/analysis.md
+  --notes scripts/bench/analysis.md "${DOCKER_ARGS[@]}"
 log "wrote $OUT/BENCHMARKS.md and $OUT/bench-medians.svg"

@@ -2,6 +2,7 @@
 # e2e-docker.sh — `make e2e-docker`: RUN slurm-installer in a real Docker engine (issue 16).
 #
 # Usage: [E2E_BUILD=DIR] [SLURM_INSTALLER=BIN] scripts/e2e-docker.sh [go test flags, e.g. -test.run ...]
+#        (scripts/bench-docker.sh runs TestDockerBench through it: -test.run given here wins)
 #
 # Installs docker.io when missing (scripts/dockerd.sh deps), builds the e2e test binary with the
 # `e2e docker` tags and runs TestDocker (e2e/docker_test.go), which starts a private dockerd that

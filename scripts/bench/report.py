@@ -79,7 +79,7 @@ def tool_version(cmd):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("samples", "out", "date", "load", "sizes", "big-mb", "big-gz", "big-unpacked",
-              "bundle-gz", "bundle-zst", "version", "notes"):
+              "bundle-gz", "bundle-zst", "version", "notes", "docker"):
         ap.add_argument("--" + a, default="")
     o = ap.parse_args()
 
@@ -241,6 +241,8 @@ def main():
     L.append("")
     L.append("![medians](bench-medians.svg)")
     L.append("")
+    if o.docker:
+        L.extend(docker_section(o.docker))
     if o.notes and os.path.exists(o.notes):
         L.append(open(o.notes).read().rstrip() + "\n")
 
@@ -255,6 +257,88 @@ def main():
         bars.append((title, a["med"] if a else None, b["med"] if b else None, b is None and fb is not None))
     with open(os.path.join(o.out, "bench-medians.svg"), "w") as f:
         f.write(svg(bars))
+
+
+DOCKER_CASES = [
+    ("run", "`COPY --from=<installer image>` + `RUN slurm-installer --strict` (binary left in the image)"),
+    ("run-mount", "`RUN --mount=type=bind,from=<installer image>,…` `slurm-installer --strict` (binary in no layer)"),
+    ("copy-from", "`COPY --from=<client image> /usr/local/slurm` + `RUN` ldconfig and links (no installer)"),
+]
+DOCKER_BUILDERS = [("classic", "classic builder"), ("buildkit", "BuildKit")]
+
+
+def docker_section(path):
+    """The "Docker image builds" section from scripts/bench-docker.sh's TSV (issue 25):
+    `# key=value` lines, a header, then case, builder, run, seconds, bytes."""
+    meta, rows = {}, {}
+    for line in open(path):
+        line = line.rstrip("\n")
+        if line.startswith("#"):
+            k, _, v = line[1:].strip().partition("=")
+            meta[k] = v
+            continue
+        f = line.split("\t")
+        if len(f) < 5 or f[0] == "case":
+            continue
+        rows.setdefault((f[0], f[1]), []).append((float(f[3]), int(f[4])))
+    MB = 1e6  # docker's MB
+
+    def st(c, b):
+        rs = rows.get((c, b))
+        if not rs:
+            return None
+        xs = sorted(r[0] for r in rs)
+        return {"n": len(xs), "min": xs[0], "med": statistics.median(xs), "max": xs[-1],
+                "bytes": statistics.median(r[1] for r in rs)}
+
+    S = {(c, b): st(c, b) for c, _ in DOCKER_CASES for b, _ in DOCKER_BUILDERS}
+    L = ["## Docker image builds: `RUN slurm-installer` against `COPY --from` a client image", ""]
+    L.append(f"`scripts/bench-docker.sh` (TestDockerBench): a private offline dockerd {meta.get('docker', '?')} "
+             f"(storage {meta.get('storage', '?')}), the same glibc base image (the e2e glibc root, "
+             f"`docker import`ed), the bundle ({meta.get('version', '?')}) from nginx on 127.0.0.1 "
+             f"(`--network host`). Cold builds: `--no-cache`, the built image removed and the build cache "
+             f"pruned after each build (untimed; base, installer and client images kept), the cases "
+             f"interleaved in each of {meta.get('runs', '?')} rounds after one unrecorded warm-up round. "
+             f"Wall time of `docker build`; size from `docker image inspect --format {{{{.Size}}}}` "
+             f"(MB = 10⁶ bytes). The installer binary is {int(meta.get('installer_bytes') or 0) / MB:.1f} MB.")
+    L.append("")
+    for c, title in DOCKER_CASES:
+        L.append(f"- **{c}**: {title}")
+    L.append("")
+    L.append("| case | builder | runs | wall time: min / **median** / max | ratio to copy-from (median, same builder) | image | vs copy-from |")
+    L.append("|---|---|---|---|---|---|---|")
+    for b, bname in DOCKER_BUILDERS:
+        base = S[("copy-from", b)]
+        for c, _ in DOCKER_CASES:
+            s = S[(c, b)]
+            if s is None:
+                continue
+            ratio = f"{s['med'] / base['med']:.2f}×" if base else "—"
+            diff = f"{(s['bytes'] - base['bytes']) / MB:+.2f} MB" if base else "—"
+            L.append(f"| {c} | {bname} | {s['n']} | {fmt_s(s['min'])} / **{fmt_s(s['med'])}** / {fmt_s(s['max'])} | "
+                     f"{ratio} | {s['bytes'] / MB:.1f} MB | {diff} |")
+    L.append("")
+
+    def verdict(ok):
+        return "met" if ok else "**missed**"
+
+    g = []
+    for c, b in (("run", "classic"), ("run", "buildkit"), ("run-mount", "buildkit")):
+        s, base = S[(c, b)], S[("copy-from", b)]
+        if s and base:
+            r = s["med"] / base["med"]
+            g.append(f"| D1. {c} ≤ 1.2× copy-from ({dict(DOCKER_BUILDERS)[b]}) | {r:.2f}× "
+                     f"({fmt_s(s['med'])} / {fmt_s(base['med'])}) | {verdict(r <= 1.2)} |")
+    s, base = S[("run-mount", "buildkit")], S[("copy-from", "buildkit")]
+    if s and base:
+        d = (s["bytes"] - base["bytes"]) / MB
+        g.append(f"| D2. run-mount image ≤ 2 MB larger than copy-from | {d:+.2f} MB | {verdict(d <= 2)} |")
+    if g:
+        L.append("| goal (reported, never fails the build) | measured | |")
+        L.append("|---|---|---|")
+        L.extend(g)
+        L.append("")
+    return L
 
 
 def svg(bars):
