@@ -196,12 +196,41 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 fresh_root; installer "$GOOD"; fresh_root; recipe "$GOOD"
 
 bench healthy "$RUNS" "$RUNS" true "$GOOD"
-log "case healthy-zstd: installer from the zstd mirror $ZGOOD, recipe (gzip) from $GOOD, interleaved"
+# The floor (issue 25): wget + tar xzf of the gzip bundle from the healthy mirror, nothing else
+# (no install.sh, no checksum). Interleaved per round: installer from the zstd mirror, installer from
+# the gzip mirror, the floor; each into its own fresh root.
+floor() {
+  local t0 r=$WORK/root
+  t0=$EPOCHREALTIME
+  set +e
+  (cd "$r" && "$TIME" -f '%M %U %S' -o "$WORK/rss-floor" sh -c "wget -q -O tmp/bundle.tgz '$1/pkgs/slurm-apk/slurm-client-latest-alpine.tar.gz' && tar xzf tmp/bundle.tgz")
+  RC=$?
+  set -e
+  ELAPSED=$(echo "$EPOCHREALTIME - $t0" | bc)
+  read -r RSS CPU < <(usage "$WORK/rss-floor")
+}
+log "cases healthy-zstd, healthy-gzip: installer from $ZGOOD (zstd) and $GOOD (gzip) against the floor, interleaved"
 for ((i = 0; i < RUNS; i++)); do
   fresh_root; installer "$ZGOOD"; sample healthy-zstd installer
   [[ $RC == 0 ]] || tail -5 "$WORK/log" >&2
-  fresh_root; recipe "$GOOD"; sample healthy-zstd recipe
+  fresh_root; installer "$GOOD"; sample healthy-gzip installer
+  [[ $RC == 0 ]] || tail -5 "$WORK/log" >&2
+  fresh_root; floor "$GOOD"; sample healthy-zstd floor; sample healthy-gzip floor
 done
+
+# Phase breakdown (the `install phases` debug line), zstd and gzip, PHASE_RUNS each, not timed
+# against anything: the JSON log's fields go to phases.tsv.
+PHASES=$BENCH/phases.tsv
+: >"$PHASES"
+for ((i = 0; i < ${BENCH_PHASE_RUNS:-5}; i++)); do
+  for m in zstd:$ZGOOD gzip:$GOOD; do
+    fresh_root
+    "$BIN" --root "$WORK/root" --mirrors "${m#*:}" --fallback fail --log-level debug --log-format json >/dev/null 2>"$WORK/phlog" ||
+      { tail -5 "$WORK/phlog" >&2; die "phase run failed"; }
+    printf '%s\t%s\n' "${m%%:*}" "$(grep '"install phases"' "$WORK/phlog" | tail -1)" >>"$PHASES"
+  done
+done
+
 bench failover "$RUNS" "$SLOW_RUNS" true "$BLACKHOLE" "$REFUSED" "$GOOD"
 bench flaky "$RUNS" "$RUNS" reset_flaky "$FLAKY" "$GOOD"
 bench flaky-only "$RUNS" "$RUNS" reset_flaky "$FLAKY"
@@ -234,9 +263,10 @@ for ((i = 0; i < BIG_RUNS; i++)); do
 done
 rm -rf "$WORK/x"
 
-log "case size: static binaries"
+log "case size: static binaries, and what each dependency adds (scripts/bench/binsize.sh)"
 SIZES=()
 for a in amd64 arm64; do SIZES+=("$a=$(stat -c %s "$REPO/bin/slurm-installer-linux-$a")"); done
+bash scripts/bench/binsize.sh >"$BENCH/binsize.tsv"
 
 # Image builds in a private dockerd (issue 25): not in the smoke run; BENCH_DOCKER=0 leaves them out.
 DOCKER_ARGS=()
@@ -251,5 +281,6 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
   --load "$LOAD0 → $LOAD1" --sizes "${SIZES[*]}" --big-mb "$BIG_MB" \
   --big-gz "$(stat -c %s "$BIGTGZ")" --big-unpacked "$BIG_UNPACKED" \
   --bundle-gz "$BUNDLE_COMPRESSED_BYTES" --bundle-zst "$(stat -c %s "$ZTAR")" --version "$("$BIN" version 2>/dev/null | head -1)" \
+  --phases "$PHASES" --binsize "$BENCH/binsize.tsv" \
   --notes scripts/bench/analysis.md "${DOCKER_ARGS[@]}"
 log "wrote $OUT/BENCHMARKS.md and $OUT/bench-medians.svg"
