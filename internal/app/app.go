@@ -54,7 +54,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 }
 
 func (u *ui) app() *cli.App {
-	install := u.installCommand("install")
+	def, defFlags, cmds := u.commands()
 	a := &cli.App{
 		Name:  "slurm-installer",
 		Usage: "install a verified SLURM client from AppHub mirrors into this image or a --root",
@@ -71,26 +71,18 @@ func (u *ui) app() *cli.App {
 		Version: Version,
 		// No command is install: the app takes install's flags (which also
 		// lets the target and output flags come before any command name).
-		Flags:                  u.installCommand("").Flags,
-		Action:                 install.Action,
-		Before:                 install.Before,
+		Flags:                  defFlags,
+		Action:                 def.Action,
+		Before:                 def.Before,
 		ExitErrHandler:         func(*cli.Context, error) {},
 		UseShortOptionHandling: true,
-		Commands: []*cli.Command{
-			install,
-			u.fetchCommand(),
-			u.listCommand(),
-			u.verifyCommand(),
-			u.connectCommand(),
-			u.statusCommand(),
-			u.uninstallCommand(),
-			u.packCommand(),
-			{Name: "version", Usage: "print the installer's version", Action: func(c *cli.Context) error {
+		Commands: append(cmds,
+			&cli.Command{Name: "version", Usage: "print the installer's version", Action: func(c *cli.Context) error {
 				u.printVersion()
 				return nil
 			}},
 			u.completionCommand(),
-		},
+		),
 	}
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the installer's version and exit"}
 	cli.VersionPrinter = func(*cli.Context) { u.printVersion() }
@@ -101,6 +93,7 @@ func (u *ui) app() *cli.App {
 		c.OnUsageError = usageError
 		addExamples(c)
 	}
+	tailor(a)
 	return a
 }
 
@@ -117,7 +110,7 @@ func (u *ui) before(b *binder, out *outputOptions, t ...*targetOptions) cli.Befo
 }
 
 func (u *ui) printVersion() {
-	fmt.Fprintf(u.stdout, "slurm-installer %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(u.stdout, "slurm-installer %s (%s, %s/%s%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH, buildNote)
 }
 
 func (u *ui) setupLog(o outputOptions) error {
