@@ -60,6 +60,14 @@ func TestSourcesByCommands(t *testing.T) {
 	reg := registrytest.Start(t, nil)
 	ociRef := reg.Ref("hpc/matrix")
 	installer(t, 0, "pack", "--from", payload, "--slurm-version", suite.version, "--arch", suite.arch, "--out", ociRef)
+	// The same bundle as a zstd layer (issue 25), and the .tar.zst pack wrote beside the index as a
+	// file:// mirror (with its .sha256 sidecar).
+	ociZstd := reg.Ref("hpc/matrix-zstd")
+	installer(t, 0, "pack", "--from", payload, "--slurm-version", suite.version, "--arch", suite.arch, "--out", ociZstd, "--compress", "zstd")
+	zstTarball := filepath.Join(idxDir, "pkgs/slurm-apk", "slurm-client-"+suite.version+"-"+suite.arch+"-alpine.tar.zst")
+	if _, err := os.Stat(zstTarball + ".sha256"); err != nil {
+		t.Fatalf("pack's directory output has no zstd bundle with a sidecar: %v", err)
+	}
 
 	// A cache filled by a download; the mirror is dead afterwards.
 	cacheDir := t.TempDir()
@@ -78,6 +86,8 @@ func TestSourcesByCommands(t *testing.T) {
 		{"oci", bundle.LayoutOCI, bundle.LayerDigest, []string{"--mirrors", ociRef}, func(t *testing.T) int { return registryRequests(t, reg) }},
 		{"cache", bundle.LayoutCache, bundle.Pinned, []string{"--mirrors", dead, "--cache-dir", cacheDir, "--sha256", sha}, nil},
 		{"from", bundle.LayoutFile, bundle.Sidecar, []string{"--from", tarball}, nil},
+		{"oci-zstd", bundle.LayoutOCI, bundle.LayerDigest, []string{"--mirrors", ociZstd}, func(t *testing.T) int { return registryRequests(t, reg) }},
+		{"file-zstd", bundle.LayoutFile, bundle.Sidecar, []string{"--mirrors", "file://" + zstTarball}, nil},
 	}
 
 	install := func(src matrixSource, root string, extra ...string) []string {
@@ -136,7 +146,7 @@ func TestSourcesByCommands(t *testing.T) {
 				t.Fatal(err)
 			}
 			repair := []string{"--root", root, "install", "--repair"}
-			if src.name == "file" || src.name == "from" {
+			if strings.HasPrefix(src.name, "file") || src.name == "from" {
 				// The receipt is inside the root, so untrusted: a repair never follows its file://
 				// source outside the root (issue 23): with no source given it says what to pass
 				// (exit 2); given the source again, it repairs.
@@ -193,6 +203,10 @@ func TestSourcesByCommands(t *testing.T) {
 			if rc.Layout != string(src.layout) || rc.Verification != string(src.how) || rc.Libc != string(bundle.Glibc) {
 				t.Fatalf("receipt layout %q verification %q libc %q; want %q, %q, glibc", rc.Layout, rc.Verification, rc.Libc, src.layout, src.how)
 			}
+			// pack's directory output offers zstd beside gzip: the installer takes zstd.
+			if (src.name == "index" || src.name == "file-zstd") && !strings.HasSuffix(rc.Source, ".tar.zst") {
+				t.Errorf("receipt source %q: want the .tar.zst bundle", rc.Source)
+			}
 			for _, c := range commands {
 				if !t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 					r := c.run(t, src, root)
@@ -204,12 +218,12 @@ func TestSourcesByCommands(t *testing.T) {
 		})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-8s", "source")
+	fmt.Fprintf(&b, "%-9s", "source")
 	for _, c := range commands {
 		fmt.Fprintf(&b, " | %s", c.name)
 	}
 	for _, src := range sources {
-		fmt.Fprintf(&b, "\n%-8s", src.name)
+		fmt.Fprintf(&b, "\n%-9s", src.name)
 		for _, c := range commands {
 			fmt.Fprintf(&b, " | %*s", len(c.name), got[src.name][c.name])
 		}
