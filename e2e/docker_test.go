@@ -48,6 +48,10 @@ var dk struct {
 	host   string // DOCKER_HOST
 	logs   string // where build logs are kept: $E2E_BUILD/e2e-run/docker
 	confIn string // a minimal slurm.conf to mount at /etc/slurm/slurm.conf, as a site would
+	// runtimeBin is the runtime build (-tags runtime) next to $SLURM_INSTALLER, as `make build`
+	// writes it: bin/slurm-installer-runtime-linux-<arch>; the installer image's /slurm-installer-runtime.
+	runtimeBin            string
+	runtimeSize, fullSize int64
 }
 
 // dockerd starts the private daemon and the base images once.
@@ -101,7 +105,8 @@ func dockerSetup() error {
 	}
 
 	// The installer image, as Dockerfile.example's `installer` stage makes it (FROM scratch,
-	// just the binary), from the prebuilt static binary instead of a Go build in the image.
+	// just the full binary and the runtime build), from the prebuilt static binaries instead
+	// of a Go build in the image.
 	ctx := filepath.Join(suite.state, "docker-installer-ctx")
 	_ = os.RemoveAll(ctx)
 	if err := os.MkdirAll(ctx, 0o755); err != nil {
@@ -111,10 +116,23 @@ func dockerSetup() error {
 	if err != nil {
 		return err
 	}
+	dk.runtimeBin = filepath.Join(filepath.Dir(suite.bin), "slurm-installer-runtime-linux-"+suite.debArch)
+	rbin, err := os.ReadFile(dk.runtimeBin)
+	if err != nil {
+		return fmt.Errorf("no runtime build next to %s (`make build` writes %s; Dockerfile.example's installer image holds both): %w",
+			suite.bin, filepath.Base(dk.runtimeBin), err)
+	}
+	dk.fullSize, dk.runtimeSize = int64(len(bin)), int64(len(rbin))
+	if dk.runtimeSize >= dk.fullSize {
+		return fmt.Errorf("the runtime build %s (%d bytes) is not smaller than %s (%d bytes)", dk.runtimeBin, dk.runtimeSize, suite.bin, dk.fullSize)
+	}
 	if err := os.WriteFile(filepath.Join(ctx, "slurm-installer"), bin, 0o755); err != nil {
 		return err
 	}
-	df := "FROM scratch\nCOPY slurm-installer /slurm-installer\nENTRYPOINT [\"/slurm-installer\"]\n"
+	if err := os.WriteFile(filepath.Join(ctx, "slurm-installer-runtime"), rbin, 0o755); err != nil {
+		return err
+	}
+	df := "FROM scratch\nCOPY slurm-installer slurm-installer-runtime /\nENTRYPOINT [\"/slurm-installer\"]\n"
 	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
 		return err
 	}
@@ -305,6 +323,35 @@ func imageDemo(t *testing.T, image string) {
 	}
 }
 
+// runtimeInImage checks an image built from Dockerfile.example's backend stage: the
+// slurm-installer on its PATH is the runtime build (its version says so, the file has the
+// runtime binary's size, not the full one's), the full binary mounted for the install step
+// left nothing at /usr/local/bin/slurm-installer, and an install with it is a usage error
+// (exit 2) naming the full binary.
+func runtimeInImage(t *testing.T, image string) {
+	t.Helper()
+	r := dockerRun(t, "run", "--rm", "--network", "none", image, "slurm-installer", "version")
+	wantExit(t, "docker run "+image+" slurm-installer version", r, 0)
+	if !strings.Contains(r.stdout, "runtime build") {
+		t.Errorf("%s: `slurm-installer version` should say \"runtime build\": %s", image, r)
+	}
+	r = dockerRun(t, "run", "--rm", "--network", "none", image, "sh", "-c",
+		"command -v slurm-installer; stat -c %s /usr/local/sbin/slurm-installer; test ! -e /usr/local/bin/slurm-installer")
+	wantExit(t, "docker run "+image+" sh -c 'command -v slurm-installer; stat ...; test ! -e /usr/local/bin/slurm-installer'", r, 0)
+	want := fmt.Sprintf("/usr/local/sbin/slurm-installer\n%d", dk.runtimeSize)
+	if got := strings.TrimSpace(r.stdout); got != want {
+		t.Errorf("%s: want the runtime build (%d bytes; the full binary is %d) at /usr/local/sbin/slurm-installer, got %q",
+			image, dk.runtimeSize, dk.fullSize, got)
+	}
+	r = dockerRun(t, "run", "--rm", "--network", "none", image, "slurm-installer", "install", "--repair")
+	wantExit(t, "docker run "+image+" slurm-installer install --repair (the runtime build)", r, 2)
+	if out := r.stdout + r.stderr; !strings.Contains(out, "runtime build") || !strings.Contains(out, "full slurm-installer") {
+		t.Errorf("%s: install --repair with the runtime build should say it is the runtime build and name the full binary: %s", image, r)
+	}
+	t.Logf("%s: %d bytes; its slurm-installer is the runtime build, %d bytes (the full binary: %d, %d more)",
+		image, imageSize(t, image), dk.runtimeSize, dk.fullSize, dk.fullSize-dk.runtimeSize)
+}
+
 // noMirrorsInConfig asserts the build-time mirror URLs left no trace in the
 // image's config (environment, labels, entrypoint...).
 func noMirrorsInConfig(t *testing.T, image string, mirrors ...string) {
@@ -338,6 +385,11 @@ func TestDocker(t *testing.T) {
 		wantExit(t, "docker run "+installerImage+" version", r, 0)
 		if strings.TrimSpace(r.stdout) != strings.TrimSpace(want.stdout) {
 			t.Fatalf("the installer image says %q, the binary %q", r.stdout, want.stdout)
+		}
+		r = dockerRun(t, "run", "--rm", "--network", "none", "--entrypoint", "/slurm-installer-runtime", installerImage, "version")
+		wantExit(t, "docker run --entrypoint /slurm-installer-runtime "+installerImage+" version", r, 0)
+		if !strings.Contains(r.stdout, "runtime build") {
+			t.Fatalf("the installer image's /slurm-installer-runtime should say \"runtime build\": %s", r)
 		}
 	})
 
@@ -435,6 +487,7 @@ func TestDocker(t *testing.T) {
 			t.Errorf("the build stage was resolved although INSTALLER_IMAGE replaces it:\n%s", tail(b.out, 40))
 		}
 		imageDemo(t, "e2e/example-demo")
+		runtimeInImage(t, "e2e/example-demo")
 		noMirrorsInConfig(t, "e2e/example-demo", full)
 	})
 	t.Run("ExampleBackendSelfContained", func(t *testing.T) {
@@ -443,6 +496,7 @@ func TestDocker(t *testing.T) {
 		wantBuild(t, "Dockerfile.example --target backend, self-contained bundle", b, 0)
 		wantLog(t, "example backend", b.out, "SLURM client installed")
 		imageRuns(t, "e2e/example-backend")
+		runtimeInImage(t, "e2e/example-backend")
 		noMirrorsInConfig(t, "e2e/example-backend", sc)
 	})
 	t.Run("ExampleCacheMountEveryMirrorDown", func(t *testing.T) {
@@ -453,6 +507,7 @@ func TestDocker(t *testing.T) {
 		wantBuild(t, "Dockerfile.example --target backend with every mirror down", b, 0)
 		wantLog(t, "cache mount", b.out, "using the bundle cached for this version", "SLURM client installed")
 		imageRuns(t, "e2e/example-cached")
+		runtimeInImage(t, "e2e/example-cached")
 	})
 	t.Run("ExampleStrict", func(t *testing.T) {
 		b := dockerBuild(t, "example-strict-plain", true, suite.repo, ex, exArgs("",
