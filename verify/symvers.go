@@ -26,22 +26,6 @@ type MissingVersion struct {
 	NeededBy []string `json:"needed_by"`
 }
 
-// versionNeeds returns, per DT_NEEDED name, the symbol versions f needs
-// from it (SHT_GNU_verneed). A file without the section needs none.
-func versionNeeds(f *elf.File) map[string][]string {
-	needs, err := f.DynamicVersionNeeds()
-	if err != nil || len(needs) == 0 {
-		return nil
-	}
-	m := map[string][]string{}
-	for _, n := range needs {
-		for _, d := range n.Needs {
-			m[n.Name] = append(m[n.Name], d.Dep)
-		}
-	}
-	return m
-}
-
 // symvers collects what Preflight learns about symbol versions.
 type symvers struct {
 	defs      map[string]map[string]bool // in-root path -> versions defined (nil: unversioned)
