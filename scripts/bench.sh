@@ -277,10 +277,13 @@ if [[ $SMOKE != 1 && ${BENCH_DOCKER:-1} == 1 ]]; then
 fi
 
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
-"$PY" scripts/bench/report.py --samples "$SAMPLES" --out "$OUT" --date "$START" \
-  --load "$LOAD0 → $LOAD1" --sizes "${SIZES[*]}" --big-mb "$BIG_MB" \
-  --big-gz "$(stat -c %s "$BIGTGZ")" --big-unpacked "$BIG_UNPACKED" \
-  --bundle-gz "$BUNDLE_COMPRESSED_BYTES" --bundle-zst "$(stat -c %s "$ZTAR")" --version "$("$BIN" version 2>/dev/null | head -1)" \
-  --phases "$PHASES" --binsize "$BENCH/binsize.tsv" \
-  --notes scripts/bench/analysis.md "${DOCKER_ARGS[@]}"
+REPORT=("$PY" scripts/bench/report.py --samples "$SAMPLES" --out "$OUT" --date "$START"
+  --load "$LOAD0 → $LOAD1" --sizes "${SIZES[*]}" --big-mb "$BIG_MB"
+  --big-gz "$(stat -c %s "$BIGTGZ")" --big-unpacked "$BIG_UNPACKED"
+  --bundle-gz "$BUNDLE_COMPRESSED_BYTES" --bundle-zst "$(stat -c %s "$ZTAR")" --version "$("$BIN" version 2>/dev/null | head -1)"
+  --phases "$PHASES" --binsize "$BENCH/binsize.tsv"
+  --notes scripts/bench/analysis.md "${DOCKER_ARGS[@]}")
+"${REPORT[@]}"
+# the same report again from these samples (after editing scripts/bench/analysis.md): bash build/bench/report.cmd
+printf '%q ' "${REPORT[@]}" >"$BENCH/report.cmd"
 log "wrote $OUT/BENCHMARKS.md and $OUT/bench-medians.svg"
