@@ -19,6 +19,7 @@ go tool nm -size "$tmp/full" | awk '
   $3 ~ /^[TtRrDd]$/ && $4 != "crypto/internal/fips140/drbg.memory" {
     n = $4
     sub(/^type:\.?(eq\.)?/, "", n); sub(/^go:(itab\.)?\*?/, "", n); sub(/^\*/, "", n); sub(/^\[\]/, "", n)
+    sub(/[,\[].*/, "", n) # an itab or a generic instantiation: its first type names the package
     if (match(n, /.*\//)) { pre = substr(n, 1, RLENGTH); rest = substr(n, RLENGTH + 1) } else { pre = ""; rest = n }
     d = index(rest, "."); if (d) rest = substr(rest, 1, d - 1)
     pkg = pre rest

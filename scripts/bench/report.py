@@ -345,6 +345,8 @@ def binsize_section(path):
         "github.com/mattn/go-isatty": "console detection",
         "github.com/mattn/go-colorable": "console output",
         "golang.org/x/sync": "oras-go's errgroup",
+        "github.com/xrash/smetrics": "urfave/cli's did-you-mean",
+        "github.com/hashicorp/go-cleanhttp": "retryablehttp's transport defaults",
     }
     scale = meta.get("file", 0) / sym if sym else 0
     for m, b in sorted(third, key=lambda x: -x[1]):
