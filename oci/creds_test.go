@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -11,7 +12,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"slurm-installer/internal/failure"
 )
@@ -97,5 +100,64 @@ func TestErrorRemedies(t *testing.T) {
 	_, err = ParseRef("oci://reg.example/hpc/slurm:22.05.8")
 	if failure.ClassOf(err) != failure.Usage || strings.Contains(err.Error(), "--") {
 		t.Errorf("a tag in the reference: %v", err)
+	}
+}
+
+// Issue 23's rule for every file read, for the credentials files oras-go
+// reads itself without bounds: a Docker config.json (or an auth file) that
+// is a FIFO, a link to /dev/zero or too large is an error at once, before
+// oras-go opens it; a missing one is no credentials. (A FIFO config.json
+// hung the run until --deadline; /dev/zero was read without end.)
+func TestCredentialFilesReadSafely(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	mk := func(t *testing.T, how string) string {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "config.json")
+		switch how {
+		case "fifo":
+			if err := syscall.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		case "dev-zero":
+			if err := os.Symlink("/dev/zero", p); err != nil {
+				t.Fatal(err)
+			}
+		case "huge":
+			if err := os.WriteFile(p, append([]byte(`{"auths":{}, "pad":"`), bytes.Repeat([]byte("x"), maxCredentialFile)...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		case "missing":
+		}
+		return dir
+	}
+	for _, how := range []string{"fifo", "dev-zero", "huge", "missing"} {
+		for _, via := range []string{"DOCKER_CONFIG", "auth file"} {
+			t.Run(how+"/"+via, func(t *testing.T) {
+				dir := mk(t, how)
+				auth := ""
+				if via == "DOCKER_CONFIG" {
+					t.Setenv("DOCKER_CONFIG", dir)
+				} else {
+					t.Setenv("DOCKER_CONFIG", t.TempDir())
+					auth = filepath.Join(dir, "config.json")
+				}
+				done := make(chan error, 1)
+				go func() { _, err := credentialStore(auth); done <- err }()
+				select {
+				case err := <-done:
+					if how == "missing" {
+						if err != nil {
+							t.Errorf("no config.json: %v, want no credentials and no error", err)
+						}
+						return
+					}
+					if err == nil {
+						t.Errorf("a %s credentials file was accepted", how)
+					}
+				case <-time.After(20 * time.Second):
+					t.Fatalf("reading a %s credentials file hangs", how)
+				}
+			})
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/httpx"
+	"slurm-installer/internal/safeio"
 )
 
 // scheme is the URL scheme of registry mirrors.
@@ -137,6 +139,9 @@ type ClientOptions struct {
 func credentialStore(authFile string) (credentials.Store, error) {
 	var stores []credentials.Store
 	if authFile != "" {
+		if err := checkCredentialFile(authFile); err != nil {
+			return nil, fmt.Errorf("registry auth file %s: %w", authFile, err)
+		}
 		s, err := credentials.NewStore(authFile, credentials.StoreOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("registry auth file %s: %w", authFile, scrub(err))
@@ -151,6 +156,9 @@ func credentialStore(authFile string) (credentials.Store, error) {
 	}
 	if dir != "" {
 		p := filepath.Join(dir, "config.json")
+		if err := checkCredentialFile(p); err != nil {
+			return nil, fmt.Errorf("docker config %s: %w", p, err)
+		}
 		s, err := credentials.NewStore(p, credentials.StoreOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("docker config %s: %w", p, scrub(err))
@@ -161,6 +169,25 @@ func credentialStore(authFile string) (credentials.Store, error) {
 		return credentials.NewMemoryStore(), nil
 	}
 	return credentials.NewStoreWithFallbacks(stores[0], stores[1:]...), nil
+}
+
+// maxCredentialFile bounds a credentials file (a Docker config.json with
+// many registries is a few KiB).
+const maxCredentialFile = 4 << 20
+
+// checkCredentialFile reads the credentials file p through the safe reader
+// before oras-go reads it (which it does without bounds): a FIFO, a device
+// (a link to /dev/zero) or a file over maxCredentialFile is refused at once
+// instead of hanging the run or reading without end. A file that does not
+// exist is fine (no credentials from it).
+func checkCredentialFile(p string) error {
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := safeio.ReadFile(p, maxCredentialFile); err != nil {
+		return fmt.Errorf("not a readable credentials file: %w", err)
+	}
+	return nil
 }
 
 // scrub keeps a config parse error's message but drops its details (a JSON
