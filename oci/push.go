@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rs/zerolog"
 	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
@@ -45,6 +47,10 @@ type PushOptions struct {
 	Tarball string // the bundle file (as pack writes it); a .tar.zst is pushed as a zstd layer
 	Config  Config
 	Latest  bool // also move latest-<arch> to it
+	// Replace pushes over a version tag that holds a bundle with other
+	// bytes; without it that is refused (installers may have pinned the
+	// published digest), as pack refuses it for an AppHub directory.
+	Replace bool
 	// SBOM is the bundle's SPDX document, pushed as a referrer of the
 	// bundle's manifest; nil: none.
 	SBOM   []byte
@@ -112,6 +118,14 @@ func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 		return nil, failure.New(failure.Internal, "encode config: %w", err)
 	}
 	cfgDesc := ocispec.Descriptor{MediaType: ConfigMediaType, Digest: digest.FromBytes(cfgJSON), Size: int64(len(cfgJSON))}
+	vtag := versionTag(cfg.Version, arch)
+	if prev, err := publishedBundle(ctx, repo, r, vtag); err != nil {
+		return nil, err
+	} else if prev != "" && prev != "sha256 "+sum && !o.Replace {
+		return nil, failure.New(failure.FileSystem, "refusing to re-publish SLURM %s for %s in %s: its tag %s already holds %s, and these bytes are sha256 %s",
+			cfg.Version, arch, r, vtag, prev, sum).
+			WithHint("installers that pinned it would fail; publish the change as a new version").Suggest(failure.ReplaceBundle)
+	}
 
 	upload := func(d ocispec.Descriptor, open func() (io.Reader, error), what string) error {
 		ok, err := repo.Exists(ctx, d)
@@ -154,7 +168,7 @@ func Push(ctx context.Context, o PushOptions) (*PushResult, error) {
 		return nil, failure.New(failure.Internal, "encode manifest: %w", err)
 	}
 	manDesc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manJSON), Size: int64(len(manJSON)), ArtifactType: ArtifactType}
-	tags := []string{versionTag(cfg.Version, arch)}
+	tags := []string{vtag}
 	if o.Latest {
 		tags = append(tags, latestTag(arch))
 	}
@@ -185,4 +199,27 @@ func validTagPart(s string) bool {
 		}
 	}
 	return true
+}
+
+// publishedBundle says what the version tag holds before a push: "" when
+// the tag does not exist, "sha256 HEX" (its bundle layer) when it names a
+// slurm-installer bundle, and "a manifest that is not a bundle (DIGEST)"
+// otherwise (a push over it replaces something too).
+func publishedBundle(ctx context.Context, repo *remote.Repository, r Ref, tag string) (string, error) {
+	d, m, err := fetchManifest(ctx, repo, r, tag)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	var oe *Error
+	if errors.As(err, &oe) && oe.Kind == KindIntegrity {
+		return "a manifest that is not a bundle (" + d.Digest.String() + ")", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	l, err := checkManifest(r, tag, m)
+	if err != nil {
+		return "a manifest that is not a bundle (" + d.Digest.String() + ")", nil
+	}
+	return "sha256 " + l.Digest.Encoded(), nil
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +24,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/rs/zerolog"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/index"
@@ -470,5 +475,71 @@ func TestPushCarriesOrigin(t *testing.T) {
 	}
 	if o := res.Config.Origin; o == nil || o.Distro != "debian" || len(o.Packages) != 1 || o.Packages[0].PURL != origin.Packages[0].PURL || !o.Packages[0].Client {
 		t.Fatalf("pulled config's origin %+v", res.Config.Origin)
+	}
+}
+
+// TestRepublishRefused (issue 27's rule for registries): pushing other
+// bytes under a version tag that already holds a bundle is refused (exit 7,
+// remedy: replace) and leaves the tag as it was; the same bytes again are
+// fine; with Replace the tag moves. A tag that holds something that is not
+// a bundle is not overwritten either. (Before, a push silently moved the
+// tag: installers that pinned the old digest broke.)
+func TestRepublishRefused(t *testing.T) {
+	reg := registrytest.Start(t, nil)
+	ref := reg.Ref("hpc/republish")
+	first := push(t, ref, "22.05.8", true, zerolog.Nop())
+	pushAgain := func(b bundle, replace bool) error {
+		_, err := oci.Push(context.Background(), oci.PushOptions{Ref: ref, Tarball: b.path, Latest: true, Replace: replace, Log: zerolog.Nop(),
+			Config: oci.Config{Version: "22.05.8", Arch: "amd64", GlibcNeed: "GLIBC_2.34"}})
+		return err
+	}
+	if err := pushAgain(first, false); err != nil {
+		t.Fatalf("the same bytes again: %v", err)
+	}
+	other := mkBundle(t, 100<<10)
+	err := pushAgain(other, false)
+	if failure.ClassOf(err) != failure.FileSystem || !slices.Contains(failure.Steps(err), failure.ReplaceBundle) ||
+		!strings.Contains(err.Error(), first.sha) {
+		t.Fatalf("other bytes under the same tag: %v (class %v, remedies %v); want exit 7 naming %s", err, failure.ClassOf(err), failure.Steps(err), first.sha)
+	}
+	res, err := pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, res, first) // the tag did not move
+	if err := pushAgain(other, true); err != nil {
+		t.Fatalf("with Replace: %v", err)
+	}
+	res, err = pull(t, oci.Options{Ref: ref, Version: "22.05.8", Arch: "x86_64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile(t, res, other)
+
+	// A version tag that names an image that is not a bundle.
+	img := reg.Ref("hpc/not-a-bundle")
+	repo, err := remote.NewRepository(reg.Host + "/hpc/not-a-bundle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	ctx := context.Background()
+	cfgDesc, err := oras.PushBytes(ctx, repo, ocispec.MediaTypeImageConfig, []byte("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := oras.PushBytes(ctx, repo, ocispec.MediaTypeImageLayer, []byte("not a bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	man, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		Config: cfgDesc, Layers: []ocispec.Descriptor{layer}})
+	if _, err := oras.TagBytes(ctx, repo, ocispec.MediaTypeImageManifest, man, "22.05.8-x86_64"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = oci.Push(context.Background(), oci.PushOptions{Ref: img, Tarball: other.path, Log: zerolog.Nop(),
+		Config: oci.Config{Version: "22.05.8", Arch: "amd64"}})
+	if failure.ClassOf(err) != failure.FileSystem || !strings.Contains(err.Error(), "not a bundle") {
+		t.Fatalf("over a tag that is not a bundle: %v", err)
 	}
 }

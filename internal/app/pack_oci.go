@@ -95,7 +95,7 @@ func (u *ui) packToRegistry(c *cli.Context, o *packOptions, compress string) err
 	if err != nil {
 		return failure.New(failure.FileSystem, "read the bundle's SBOM: %w", err)
 	}
-	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest, SBOM: doc,
+	res, err := oci.Push(c.Context, oci.PushOptions{Ref: out, Tarball: r.Tarball, Config: cfg, Latest: o.latest, SBOM: doc, Replace: o.replace,
 		Client: oci.ClientOptions{RootCAs: pool, AuthFile: registryAuthFile()}, Log: u.log})
 	if err != nil {
 		return err
