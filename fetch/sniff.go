@@ -2,8 +2,6 @@ package fetch
 
 import (
 	"archive/tar"
-	"compress/bzip2"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"net/url"
@@ -11,16 +9,16 @@ import (
 	"path"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
-
 	"slurm-installer/internal/bundle"
+	"slurm-installer/internal/decompress"
 	"slurm-installer/internal/failure"
 	"slurm-installer/internal/slurmver"
 )
 
 // sniff checks that the file at p plausibly is an archive of the type its
 // name says (any known type when the name says none): the magic number,
-// and for gzip and bzip2 a tar header in the first block. A 200 that
+// and for a compressed tar (gzip, zstd, xz, bzip2; read with
+// decompress.Open, as extraction reads it) a tar header in the first block. A 200 that
 // carries an HTML error page, or anything else that will not open, is a
 // fault of the mirror that served it (kBadArchive): the run moves on to
 // the next mirror as it does after a checksum mismatch.
@@ -48,27 +46,14 @@ func (s *session) sniff(p string, u *url.URL, name string) *fetchError {
 	case want != "" && got != want:
 		return bad(fmt.Sprintf("named like a %s archive but the bytes are %s", want, got))
 	}
-	var zr io.Reader
-	switch got {
-	case bundle.Gzip:
-		gz, err := gzip.NewReader(f)
-		if err != nil {
-			return bad("corrupt gzip header: " + err.Error())
-		}
-		defer gz.Close()
-		zr = gz
-	case bundle.Bzip2:
-		zr = bzip2.NewReader(f)
-	case "zstd":
-		zd, err := newZstdReader(f)
-		if err != nil {
-			return bad("corrupt zstd header: " + err.Error())
-		}
-		defer zd.Close()
-		zr = zd
-	default:
-		return nil
+	if got == bundle.Zip {
+		return nil // not a stream: its central directory is read when it is extracted
 	}
+	zr, err := decompress.Open(f, got)
+	if err != nil {
+		return bad(fmt.Sprintf("corrupt %s header: %v", got, err))
+	}
+	defer zr.Close()
 	block := make([]byte, 512)
 	if _, err := io.ReadFull(zr, block); err != nil {
 		return bad("compressed stream does not open: " + err.Error())
@@ -113,15 +98,8 @@ func describe(head []byte) string {
 	return fmt.Sprintf("starts with %q", truncate(string(head[:min(len(head), 16)]), 16))
 }
 
-// newZstdReader is a single-goroutine zstd decoder with a bounded window
-// (what pack writes needs 8 MiB at most) and the smallest history buffer
-// (window + 1 MiB, not twice the window), for reading a few blocks.
-func newZstdReader(r io.Reader) (*zstd.Decoder, error) {
-	return zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20), zstd.WithDecoderLowmem(true))
-}
-
 // archiveVersion reads the bundle's VERSION (usr/local/slurm/VERSION, or a
-// VERSION at the top) from a gzip, bzip2 or zstd tar at p, reading at most
+// VERSION at the top) from a compressed tar at p (decompress.Open), reading at most
 // 256 MiB of the stream and 50000 entries; "" when it finds none.
 func archiveVersion(p, name string) string {
 	f, err := os.Open(p)
@@ -129,28 +107,15 @@ func archiveVersion(p, name string) string {
 		return ""
 	}
 	defer f.Close()
-	var zr io.Reader
-	lower := strings.ToLower(name)
-	switch {
-	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
-		gz, err := gzip.NewReader(f)
-		if err != nil {
-			return ""
-		}
-		defer gz.Close()
-		zr = gz
-	case strings.HasSuffix(lower, ".tar.bz2"):
-		zr = bzip2.NewReader(f)
-	case strings.HasSuffix(lower, ".tar.zst"):
-		zd, err := newZstdReader(f)
-		if err != nil {
-			return ""
-		}
-		defer zd.Close()
-		zr = zd
-	default:
+	c := bundle.CompressionOf(name)
+	if c == "" || c == bundle.Zip {
 		return ""
 	}
+	zr, err := decompress.Open(f, c)
+	if err != nil {
+		return ""
+	}
+	defer zr.Close()
 	tr := tar.NewReader(io.LimitReader(zr, 256<<20))
 	for range 50000 {
 		h, err := tr.Next()

@@ -4,10 +4,8 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"compress/bzip2"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -15,17 +13,10 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
-
 	"slurm-installer/internal/bundle"
+	"slurm-installer/internal/decompress"
 	"slurm-installer/internal/failure"
 )
-
-// zstdMaxWindow bounds the memory a zstd frame may ask of the decoder:
-// pack's bundles use 8 MiB windows, `zstd --long=27` 128 MiB.
-const zstdMaxWindow = 128 << 20
 
 // zstdGCPercent is the GC percent while a zstd decoder's window is held.
 const zstdGCPercent = 25
@@ -104,39 +95,14 @@ func walk(ctx context.Context, f *os.File, format bundle.Compression, fn func(ar
 		return walkZip(ctx, f, fn)
 	}
 	var r io.Reader = f
-	var closeDec func()
-	switch format {
-	case bundle.Gzip:
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return err
-		}
-		r = zr
-	case bundle.Zstd:
-		zr, err := zstd.NewReader(f, zstd.WithDecoderMaxWindow(zstdMaxWindow), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return err
-		}
-		r, closeDec = zr, zr.Close
-	case bundle.Xz:
-		xr, err := xz.NewReader(f)
-		if err != nil {
-			return err
-		}
-		r = xr
-	case bundle.Bzip2:
-		r = bzip2.NewReader(f)
-	case tarFormat:
-		r = f
-	default:
-		return fmt.Errorf("no reader for %q archives", format)
-	}
-	if closeDec != nil {
-		defer closeDec()
-	}
 	if format != tarFormat {
-		ahead := newReadAhead(r, readAheadBlocks, readAheadBlockSize)
-		defer ahead.Close() // runs before closeDec: the goroutine reading the decoder is gone then
+		dec, err := decompress.Open(f, format)
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
+		ahead := newReadAhead(dec, readAheadBlocks, readAheadBlockSize)
+		defer ahead.Close() // runs before dec.Close: the goroutine reading the decoder is gone then
 		r = ahead
 	}
 	return walkTar(ctx, r, fn)
