@@ -27,16 +27,9 @@ var errDynamic = errors.New("malformed dynamic section")
 // unreadable version section no version needs.
 func readDynamic(ef *elf.File) (dynamic, error) {
 	var d dynamic
-	ds := ef.SectionByType(elf.SHT_DYNAMIC)
-	if ds == nil {
-		return d, nil
-	}
-	data, err := ds.Data()
-	if err != nil {
-		return d, err
-	}
-	strtab, err := linkedStrings(ef, ds)
-	if err != nil {
+	strtabs := map[uint32][]byte{} // .dynamic and .gnu.version_r share .dynstr: read once
+	data, strtab, err := sectionAndStrings(ef, elf.SHT_DYNAMIC, strtabs)
+	if data == nil || err != nil {
 		return d, err
 	}
 	entry := 16
@@ -70,7 +63,7 @@ func readDynamic(ef *elf.File) (dynamic, error) {
 		}
 		*dst = append(*dst, s)
 	}
-	d.verneed, err = readVerneed(ef)
+	d.verneed, err = readVerneed(ef, strtabs)
 	if err != nil {
 		d.verneed = nil // the libraries are still checked, their versions not
 	}
@@ -80,19 +73,11 @@ func readDynamic(ef *elf.File) (dynamic, error) {
 // readVerneed parses SHT_GNU_VERNEED: a chain of Elf_Verneed records
 // (vn_version, vn_cnt u16; vn_file, vn_aux, vn_next u32), each with a
 // chain of Elf_Vernaux (vna_hash u32; vna_flags, vna_other u16; vna_name,
-// vna_next u32). Offsets are checked against the section; the chains are
-// bounded by its size, so a loop in hostile data ends.
-func readVerneed(ef *elf.File) (map[string][]string, error) {
-	vs := ef.SectionByType(elf.SHT_GNU_VERNEED)
-	if vs == nil {
-		return nil, nil
-	}
-	data, err := vs.Data()
-	if err != nil {
-		return nil, err
-	}
-	strtab, err := linkedStrings(ef, vs)
-	if err != nil {
+// vna_next u32). Offsets are checked against the section; they only go
+// forward, and the steps are bounded by its size besides.
+func readVerneed(ef *elf.File, strtabs map[uint32][]byte) (map[string][]string, error) {
+	data, strtab, err := sectionAndStrings(ef, elf.SHT_GNU_VERNEED, strtabs)
+	if data == nil || err != nil {
 		return nil, err
 	}
 	bo := ef.ByteOrder
@@ -137,12 +122,28 @@ func readVerneed(ef *elf.File) (map[string][]string, error) {
 	return m, nil
 }
 
-// linkedStrings is the string table section s links to.
-func linkedStrings(ef *elf.File, s *elf.Section) ([]byte, error) {
-	if s.Link == 0 || int(s.Link) >= len(ef.Sections) {
-		return nil, errDynamic
+// sectionAndStrings is the data of ef's section of type typ and of the
+// string table it links to (nil data when ef has no such section);
+// strtabs keeps the string tables read, by section index.
+func sectionAndStrings(ef *elf.File, typ elf.SectionType, strtabs map[uint32][]byte) (data, strtab []byte, err error) {
+	s := ef.SectionByType(typ)
+	if s == nil {
+		return nil, nil, nil
 	}
-	return ef.Sections[s.Link].Data()
+	if s.Link == 0 || int(s.Link) >= len(ef.Sections) {
+		return nil, nil, errDynamic
+	}
+	if data, err = s.Data(); err != nil {
+		return nil, nil, err
+	}
+	strtab, ok := strtabs[s.Link]
+	if !ok {
+		if strtab, err = ef.Sections[s.Link].Data(); err != nil {
+			return nil, nil, err
+		}
+		strtabs[s.Link] = strtab
+	}
+	return data, strtab, nil
 }
 
 // cstring is the NUL-terminated string at off in strtab.
