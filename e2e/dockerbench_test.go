@@ -96,7 +96,7 @@ func TestDockerBench(t *testing.T) {
 			r := dockerRun(t, args...)
 			wantExit(t, "docker "+strings.Join(args, " "), r, 0)
 		}
-		_ = execute(t, exec.Command("sync"))
+		wantExit(t, "sync", execute(t, exec.Command("sync")), 0)
 	}
 	// buildOnce builds one case cold and returns its wall time and image size.
 	buildOnce := func(c bcase, round string) (time.Duration, int64, string) {
